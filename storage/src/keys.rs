@@ -1,0 +1,87 @@
+//! The sled key space (see docs/format.md). Everything lives in one tree so a commit
+//! record, its change event and its metadata land in one atomic batch.
+
+/// Format version written on create and checked on open.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const FORMAT: &[u8] = b"F";
+pub const NEXT_ARRAY_ID: &[u8] = b"I";
+
+/// `N name` -> array id (u32 BE). The catalog of live arrays.
+pub fn name(name: &str) -> Vec<u8> {
+    [b"N".as_slice(), name.as_bytes()].concat()
+}
+
+/// `M id version` -> VersionMeta JSON (schema + stats as of that version).
+pub fn meta(id: u32, version: u64) -> Vec<u8> {
+    let mut k = meta_prefix(id);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+pub fn meta_prefix(id: u32) -> Vec<u8> {
+    let mut k = b"M".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// `P id` -> version being written (u64 BE): chunks above the head are garbage on open.
+pub fn pending(id: u32) -> Vec<u8> {
+    let mut k = b"P".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// `X id` -> oldest version kept by vacuum (u64 BE).
+pub fn vacuum_floor(id: u32) -> Vec<u8> {
+    let mut k = b"X".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// `L seq` -> ChangeEvent JSON.
+pub fn event(seq: u64) -> Vec<u8> {
+    let mut k = b"L".to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn event_seq(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key[1..9].try_into().unwrap())
+}
+
+/// `C id layout attr chunk... version` -> stored chunk bytes.
+pub fn chunk_prefix(id: u32, layout: u16, attr: u16, chunk: &[u64]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + 8 * chunk.len() + 8);
+    k.push(b'C');
+    k.extend_from_slice(&id.to_be_bytes());
+    k.extend_from_slice(&layout.to_be_bytes());
+    k.extend_from_slice(&attr.to_be_bytes());
+    for c in chunk {
+        k.extend_from_slice(&c.to_be_bytes());
+    }
+    k
+}
+
+pub fn array_chunks_prefix(id: u32) -> Vec<u8> {
+    let mut k = b"C".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub fn with_version(prefix: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// Splits a chunk key into (prefix without version, version).
+pub fn split_version(key: &[u8]) -> (&[u8], u64) {
+    let (p, v) = key.split_at(key.len() - 8);
+    (p, u64::from_be_bytes(v.try_into().unwrap()))
+}
+
+pub fn u64_value(v: &[u8]) -> u64 {
+    u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))
+}

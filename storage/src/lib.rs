@@ -1,0 +1,34 @@
+//! arrayq's storage engine: chunked, versioned n-d arrays in sled.
+//!
+//! An array has ordered [`Dimension`]s (with coordinates), typed [`Attribute`]s and
+//! one or more physical [`Layout`]s. Every commit writes new chunk versions to all
+//! layouts and then one commit record, so readers working on a [`Snapshot`] never see
+//! half a commit, and can read any kept version ("time travel"). Every commit also
+//! appends a [`ChangeEvent`] to a durable log. See `docs/format.md` for the on-disk
+//! format.
+
+pub mod codec;
+pub mod coord;
+pub mod dtype;
+pub mod error;
+mod keys;
+pub mod meta;
+pub mod region;
+pub mod schema;
+mod snapshot;
+mod store;
+mod vacuum;
+mod write;
+
+pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
+pub use coord::{CoordValue, Coordinate};
+pub use dtype::{Buffer, DType, Element, Scalar};
+pub use error::{Result, StorageError};
+pub use keys::FORMAT_VERSION;
+pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
+pub use region::Region;
+pub use schema::{ArraySchema, Attribute, Dimension, Layout};
+pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
+pub use store::{AsOf, Metrics, Options, Store};
+pub use vacuum::VacuumStats;
+pub use write::WriteTx;

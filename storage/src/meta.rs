@@ -1,0 +1,72 @@
+//! What is persisted per version, and the change events of the log.
+
+use crate::coord::CoordValue;
+use crate::schema::ArraySchema;
+use serde::{Deserialize, Serialize};
+
+/// Stored-size statistics of one layout, used to estimate read costs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayoutStats {
+    /// Chunks stored at the head (never-written chunks are not stored).
+    pub chunks: u64,
+    /// Bytes of those chunks, as stored (compressed + checksum).
+    pub bytes: u64,
+}
+
+/// The state of an array as of one version: written on every commit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionMeta {
+    pub array_id: u32,
+    pub version: u64,
+    pub timestamp_ns: i64,
+    pub schema: ArraySchema,
+    /// Per layout (same order as `schema.layouts`).
+    pub stats: Vec<LayoutStats>,
+    /// Cells written by this commit (all attributes).
+    pub cells_written: u64,
+}
+
+/// What kind of change a log event records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Create,
+    Write,
+    AddLayout,
+    Drop,
+}
+
+/// The extent of a change along one dimension, in indices and coordinates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DimExtent {
+    pub dim: String,
+    pub start: u64,
+    /// Exclusive.
+    pub end: u64,
+    /// Coordinate of `start`.
+    pub first: CoordValue,
+    /// Coordinate of `end - 1`.
+    pub last: CoordValue,
+}
+
+/// One durable change-log entry: every commit appends exactly one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    pub seq: u64,
+    pub array: String,
+    pub kind: ChangeKind,
+    pub version: u64,
+    pub timestamp_ns: i64,
+    /// Bounding box of the cells written (empty for create/drop).
+    pub region: Vec<DimExtent>,
+    pub cells_written: u64,
+}
+
+/// The result of a commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitInfo {
+    pub version: u64,
+    pub timestamp_ns: i64,
+    pub seq: u64,
+    pub cells_written: u64,
+}

@@ -1,0 +1,350 @@
+//! Reads: a snapshot pins one version; chunks are fetched and decoded in parallel.
+
+use crate::dtype::{Buffer, DType};
+use crate::error::{Result, StorageError};
+use crate::keys;
+use crate::meta::VersionMeta;
+use crate::region::{for_each_run, is_contiguous, offset_of, Region};
+use crate::schema::{ArraySchema, Attribute, Layout};
+use crate::store::Store;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Estimated cost of reading a region through one layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayoutCost {
+    pub layout: usize,
+    pub name: String,
+    pub chunk_shape: Vec<u64>,
+    /// Chunks the region touches.
+    pub chunks: u64,
+    /// Chunks touched x average stored chunk size.
+    pub est_bytes: u64,
+}
+
+/// Per-read counters (EXPLAIN ANALYZE, query statistics).
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    pub chunks_read: AtomicU64,
+    pub chunks_fill: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_decoded: AtomicU64,
+}
+
+impl ReadStats {
+    pub fn get(&self) -> (u64, u64, u64, u64) {
+        (
+            self.chunks_read.load(Ordering::Relaxed),
+            self.chunks_fill.load(Ordering::Relaxed),
+            self.bytes_read.load(Ordering::Relaxed),
+            self.bytes_decoded.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// How to read: which layout, a cancellation flag checked between chunks, counters.
+#[derive(Default, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    pub layout: Option<usize>,
+    pub cancel: Option<&'a AtomicBool>,
+    pub stats: Option<&'a ReadStats>,
+}
+
+/// A read-only view of one array at one version; never sees later commits.
+#[derive(Clone)]
+pub struct Snapshot {
+    store: Store,
+    meta: Arc<VersionMeta>,
+}
+
+/// Output buffer shared by the chunk workers; each chunk writes a disjoint box.
+struct OutPtr(*mut u8, usize);
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl Snapshot {
+    pub(crate) fn new(store: Store, meta: Arc<VersionMeta>) -> Snapshot {
+        Snapshot { store, meta }
+    }
+
+    pub fn schema(&self) -> &ArraySchema {
+        &self.meta.schema
+    }
+
+    pub fn meta(&self) -> &VersionMeta {
+        &self.meta
+    }
+
+    pub fn version(&self) -> u64 {
+        self.meta.version
+    }
+
+    pub fn timestamp_ns(&self) -> i64 {
+        self.meta.timestamp_ns
+    }
+
+    pub fn shape(&self) -> Vec<u64> {
+        self.meta.schema.shape()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Cost of reading `region` through every layout of this version.
+    pub fn layout_costs(&self, region: &Region) -> Vec<LayoutCost> {
+        self.meta
+            .schema
+            .layouts
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let chunks = region.chunk_count(&l.chunk_shape);
+                let st = &self.meta.stats[k];
+                let avg = if st.chunks > 0 {
+                    st.bytes / st.chunks
+                } else {
+                    0
+                };
+                LayoutCost {
+                    layout: k,
+                    name: l.name.clone(),
+                    chunk_shape: l.chunk_shape.clone(),
+                    chunks,
+                    est_bytes: chunks * avg,
+                }
+            })
+            .collect()
+    }
+
+    /// The layout with the fewest estimated bytes for `region` (ties: fewer chunks,
+    /// then the primary).
+    pub fn best_layout(&self, region: &Region) -> usize {
+        self.layout_costs(region)
+            .into_iter()
+            .min_by_key(|c| (c.est_bytes, c.chunks, c.layout))
+            .map(|c| c.layout)
+            .unwrap_or(0)
+    }
+
+    pub fn check_region(&self, region: &Region) -> Result<()> {
+        let shape = self.shape();
+        let why = if region.rank() != shape.len() {
+            Some(format!(
+                "rank {} given for {} dimensions",
+                region.rank(),
+                shape.len()
+            ))
+        } else {
+            region
+                .0
+                .iter()
+                .zip(&shape)
+                .zip(&self.meta.schema.dims)
+                .find(|((r, &n), _)| r.end > n || r.start > r.end)
+                .map(|((r, &n), d)| {
+                    format!(
+                        "dimension '{}' has {n} cells, asked {}..{}",
+                        d.name, r.start, r.end
+                    )
+                })
+        };
+        match why {
+            None => Ok(()),
+            Some(why) => Err(StorageError::OutOfRange {
+                array: self.meta.schema.name.clone(),
+                region: region.to_string(),
+                shape,
+                why,
+            }),
+        }
+    }
+
+    /// Reads `region` of attribute `attr` through the cheapest layout.
+    pub fn read(&self, attr: &str, region: &Region) -> Result<Buffer> {
+        let a = self.meta.schema.attr_index(attr)?;
+        self.read_with(a, region, ReadOptions::default())
+    }
+
+    /// Reads `region` of attribute index `attr` with explicit options.
+    pub fn read_with(&self, attr: usize, region: &Region, opts: ReadOptions) -> Result<Buffer> {
+        self.check_region(region)?;
+        let schema = &self.meta.schema;
+        let a = &schema.attrs[attr];
+        let layout_idx = opts.layout.unwrap_or_else(|| self.best_layout(region));
+        let layout = schema
+            .layouts
+            .get(layout_idx)
+            .ok_or_else(|| StorageError::UnknownLayout {
+                array: schema.name.clone(),
+                layout: format!("#{layout_idx}"),
+            })?;
+        let out_shape = region.shape();
+        let mut out = Buffer::filled(a.dtype, &out_shape, a.fill_value());
+        if region.is_empty() {
+            return Ok(out);
+        }
+        let esize = a.dtype.size();
+        let ptr = out_bytes_ptr(&mut out);
+        let chunks = region.chunks(&layout.chunk_shape);
+        chunks.par_iter().try_for_each_init(Vec::new, |scratch, chunk| {
+            if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(StorageError::Cancelled);
+            }
+            self.read_chunk_into(a, layout, chunk, region, &out_shape, esize, &ptr, scratch, opts.stats)
+        })?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_chunk_into(
+        &self,
+        a: &Attribute,
+        layout: &Layout,
+        chunk: &[u64],
+        region: &Region,
+        out_shape: &[usize],
+        esize: usize,
+        out: &OutPtr,
+        scratch: &mut Vec<u8>,
+        stats: Option<&ReadStats>,
+    ) -> Result<()> {
+        let Some((version, stored)) = self.fetch(layout.id, a.id, chunk)? else {
+            count(stats, |s| &s.chunks_fill, 1);
+            return Ok(()); // never written: the output already holds the fill value
+        };
+        let chunk_region = Region::of_chunk(chunk, &layout.chunk_shape);
+        let inter = chunk_region.intersect(region).expect("chunk touches region");
+        let count_shape = inter.shape();
+        let chunk_shape: Vec<usize> = layout.chunk_shape.iter().map(|&c| c as usize).collect();
+        let in_chunk: Vec<usize> = inter
+            .0
+            .iter()
+            .zip(&chunk_region.0)
+            .map(|(i, c)| (i.start - c.start) as usize)
+            .collect();
+        let in_out: Vec<usize> = inter
+            .0
+            .iter()
+            .zip(&region.0)
+            .map(|(i, r)| (i.start - r.start) as usize)
+            .collect();
+        let chunk_bytes = layout.chunk_len() * esize;
+        let m = &self.store.inner.metrics;
+        m.chunks_read.fetch_add(1, Ordering::Relaxed);
+        m.bytes_read.fetch_add(stored.len() as u64, Ordering::Relaxed);
+        m.bytes_decoded.fetch_add(chunk_bytes as u64, Ordering::Relaxed);
+        count(stats, |s| &s.chunks_read, 1);
+        count(stats, |s| &s.bytes_read, stored.len() as u64);
+        count(stats, |s| &s.bytes_decoded, chunk_bytes as u64);
+        let corrupt = || StorageError::Corrupt {
+            array: self.meta.schema.name.clone(),
+            layout: layout.name.clone(),
+            attr: a.name.clone(),
+            chunk: chunk.to_vec(),
+            version,
+        };
+        let whole_chunk = count_shape == chunk_shape;
+        if whole_chunk && is_contiguous(out_shape, &count_shape) && a.dtype != DType::Bool {
+            // Fast path: the chunk is one contiguous run of the output; decode in place.
+            let off = offset_of(out_shape, &in_out) * esize;
+            // SAFETY: chunks are disjoint boxes of the output, so this range is written
+            // by this worker only, and it lies inside the buffer (region checked).
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(off), chunk_bytes) };
+            debug_assert!(off + chunk_bytes <= out.1);
+            if !layout.codec.decode_into(&stored, dst)? {
+                return Err(corrupt());
+            }
+            return Ok(());
+        }
+        scratch.resize(chunk_bytes, 0);
+        if !layout.codec.decode_into(&stored, scratch)? {
+            return Err(corrupt());
+        }
+        if a.dtype == DType::Bool && scratch.iter().any(|&b| b > 1) {
+            return Err(corrupt());
+        }
+        for_each_run(&chunk_shape, &in_chunk, out_shape, &in_out, &count_shape, esize, |s, d, n| {
+            debug_assert!(d + n <= out.1);
+            // SAFETY: as above, each run belongs to this chunk's disjoint box.
+            unsafe { std::ptr::copy_nonoverlapping(scratch.as_ptr().add(s), out.0.add(d), n) }
+        });
+        Ok(())
+    }
+
+    /// The newest stored version (<= this snapshot's) of one chunk, with its bytes.
+    pub fn fetch(&self, layout: u16, attr: u16, chunk: &[u64]) -> Result<Option<(u64, sled::IVec)>> {
+        fetch_chunk(
+            &self.store.inner.tree,
+            self.meta.array_id,
+            layout,
+            attr,
+            chunk,
+            self.meta.version,
+        )
+    }
+
+    /// Decodes one whole chunk (padded to the chunk shape); `None` if never written.
+    pub fn read_chunk(&self, layout: usize, attr: usize, chunk: &[u64]) -> Result<Option<Buffer>> {
+        let schema = &self.meta.schema;
+        let l = &schema.layouts[layout];
+        let shape: Vec<u64> = l.chunk_shape.clone();
+        let region = Region::of_chunk(chunk, &shape);
+        // Reading a padded chunk goes beyond the array shape, so decode it directly.
+        let a = &schema.attrs[attr];
+        let Some((_, stored)) = self.fetch(l.id, a.id, chunk)? else {
+            return Ok(None);
+        };
+        let dims: Vec<usize> = region.shape();
+        let mut raw = vec![0u8; l.chunk_len() * a.dtype.size()];
+        if !l.codec.decode_into(&stored, &mut raw)? {
+            return Err(StorageError::Corrupt {
+                array: schema.name.clone(),
+                layout: l.name.clone(),
+                attr: a.name.clone(),
+                chunk: chunk.to_vec(),
+                version: self.meta.version,
+            });
+        }
+        Buffer::from_le_bytes(a.dtype, &dims, &raw).map(Some)
+    }
+}
+
+fn count(stats: Option<&ReadStats>, f: impl Fn(&ReadStats) -> &AtomicU64, n: u64) {
+    if let Some(s) = stats {
+        f(s).fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn out_bytes_ptr(out: &mut Buffer) -> OutPtr {
+    let bytes = out.len() * out.dtype().size();
+    let p = match out {
+        // bool is one byte; decoded bool chunks are checked to hold only 0 and 1.
+        Buffer::Bool(a) => a.as_mut_ptr() as *mut u8,
+        other => crate::codec::buffer_bytes_mut(other)
+            .expect("fresh buffers are contiguous")
+            .as_mut_ptr(),
+    };
+    OutPtr(p, bytes)
+}
+
+pub(crate) fn fetch_chunk(
+    tree: &sled::Tree,
+    id: u32,
+    layout: u16,
+    attr: u16,
+    chunk: &[u64],
+    version: u64,
+) -> Result<Option<(u64, sled::IVec)>> {
+    let prefix = keys::chunk_prefix(id, layout, attr, chunk);
+    let lo = keys::with_version(&prefix, 0);
+    let hi = keys::with_version(&prefix, version);
+    match tree.range(lo..=hi).next_back() {
+        None => Ok(None),
+        Some(kv) => {
+            let (k, v) = kv?;
+            Ok(Some((keys::split_version(&k).1, v)))
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The store: opening, the catalog, snapshots, the change log.
+
+use crate::error::{Result, StorageError};
+use crate::keys;
+use crate::meta::{ChangeEvent, ChangeKind, CommitInfo, LayoutStats, VersionMeta};
+use crate::schema::ArraySchema;
+use crate::snapshot::Snapshot;
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Which version of an array to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Latest,
+    Version(u64),
+    /// The newest version committed at or before this UTC time (ns since the epoch).
+    Timestamp(i64),
+}
+
+/// Tuning knobs of a store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// fsync every commit before it is acknowledged (turn off only for bulk tests).
+    pub durable: bool,
+    /// sled page cache, bytes.
+    pub cache_bytes: u64,
+    /// Upper bound of encoded chunk bytes held in memory per sled batch during a commit.
+    pub batch_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durable: true,
+            cache_bytes: 256 << 20,
+            batch_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Counters of chunk I/O since the store was opened.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub chunks_read: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_decoded: AtomicU64,
+    pub chunks_written: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub commits: AtomicU64,
+}
+
+#[derive(Clone)]
+pub(crate) struct ArrayState {
+    pub id: u32,
+    pub head: Arc<VersionMeta>,
+    /// (version, timestamp) of every kept version, ascending.
+    pub versions: Vec<(u64, i64)>,
+    pub floor: u64,
+}
+
+type Listener = Box<dyn Fn(&ChangeEvent) + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub arrays: RwLock<HashMap<String, ArrayState>>,
+    /// One writer at a time: commits, DDL and vacuum are serialised.
+    pub commit_lock: Mutex<()>,
+    pub next_seq: AtomicU64,
+    pub metrics: Metrics,
+    pub opts: Options,
+    listeners: RwLock<Vec<Listener>>,
+    last_seq: Mutex<u64>,
+    seq_cv: Condvar,
+}
+
+/// A handle to an open store; cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Store {
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, Options::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(path.as_ref())
+            .cache_capacity(opts.cache_bytes)
+            .open()?;
+        Store::from_db(db, opts)
+    }
+
+    /// A store in a temporary directory, removed on drop (tests, benchmarks).
+    pub fn temporary() -> Result<Store> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::from_db(db, Options::default())
+    }
+
+    fn from_db(db: sled::Db, opts: Options) -> Result<Store> {
+        let tree = db.open_tree("arrayq")?;
+        match tree.get(keys::FORMAT)? {
+            None => {
+                tree.insert(keys::FORMAT, &keys::FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                    StorageError::Metadata("format version key is malformed".into())
+                })?);
+                if found != keys::FORMAT_VERSION {
+                    return Err(StorageError::FormatVersion {
+                        found,
+                        supported: keys::FORMAT_VERSION,
+                    });
+                }
+            }
+        }
+        let last_seq = tree
+            .scan_prefix(b"L")
+            .keys()
+            .next_back()
+            .transpose()?
+            .map(|k| keys::event_seq(&k))
+            .unwrap_or(0);
+        let inner = Inner {
+            db,
+            tree,
+            arrays: RwLock::new(HashMap::new()),
+            commit_lock: Mutex::new(()),
+            next_seq: AtomicU64::new(last_seq + 1),
+            metrics: Metrics::default(),
+            opts,
+            listeners: RwLock::new(Vec::new()),
+            last_seq: Mutex::new(last_seq),
+            seq_cv: Condvar::new(),
+        };
+        let store = Store {
+            inner: Arc::new(inner),
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// Loads the catalog and removes what interrupted commits and drops left behind.
+    fn recover(&self) -> Result<()> {
+        let t = &self.inner.tree;
+        let mut arrays = HashMap::new();
+        for kv in t.scan_prefix(b"N") {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[1..]).into_owned();
+            let id = u32::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Metadata(format!("catalog entry of '{name}'")))?,
+            );
+            arrays.insert(name, self.load_state(id)?);
+        }
+        // Interrupted commits: chunks written above the head version are garbage.
+        for kv in t.scan_prefix(b"P") {
+            let (k, _) = kv?;
+            let id = u32::from_be_bytes(k[1..5].try_into().unwrap());
+            let head = arrays
+                .values()
+                .find(|s: &&ArrayState| s.id == id)
+                .map(|s| s.head.version);
+            self.remove_chunks_where(id, |v| head.is_none_or(|h| v > h))?;
+            t.remove(&k)?;
+        }
+        // Dropped arrays whose chunk removal did not finish.
+        let live: Vec<u32> = arrays.values().map(|s| s.id).collect();
+        let mut orphans = Vec::new();
+        for k in t.scan_prefix(b"C").keys() {
+            let k = k?;
+            let id = u32::from_be_bytes(k[1..5].try_into().unwrap());
+            if !live.contains(&id) && !orphans.contains(&id) {
+                orphans.push(id);
+            }
+        }
+        for id in orphans {
+            self.remove_chunks_where(id, |_| true)?;
+        }
+        self.inner.db.flush()?;
+        *self.inner.arrays.write() = arrays;
+        Ok(())
+    }
+
+    pub(crate) fn remove_chunks_where(&self, id: u32, doomed: impl Fn(u64) -> bool) -> Result<u64> {
+        let t = &self.inner.tree;
+        let mut n = 0;
+        let mut batch = sled::Batch::default();
+        for k in t.scan_prefix(keys::array_chunks_prefix(id)).keys() {
+            let k = k?;
+            if doomed(keys::split_version(&k).1) {
+                batch.remove(k);
+                n += 1;
+                if n % 4096 == 0 {
+                    t.apply_batch(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        t.apply_batch(batch)?;
+        Ok(n)
+    }
+
+    fn load_state(&self, id: u32) -> Result<ArrayState> {
+        let t = &self.inner.tree;
+        let floor = t
+            .get(keys::vacuum_floor(id))?
+            .map(|v| keys::u64_value(&v))
+            .unwrap_or(0);
+        let mut versions = Vec::new();
+        let mut head = None;
+        for kv in t.scan_prefix(keys::meta_prefix(id)) {
+            let (_, v) = kv?;
+            let m: VersionMeta = serde_json::from_slice(&v)
+                .map_err(|e| StorageError::Metadata(format!("array {id}: {e}")))?;
+            versions.push((m.version, m.timestamp_ns));
+            head = Some(m);
+        }
+        let head = head.ok_or_else(|| StorageError::Metadata(format!("array {id} has no versions")))?;
+        Ok(ArrayState {
+            id,
+            head: Arc::new(head),
+            versions,
+            floor,
+        })
+    }
+
+    pub(crate) fn state(&self, name: &str) -> Result<ArrayState> {
+        self.inner
+            .arrays
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StorageError::UnknownArray(name.to_string()))
+    }
+
+    /// Names of all arrays, sorted.
+    pub fn list_arrays(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.arrays.read().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Creates an array (version 0, no data).
+    pub fn create_array(&self, mut schema: ArraySchema) -> Result<CommitInfo> {
+        schema.validate()?;
+        let _w = self.inner.commit_lock.lock();
+        if self.inner.arrays.read().contains_key(&schema.name) {
+            return Err(StorageError::ArrayExists(schema.name));
+        }
+        let t = &self.inner.tree;
+        let id = t
+            .get(keys::NEXT_ARRAY_ID)?
+            .map(|v| u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])))
+            .unwrap_or(1);
+        let stats = vec![LayoutStats::default(); schema.layouts.len()];
+        let meta = VersionMeta {
+            array_id: id,
+            version: 0,
+            timestamp_ns: now_ns(),
+            schema,
+            stats,
+            cells_written: 0,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::NEXT_ARRAY_ID, &(id + 1).to_be_bytes());
+        batch.insert(keys::name(&meta.schema.name), &id.to_be_bytes());
+        self.finish_commit(batch, meta, ChangeKind::Create, vec![], None)
+    }
+
+    /// Removes an array and all its versions.
+    pub fn drop_array(&self, name: &str) -> Result<CommitInfo> {
+        let _w = self.inner.commit_lock.lock();
+        let st = self.state(name)?;
+        let t = &self.inner.tree;
+        let mut batch = sled::Batch::default();
+        batch.remove(keys::name(name));
+        batch.remove(keys::vacuum_floor(st.id));
+        for k in t.scan_prefix(keys::meta_prefix(st.id)).keys() {
+            batch.remove(k?);
+        }
+        let ts = now_ns().max(st.head.timestamp_ns + 1);
+        let seq = self.inner.next_seq.fetch_add(1, Ordering::SeqCst);
+        let ev = ChangeEvent {
+            seq,
+            array: name.to_string(),
+            kind: ChangeKind::Drop,
+            version: st.head.version,
+            timestamp_ns: ts,
+            region: vec![],
+            cells_written: 0,
+        };
+        batch.insert(keys::event(seq), serde_json::to_vec(&ev).unwrap());
+        t.apply_batch(batch)?;
+        self.inner.arrays.write().remove(name);
+        self.sync()?;
+        // Chunks go after the catalog entry: a crash here leaves orphans that open removes.
+        self.remove_chunks_where(st.id, |_| true)?;
+        self.sync()?;
+        self.publish(&ev);
+        Ok(CommitInfo {
+            version: st.head.version,
+            timestamp_ns: ts,
+            seq,
+            cells_written: 0,
+        })
+    }
+
+    /// Writes the commit point (meta + change event) for `meta.version` and publishes
+    /// it. Chunk data must already be in the tree. Caller holds the commit lock.
+    pub(crate) fn finish_commit(
+        &self,
+        mut batch: sled::Batch,
+        mut meta: VersionMeta,
+        kind: ChangeKind,
+        region: Vec<crate::meta::DimExtent>,
+        prev: Option<&ArrayState>,
+    ) -> Result<CommitInfo> {
+        let name = meta.schema.name.clone();
+        if let Some(p) = prev {
+            // Timestamps strictly increase per array so "as of time" is unambiguous.
+            meta.timestamp_ns = meta.timestamp_ns.max(p.head.timestamp_ns + 1);
+        }
+        let seq = self.inner.next_seq.fetch_add(1, Ordering::SeqCst);
+        let ev = ChangeEvent {
+            seq,
+            array: name.clone(),
+            kind,
+            version: meta.version,
+            timestamp_ns: meta.timestamp_ns,
+            region,
+            cells_written: meta.cells_written,
+        };
+        batch.insert(
+            keys::meta(meta.array_id, meta.version),
+            serde_json::to_vec(&meta).unwrap(),
+        );
+        batch.insert(keys::event(seq), serde_json::to_vec(&ev).unwrap());
+        batch.remove(keys::pending(meta.array_id));
+        self.inner.tree.apply_batch(batch)?;
+        self.sync()?;
+        let info = CommitInfo {
+            version: meta.version,
+            timestamp_ns: meta.timestamp_ns,
+            seq,
+            cells_written: meta.cells_written,
+        };
+        let mut versions = prev.map(|p| p.versions.clone()).unwrap_or_default();
+        versions.push((meta.version, meta.timestamp_ns));
+        let state = ArrayState {
+            id: meta.array_id,
+            head: Arc::new(meta),
+            versions,
+            floor: prev.map(|p| p.floor).unwrap_or(0),
+        };
+        self.inner.arrays.write().insert(name, state);
+        self.inner.metrics.commits.fetch_add(1, Ordering::Relaxed);
+        self.publish(&ev);
+        Ok(info)
+    }
+
+    pub(crate) fn sync(&self) -> Result<()> {
+        if self.inner.opts.durable {
+            self.inner.db.flush()?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, ev: &ChangeEvent) {
+        {
+            let mut last = self.inner.last_seq.lock();
+            *last = (*last).max(ev.seq);
+        }
+        self.inner.seq_cv.notify_all();
+        for l in self.inner.listeners.read().iter() {
+            l(ev);
+        }
+    }
+
+    /// Calls `f` after every commit, on the committing thread (keep it short).
+    pub fn on_commit(&self, f: impl Fn(&ChangeEvent) + Send + Sync + 'static) {
+        self.inner.listeners.write().push(Box::new(f));
+    }
+
+    /// Sequence number of the newest change event (0 when there is none).
+    pub fn last_seq(&self) -> u64 {
+        *self.inner.last_seq.lock()
+    }
+
+    /// Blocks until an event newer than `seq` exists or `timeout` passes; returns the
+    /// newest sequence number.
+    pub fn wait_for_change(&self, seq: u64, timeout: Duration) -> u64 {
+        let mut last = self.inner.last_seq.lock();
+        if *last <= seq {
+            self.inner.seq_cv.wait_for(&mut last, timeout);
+        }
+        *last
+    }
+
+    /// Change events with sequence number >= `from_seq`, oldest first, at most `limit`.
+    pub fn changes_since(&self, from_seq: u64, limit: usize) -> Result<Vec<ChangeEvent>> {
+        let mut out = Vec::new();
+        for kv in self.inner.tree.range(keys::event(from_seq)..keys::event(u64::MAX)) {
+            let (_, v) = kv?;
+            if out.len() >= limit {
+                break;
+            }
+            out.push(
+                serde_json::from_slice(&v)
+                    .map_err(|e| StorageError::Metadata(format!("change event: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// A consistent, read-only view of an array at a version.
+    pub fn snapshot(&self, name: &str, as_of: AsOf) -> Result<Snapshot> {
+        let st = self.state(name)?;
+        let version = match as_of {
+            AsOf::Latest => return Ok(Snapshot::new(self.clone(), st.head.clone())),
+            AsOf::Version(v) => v,
+            AsOf::Timestamp(t) => st
+                .versions
+                .iter()
+                .rev()
+                .find(|(_, ts)| *ts <= t)
+                .map(|(v, _)| *v)
+                .ok_or(StorageError::NoVersionAtTime {
+                    array: name.to_string(),
+                    timestamp_ns: t,
+                })?,
+        };
+        if version > st.head.version {
+            return Err(StorageError::UnknownVersion {
+                array: name.to_string(),
+                version,
+                head: st.head.version,
+            });
+        }
+        if version < st.floor {
+            return Err(StorageError::Vacuumed {
+                array: name.to_string(),
+                version,
+                oldest: st.floor,
+            });
+        }
+        if version == st.head.version {
+            return Ok(Snapshot::new(self.clone(), st.head.clone()));
+        }
+        let raw = self
+            .inner
+            .tree
+            .get(keys::meta(st.id, version))?
+            .ok_or(StorageError::UnknownVersion {
+                array: name.to_string(),
+                version,
+                head: st.head.version,
+            })?;
+        let meta: VersionMeta = serde_json::from_slice(&raw)
+            .map_err(|e| StorageError::Metadata(format!("{name} v{version}: {e}")))?;
+        Ok(Snapshot::new(self.clone(), Arc::new(meta)))
+    }
+
+    /// (version, timestamp) of every kept version of an array, ascending.
+    pub fn versions(&self, name: &str) -> Result<Vec<(u64, i64)>> {
+        Ok(self.state(name)?.versions)
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// Forces everything written so far to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,75 @@
+//! Vacuum: forget versions older than a floor, keeping every version from it onward.
+
+use crate::error::{Result, StorageError};
+use crate::keys;
+use crate::store::Store;
+
+/// What a vacuum removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VacuumStats {
+    pub chunks_removed: u64,
+    pub versions_removed: u64,
+}
+
+impl Store {
+    /// Removes every chunk version no read at `keep_from` or later can see, and the
+    /// metadata of versions before it. Reads as of those versions then fail with
+    /// [`StorageError::Vacuumed`].
+    pub fn vacuum(&self, array: &str, keep_from: u64) -> Result<VacuumStats> {
+        let _w = self.inner.commit_lock.lock();
+        let st = self.state(array)?;
+        if keep_from > st.head.version {
+            return Err(StorageError::UnknownVersion {
+                array: array.to_string(),
+                version: keep_from,
+                head: st.head.version,
+            });
+        }
+        let t = &self.inner.tree;
+        // The floor goes first and durably: a crash mid-vacuum must not let a read of
+        // an old version see a partly removed history.
+        t.insert(keys::vacuum_floor(st.id), &keep_from.to_be_bytes())?;
+        self.sync()?;
+        let mut stats = VacuumStats::default();
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        // Keys sort by chunk then version: of each chunk's versions <= keep_from, all
+        // but the newest are invisible from keep_from on.
+        let mut prev: Option<(Vec<u8>, sled::IVec)> = None;
+        for k in t.scan_prefix(keys::array_chunks_prefix(st.id)).keys() {
+            let k = k?;
+            let (prefix, v) = keys::split_version(&k);
+            if v > keep_from {
+                continue;
+            }
+            if let Some((pp, pk)) = prev.take() {
+                if pp == prefix {
+                    batch.remove(pk);
+                    stats.chunks_removed += 1;
+                    pending += 1;
+                }
+            }
+            prev = Some((prefix.to_vec(), k.clone()));
+            if pending >= 4096 {
+                t.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        for kv in t.scan_prefix(keys::meta_prefix(st.id)).keys() {
+            let k = kv?;
+            let (_, v) = keys::split_version(&k);
+            if v < keep_from {
+                batch.remove(k);
+                stats.versions_removed += 1;
+            }
+        }
+        t.apply_batch(batch)?;
+        self.sync()?;
+        let mut arrays = self.inner.arrays.write();
+        if let Some(s) = arrays.get_mut(array) {
+            s.floor = keep_from;
+            s.versions.retain(|(v, _)| *v >= keep_from);
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,432 @@
+//! Writes: hyperslabs of any alignment, over many chunks, attributes and layouts,
+//! committed atomically as one new version.
+
+use crate::codec::buffer_bytes;
+use crate::coord::Coordinate;
+use crate::dtype::Buffer;
+use crate::error::{Result, StorageError};
+use crate::keys;
+use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
+use crate::region::{copy_box, Region};
+use crate::schema::{ArraySchema, Layout};
+use crate::snapshot::fetch_chunk;
+use crate::store::{now_ns, ArrayState, Store};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+struct PendingWrite {
+    attr: usize,
+    region: Region,
+    data: Buffer,
+}
+
+/// A set of writes that becomes one version when committed (or nothing at all).
+pub struct WriteTx {
+    store: Store,
+    array: String,
+    writes: Vec<PendingWrite>,
+    labels: Vec<(usize, Vec<i64>)>,
+    expect: Option<u64>,
+    schema: ArraySchema,
+}
+
+impl Store {
+    /// Starts a write transaction on `array`; nothing is visible until `commit`.
+    pub fn begin_write(&self, array: &str) -> Result<WriteTx> {
+        let st = self.state(array)?;
+        Ok(WriteTx {
+            store: self.clone(),
+            array: array.to_string(),
+            writes: vec![],
+            labels: vec![],
+            expect: None,
+            schema: st.head.schema.clone(),
+        })
+    }
+
+    /// One hyperslab of one attribute, committed on its own.
+    pub fn write(&self, array: &str, attr: &str, start: &[u64], data: Buffer) -> Result<CommitInfo> {
+        let mut tx = self.begin_write(array)?;
+        tx.write(attr, start, data)?;
+        tx.commit()
+    }
+}
+
+impl WriteTx {
+    /// Stages `data` at `start` (index space). Growable dimensions extend to fit.
+    pub fn write(&mut self, attr: &str, start: &[u64], data: Buffer) -> Result<&mut Self> {
+        let a = self.schema.attr_index(attr)?;
+        let want = self.schema.attrs[a].dtype;
+        if data.dtype() != want {
+            return Err(StorageError::DTypeMismatch {
+                attr: attr.to_string(),
+                expected: want,
+                got: data.dtype(),
+            });
+        }
+        if start.len() != self.schema.dims.len() || data.shape().len() != start.len() {
+            return Err(StorageError::ShapeMismatch(format!(
+                "array '{}' has {} dimensions; write gives a start of rank {} and data of rank {}",
+                self.array,
+                self.schema.dims.len(),
+                start.len(),
+                data.shape().len()
+            )));
+        }
+        let region = Region::from_start_shape(start, data.shape());
+        let data = standard_layout(data);
+        self.writes.push(PendingWrite {
+            attr: a,
+            region,
+            data,
+        });
+        Ok(self)
+    }
+
+    /// Appends labels to a growable label dimension (e.g. new asset ids).
+    pub fn append_labels(&mut self, dim: &str, labels: &[i64]) -> Result<&mut Self> {
+        let d = self.schema.dim_index(dim)?;
+        self.labels.push((d, labels.to_vec()));
+        Ok(self)
+    }
+
+    /// Fails the commit unless the head is still `version` (optimistic concurrency).
+    pub fn expect_version(&mut self, version: u64) -> &mut Self {
+        self.expect = Some(version);
+        self
+    }
+
+    pub fn commit(self) -> Result<CommitInfo> {
+        let store = self.store.clone();
+        let _w = store.inner.commit_lock.lock();
+        let st = store.state(&self.array)?;
+        if let Some(e) = self.expect {
+            if e != st.head.version {
+                return Err(StorageError::VersionConflict {
+                    array: self.array.clone(),
+                    expected: e,
+                    found: st.head.version,
+                });
+            }
+        }
+        let mut schema = st.head.schema.clone();
+        if schema.attrs.len() != self.schema.attrs.len() || schema.dims.len() != self.schema.dims.len()
+        {
+            return Err(StorageError::SchemaConflict(format!(
+                "array '{}' changed while the write was prepared",
+                self.array
+            )));
+        }
+        let label_region = apply_labels(&mut schema, &self.labels)?;
+        grow_to_fit(&mut schema, &self.writes)?;
+        let version = st.head.version + 1;
+        let stats = write_chunks(&store, &st, &schema, &self.writes, version)?;
+        let mut bbox: Option<Region> = label_region;
+        for w in &self.writes {
+            bbox = Some(match bbox {
+                None => w.region.clone(),
+                Some(b) => b.union(&w.region),
+            });
+        }
+        let meta = VersionMeta {
+            array_id: st.id,
+            version,
+            timestamp_ns: now_ns(),
+            cells_written: self.writes.iter().map(|w| w.region.len()).sum(),
+            schema,
+            stats,
+        };
+        let region = bbox
+            .map(|b| extents(&meta.schema, &b))
+            .unwrap_or_default();
+        store.finish_commit(sled::Batch::default(), meta, ChangeKind::Write, region, Some(&st))
+    }
+}
+
+impl Store {
+    /// Adds a physical layout and fills it from the current data, as a new version.
+    pub fn add_layout(&self, array: &str, mut layout: Layout) -> Result<CommitInfo> {
+        let _w = self.inner.commit_lock.lock();
+        let st = self.state(array)?;
+        let mut schema = st.head.schema.clone();
+        let mut names = schema.layouts.iter().map(|l| l.name.clone()).collect();
+        crate::schema::check_layout(&layout, schema.dims.len(), &mut names)?;
+        layout.id = schema.layouts.iter().map(|l| l.id + 1).max().unwrap_or(0);
+        let snap = crate::Snapshot::new(self.clone(), st.head.clone());
+        let version = st.head.version + 1;
+        let shape = schema.shape();
+        let full = Region::full(&shape);
+        let chunks = full.chunks(&layout.chunk_shape);
+        let mut stats = LayoutStats::default();
+        self.mark_pending(st.id, version)?;
+        for a in 0..schema.attrs.len() {
+            let attr = &schema.attrs[a];
+            let fill = attr.fill_value().to_le_bytes(attr.dtype);
+            let esize = attr.dtype.size();
+            let group = (self.inner.opts.batch_bytes / (layout.chunk_len() * esize)).max(1);
+            for part in chunks.chunks(group) {
+                let encoded: Vec<Option<(Vec<u8>, Vec<u8>)>> = part
+                    .par_iter()
+                    .map(|c| -> Result<_> {
+                        let creg = Region::of_chunk(c, &layout.chunk_shape);
+                        let inside = creg.intersect(&full).expect("chunk of the array");
+                        let data = snap.read_with(a, &inside, Default::default())?;
+                        let bytes = le_bytes(&data);
+                        if bytes.chunks_exact(esize).all(|e| e == fill.as_slice()) {
+                            return Ok(None); // nothing but fill: store nothing
+                        }
+                        let mut raw = fill_chunk(&fill, layout.chunk_len());
+                        let cshape: Vec<usize> = layout.chunk_shape.iter().map(|&x| x as usize).collect();
+                        copy_box(&bytes, &inside.shape(), &vec![0; cshape.len()], &mut raw, &cshape, &vec![0; cshape.len()], &inside.shape(), esize);
+                        let key = keys::with_version(&keys::chunk_prefix(st.id, layout.id, attr.id, c), version);
+                        Ok(Some((key, layout.codec.encode(&raw)?)))
+                    })
+                    .collect::<Result<_>>()?;
+                let mut batch = sled::Batch::default();
+                for (k, v) in encoded.into_iter().flatten() {
+                    stats.chunks += 1;
+                    stats.bytes += v.len() as u64;
+                    self.count_written(v.len());
+                    batch.insert(k, v);
+                }
+                self.inner.tree.apply_batch(batch)?;
+            }
+        }
+        self.sync()?;
+        schema.layouts.push(layout);
+        let mut all_stats = st.head.stats.clone();
+        all_stats.push(stats);
+        let meta = VersionMeta {
+            array_id: st.id,
+            version,
+            timestamp_ns: now_ns(),
+            schema,
+            stats: all_stats,
+            cells_written: 0,
+        };
+        self.finish_commit(sled::Batch::default(), meta, ChangeKind::AddLayout, vec![], Some(&st))
+    }
+
+    /// Records (durably, with the first data) that `version` of array `id` is being
+    /// written, so that open can remove its chunks if the commit never completes.
+    pub(crate) fn mark_pending(&self, id: u32, version: u64) -> Result<()> {
+        self.inner
+            .tree
+            .insert(keys::pending(id), &version.to_be_bytes())?;
+        self.sync()
+    }
+
+    fn count_written(&self, n: usize) {
+        let m = &self.inner.metrics;
+        m.chunks_written.fetch_add(1, Ordering::Relaxed);
+        m.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Encodes and stores every chunk the writes touch, in every layout; returns the new
+/// per-layout statistics. Chunks land at `version`, above the head, invisible to readers.
+fn write_chunks(
+    store: &Store,
+    st: &ArrayState,
+    schema: &ArraySchema,
+    writes: &[PendingWrite],
+    version: u64,
+) -> Result<Vec<LayoutStats>> {
+    let mut stats = st.head.stats.clone();
+    if writes.is_empty() {
+        return Ok(stats);
+    }
+    store.mark_pending(st.id, version)?;
+    let tree = &store.inner.tree;
+    let sources: Vec<Cow<[u8]>> = writes.iter().map(|w| le_bytes(&w.data)).collect();
+    let full = Region::full(&schema.shape());
+    for (li, layout) in schema.layouts.iter().enumerate() {
+        let cs = &layout.chunk_shape;
+        for (ai, attr) in schema.attrs.iter().enumerate() {
+            let mine: Vec<usize> = (0..writes.len()).filter(|&w| writes[w].attr == ai).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let touched: BTreeSet<Vec<u64>> = mine
+                .iter()
+                .flat_map(|&w| writes[w].region.chunks(cs))
+                .collect();
+            let touched: Vec<Vec<u64>> = touched.into_iter().collect();
+            let esize = attr.dtype.size();
+            let fill = attr.fill_value().to_le_bytes(attr.dtype);
+            let group = (store.inner.opts.batch_bytes / (layout.chunk_len() * esize)).max(1);
+            for part in touched.chunks(group) {
+                let encoded: Vec<(Vec<u8>, Vec<u8>, Option<usize>)> = part
+                    .par_iter()
+                    .map(|c| -> Result<_> {
+                        let prefix = keys::chunk_prefix(st.id, layout.id, attr.id, c);
+                        let old = fetch_chunk(tree, st.id, layout.id, attr.id, c, st.head.version)?;
+                        let creg = Region::of_chunk(c, cs);
+                        // A chunk one write covers entirely (within the array) need not
+                        // be read back: nothing of the old one survives.
+                        let inside = creg.intersect(&full).expect("chunk of the array");
+                        let covered = mine
+                            .iter()
+                            .any(|&w| inside.intersect(&writes[w].region).as_ref() == Some(&inside));
+                        let mut raw = match (&old, covered) {
+                            (Some((v, bytes)), false) => {
+                                let mut raw = vec![0u8; layout.chunk_len() * esize];
+                                if !layout.codec.decode_into(bytes, &mut raw)? {
+                                    return Err(StorageError::Corrupt {
+                                        array: schema.name.clone(),
+                                        layout: layout.name.clone(),
+                                        attr: attr.name.clone(),
+                                        chunk: c.clone(),
+                                        version: *v,
+                                    });
+                                }
+                                raw
+                            }
+                            _ => fill_chunk(&fill, layout.chunk_len()),
+                        };
+                        let cshape: Vec<usize> = cs.iter().map(|&x| x as usize).collect();
+                        for &w in &mine {
+                            let wr = &writes[w].region;
+                            if let Some(i) = creg.intersect(wr) {
+                                let src_start: Vec<usize> =
+                                    i.0.iter().zip(&wr.0).map(|(a, b)| (a.start - b.start) as usize).collect();
+                                let dst_start: Vec<usize> =
+                                    i.0.iter().zip(&creg.0).map(|(a, b)| (a.start - b.start) as usize).collect();
+                                copy_box(&sources[w], &wr.shape(), &src_start, &mut raw, &cshape, &dst_start, &i.shape(), esize);
+                            }
+                        }
+                        let enc = layout.codec.encode(&raw)?;
+                        Ok((keys::with_version(&prefix, version), enc, old.map(|(_, b)| b.len())))
+                    })
+                    .collect::<Result<_>>()?;
+                let mut batch = sled::Batch::default();
+                for (k, v, old) in encoded {
+                    let s = &mut stats[li];
+                    match old {
+                        Some(n) => s.bytes = s.bytes + v.len() as u64 - (n as u64).min(s.bytes),
+                        None => {
+                            s.chunks += 1;
+                            s.bytes += v.len() as u64;
+                        }
+                    }
+                    store.count_written(v.len());
+                    batch.insert(k, v);
+                }
+                tree.apply_batch(batch)?;
+            }
+        }
+    }
+    // The commit point comes after every chunk is durable.
+    store.sync()?;
+    Ok(stats)
+}
+
+fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Result<Option<Region>> {
+    let mut region: Option<Region> = None;
+    for (d, new) in labels {
+        let dim = &mut schema.dims[*d];
+        if !dim.growable {
+            return Err(StorageError::SchemaConflict(format!(
+                "dimension '{}' is not growable; labels cannot be appended",
+                dim.name
+            )));
+        }
+        let Coordinate::Labels { labels } = &mut dim.coord else {
+            return Err(StorageError::SchemaConflict(format!(
+                "dimension '{}' has {} coordinates, not labels",
+                dim.name,
+                dim.coord.kind_name()
+            )));
+        };
+        let start = labels.len() as u64;
+        for l in new {
+            if labels.contains(l) {
+                return Err(StorageError::SchemaConflict(format!(
+                    "label {l} already exists in dimension '{}'",
+                    dim.name
+                )));
+            }
+            labels.push(*l);
+        }
+        dim.len = labels.len() as u64;
+        let mut r = Region::full(&schema.shape());
+        r.0[*d] = start..schema.dims[*d].len;
+        region = Some(match region {
+            None => r,
+            Some(b) => b.union(&r),
+        });
+    }
+    Ok(region)
+}
+
+fn grow_to_fit(schema: &mut ArraySchema, writes: &[PendingWrite]) -> Result<()> {
+    for w in writes {
+        let shape = schema.shape();
+        for (d, r) in w.region.0.iter().enumerate() {
+            if r.end <= shape[d] {
+                continue;
+            }
+            let dim = &mut schema.dims[d];
+            let why = if !dim.growable {
+                format!("dimension '{}' has {} cells and is not growable", dim.name, dim.len)
+            } else if matches!(dim.coord, Coordinate::Labels { .. }) {
+                format!(
+                    "dimension '{}' has {} labels; append labels before writing beyond them",
+                    dim.name, dim.len
+                )
+            } else {
+                dim.len = r.end;
+                continue;
+            };
+            return Err(StorageError::OutOfRange {
+                array: schema.name.clone(),
+                region: w.region.to_string(),
+                shape,
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn extents(schema: &ArraySchema, b: &Region) -> Vec<DimExtent> {
+    schema
+        .dims
+        .iter()
+        .zip(&b.0)
+        .map(|(d, r)| DimExtent {
+            dim: d.name.clone(),
+            start: r.start,
+            end: r.end,
+            first: d.coord.value(r.start),
+            last: d.coord.value(r.end.saturating_sub(1).max(r.start)),
+        })
+        .collect()
+}
+
+fn fill_chunk(fill: &[u8], n: usize) -> Vec<u8> {
+    if fill.iter().all(|&b| b == 0) {
+        return vec![0; n * fill.len()];
+    }
+    fill.repeat(n)
+}
+
+fn standard_layout(b: Buffer) -> Buffer {
+    crate::with_buffer!(b, a => {
+        if a.is_standard_layout() {
+            crate::Element::wrap(a)
+        } else {
+            crate::Element::wrap(a.as_standard_layout().into_owned())
+        }
+    })
+}
+
+/// Row-major little-endian bytes of a standard-layout buffer, borrowed when possible.
+pub(crate) fn le_bytes(b: &Buffer) -> Cow<'_, [u8]> {
+    match b {
+        Buffer::Bool(a) => Cow::Owned(a.iter().map(|&v| v as u8).collect()),
+        other => Cow::Borrowed(buffer_bytes(other).expect("standard layout")),
+    }
+}
