@@ -1,0 +1,40 @@
+//! Shared schema builders for the storage tests.
+#![allow(dead_code)]
+
+use arrayq_storage::*;
+
+pub fn regular(name: &str, len: u64, growable: bool) -> Dimension {
+    Dimension {
+        name: name.into(),
+        coord: Coordinate::Regular {
+            start: 0.0,
+            step: 1.0,
+        },
+        len,
+        growable,
+    }
+}
+
+/// A 2-d f32 array `a(x, y; v)` with the given layouts (name, chunk shape).
+pub fn grid_schema(name: &str, shape: [u64; 2], layouts: &[(&str, [u64; 2])]) -> ArraySchema {
+    ArraySchema {
+        name: name.into(),
+        dims: vec![regular("x", shape[0], true), regular("y", shape[1], false)],
+        attrs: vec![Attribute::new("v", DType::F32, None)],
+        layouts: layouts
+            .iter()
+            .map(|(n, c)| Layout::new(n, c.to_vec(), CodecChain::shuffle_zstd(4, 3)))
+            .collect(),
+    }
+}
+
+pub fn f32_block(shape: &[usize], f: impl Fn(&[usize]) -> f32) -> Buffer {
+    Buffer::F32(ndarray::ArrayD::from_shape_fn(shape.to_vec(), |ix| f(ndarray::Dimension::slice(&ix))))
+}
+
+pub fn as_f32(b: Buffer) -> ndarray::ArrayD<f32> {
+    match b {
+        Buffer::F32(a) => a,
+        other => panic!("expected f32, got {:?}", other.dtype()),
+    }
+}

@@ -1,0 +1,39 @@
+//! Helpers shared by arrayq's cross-crate integration tests: a managed Python venv
+//! for the numpy reference and other Python peers, and `.npy` file I/O.
+
+#![warn(missing_docs)]
+
+mod npy;
+mod pyvenv;
+
+pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, Npy};
+pub use pyvenv::{python, run_reference, workspace_root};
+
+/// Distance between two `f32` in units in the last place (0 when bit-identical;
+/// `+0.0` and `-0.0` are 1 apart), so tests can bound libm differences precisely.
+pub fn ulp_diff(a: f32, b: f32) -> u32 {
+    // Map the bit patterns onto a monotonic integer line.
+    fn key(x: f32) -> i64 {
+        let b = x.to_bits() as i32 as i64;
+        if b < 0 {
+            i32::MIN as i64 - b - 1
+        } else {
+            b
+        }
+    }
+    (key(a) - key(b)).unsigned_abs().min(u32::MAX as u64) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ulp_diff;
+
+    #[test]
+    fn ulps() {
+        assert_eq!(ulp_diff(1.0, 1.0), 0);
+        assert_eq!(ulp_diff(1.0, f32::from_bits(1.0f32.to_bits() + 1)), 1);
+        assert_eq!(ulp_diff(0.0, -0.0), 1);
+        assert_eq!(ulp_diff(f32::from_bits(1), -f32::from_bits(1)), 3);
+        assert_eq!(ulp_diff(-2.0, -2.0), 0);
+    }
+}
