@@ -19,8 +19,12 @@ pub enum ArrayToBytes {
 #[serde(tag = "codec", rename_all = "snake_case")]
 pub enum BytesToBytes {
     /// Groups the k-th byte of every element together, so smooth floats compress better.
-    Shuffle { elem_size: usize },
-    Zstd { level: i32 },
+    Shuffle {
+        elem_size: usize,
+    },
+    Zstd {
+        level: i32,
+    },
 }
 
 /// The typed chain a layout's chunks pass through.
@@ -356,7 +360,9 @@ mod tests {
 
     #[test]
     fn chain_roundtrip_and_checksum() {
-        let raw: Vec<u8> = (0..4096u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let raw: Vec<u8> = (0..4096u32)
+            .flat_map(|i| (i as f32).to_le_bytes())
+            .collect();
         for chain in [
             CodecChain::shuffle_zstd(4, 3),
             CodecChain::zstd(1),

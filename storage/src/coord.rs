@@ -51,10 +51,7 @@ impl Coordinate {
             Coordinate::Regular { start, step } => (*start, *step),
             Coordinate::Time { start_ns, step_ns } => (*start_ns as f64, *step_ns as f64),
             Coordinate::Labels { labels } => {
-                return labels
-                    .iter()
-                    .position(|&l| l as f64 == x)
-                    .map(|p| p as u64)
+                return labels.iter().position(|&l| l as f64 == x).map(|p| p as u64)
             }
         };
         let pos = (x - start) / step;

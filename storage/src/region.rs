@@ -193,9 +193,15 @@ pub fn copy_box(
     count: &[usize],
     esize: usize,
 ) {
-    for_each_run(src_shape, src_start, dst_shape, dst_start, count, esize, |s, d, n| {
-        dst[d..d + n].copy_from_slice(&src[s..s + n])
-    });
+    for_each_run(
+        src_shape,
+        src_start,
+        dst_shape,
+        dst_start,
+        count,
+        esize,
+        |s, d, n| dst[d..d + n].copy_from_slice(&src[s..s + n]),
+    );
 }
 
 /// Whether a box of `count` at `start` is one contiguous byte range of an array of
@@ -237,7 +243,16 @@ mod tests {
         // src 3x4 of bytes 0..12; copy the 2x2 box at (1,1) into dst 2x3 at (0,1)
         let src: Vec<u8> = (0..12).collect();
         let mut dst = vec![0u8; 6];
-        copy_box(&src, &[3, 4], &[1, 1], &mut dst, &[2, 3], &[0, 1], &[2, 2], 1);
+        copy_box(
+            &src,
+            &[3, 4],
+            &[1, 1],
+            &mut dst,
+            &[2, 3],
+            &[0, 1],
+            &[2, 2],
+            1,
+        );
         assert_eq!(dst, vec![0, 5, 6, 0, 9, 10]);
     }
 

@@ -123,13 +123,22 @@ impl ArraySchema {
     pub fn validate(&mut self) -> Result<()> {
         let bad = |m: String| Err(StorageError::InvalidSchema(m));
         if !valid_name(&self.name) {
-            return bad(format!("array name '{}' is not a valid identifier", self.name));
+            return bad(format!(
+                "array name '{}' is not a valid identifier",
+                self.name
+            ));
         }
         if self.dims.is_empty() {
-            return bad(format!("array '{}' needs at least one dimension", self.name));
+            return bad(format!(
+                "array '{}' needs at least one dimension",
+                self.name
+            ));
         }
         if self.attrs.is_empty() {
-            return bad(format!("array '{}' needs at least one attribute", self.name));
+            return bad(format!(
+                "array '{}' needs at least one attribute",
+                self.name
+            ));
         }
         if self.layouts.is_empty() {
             return bad(format!("array '{}' needs a chunk layout", self.name));
@@ -137,12 +146,18 @@ impl ArraySchema {
         let mut names = HashSet::new();
         for d in &self.dims {
             if !valid_name(&d.name) || !names.insert(d.name.clone()) {
-                return bad(format!("dimension name '{}' is invalid or repeated", d.name));
+                return bad(format!(
+                    "dimension name '{}' is invalid or repeated",
+                    d.name
+                ));
             }
             match &d.coord {
                 Coordinate::Regular { start, step } => {
                     if !start.is_finite() || !step.is_finite() || *step == 0.0 {
-                        return bad(format!("dimension '{}' needs a finite, non-zero step", d.name));
+                        return bad(format!(
+                            "dimension '{}' needs a finite, non-zero step",
+                            d.name
+                        ));
                     }
                 }
                 Coordinate::Time { step_ns, .. } => {

@@ -102,11 +102,7 @@ impl Snapshot {
             .map(|(k, l)| {
                 let chunks = region.chunk_count(&l.chunk_shape);
                 let st = &self.meta.stats[k];
-                let avg = if st.chunks > 0 {
-                    st.bytes / st.chunks
-                } else {
-                    0
-                };
+                let avg = st.bytes.checked_div(st.chunks).unwrap_or(0);
                 LayoutCost {
                     layout: k,
                     name: l.name.clone(),
@@ -188,12 +184,16 @@ impl Snapshot {
         let esize = a.dtype.size();
         let ptr = out_bytes_ptr(&mut out);
         let chunks = region.chunks(&layout.chunk_shape);
-        chunks.par_iter().try_for_each_init(Vec::new, |scratch, chunk| {
-            if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(StorageError::Cancelled);
-            }
-            self.read_chunk_into(a, layout, chunk, region, &out_shape, esize, &ptr, scratch, opts.stats)
-        })?;
+        chunks
+            .par_iter()
+            .try_for_each_init(Vec::new, |scratch, chunk| {
+                if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(StorageError::Cancelled);
+                }
+                self.read_chunk_into(
+                    a, layout, chunk, region, &out_shape, esize, &ptr, scratch, opts.stats,
+                )
+            })?;
         Ok(out)
     }
 
@@ -215,7 +215,9 @@ impl Snapshot {
             return Ok(()); // never written: the output already holds the fill value
         };
         let chunk_region = Region::of_chunk(chunk, &layout.chunk_shape);
-        let inter = chunk_region.intersect(region).expect("chunk touches region");
+        let inter = chunk_region
+            .intersect(region)
+            .expect("chunk touches region");
         let count_shape = inter.shape();
         let chunk_shape: Vec<usize> = layout.chunk_shape.iter().map(|&c| c as usize).collect();
         let in_chunk: Vec<usize> = inter
@@ -233,8 +235,10 @@ impl Snapshot {
         let chunk_bytes = layout.chunk_len() * esize;
         let m = &self.store.inner.metrics;
         m.chunks_read.fetch_add(1, Ordering::Relaxed);
-        m.bytes_read.fetch_add(stored.len() as u64, Ordering::Relaxed);
-        m.bytes_decoded.fetch_add(chunk_bytes as u64, Ordering::Relaxed);
+        m.bytes_read
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        m.bytes_decoded
+            .fetch_add(chunk_bytes as u64, Ordering::Relaxed);
         count(stats, |s| &s.chunks_read, 1);
         count(stats, |s| &s.bytes_read, stored.len() as u64);
         count(stats, |s| &s.bytes_decoded, chunk_bytes as u64);
@@ -265,16 +269,29 @@ impl Snapshot {
         if a.dtype == DType::Bool && scratch.iter().any(|&b| b > 1) {
             return Err(corrupt());
         }
-        for_each_run(&chunk_shape, &in_chunk, out_shape, &in_out, &count_shape, esize, |s, d, n| {
-            debug_assert!(d + n <= out.1);
-            // SAFETY: as above, each run belongs to this chunk's disjoint box.
-            unsafe { std::ptr::copy_nonoverlapping(scratch.as_ptr().add(s), out.0.add(d), n) }
-        });
+        for_each_run(
+            &chunk_shape,
+            &in_chunk,
+            out_shape,
+            &in_out,
+            &count_shape,
+            esize,
+            |s, d, n| {
+                debug_assert!(d + n <= out.1);
+                // SAFETY: as above, each run belongs to this chunk's disjoint box.
+                unsafe { std::ptr::copy_nonoverlapping(scratch.as_ptr().add(s), out.0.add(d), n) }
+            },
+        );
         Ok(())
     }
 
     /// The newest stored version (<= this snapshot's) of one chunk, with its bytes.
-    pub fn fetch(&self, layout: u16, attr: u16, chunk: &[u64]) -> Result<Option<(u64, sled::IVec)>> {
+    pub fn fetch(
+        &self,
+        layout: u16,
+        attr: u16,
+        chunk: &[u64],
+    ) -> Result<Option<(u64, sled::IVec)>> {
         fetch_chunk(
             &self.store.inner.tree,
             self.meta.array_id,

@@ -224,7 +224,8 @@ impl Store {
             versions.push((m.version, m.timestamp_ns));
             head = Some(m);
         }
-        let head = head.ok_or_else(|| StorageError::Metadata(format!("array {id} has no versions")))?;
+        let head =
+            head.ok_or_else(|| StorageError::Metadata(format!("array {id} has no versions")))?;
         Ok(ArrayState {
             id,
             head: Arc::new(head),
@@ -412,7 +413,11 @@ impl Store {
     /// Change events with sequence number >= `from_seq`, oldest first, at most `limit`.
     pub fn changes_since(&self, from_seq: u64, limit: usize) -> Result<Vec<ChangeEvent>> {
         let mut out = Vec::new();
-        for kv in self.inner.tree.range(keys::event(from_seq)..keys::event(u64::MAX)) {
+        for kv in self
+            .inner
+            .tree
+            .range(keys::event(from_seq)..keys::event(u64::MAX))
+        {
             let (_, v) = kv?;
             if out.len() >= limit {
                 break;
@@ -459,15 +464,13 @@ impl Store {
         if version == st.head.version {
             return Ok(Snapshot::new(self.clone(), st.head.clone()));
         }
-        let raw = self
-            .inner
-            .tree
-            .get(keys::meta(st.id, version))?
-            .ok_or(StorageError::UnknownVersion {
+        let raw = self.inner.tree.get(keys::meta(st.id, version))?.ok_or(
+            StorageError::UnknownVersion {
                 array: name.to_string(),
                 version,
                 head: st.head.version,
-            })?;
+            },
+        )?;
         let meta: VersionMeta = serde_json::from_slice(&raw)
             .map_err(|e| StorageError::Metadata(format!("{name} v{version}: {e}")))?;
         Ok(Snapshot::new(self.clone(), Arc::new(meta)))

@@ -47,7 +47,13 @@ impl Store {
     }
 
     /// One hyperslab of one attribute, committed on its own.
-    pub fn write(&self, array: &str, attr: &str, start: &[u64], data: Buffer) -> Result<CommitInfo> {
+    pub fn write(
+        &self,
+        array: &str,
+        attr: &str,
+        start: &[u64],
+        data: Buffer,
+    ) -> Result<CommitInfo> {
         let mut tx = self.begin_write(array)?;
         tx.write(attr, start, data)?;
         tx.commit()
@@ -112,7 +118,8 @@ impl WriteTx {
             }
         }
         let mut schema = st.head.schema.clone();
-        if schema.attrs.len() != self.schema.attrs.len() || schema.dims.len() != self.schema.dims.len()
+        if schema.attrs.len() != self.schema.attrs.len()
+            || schema.dims.len() != self.schema.dims.len()
         {
             return Err(StorageError::SchemaConflict(format!(
                 "array '{}' changed while the write was prepared",
@@ -138,10 +145,14 @@ impl WriteTx {
             schema,
             stats,
         };
-        let region = bbox
-            .map(|b| extents(&meta.schema, &b))
-            .unwrap_or_default();
-        store.finish_commit(sled::Batch::default(), meta, ChangeKind::Write, region, Some(&st))
+        let region = bbox.map(|b| extents(&meta.schema, &b)).unwrap_or_default();
+        store.finish_commit(
+            sled::Batch::default(),
+            meta,
+            ChangeKind::Write,
+            region,
+            Some(&st),
+        )
     }
 }
 
@@ -178,9 +189,22 @@ impl Store {
                             return Ok(None); // nothing but fill: store nothing
                         }
                         let mut raw = fill_chunk(&fill, layout.chunk_len());
-                        let cshape: Vec<usize> = layout.chunk_shape.iter().map(|&x| x as usize).collect();
-                        copy_box(&bytes, &inside.shape(), &vec![0; cshape.len()], &mut raw, &cshape, &vec![0; cshape.len()], &inside.shape(), esize);
-                        let key = keys::with_version(&keys::chunk_prefix(st.id, layout.id, attr.id, c), version);
+                        let cshape: Vec<usize> =
+                            layout.chunk_shape.iter().map(|&x| x as usize).collect();
+                        copy_box(
+                            &bytes,
+                            &inside.shape(),
+                            &vec![0; cshape.len()],
+                            &mut raw,
+                            &cshape,
+                            &vec![0; cshape.len()],
+                            &inside.shape(),
+                            esize,
+                        );
+                        let key = keys::with_version(
+                            &keys::chunk_prefix(st.id, layout.id, attr.id, c),
+                            version,
+                        );
                         Ok(Some((key, layout.codec.encode(&raw)?)))
                     })
                     .collect::<Result<_>>()?;
@@ -206,7 +230,13 @@ impl Store {
             stats: all_stats,
             cells_written: 0,
         };
-        self.finish_commit(sled::Batch::default(), meta, ChangeKind::AddLayout, vec![], Some(&st))
+        self.finish_commit(
+            sled::Batch::default(),
+            meta,
+            ChangeKind::AddLayout,
+            vec![],
+            Some(&st),
+        )
     }
 
     /// Records (durably, with the first data) that `version` of array `id` is being
@@ -245,7 +275,9 @@ fn write_chunks(
     for (li, layout) in schema.layouts.iter().enumerate() {
         let cs = &layout.chunk_shape;
         for (ai, attr) in schema.attrs.iter().enumerate() {
-            let mine: Vec<usize> = (0..writes.len()).filter(|&w| writes[w].attr == ai).collect();
+            let mine: Vec<usize> = (0..writes.len())
+                .filter(|&w| writes[w].attr == ai)
+                .collect();
             if mine.is_empty() {
                 continue;
             }
@@ -267,9 +299,9 @@ fn write_chunks(
                         // A chunk one write covers entirely (within the array) need not
                         // be read back: nothing of the old one survives.
                         let inside = creg.intersect(&full).expect("chunk of the array");
-                        let covered = mine
-                            .iter()
-                            .any(|&w| inside.intersect(&writes[w].region).as_ref() == Some(&inside));
+                        let covered = mine.iter().any(|&w| {
+                            inside.intersect(&writes[w].region).as_ref() == Some(&inside)
+                        });
                         let mut raw = match (&old, covered) {
                             (Some((v, bytes)), false) => {
                                 let mut raw = vec![0u8; layout.chunk_len() * esize];
@@ -291,14 +323,33 @@ fn write_chunks(
                             let wr = &writes[w].region;
                             if let Some(i) = creg.intersect(wr) {
                                 let src_start: Vec<usize> =
-                                    i.0.iter().zip(&wr.0).map(|(a, b)| (a.start - b.start) as usize).collect();
+                                    i.0.iter()
+                                        .zip(&wr.0)
+                                        .map(|(a, b)| (a.start - b.start) as usize)
+                                        .collect();
                                 let dst_start: Vec<usize> =
-                                    i.0.iter().zip(&creg.0).map(|(a, b)| (a.start - b.start) as usize).collect();
-                                copy_box(&sources[w], &wr.shape(), &src_start, &mut raw, &cshape, &dst_start, &i.shape(), esize);
+                                    i.0.iter()
+                                        .zip(&creg.0)
+                                        .map(|(a, b)| (a.start - b.start) as usize)
+                                        .collect();
+                                copy_box(
+                                    &sources[w],
+                                    &wr.shape(),
+                                    &src_start,
+                                    &mut raw,
+                                    &cshape,
+                                    &dst_start,
+                                    &i.shape(),
+                                    esize,
+                                );
                             }
                         }
                         let enc = layout.codec.encode(&raw)?;
-                        Ok((keys::with_version(&prefix, version), enc, old.map(|(_, b)| b.len())))
+                        Ok((
+                            keys::with_version(&prefix, version),
+                            enc,
+                            old.map(|(_, b)| b.len()),
+                        ))
                     })
                     .collect::<Result<_>>()?;
                 let mut batch = sled::Batch::default();
@@ -370,7 +421,10 @@ fn grow_to_fit(schema: &mut ArraySchema, writes: &[PendingWrite]) -> Result<()> 
             }
             let dim = &mut schema.dims[d];
             let why = if !dim.growable {
-                format!("dimension '{}' has {} cells and is not growable", dim.name, dim.len)
+                format!(
+                    "dimension '{}' has {} cells and is not growable",
+                    dim.name, dim.len
+                )
             } else if matches!(dim.coord, Coordinate::Labels { .. }) {
                 format!(
                     "dimension '{}' has {} labels; append labels before writing beyond them",

@@ -36,14 +36,20 @@ fn writes_of(k: u64) -> Vec<([u64; 2], [usize; 2])> {
 }
 
 fn block(k: u64, w: usize, shape: [usize; 2]) -> Buffer {
-    f32_block(&shape, |ix| (k * 10_000 + w as u64 * 1000 + (ix[0] * 24 + ix[1]) as u64) as f32)
+    f32_block(&shape, |ix| {
+        (k * 10_000 + w as u64 * 1000 + (ix[0] * 24 + ix[1]) as u64) as f32
+    })
 }
 
 fn child(dir: &str) {
     let store = Store::open(dir).unwrap();
     if store.snapshot("c", AsOf::Latest).is_err() {
         store
-            .create_array(grid_schema("c", SHAPE, &[("tiles", [8, 8]), ("rows", [1, 24])]))
+            .create_array(grid_schema(
+                "c",
+                SHAPE,
+                &[("tiles", [8, 8]), ("rows", [1, 24])],
+            ))
             .unwrap();
         println!("created");
     }
@@ -64,7 +70,9 @@ fn model_after(v: u64) -> Array2<f32> {
     let mut m = Array2::from_elem((SHAPE[0] as usize, SHAPE[1] as usize), f32::NAN);
     for k in 1..=v {
         for (w, (start, shape)) in writes_of(k).into_iter().enumerate() {
-            let b = as_f32(block(k, w, shape)).into_dimensionality::<ndarray::Ix2>().unwrap();
+            let b = as_f32(block(k, w, shape))
+                .into_dimensionality::<ndarray::Ix2>()
+                .unwrap();
             let (x, y) = (start[0] as usize, start[1] as usize);
             m.slice_mut(s![x..x + shape[0], y..y + shape[1]]).assign(&b);
         }
@@ -73,7 +81,9 @@ fn model_after(v: u64) -> Array2<f32> {
 }
 
 fn same(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
-    a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits())
+    a.iter()
+        .zip(b.iter())
+        .all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 #[test]
@@ -82,14 +92,22 @@ fn crash_recovery_keeps_every_acknowledged_commit() {
         child(&dir);
         return;
     }
-    let kills: u64 = std::env::var("ARRAYQ_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    let kills: u64 = std::env::var("ARRAYQ_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let exe = std::env::current_exe().unwrap();
     let mut acked_total = 0;
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_recovery_keeps_every_acknowledged_commit", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_recovery_keeps_every_acknowledged_commit",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -114,26 +132,50 @@ fn crash_recovery_keeps_every_acknowledged_commit() {
         let acked = reader.join().unwrap();
         eprintln!("round {round}: killed after {wait} ms, {acked} acknowledged");
         let Ok(store) = Store::open(&dir) else {
-            panic!("round {round}: store does not reopen after kill at {:?}", t0.elapsed());
+            panic!(
+                "round {round}: store does not reopen after kill at {:?}",
+                t0.elapsed()
+            );
         };
         let Ok(head) = store.snapshot("c", AsOf::Latest) else {
             assert_eq!(acked, 0, "round {round}: array lost");
             continue;
         };
         let v = head.version();
-        assert!(v >= acked, "round {round}: acknowledged commit {acked} lost (head {v})");
+        assert!(
+            v >= acked,
+            "round {round}: acknowledged commit {acked} lost (head {v})"
+        );
         // The head and a few older versions hold exactly what was committed, in both layouts.
         let full = Region::full(&SHAPE);
         for ver in [v, v.saturating_sub(1), v / 2] {
             let snap = store.snapshot("c", AsOf::Version(ver)).unwrap();
             let want = model_after(ver).into_dyn();
             for layout in 0..2 {
-                let got = as_f32(snap.read_with(0, &full, ReadOptions { layout: Some(layout), ..Default::default() }).unwrap());
-                assert!(same(&got, &want), "round {round}: version {ver} layout {layout} differs from the model");
+                let got = as_f32(
+                    snap.read_with(
+                        0,
+                        &full,
+                        ReadOptions {
+                            layout: Some(layout),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap(),
+                );
+                assert!(
+                    same(&got, &want),
+                    "round {round}: version {ver} layout {layout} differs from the model"
+                );
             }
         }
         // The change log has exactly one event per version.
-        let writes = store.changes_since(0, usize::MAX).unwrap().iter().filter(|e| e.kind == ChangeKind::Write).count();
+        let writes = store
+            .changes_since(0, usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == ChangeKind::Write)
+            .count();
         assert_eq!(writes as u64, v, "round {round}");
         acked_total = acked_total.max(acked);
     }
@@ -149,13 +191,21 @@ fn interrupted_commit_garbage_is_removed_on_open() {
     let dir = tmp.path().join("db");
     {
         let store = Store::open(&dir).unwrap();
-        store.create_array(grid_schema("c", SHAPE, &[("tiles", [8, 8])])).unwrap();
-        store.write("c", "v", &[0, 0], f32_block(&[8, 8], |_| 1.0)).unwrap();
+        store
+            .create_array(grid_schema("c", SHAPE, &[("tiles", [8, 8])]))
+            .unwrap();
+        store
+            .write("c", "v", &[0, 0], f32_block(&[8, 8], |_| 1.0))
+            .unwrap();
     }
     {
         let db = sled::open(&dir).unwrap();
         let t = db.open_tree("arrayq").unwrap();
-        let keys: Vec<_> = t.scan_prefix(b"C").keys().map(|k| k.unwrap().to_vec()).collect();
+        let keys: Vec<_> = t
+            .scan_prefix(b"C")
+            .keys()
+            .map(|k| k.unwrap().to_vec())
+            .collect();
         for k in keys {
             let mut k2 = k[..k.len() - 8].to_vec();
             k2.extend_from_slice(&2u64.to_be_bytes());
@@ -168,8 +218,16 @@ fn interrupted_commit_garbage_is_removed_on_open() {
     }
     let store = Store::open(&dir).unwrap();
     assert_eq!(store.snapshot("c", AsOf::Latest).unwrap().version(), 1);
-    store.write("c", "v", &[8, 8], f32_block(&[1, 1], |_| 5.0)).unwrap();
-    let v2 = as_f32(store.snapshot("c", AsOf::Version(2)).unwrap().read("v", &Region(vec![0..9, 0..9])).unwrap());
+    store
+        .write("c", "v", &[8, 8], f32_block(&[1, 1], |_| 5.0))
+        .unwrap();
+    let v2 = as_f32(
+        store
+            .snapshot("c", AsOf::Version(2))
+            .unwrap()
+            .read("v", &Region(vec![0..9, 0..9]))
+            .unwrap(),
+    );
     assert_eq!(v2[[0, 0]], 1.0);
     assert_eq!(v2[[8, 8]], 5.0);
     assert!(v2[[8, 0]].is_nan());

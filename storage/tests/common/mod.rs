@@ -29,7 +29,9 @@ pub fn grid_schema(name: &str, shape: [u64; 2], layouts: &[(&str, [u64; 2])]) ->
 }
 
 pub fn f32_block(shape: &[usize], f: impl Fn(&[usize]) -> f32) -> Buffer {
-    Buffer::F32(ndarray::ArrayD::from_shape_fn(shape.to_vec(), |ix| f(ndarray::Dimension::slice(&ix))))
+    Buffer::F32(ndarray::ArrayD::from_shape_fn(shape.to_vec(), |ix| {
+        f(ndarray::Dimension::slice(&ix))
+    }))
 }
 
 pub fn as_f32(b: Buffer) -> ndarray::ArrayD<f32> {

@@ -1,0 +1,120 @@
+//! Property test: random hyperslab writes over random versions and layouts, every read
+//! compared with a plain in-memory model of every version.
+
+mod common;
+use arrayq_storage::*;
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+use proptest::prelude::*;
+
+/// One write of a commit: start, extent, base value.
+type SlabWrite = (Vec<u64>, Vec<usize>, i16);
+/// One read: version pick, layout pick, start, extent.
+type SlabRead = (usize, usize, Vec<u64>, Vec<u64>);
+
+#[derive(Clone, Debug)]
+struct Case {
+    shape: Vec<u64>,
+    layouts: Vec<Vec<u64>>,
+    commits: Vec<Vec<SlabWrite>>,
+    reads: Vec<SlabRead>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..=3)
+        .prop_flat_map(|rank| {
+            (
+                prop::collection::vec(1u64..=9, rank),
+                prop::collection::vec(prop::collection::vec(1u64..=5, rank), 1..=3),
+            )
+        })
+        .prop_flat_map(|(shape, layouts)| {
+            let rank = shape.len();
+            let sh = shape.clone();
+            let slab = move || {
+                let sh = sh.clone();
+                prop::collection::vec(any::<(u64, u64)>(), rank).prop_map(move |v| {
+                    let start: Vec<u64> = v.iter().zip(&sh).map(|(p, &n)| p.0 % n).collect();
+                    let count: Vec<usize> = v
+                        .iter()
+                        .zip(&sh)
+                        .zip(&start)
+                        .map(|((p, &n), &s)| (1 + p.1 % (n - s)) as usize)
+                        .collect();
+                    (start, count)
+                })
+            };
+            let write = (slab(), any::<i16>()).prop_map(|((s, c), v)| (s, c, v));
+            let commits = prop::collection::vec(prop::collection::vec(write, 1..=3), 1..=6);
+            let reads = prop::collection::vec((any::<usize>(), any::<usize>(), slab()), 1..=8)
+                .prop_map(|r| {
+                    r.into_iter()
+                        .map(|(v, l, (s, c))| (v, l, s, c.into_iter().map(|x| x as u64).collect()))
+                        .collect()
+                });
+            (Just(shape), Just(layouts), commits, reads)
+        })
+        .prop_map(|(shape, layouts, commits, reads)| Case {
+            shape,
+            layouts,
+            commits,
+            reads,
+        })
+}
+
+fn slice_of(start: &[u64], count: &[usize]) -> Vec<SliceInfoElem> {
+    start
+        .iter()
+        .zip(count)
+        .map(|(&s, &c)| SliceInfoElem::Slice {
+            start: s as isize,
+            end: Some(s as isize + c as isize),
+            step: 1,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #[test]
+    fn reads_match_the_model_at_every_version_and_layout(c in case()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(
+            dir.path().join("db"),
+            Options { durable: false, ..Options::default() },
+        ).unwrap();
+        let rank = c.shape.len();
+        store.create_array(ArraySchema {
+            name: "m".into(),
+            dims: (0..rank).map(|d| common::regular(&format!("d{d}"), c.shape[d], false)).collect(),
+            attrs: vec![Attribute::new("x", DType::I16, Some(Scalar::I64(-1)))],
+            layouts: c.layouts.iter().enumerate()
+                .map(|(k, cs)| Layout::new(&format!("l{k}"), cs.clone(), CodecChain::shuffle_zstd(2, 1)))
+                .collect(),
+        }).unwrap();
+        let dims: Vec<usize> = c.shape.iter().map(|&n| n as usize).collect();
+        let mut versions = vec![ArrayD::<i16>::from_elem(IxDyn(&dims), -1)];
+        for commit in &c.commits {
+            let mut next = versions.last().unwrap().clone();
+            let mut tx = store.begin_write("m").unwrap();
+            for (k, (start, count, base)) in commit.iter().enumerate() {
+                let data = ArrayD::from_shape_fn(IxDyn(count), |ix| {
+                    base.wrapping_add((k as i16) << 8).wrapping_add(ndarray::Dimension::slice(&ix).iter().sum::<usize>() as i16)
+                });
+                next.slice_mut(slice_of(start, count).as_slice()).assign(&data);
+                tx.write("x", start, Buffer::I16(data)).unwrap();
+            }
+            tx.commit().unwrap();
+            versions.push(next);
+        }
+        for (v, l, start, count) in &c.reads {
+            let v = v % versions.len();
+            let l = l % c.layouts.len();
+            let snap = store.snapshot("m", AsOf::Version(v as u64)).unwrap();
+            let region = Region(start.iter().zip(count).map(|(&s, &n)| s..s + n).collect());
+            let got = snap.read_with(0, &region, ReadOptions { layout: Some(l), ..Default::default() }).unwrap();
+            let counts: Vec<usize> = count.iter().map(|&n| n as usize).collect();
+            let want = versions[v].slice(slice_of(start, &counts).as_slice()).to_owned();
+            prop_assert_eq!(got, Buffer::I16(want), "version {} layout {} region {}", v, l, region);
+        }
+    }
+}
