@@ -32,6 +32,13 @@ pub fn pending(id: u32) -> Vec<u8> {
     k
 }
 
+/// `D id` -> empty: the array was dropped and its chunks may not all be removed yet.
+pub fn dropped(id: u32) -> Vec<u8> {
+    let mut k = b"D".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
 /// `X id` -> oldest version kept by vacuum (u64 BE).
 pub fn vacuum_floor(id: u32) -> Vec<u8> {
     let mut k = b"X".to_vec();

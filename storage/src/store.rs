@@ -174,17 +174,11 @@ impl Store {
             t.remove(&k)?;
         }
         // Dropped arrays whose chunk removal did not finish.
-        let live: Vec<u32> = arrays.values().map(|s| s.id).collect();
-        let mut orphans = Vec::new();
-        for k in t.scan_prefix(b"C").keys() {
+        for k in t.scan_prefix(b"D").keys() {
             let k = k?;
             let id = u32::from_be_bytes(k[1..5].try_into().unwrap());
-            if !live.contains(&id) && !orphans.contains(&id) {
-                orphans.push(id);
-            }
-        }
-        for id in orphans {
             self.remove_chunks_where(id, |_| true)?;
+            t.remove(&k)?;
         }
         self.inner.db.flush()?;
         *self.inner.arrays.write() = arrays;
@@ -289,6 +283,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.remove(keys::name(name));
         batch.remove(keys::vacuum_floor(st.id));
+        batch.insert(keys::dropped(st.id), Vec::<u8>::new());
         for k in t.scan_prefix(keys::meta_prefix(st.id)).keys() {
             batch.remove(k?);
         }
@@ -307,8 +302,10 @@ impl Store {
         t.apply_batch(batch)?;
         self.inner.arrays.write().remove(name);
         self.sync()?;
-        // Chunks go after the catalog entry: a crash here leaves orphans that open removes.
+        // Chunks go after the catalog entry; a crash here leaves the `D` mark, and open
+        // finishes the removal.
         self.remove_chunks_where(st.id, |_| true)?;
+        self.inner.tree.remove(keys::dropped(st.id))?;
         self.sync()?;
         self.publish(&ev);
         Ok(CommitInfo {

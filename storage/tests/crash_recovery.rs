@@ -233,3 +233,36 @@ fn interrupted_commit_garbage_is_removed_on_open() {
     assert!(v2[[8, 0]].is_nan());
     let _ = IxDyn(&[0]);
 }
+
+#[test]
+fn interrupted_drop_is_finished_on_open() {
+    // Simulates a crash after a drop's catalog batch but before its chunks were removed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let chunk_keys = |db: &sled::Db| db.open_tree("arrayq").unwrap().scan_prefix(b"C").count();
+    {
+        let store = Store::open(&dir).unwrap();
+        store
+            .create_array(grid_schema("c", SHAPE, &[("tiles", [8, 8])]))
+            .unwrap();
+        store
+            .write("c", "v", &[0, 0], f32_block(&[16, 16], |_| 1.0))
+            .unwrap();
+    }
+    {
+        let db = sled::open(&dir).unwrap();
+        assert_eq!(chunk_keys(&db), 4);
+        let t = db.open_tree("arrayq").unwrap();
+        t.remove(b"Nc").unwrap();
+        let mut d = b"D".to_vec();
+        d.extend_from_slice(&1u32.to_be_bytes());
+        t.insert(d, Vec::<u8>::new()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&dir).unwrap();
+    assert!(store.list_arrays().is_empty());
+    drop(store);
+    let db = sled::open(&dir).unwrap();
+    assert_eq!(chunk_keys(&db), 0);
+    assert_eq!(db.open_tree("arrayq").unwrap().scan_prefix(b"D").count(), 0);
+}
