@@ -317,12 +317,17 @@ mod simd {
                                 _mm_unpackhi_epi8(v[2 * q], v[2 * q + 1]),
                             ]
                         });
-                        for h in 0..2 {
+                        for (h, ((p0, p1), (p2, p3))) in p[0]
+                            .iter()
+                            .zip(&p[1])
+                            .zip(p[2].iter().zip(&p[3]))
+                            .enumerate()
+                        {
                             // 4-byte halves of elements (8h .. 8h+7)
-                            let lo_a = _mm_unpacklo_epi16(p[0][h], p[1][h]);
-                            let hi_a = _mm_unpackhi_epi16(p[0][h], p[1][h]);
-                            let lo_b = _mm_unpacklo_epi16(p[2][h], p[3][h]);
-                            let hi_b = _mm_unpackhi_epi16(p[2][h], p[3][h]);
+                            let lo_a = _mm_unpacklo_epi16(*p0, *p1);
+                            let hi_a = _mm_unpackhi_epi16(*p0, *p1);
+                            let lo_b = _mm_unpacklo_epi16(*p2, *p3);
+                            let hi_b = _mm_unpackhi_epi16(*p2, *p3);
                             st(b, 4 * h, _mm_unpacklo_epi32(lo_a, lo_b));
                             st(b, 4 * h + 1, _mm_unpackhi_epi32(lo_a, lo_b));
                             st(b, 4 * h + 2, _mm_unpacklo_epi32(hi_a, hi_b));
