@@ -1,0 +1,267 @@
+//! arrayq's own syntax tree: what the parser produces from sqlparser's AST (queries)
+//! or from tokens directly (array DDL).
+
+use arrayq_storage::DType;
+
+/// One statement of the language.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Statement {
+    Select(Box<Select>),
+    Explain { analyze: bool, query: Box<Select> },
+    CreateArray(CreateArray),
+    AddLayout(AddLayout),
+    DropArray { name: String, if_exists: bool },
+    ShowArrays,
+    Describe(String),
+}
+
+/// Which version a query reads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AsOfSpec {
+    Latest,
+    Version(u64),
+    /// An ISO-8601 instant (UTC unless it carries an offset).
+    Timestamp(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Select {
+    pub items: Vec<SelectItem>,
+    pub from: String,
+    pub as_of: AsOfSpec,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SelectItem {
+    Wildcard,
+    Expr { expr: Expr, alias: Option<String> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Eq => "=",
+            BinOp::NotEq => "<>",
+            BinOp::Lt => "<",
+            BinOp::LtEq => "<=",
+            BinOp::Gt => ">",
+            BinOp::GtEq => ">=",
+            BinOp::And => "AND",
+            BinOp::Or => "OR",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+        )
+    }
+
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+/// An expression (element-wise, aggregate or predicate; the planner tells them apart).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Ident(String),
+    /// A numeric literal; `int` when written without a fraction or exponent.
+    Number {
+        value: f64,
+        int: bool,
+        text: String,
+    },
+    Str(String),
+    Bool(bool),
+    Unary {
+        op: UnOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// Function call, lower-case name; `star` for `count(*)`.
+    Func {
+        name: String,
+        args: Vec<Expr>,
+        star: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Cast {
+        expr: Box<Expr>,
+        dtype: DType,
+    },
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Ident(s) => write!(f, "{s}"),
+            Expr::Number { text, .. } => write!(f, "{text}"),
+            Expr::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Expr::Bool(b) => write!(f, "{b}"),
+            Expr::Unary {
+                op: UnOp::Neg,
+                expr,
+            } => write!(f, "-{expr}"),
+            Expr::Unary {
+                op: UnOp::Not,
+                expr,
+            } => write!(f, "NOT {expr}"),
+            Expr::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let n = if *negated { "NOT " } else { "" };
+                write!(f, "{expr} {n}BETWEEN {low} AND {high}")
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let n = if *negated { "NOT " } else { "" };
+                write!(f, "{expr} {n}IN (")?;
+                for (k, e) in list.iter().enumerate() {
+                    if k > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Func { name, args, star } => {
+                write!(f, "{name}(")?;
+                if *star {
+                    f.write_str("*")?;
+                }
+                for (k, e) in args.iter().enumerate() {
+                    if k > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                f.write_str("CASE")?;
+                if let Some(o) = operand {
+                    write!(f, " {o}")?;
+                }
+                for (w, t) in whens {
+                    write!(f, " WHEN {w} THEN {t}")?;
+                }
+                if let Some(e) = otherwise {
+                    write!(f, " ELSE {e}")?;
+                }
+                f.write_str(" END")
+            }
+            Expr::Cast { expr, dtype } => write!(f, "CAST({expr} AS {dtype})"),
+        }
+    }
+}
+
+/// `CREATE ARRAY name (dims and attributes) WITH (options)`
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateArray {
+    pub name: String,
+    pub if_not_exists: bool,
+    pub dims: Vec<DimDef>,
+    pub attrs: Vec<AttrDef>,
+    pub options: Vec<(String, OptValue)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DimDef {
+    pub name: String,
+    pub kind: DimKind,
+    pub length: Option<u64>,
+    pub growable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DimKind {
+    Regular { start: f64, step: f64 },
+    Time { start: String, step: String },
+    Labels(Vec<i64>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrDef {
+    pub name: String,
+    pub dtype: DType,
+    pub fill: Option<f64>,
+}
+
+/// Values of `WITH (...)` options.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptValue {
+    Number(f64),
+    Str(String),
+    Tuple(Vec<f64>),
+}
+
+/// `ALTER ARRAY name ADD LAYOUT lname CHUNKS (...) [WITH (...)]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct AddLayout {
+    pub array: String,
+    pub layout: String,
+    pub chunks: Vec<u64>,
+    pub options: Vec<(String, OptValue)>,
+}

@@ -1,0 +1,183 @@
+//! The engine: statements in, executions out.
+
+use crate::ast::{AsOfSpec, Select, Statement};
+use crate::error::QueryError;
+use crate::exec::Exec;
+use crate::explain::explain;
+use crate::logical::{plan_select, Plan};
+use crate::stream::ResultStream;
+use crate::timeutil::parse_instant;
+use crate::{ddl, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
+use arrayq_storage::{AsOf, StorageError, Store};
+use std::time::{Duration, Instant};
+
+/// Parses, plans and runs statements against a [`Store`].
+pub struct Engine {
+    store: Store,
+    config: EngineConfig,
+}
+
+impl Engine {
+    pub fn new(store: Store, config: EngineConfig) -> Engine {
+        Engine { store, config }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Parses, plans and starts one statement. Blocking; CPU work runs on rayon.
+    /// Query results are lazy: chunks are read as the stream is pulled.
+    pub fn execute(&self, sql: &str, ctx: &QueryContext) -> Result<Execution, QueryError> {
+        let started = Instant::now();
+        let stmt = parser::parse(sql)?;
+        let parse_t = started.elapsed();
+        match stmt {
+            Statement::Select(sel) => {
+                let stream = self.start(&sel, ctx, started, parse_t)?;
+                Ok(Execution::Rows(stream))
+            }
+            Statement::Explain { analyze, query } => Ok(Execution::Explain(
+                self.explain_select(&query, analyze, ctx, started, parse_t)?,
+            )),
+            Statement::CreateArray(c) => ddl::create_array(&self.store, &c),
+            Statement::AddLayout(a) => ddl::add_layout(&self.store, &a),
+            Statement::DropArray { name, if_exists } => {
+                ddl::drop_array(&self.store, &name, if_exists)
+            }
+            Statement::ShowArrays => ddl::show_arrays(&self.store),
+            Statement::Describe(name) => ddl::describe(&self.store, &name),
+        }
+    }
+
+    /// Explains a query (`sql` may start with EXPLAIN [ANALYZE] or not). With
+    /// `analyze`, runs it to completion and reports what it did.
+    pub fn explain(
+        &self,
+        sql: &str,
+        analyze: bool,
+        ctx: &QueryContext,
+    ) -> Result<ExplainOutput, QueryError> {
+        let started = Instant::now();
+        let stmt = parser::parse(sql)?;
+        let parse_t = started.elapsed();
+        match stmt {
+            Statement::Select(q) => self.explain_select(&q, analyze, ctx, started, parse_t),
+            Statement::Explain { analyze: a, query } => {
+                self.explain_select(&query, analyze || a, ctx, started, parse_t)
+            }
+            _ => Err(QueryError::Plan(
+                "only queries (SELECT) can be explained".into(),
+            )),
+        }
+    }
+
+    /// Array, attribute and dimension names (for shell completion), sorted, unique.
+    pub fn complete_names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for a in self.store.list_arrays() {
+            if let Ok(s) = self.store.snapshot(&a, AsOf::Latest) {
+                v.extend(s.schema().attrs.iter().map(|x| x.name.clone()));
+                v.extend(s.schema().dims.iter().map(|x| x.name.clone()));
+            }
+            v.push(a);
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn limits(&self, ctx: &QueryContext, started: Instant) -> (u64, Option<Instant>) {
+        let max = match ctx.max_result_bytes {
+            Some(m) => m.min(self.config.max_result_bytes),
+            None => self.config.max_result_bytes,
+        };
+        let own = self.config.timeout.map(|t| started + t);
+        let deadline = match (own, ctx.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (max, deadline)
+    }
+
+    fn plan(
+        &self,
+        sel: &Select,
+        ctx: &QueryContext,
+        started: Instant,
+    ) -> Result<(Plan, Exec), QueryError> {
+        let (max, deadline) = self.limits(ctx, started);
+        let as_of = match &sel.as_of {
+            AsOfSpec::Latest => AsOf::Latest,
+            AsOfSpec::Version(v) => AsOf::Version(*v),
+            AsOfSpec::Timestamp(s) => AsOf::Timestamp(parse_instant(s).ok_or_else(|| {
+                QueryError::Type(format!(
+                    "AS OF TIMESTAMP '{s}' is not an ISO-8601 timestamp"
+                ))
+            })?),
+        };
+        let snap = match self.store.snapshot(&sel.from, as_of) {
+            Ok(s) => s,
+            Err(StorageError::UnknownArray(_)) => {
+                return Err(ddl::unknown_array(&self.store, &sel.from))
+            }
+            Err(e) => return Err(QueryError::from_storage(e)),
+        };
+        let plan = plan_select(snap, sel, max)?;
+        let exec = Exec::new(ctx.cancel.clone(), deadline);
+        exec.check()?;
+        Ok((plan, exec))
+    }
+
+    fn start(
+        &self,
+        sel: &Select,
+        ctx: &QueryContext,
+        started: Instant,
+        parse_t: Duration,
+    ) -> Result<ResultStream, QueryError> {
+        let t = Instant::now();
+        let (plan, exec) = self.plan(sel, ctx, started)?;
+        let stages = vec![
+            ("parse".to_string(), parse_t),
+            ("plan".to_string(), t.elapsed()),
+        ];
+        Ok(ResultStream::new(
+            plan,
+            exec,
+            self.config.block_bytes,
+            started,
+            stages,
+        ))
+    }
+
+    fn explain_select(
+        &self,
+        sel: &Select,
+        analyze: bool,
+        ctx: &QueryContext,
+        started: Instant,
+        parse_t: Duration,
+    ) -> Result<ExplainOutput, QueryError> {
+        let t = Instant::now();
+        let (plan, exec) = self.plan(sel, ctx, started)?;
+        if !analyze {
+            return Ok(explain(&plan, None));
+        }
+        let stages = vec![
+            ("parse".to_string(), parse_t),
+            ("plan".to_string(), t.elapsed()),
+        ];
+        // Plan again for the text (the stream owns its plan); planning is cheap.
+        let (plan2, _) = self.plan(sel, ctx, started)?;
+        let mut stream = ResultStream::new(plan, exec, self.config.block_bytes, started, stages);
+        for b in stream.by_ref() {
+            b?;
+        }
+        Ok(explain(&plan2, Some(stream.stats())))
+    }
+}

@@ -1,0 +1,170 @@
+//! arrayq's query language: a small SQL dialect over n-d arrays.
+//!
+//! `parse -> logical plan -> optimize (region pushdown, layout choice) -> physical
+//! plan -> stream of result blocks`, executed chunk-parallel with rayon on top of
+//! `arrayq-storage`. See `docs/query-language.md` for the language.
+
+mod ast;
+mod ddl;
+mod engine;
+mod error;
+mod eval;
+mod exec;
+mod explain;
+mod format;
+mod logical;
+mod parser;
+mod stream;
+mod timeutil;
+
+pub use engine::Engine;
+pub use error::QueryError;
+pub use parser::ArrayqDialect;
+
+use arrayq_storage::{Buffer, DType, LayoutCost};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Engine-wide limits (per query; a [`QueryContext`] may tighten them).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Largest result (all columns, bytes) a query may produce. Default 1 GiB.
+    pub max_result_bytes: u64,
+    /// Wall-clock limit per query. Default 300 s.
+    pub timeout: Option<Duration>,
+    /// Upper bound of one [`ResultBlock`]'s data. Default 4 MiB.
+    pub block_bytes: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_result_bytes: 1 << 30,
+            timeout: Some(Duration::from_secs(300)),
+            block_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Per-query controls: a cancellation flag (checked between chunks), a deadline and
+/// a result-size limit that override the engine's when tighter.
+#[derive(Clone, Default)]
+pub struct QueryContext {
+    pub cancel: Arc<AtomicBool>,
+    pub deadline: Option<Instant>,
+    pub max_result_bytes: Option<u64>,
+}
+
+/// What executing one statement produced.
+pub enum Execution {
+    /// A query result, streamed in blocks.
+    Rows(ResultStream),
+    /// DDL done; `version` is the array version it committed, when it made one.
+    Done {
+        message: String,
+        version: Option<u64>,
+    },
+    /// `EXPLAIN [ANALYZE] ...`
+    Explain(ExplainOutput),
+    /// `SHOW ARRAYS`, `DESCRIBE name`.
+    Table(TextTable),
+}
+
+/// A small table of strings (catalog listings).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The plan, as text, with the layout chosen and the cost of every candidate.
+#[derive(Clone, Debug)]
+pub struct ExplainOutput {
+    pub text: String,
+    pub layout: String,
+    pub candidates: Vec<LayoutCost>,
+    /// Present for `EXPLAIN ANALYZE`: the statistics of the actual run.
+    pub analyze: Option<QueryStats>,
+}
+
+/// Shape and meaning of a result: dimensions (with coordinates) and typed columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultHeader {
+    pub dims: Vec<String>,
+    pub coords: Vec<CoordValues>,
+    pub shape: Vec<usize>,
+    pub columns: Vec<(String, DType)>,
+    /// True when the result is a single value per column (no dimensions).
+    pub scalar: bool,
+    /// Remarks about the query (e.g. a coordinate outside the grid, empty result).
+    pub notes: Vec<String>,
+    pub layout: String,
+    pub version: u64,
+}
+
+impl ResultHeader {
+    /// Number of elements of each column.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The coordinates of one result dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CoordValues {
+    Numbers(Vec<f64>),
+    /// UTC nanoseconds since the Unix epoch.
+    Times(Vec<i64>),
+    Labels(Vec<i64>),
+}
+
+impl CoordValues {
+    pub fn len(&self) -> usize {
+        match self {
+            CoordValues::Numbers(v) => v.len(),
+            CoordValues::Times(v) | CoordValues::Labels(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A piece of one result column: `data` (1-D) holds the elements starting at
+/// `offset` (row-major within the column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultBlock {
+    pub column: usize,
+    pub offset: usize,
+    pub data: Buffer,
+}
+
+/// A whole result, collected.
+#[derive(Clone, Debug)]
+pub struct QueryResult {
+    pub header: ResultHeader,
+    /// One buffer per column, each shaped like `header.shape`.
+    pub columns: Vec<Buffer>,
+    pub stats: QueryStats,
+}
+
+/// What a query did: chunk I/O, time per stage.
+#[derive(Clone, Debug, Default)]
+pub struct QueryStats {
+    pub chunks_read: u64,
+    pub chunks_fill: u64,
+    pub bytes_read: u64,
+    pub bytes_decoded: u64,
+    pub elapsed: Duration,
+    pub stages: Vec<(String, Duration)>,
+    pub layout: String,
+}
+
+pub use format::render_table;
+pub use stream::ResultStream;

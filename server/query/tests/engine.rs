@@ -1,0 +1,399 @@
+//! Engine behaviour beyond the golden files: streaming blocks, limits, cancellation,
+//! timeouts, EXPLAIN ANALYZE, AS OF TIMESTAMP, and a grammar fuzz test.
+
+use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryError};
+use arrayq_storage::{Buffer, Store};
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// `cube(time, y, x; a f32)`, 40 x 30 x 20 hourly, a = t + y/100 + x/10000;
+/// chunks (4, 10, 10).
+fn engine_with(config: EngineConfig) -> Engine {
+    let e = Engine::new(Store::temporary().unwrap(), config);
+    let ctx = QueryContext::default();
+    e.execute(
+        "CREATE ARRAY cube (time TIMESTAMP START '2024-01-01T00:00:00Z' STEP '1 hour' LENGTH 40,
+          y DOUBLE START 0 STEP 1 LENGTH 30, x DOUBLE START 0 STEP 1 LENGTH 20, a REAL)
+         WITH (chunks = (4, 10, 10))",
+        &ctx,
+    )
+    .unwrap();
+    let mut v = Vec::new();
+    for t in 0..40 {
+        for y in 0..30 {
+            for x in 0..20 {
+                v.push(t as f32 + y as f32 / 100.0 + x as f32 / 10000.0);
+            }
+        }
+    }
+    e.store()
+        .write(
+            "cube",
+            "a",
+            &[0, 0, 0],
+            Buffer::F32(ArrayD::from_shape_vec(IxDyn(&[40, 30, 20]), v).unwrap()),
+        )
+        .unwrap();
+    e
+}
+
+fn rows(
+    e: &Engine,
+    sql: &str,
+    ctx: &QueryContext,
+) -> Result<arrayq_query::ResultStream, QueryError> {
+    match e.execute(sql, ctx)? {
+        Execution::Rows(s) => Ok(s),
+        _ => panic!("not rows"),
+    }
+}
+
+#[test]
+fn blocks_respect_block_bytes_and_cover_the_result() {
+    let e = engine_with(EngineConfig {
+        block_bytes: 1000,
+        ..Default::default()
+    });
+    let s = rows(
+        &e,
+        "SELECT a, a * 2 AS b FROM cube WHERE time < '2024-01-01T10:00:00Z'",
+        &QueryContext::default(),
+    )
+    .unwrap();
+    assert_eq!(s.header.shape, vec![10, 30, 20]);
+    let n = 10 * 30 * 20;
+    let mut seen = [vec![false; n], vec![false; n]];
+    let mut last_col = 0;
+    for b in s {
+        let b = b.unwrap();
+        assert!(b.data.len() * 4 <= 1000);
+        assert!(b.column >= last_col, "columns come one after another");
+        last_col = b.column;
+        let vals = b.data.to_f64_vec();
+        for (k, v) in vals.iter().enumerate() {
+            let i = b.offset + k;
+            assert!(!seen[b.column][i]);
+            seen[b.column][i] = true;
+            let (t, y, x) = (i / 600, (i / 20) % 30, i % 20);
+            let want = (t as f32 + y as f32 / 100.0 + x as f32 / 10000.0)
+                * if b.column == 1 { 2.0 } else { 1.0 };
+            assert_eq!(*v as f32, want, "column {} cell {i}", b.column);
+        }
+    }
+    assert!(seen.iter().all(|c| c.iter().all(|&x| x)));
+}
+
+#[test]
+fn result_limit_is_a_clear_error() {
+    let e = engine_with(EngineConfig::default());
+    let ctx = QueryContext {
+        max_result_bytes: Some(1000),
+        ..Default::default()
+    };
+    match rows(&e, "SELECT a FROM cube", &ctx) {
+        Err(QueryError::ResourcesExhausted(m)) => assert!(m.contains("1000"), "{m}"),
+        other => panic!("{:?}", other.err()),
+    }
+    // Aggregates are small: fine under the same limit.
+    let r = rows(&e, "SELECT avg(a) FROM cube GROUP BY time", &ctx)
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(r.header.shape, vec![40]);
+}
+
+#[test]
+fn cancellation_and_timeout() {
+    let e = engine_with(EngineConfig::default());
+    let ctx = QueryContext::default();
+    let s = rows(&e, "SELECT avg(a) FROM cube", &ctx).unwrap();
+    ctx.cancel.store(true, Ordering::Relaxed);
+    assert!(matches!(s.collect_all(), Err(QueryError::Cancelled)));
+
+    let ctx = QueryContext {
+        deadline: Some(Instant::now() - Duration::from_millis(1)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        rows(&e, "SELECT a FROM cube", &ctx).err(),
+        Some(QueryError::Timeout)
+    ));
+
+    let e2 = engine_with(EngineConfig {
+        timeout: Some(Duration::ZERO),
+        ..Default::default()
+    });
+    assert!(matches!(
+        rows(&e2, "SELECT a FROM cube", &QueryContext::default()).err(),
+        Some(QueryError::Timeout)
+    ));
+}
+
+#[test]
+fn aggregates_match_a_direct_computation() {
+    let e = engine_with(EngineConfig::default());
+    let r = rows(&e, "SELECT avg(a), min(a), max(a), count(a), stddev_pop(a) FROM cube WHERE y BETWEEN 3 AND 17 GROUP BY x", &QueryContext::default())
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(r.header.dims, vec!["x"]);
+    for x in 0..20 {
+        let vals: Vec<f64> = (0..40)
+            .flat_map(|t| {
+                (3..=17).map(move |y| (t as f32 + y as f32 / 100.0 + x as f32 / 10000.0) as f64)
+            })
+            .collect();
+        let n = vals.len() as f64;
+        let mean = vals.iter().sum::<f64>() / n;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let got: Vec<f64> = r.columns.iter().map(|c| c.to_f64_vec()[x]).collect();
+        assert!((got[0] - mean).abs() < 1e-9 * mean.abs());
+        assert_eq!(got[1], vals.iter().cloned().fold(f64::INFINITY, f64::min));
+        assert_eq!(
+            got[2],
+            vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        );
+        assert_eq!(got[3], n);
+        assert!((got[4] - var.sqrt()).abs() < 1e-9 * var.sqrt());
+    }
+}
+
+#[test]
+fn explain_analyze_reports_io_and_stages() {
+    let e = engine_with(EngineConfig::default());
+    let x = e
+        .explain(
+            "SELECT avg(a) FROM cube WHERE time < '2024-01-01T08:00:00Z' GROUP BY y",
+            true,
+            &QueryContext::default(),
+        )
+        .unwrap();
+    let s = x.analyze.clone().unwrap();
+    assert_eq!(s.chunks_read, 2 * 3 * 2);
+    assert!(s.bytes_read > 0 && s.bytes_decoded == 12 * 400 * 4);
+    assert!(
+        x.text.contains("Analyze:") && x.text.contains("chunks read: 12"),
+        "{}",
+        x.text
+    );
+    assert_eq!(x.layout, "primary");
+    match e
+        .execute(
+            "EXPLAIN ANALYZE SELECT a FROM cube WHERE x = 3",
+            &QueryContext::default(),
+        )
+        .unwrap()
+    {
+        Execution::Explain(x) => assert!(x.analyze.is_some()),
+        _ => panic!(),
+    }
+}
+
+#[test]
+fn as_of_timestamp_reads_the_version_of_that_time() {
+    let e = engine_with(EngineConfig::default());
+    e.store()
+        .write(
+            "cube",
+            "a",
+            &[0, 0, 0],
+            Buffer::F32(ArrayD::from_elem(IxDyn(&[1, 1, 1]), 1000.0f32)),
+        )
+        .unwrap();
+    let versions = e.store().versions("cube").unwrap();
+    let (v1, t1) = versions[1];
+    let ts = chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(t1)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let q = |sql: &str| {
+        rows(&e, sql, &QueryContext::default())
+            .unwrap()
+            .collect_all()
+            .unwrap()
+    };
+    let old = q(&format!("SELECT a FROM cube AS OF TIMESTAMP '{ts}' WHERE time = '2024-01-01T00:00:00Z' AND y = 0 AND x = 0"));
+    assert_eq!(old.header.version, v1);
+    assert_eq!(old.columns[0].to_f64_vec(), vec![0.0]);
+    let new = q("SELECT a FROM cube WHERE time = '2024-01-01T00:00:00Z' AND y = 0 AND x = 0");
+    assert_eq!(new.columns[0].to_f64_vec(), vec![1000.0]);
+}
+
+#[test]
+fn complete_names_lists_arrays_attributes_and_dimensions() {
+    let e = engine_with(EngineConfig::default());
+    assert_eq!(e.complete_names(), vec!["a", "cube", "time", "x", "y"]);
+}
+
+#[test]
+fn parse_errors_render_a_caret() {
+    let e = engine_with(EngineConfig::default());
+    let sql = "SELECT a\n  FROM cube\n  WHERE x >> 3";
+    let err = e.execute(sql, &QueryContext::default()).err().unwrap();
+    let (line, _) = err.position().expect("positioned");
+    assert_eq!(line, 3);
+    assert!(err.render(sql).contains('^'));
+}
+
+// ------------------------------------------------------------------- grammar fuzz
+
+const WORDS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "AS",
+    "OF",
+    "VERSION",
+    "TIMESTAMP",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "CAST",
+    "INT",
+    "REAL",
+    "EXPLAIN",
+    "ANALYZE",
+    "CREATE",
+    "ARRAY",
+    "ALTER",
+    "ADD",
+    "LAYOUT",
+    "CHUNKS",
+    "DROP",
+    "SHOW",
+    "ARRAYS",
+    "DESCRIBE",
+    "WITH",
+    "START",
+    "STEP",
+    "LENGTH",
+    "GROWABLE",
+    "LABELS",
+    "a",
+    "cube",
+    "time",
+    "x",
+    "y",
+    "avg",
+    "sum",
+    "count",
+    "max",
+    "stddev",
+    "date_trunc",
+    "abs",
+    "sqrt",
+    "round",
+    "'day'",
+    "'Europe/Amsterdam'",
+    "'2024-01-01T03:00:00Z'",
+    "'x'",
+    "*",
+    "(",
+    ")",
+    ",",
+    "=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "<>",
+    "+",
+    "-",
+    "/",
+    "%",
+    "0",
+    "1",
+    "3",
+    "2.5",
+    "-7",
+    "1e300",
+    ";",
+    "''",
+    "\"a\"",
+    "\n",
+    "9999999999999999999",
+];
+
+fn valid_queries() -> Vec<&'static str> {
+    vec![
+        "SELECT a FROM cube WHERE x = 3 AND y = 4",
+        "SELECT avg(a) FROM cube GROUP BY date_trunc('day', time)",
+        "SELECT CASE WHEN a > 3 THEN a ELSE 0 END AS c FROM cube WHERE time = '2024-01-01T03:00:00Z'",
+        "SELECT sum(a * 2) FROM cube AS OF VERSION 1 WHERE x BETWEEN 1 AND 3 GROUP BY y",
+        "EXPLAIN SELECT max(a) FROM cube GROUP BY x, y",
+        "CREATE ARRAY z (t TIMESTAMP START '2024-01-01' STEP '1 hour' LENGTH 3, v REAL)",
+    ]
+}
+
+fn check(e: &Engine, sql: &str) {
+    let ctx = QueryContext {
+        max_result_bytes: Some(1 << 20),
+        ..Default::default()
+    };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match e.execute(sql, &ctx) {
+            Ok(Execution::Rows(s)) => s.collect_all().map(|_| ()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }));
+    match r {
+        Err(_) => panic!("panic on {sql:?}"),
+        Ok(Err(QueryError::Internal(m))) => panic!("internal error on {sql:?}: {m}"),
+        Ok(Err(err)) => {
+            let _ = err.render(sql);
+            if let QueryError::Parse { line, column, .. } = err {
+                assert!(
+                    line >= 1 && column >= 1,
+                    "{sql:?}: position {line}:{column}"
+                );
+            }
+        }
+        Ok(Ok(())) => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_soup_never_panics(words in proptest::collection::vec(proptest::sample::select(WORDS), 0..25)) {
+        thread_local!(static E: Engine = engine_with(EngineConfig::default()));
+        let sql = words.join(" ");
+        E.with(|e| check(e, &sql));
+    }
+
+    #[test]
+    fn mutated_queries_never_panic(
+        q in proptest::sample::select(valid_queries()),
+        cut in 0usize..200,
+        ins in proptest::sample::select(WORDS),
+        del in 0usize..4,
+    ) {
+        thread_local!(static E: Engine = engine_with(EngineConfig::default()));
+        let chars: Vec<char> = q.chars().collect();
+        let at = cut % (chars.len() + 1);
+        let end = (at + del).min(chars.len());
+        let mut s: String = chars[..at].iter().collect();
+        s.push(' ');
+        s.push_str(ins);
+        s.push(' ');
+        s.extend(&chars[end..]);
+        E.with(|e| check(e, &s));
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic(s in "\\PC{0,60}") {
+        thread_local!(static E: Engine = engine_with(EngineConfig::default()));
+        E.with(|e| check(e, &s));
+    }
+}
