@@ -90,13 +90,16 @@ impl CodecChain {
             let src = cur.as_deref().unwrap_or(raw);
             let next = match *c {
                 BytesToBytes::Shuffle { elem_size } => {
-                    let mut out = vec![0u8; src.len()];
+                    let mut out = take_scratch(src.len());
                     shuffle(src, &mut out, elem_size);
                     out
                 }
                 BytesToBytes::Zstd { level } => zstd_compress(src, level)?,
             };
-            cur = Some(next);
+            // Intermediates go back to the per-thread pool.
+            if let Some(old) = cur.replace(next) {
+                give_scratch(old);
+            }
         }
         let mut out = cur.unwrap_or_else(|| raw.to_vec());
         let crc = crc32fast::hash(&out);

@@ -58,6 +58,20 @@ pub struct Snapshot {
     meta: Arc<VersionMeta>,
 }
 
+/// What every chunk worker of one read shares.
+#[derive(Clone, Copy)]
+struct ChunkJob<'a> {
+    attr: &'a Attribute,
+    layout: &'a Layout,
+    region: &'a Region,
+    out_shape: &'a [usize],
+    esize: usize,
+    out: &'a OutPtr,
+    /// Fill value bytes to write for never-written chunks (None: already there).
+    fill: Option<&'a [u8]>,
+    stats: Option<&'a ReadStats>,
+}
+
 /// Output buffer shared by the chunk workers; each chunk writes a disjoint box.
 struct OutPtr(*mut u8, usize);
 unsafe impl Send for OutPtr {}
@@ -166,6 +180,49 @@ impl Snapshot {
     /// Reads `region` of attribute index `attr` with explicit options.
     pub fn read_with(&self, attr: usize, region: &Region, opts: ReadOptions) -> Result<Buffer> {
         self.check_region(region)?;
+        let a = &self.meta.schema.attrs[attr];
+        let mut out = Buffer::zeroed(a.dtype, &region.shape());
+        // A zeroed buffer already holds a zero fill value.
+        let fill_is_zero = a.fill.iter().all(|&b| b == 0);
+        self.read_region(attr, region, opts, &mut out, !fill_is_zero)?;
+        Ok(out)
+    }
+
+    /// Reads `region` of attribute index `attr` into `out` (same dtype, shaped like the
+    /// region), reusing its memory; every element is overwritten.
+    pub fn read_into(
+        &self,
+        attr: usize,
+        region: &Region,
+        opts: ReadOptions,
+        out: &mut Buffer,
+    ) -> Result<()> {
+        self.check_region(region)?;
+        let a = &self.meta.schema.attrs[attr];
+        if out.dtype() != a.dtype {
+            return Err(StorageError::DTypeMismatch {
+                attr: a.name.clone(),
+                expected: a.dtype,
+                got: out.dtype(),
+            });
+        }
+        if out.shape() != region.shape().as_slice() || !out_is_standard(out) {
+            return Err(StorageError::ShapeMismatch(format!(
+                "output of shape {:?} (standard layout required) for region {region}",
+                out.shape()
+            )));
+        }
+        self.read_region(attr, region, opts, out, true)
+    }
+
+    fn read_region(
+        &self,
+        attr: usize,
+        region: &Region,
+        opts: ReadOptions,
+        out: &mut Buffer,
+        write_fill: bool,
+    ) -> Result<()> {
         let schema = &self.meta.schema;
         let a = &schema.attrs[attr];
         let layout_idx = opts.layout.unwrap_or_else(|| self.best_layout(region));
@@ -176,13 +233,23 @@ impl Snapshot {
                 array: schema.name.clone(),
                 layout: format!("#{layout_idx}"),
             })?;
-        let out_shape = region.shape();
-        let mut out = Buffer::filled(a.dtype, &out_shape, a.fill_value());
         if region.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
+        let out_shape = region.shape();
         let esize = a.dtype.size();
-        let ptr = out_bytes_ptr(&mut out);
+        let ptr = out_bytes_ptr(out);
+        let fill = write_fill.then(|| a.fill_value().to_le_bytes(a.dtype));
+        let job = ChunkJob {
+            attr: a,
+            layout,
+            region,
+            out_shape: &out_shape,
+            esize,
+            out: &ptr,
+            fill: fill.as_deref(),
+            stats: opts.stats,
+        };
         let chunks = region.chunks(&layout.chunk_shape);
         chunks
             .par_iter()
@@ -190,34 +257,55 @@ impl Snapshot {
                 if opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Err(StorageError::Cancelled);
                 }
-                self.read_chunk_into(
-                    a, layout, chunk, region, &out_shape, esize, &ptr, scratch, opts.stats,
-                )
-            })?;
-        Ok(out)
+                self.read_chunk_into(&job, chunk, scratch)
+            })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn read_chunk_into(
-        &self,
-        a: &Attribute,
-        layout: &Layout,
-        chunk: &[u64],
-        region: &Region,
-        out_shape: &[usize],
-        esize: usize,
-        out: &OutPtr,
-        scratch: &mut Vec<u8>,
-        stats: Option<&ReadStats>,
-    ) -> Result<()> {
-        let Some((version, stored)) = self.fetch(layout.id, a.id, chunk)? else {
-            count(stats, |s| &s.chunks_fill, 1);
-            return Ok(()); // never written: the output already holds the fill value
-        };
+    fn read_chunk_into(&self, job: &ChunkJob, chunk: &[u64], scratch: &mut Vec<u8>) -> Result<()> {
+        let ChunkJob {
+            attr: a,
+            layout,
+            region,
+            out_shape,
+            esize,
+            out,
+            stats,
+            ..
+        } = *job;
+        let fetched = self.fetch(layout.id, a.id, chunk)?;
         let chunk_region = Region::of_chunk(chunk, &layout.chunk_shape);
         let inter = chunk_region
             .intersect(region)
             .expect("chunk touches region");
+        let Some((version, stored)) = fetched else {
+            count(stats, |s| &s.chunks_fill, 1);
+            if let Some(fill) = job.fill {
+                // Never written: the box holds the fill value.
+                let in_out: Vec<usize> = inter
+                    .0
+                    .iter()
+                    .zip(&region.0)
+                    .map(|(i, r)| (i.start - r.start) as usize)
+                    .collect();
+                let count_shape = inter.shape();
+                let run: Vec<u8> = fill.repeat(count_shape[count_shape.len() - 1]);
+                let zero = vec![0; count_shape.len()];
+                for_each_run(
+                    &count_shape,
+                    &zero,
+                    out_shape,
+                    &in_out,
+                    &count_shape,
+                    esize,
+                    |_, d, n| {
+                        debug_assert!(d + n <= out.1);
+                        // SAFETY: each chunk's box of the output is written by one worker only.
+                        unsafe { std::ptr::copy_nonoverlapping(run.as_ptr(), out.0.add(d), n) }
+                    },
+                );
+            }
+            return Ok(());
+        };
         let count_shape = inter.shape();
         let chunk_shape: Vec<usize> = layout.chunk_shape.iter().map(|&c| c as usize).collect();
         let in_chunk: Vec<usize> = inter
@@ -332,6 +420,10 @@ fn count(stats: Option<&ReadStats>, f: impl Fn(&ReadStats) -> &AtomicU64, n: u64
     if let Some(s) = stats {
         f(s).fetch_add(n, Ordering::Relaxed);
     }
+}
+
+fn out_is_standard(b: &Buffer) -> bool {
+    crate::with_buffer!(b, a => a.is_standard_layout())
 }
 
 fn out_bytes_ptr(out: &mut Buffer) -> OutPtr {

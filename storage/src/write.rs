@@ -7,7 +7,7 @@ use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
 use crate::keys;
 use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
-use crate::region::{copy_box, Region};
+use crate::region::{copy_box, is_contiguous, offset_of, Region};
 use crate::schema::{ArraySchema, Layout};
 use crate::snapshot::fetch_chunk;
 use crate::store::{now_ns, ArrayState, Store};
@@ -255,6 +255,110 @@ impl Store {
     }
 }
 
+/// What the workers encoding one layout's chunks of one attribute share.
+struct EncodeJob<'a> {
+    st: &'a ArrayState,
+    schema: &'a ArraySchema,
+    layout: &'a Layout,
+    attr: &'a crate::schema::Attribute,
+    writes: &'a [PendingWrite],
+    sources: &'a [Cow<'a, [u8]>],
+    /// Indices of the writes to this attribute, in order (later ones win).
+    mine: &'a [usize],
+    full: &'a Region,
+    version: u64,
+}
+
+/// One encoded chunk: its key, stored bytes and the size of the version it replaces.
+type Encoded = (Vec<u8>, Vec<u8>, Option<usize>);
+
+impl EncodeJob<'_> {
+    fn encode(&self, tree: &sled::Tree, c: &[u64]) -> Result<Encoded> {
+        let (layout, attr, st) = (self.layout, self.attr, self.st);
+        let cs = &layout.chunk_shape;
+        let esize = attr.dtype.size();
+        let key = keys::with_version(
+            &keys::chunk_prefix(st.id, layout.id, attr.id, c),
+            self.version,
+        );
+        let old = fetch_chunk(tree, st.id, layout.id, attr.id, c, st.head.version)?;
+        let old_len = old.as_ref().map(|(_, b)| b.len());
+        let creg = Region::of_chunk(c, cs);
+        // A chunk one write covers entirely (within the array) need not be read back:
+        // nothing of the old one survives.
+        let inside = creg.intersect(self.full).expect("chunk of the array");
+        let cover = self
+            .mine
+            .iter()
+            .rev()
+            .find(|&&w| inside.intersect(&self.writes[w].region).as_ref() == Some(&inside));
+        let last_touching = self
+            .mine
+            .iter()
+            .rev()
+            .find(|&&w| creg.intersect(&self.writes[w].region).is_some());
+        if let Some(&w) = cover.filter(|&w| Some(w) == last_touching) {
+            // Fast path: the last write touching this unpadded chunk covers it as one
+            // contiguous run of its source; encode straight from there.
+            let wr = &self.writes[w].region;
+            let wshape = wr.shape();
+            if inside == creg && is_contiguous(&wshape, &creg.shape()) {
+                let start: Vec<usize> = creg
+                    .0
+                    .iter()
+                    .zip(&wr.0)
+                    .map(|(a, b)| (a.start - b.start) as usize)
+                    .collect();
+                let off = offset_of(&wshape, &start) * esize;
+                let raw = &self.sources[w][off..off + layout.chunk_len() * esize];
+                return Ok((key, layout.codec.encode(raw)?, old_len));
+            }
+        }
+        let mut raw = match (&old, cover) {
+            (Some((v, bytes)), None) => {
+                let mut raw = vec![0u8; layout.chunk_len() * esize];
+                if !layout.codec.decode_into(bytes, &mut raw)? {
+                    return Err(StorageError::Corrupt {
+                        array: self.schema.name.clone(),
+                        layout: layout.name.clone(),
+                        attr: attr.name.clone(),
+                        chunk: c.to_vec(),
+                        version: *v,
+                    });
+                }
+                raw
+            }
+            _ => fill_chunk(
+                &attr.fill_value().to_le_bytes(attr.dtype),
+                layout.chunk_len(),
+            ),
+        };
+        let cshape: Vec<usize> = cs.iter().map(|&x| x as usize).collect();
+        for &w in self.mine {
+            let wr = &self.writes[w].region;
+            if let Some(i) = creg.intersect(wr) {
+                let rel = |base: &Region| -> Vec<usize> {
+                    i.0.iter()
+                        .zip(&base.0)
+                        .map(|(a, b)| (a.start - b.start) as usize)
+                        .collect()
+                };
+                copy_box(
+                    &self.sources[w],
+                    &wr.shape(),
+                    &rel(wr),
+                    &mut raw,
+                    &cshape,
+                    &rel(&creg),
+                    &i.shape(),
+                    esize,
+                );
+            }
+        }
+        Ok((key, layout.codec.encode(&raw)?, old_len))
+    }
+}
+
 /// Encodes and stores every chunk the writes touch, in every layout; returns the new
 /// per-layout statistics. Chunks land at `version`, above the head, invisible to readers.
 fn write_chunks(
@@ -272,107 +376,84 @@ fn write_chunks(
     let tree = &store.inner.tree;
     let sources: Vec<Cow<[u8]>> = writes.iter().map(|w| le_bytes(&w.data)).collect();
     let full = Region::full(&schema.shape());
-    for (li, layout) in schema.layouts.iter().enumerate() {
-        let cs = &layout.chunk_shape;
-        for (ai, attr) in schema.attrs.iter().enumerate() {
-            let mine: Vec<usize> = (0..writes.len())
-                .filter(|&w| writes[w].attr == ai)
-                .collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let touched: BTreeSet<Vec<u64>> = mine
-                .iter()
-                .flat_map(|&w| writes[w].region.chunks(cs))
-                .collect();
-            let touched: Vec<Vec<u64>> = touched.into_iter().collect();
-            let esize = attr.dtype.size();
-            let fill = attr.fill_value().to_le_bytes(attr.dtype);
-            let group = (store.inner.opts.batch_bytes / (layout.chunk_len() * esize)).max(1);
-            for part in touched.chunks(group) {
-                let encoded: Vec<(Vec<u8>, Vec<u8>, Option<usize>)> = part
-                    .par_iter()
-                    .map(|c| -> Result<_> {
-                        let prefix = keys::chunk_prefix(st.id, layout.id, attr.id, c);
-                        let old = fetch_chunk(tree, st.id, layout.id, attr.id, c, st.head.version)?;
-                        let creg = Region::of_chunk(c, cs);
-                        // A chunk one write covers entirely (within the array) need not
-                        // be read back: nothing of the old one survives.
-                        let inside = creg.intersect(&full).expect("chunk of the array");
-                        let covered = mine.iter().any(|&w| {
-                            inside.intersect(&writes[w].region).as_ref() == Some(&inside)
-                        });
-                        let mut raw = match (&old, covered) {
-                            (Some((v, bytes)), false) => {
-                                let mut raw = vec![0u8; layout.chunk_len() * esize];
-                                if !layout.codec.decode_into(bytes, &mut raw)? {
-                                    return Err(StorageError::Corrupt {
-                                        array: schema.name.clone(),
-                                        layout: layout.name.clone(),
-                                        attr: attr.name.clone(),
-                                        chunk: c.clone(),
-                                        version: *v,
-                                    });
-                                }
-                                raw
-                            }
-                            _ => fill_chunk(&fill, layout.chunk_len()),
-                        };
-                        let cshape: Vec<usize> = cs.iter().map(|&x| x as usize).collect();
-                        for &w in &mine {
-                            let wr = &writes[w].region;
-                            if let Some(i) = creg.intersect(wr) {
-                                let src_start: Vec<usize> =
-                                    i.0.iter()
-                                        .zip(&wr.0)
-                                        .map(|(a, b)| (a.start - b.start) as usize)
-                                        .collect();
-                                let dst_start: Vec<usize> =
-                                    i.0.iter()
-                                        .zip(&creg.0)
-                                        .map(|(a, b)| (a.start - b.start) as usize)
-                                        .collect();
-                                copy_box(
-                                    &sources[w],
-                                    &wr.shape(),
-                                    &src_start,
-                                    &mut raw,
-                                    &cshape,
-                                    &dst_start,
-                                    &i.shape(),
-                                    esize,
-                                );
-                            }
-                        }
-                        let enc = layout.codec.encode(&raw)?;
-                        Ok((
-                            keys::with_version(&prefix, version),
-                            enc,
-                            old.map(|(_, b)| b.len()),
-                        ))
-                    })
-                    .collect::<Result<_>>()?;
-                let mut batch = sled::Batch::default();
-                for (k, v, old) in encoded {
-                    let s = &mut stats[li];
-                    match old {
-                        Some(n) => s.bytes = s.bytes + v.len() as u64 - (n as u64).min(s.bytes),
-                        None => {
-                            s.chunks += 1;
-                            s.bytes += v.len() as u64;
-                        }
-                    }
-                    store.count_written(v.len());
-                    batch.insert(k, v);
-                }
+    // sled applies batches on this thread while rayon encodes the next group: the two
+    // stages overlap instead of adding up.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<sled::Batch>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let writer = scope.spawn(move || -> Result<()> {
+            for batch in rx {
                 tree.apply_batch(batch)?;
             }
-        }
-    }
+            Ok(())
+        });
+        let produced = (|| -> Result<()> {
+            for (li, layout) in schema.layouts.iter().enumerate() {
+                for (ai, attr) in schema.attrs.iter().enumerate() {
+                    let mine: Vec<usize> = (0..writes.len())
+                        .filter(|&w| writes[w].attr == ai)
+                        .collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let touched: BTreeSet<Vec<u64>> = mine
+                        .iter()
+                        .flat_map(|&w| writes[w].region.chunks(&layout.chunk_shape))
+                        .collect();
+                    let touched: Vec<Vec<u64>> = touched.into_iter().collect();
+                    let job = EncodeJob {
+                        st,
+                        schema,
+                        layout,
+                        attr,
+                        writes,
+                        sources: &sources,
+                        mine: &mine,
+                        full: &full,
+                        version,
+                    };
+                    let chunk_bytes = layout.chunk_len() * attr.dtype.size();
+                    let group =
+                        (PIPELINE_BYTES / chunk_bytes).clamp(rayon::current_num_threads(), 1 << 16);
+                    for part in touched.chunks(group) {
+                        let encoded: Vec<Encoded> = part
+                            .par_iter()
+                            .map(|c| job.encode(tree, c))
+                            .collect::<Result<_>>()?;
+                        let mut batch = sled::Batch::default();
+                        for (k, v, old) in encoded {
+                            let s = &mut stats[li];
+                            match old {
+                                Some(n) => {
+                                    s.bytes = (s.bytes + v.len() as u64).saturating_sub(n as u64)
+                                }
+                                None => {
+                                    s.chunks += 1;
+                                    s.bytes += v.len() as u64;
+                                }
+                            }
+                            store.count_written(v.len());
+                            batch.insert(k, v);
+                        }
+                        if tx.send(batch).is_err() {
+                            break; // the writer failed; its error is reported below
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writer.join().expect("sled writer thread panicked");
+        produced.and(written)
+    })?;
     // The commit point comes after every chunk is durable.
     store.sync()?;
     Ok(stats)
 }
+
+/// Raw bytes encoded per sled batch during a commit: small enough to overlap encoding
+/// with sled's writes and bound memory, large enough to keep every core busy.
+const PIPELINE_BYTES: usize = 8 << 20;
 
 fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Result<Option<Region>> {
     let mut region: Option<Region> = None;

@@ -562,3 +562,56 @@ fn added_layout_holds_the_same_data_and_is_costed() {
         1
     );
 }
+
+#[test]
+fn read_into_overwrites_every_element_of_a_reused_buffer() {
+    let (_d, store) = open();
+    store
+        .create_array(grid_schema("a", [8, 8], &[("t", [4, 4])]))
+        .unwrap();
+    store
+        .write(
+            "a",
+            "v",
+            &[0, 0],
+            f32_block(&[4, 8], |ix| (ix[0] + ix[1]) as f32),
+        )
+        .unwrap();
+    let snap = store.snapshot("a", AsOf::Latest).unwrap();
+    let region = Region(vec![2..7, 1..8]);
+    let want = snap.read("v", &region).unwrap();
+    // Rows 4.. were never written: NaN fill, even over stale contents.
+    let mut out = Buffer::F32(ArrayD::from_elem(IxDyn(&[5, 7]), 123.0));
+    snap.read_into(0, &region, ReadOptions::default(), &mut out)
+        .unwrap();
+    assert_eq!(format!("{out:?}"), format!("{want:?}"));
+    assert!(as_f32(out.clone())[[4, 0]].is_nan());
+    let mut wrong = Buffer::F32(ArrayD::zeros(IxDyn(&[5, 6])));
+    assert!(matches!(
+        snap.read_into(0, &region, ReadOptions::default(), &mut wrong),
+        Err(StorageError::ShapeMismatch(_))
+    ));
+}
+
+#[test]
+fn a_later_partial_write_wins_over_an_earlier_covering_write_in_one_commit() {
+    let (_d, store) = open();
+    store
+        .create_array(grid_schema("a", [4, 8], &[("rows", [1, 8])]))
+        .unwrap();
+    let mut tx = store.begin_write("a").unwrap();
+    tx.write("v", &[0, 0], f32_block(&[4, 8], |_| 1.0)).unwrap();
+    tx.write("v", &[1, 2], f32_block(&[1, 3], |_| 2.0)).unwrap();
+    tx.commit().unwrap();
+    let v = as_f32(
+        store
+            .snapshot("a", AsOf::Latest)
+            .unwrap()
+            .read("v", &Region::full(&[4, 8]))
+            .unwrap(),
+    );
+    assert_eq!(v[[1, 1]], 1.0);
+    assert_eq!(v[[1, 2]], 2.0);
+    assert_eq!(v[[1, 4]], 2.0);
+    assert_eq!(v[[1, 5]], 1.0);
+}
