@@ -107,15 +107,35 @@ fn batch_with_hours(a: i64, d: usize, q0: usize, v: u32, hours: &[f64]) -> Vec<f
 /// Matrix `(asset, UTC quarter)` as known after ingest round `as_of_round`
 /// (`None`: after all rounds, i.e. the newest version of every batch).
 pub fn portfolio(scale: Scale, as_of_round: Option<u32>) -> Array2<f32> {
+    let (n_assets, _) = sizes(scale);
+    let n_q = n_quarters(scale);
+    let m = rows(scale, 0..n_assets, as_of_round);
+    Array2::from_shape_vec((n_assets, n_q), m).expect("shape matches length")
+}
+
+/// Number of UTC quarters the local days of a scale span (the time extent).
+pub fn n_quarters(scale: Scale) -> usize {
+    let (_, n_days) = sizes(scale);
+    local_days(n_days).last().map_or(0, |&(q0, n)| q0 + n)
+}
+
+/// Rows `assets` (0-based positions; asset id = position + 1) of [`portfolio`], as a
+/// flat row-major `(assets.len(), n_quarters)` buffer. Loaders use it to write bands
+/// of whole rows instead of single batches.
+pub fn rows(scale: Scale, assets: std::ops::Range<usize>, as_of_round: Option<u32>) -> Vec<f32> {
     let (n_assets, n_days) = sizes(scale);
+    assert!(
+        assets.end <= n_assets,
+        "rows: {assets:?} beyond {n_assets} assets"
+    );
     let days = local_days(n_days);
     let n_q = days.last().map_or(0, |&(q0, n)| q0 + n);
     let hours: Vec<f64> = (0..n_q).map(local_hour).collect();
-    let mut m = vec![0f32; n_assets * n_q];
+    let mut m = vec![0f32; assets.len() * n_q];
     m.par_chunks_mut(n_q.max(1))
         .enumerate()
         .for_each(|(row, out)| {
-            let a = row as i64 + 1;
+            let a = (assets.start + row) as i64 + 1;
             for (d, &(q0, n)) in days.iter().enumerate() {
                 let vmax = versions(a, d);
                 let v = as_of_round.map_or(vmax, |r| vmax.min(r));
@@ -123,7 +143,7 @@ pub fn portfolio(scale: Scale, as_of_round: Option<u32>) -> Array2<f32> {
                 out[q0..q0 + n].copy_from_slice(&vals);
             }
         });
-    Array2::from_shape_vec((n_assets, n_q), m).expect("shape matches length")
+    m
 }
 
 /// One delivery: a version of the values of one asset on one local day.

@@ -5,6 +5,7 @@
 //! implementations that use a correctly rounded-in-practice libm (glibc).
 
 use std::f64::consts::{PI, TAU};
+use std::ops::Range;
 
 use ndarray::Array3;
 use rayon::prelude::*;
@@ -29,7 +30,7 @@ pub const TIME0_NS: i64 = 1_672_531_200_000_000_000;
 pub const HOUR_NS: i64 = 3_600_000_000_000;
 
 /// Values per hour (one lat x lon map).
-const MAP: usize = N_LAT * N_LON;
+pub const MAP_CELLS: usize = N_LAT * N_LON;
 /// Degrees to radians exactly as numpy's `radians` and Rust's `to_radians` do it.
 const DEG: f64 = PI / 180.0;
 
@@ -108,8 +109,25 @@ pub fn value(h: u64, i: usize, j: usize) -> f32 {
 /// are computed once, leaving one `sin` and one hash per value.
 pub fn hours(h0: usize, h1: usize) -> Vec<f32> {
     assert!(h0 <= h1, "hours: h0 {h0} > h1 {h1}");
-    let lats: Vec<f64> = (0..N_LAT).map(lat).collect();
-    let lons: Vec<f64> = (0..N_LON).map(lon).collect();
+    block(h0..h1, 0..N_LAT, 0..N_LON)
+}
+
+/// Any box of the cube: hours `t`, lat indices `lat`, lon indices `lon`, as a
+/// row-major `(t.len(), lat.len(), lon.len())` buffer, bit-identical to [`value`].
+/// Loaders use it to write slabs aligned to a chunk grid (e.g. a band of latitudes
+/// over the whole year) without generating whole maps.
+pub fn block(t: Range<usize>, lat_r: Range<usize>, lon_r: Range<usize>) -> Vec<f32> {
+    assert!(
+        t.start <= t.end && lat_r.start <= lat_r.end && lon_r.start <= lon_r.end,
+        "block: empty or reversed range {t:?} x {lat_r:?} x {lon_r:?}"
+    );
+    assert!(
+        lat_r.end <= N_LAT && lon_r.end <= N_LON,
+        "block: {lat_r:?} x {lon_r:?} outside the {N_LAT} x {N_LON} grid"
+    );
+    let (ni, nj) = (lat_r.len(), lon_r.len());
+    let lats: Vec<f64> = lat_r.clone().map(lat).collect();
+    let lons: Vec<f64> = lon_r.clone().map(lon).collect();
     let base: Vec<f64> = lats.iter().map(|&la| lat_base(la)).collect();
     let amp: Vec<f64> = lats.iter().map(|&la| season_amp(la)).collect();
     let ws: Vec<f64> = lats
@@ -120,17 +138,23 @@ pub fn hours(h0: usize, h1: usize) -> Vec<f32> {
         .flat_map(|hod| lons.iter().map(move |&lo| diurnal4(hod as f64, lo)))
         .collect();
 
-    let mut out = vec![0f32; (h1 - h0) * MAP];
-    out.par_chunks_mut(MAP).enumerate().for_each(|(k, map)| {
-        let h = h0 + k;
+    let plane = ni * nj;
+    let mut out = vec![0f32; t.len() * plane];
+    if plane == 0 {
+        return out;
+    }
+    out.par_chunks_mut(plane).enumerate().for_each(|(k, map)| {
+        let h = t.start + k;
         let hf = h as f64;
         let (s, wt) = (season(hf), wave_time(hf));
-        let d4h = &d4[(h % 24) * N_LON..][..N_LON];
-        for (i, row) in map.chunks_exact_mut(N_LON).enumerate() {
-            let r = base[i] + amp[i] * s;
-            let wsi = &ws[i * N_LON..][..N_LON];
-            for (j, v) in row.iter_mut().enumerate() {
-                let t = r + d4h[j] + 3.0 * (wsi[j] + wt).sin() + noise(h as u64, i, j);
+        let d4h = &d4[(h % 24) * nj..][..nj];
+        for (ii, row) in map.chunks_exact_mut(nj).enumerate() {
+            let i = lat_r.start + ii;
+            let r = base[ii] + amp[ii] * s;
+            let wsi = &ws[ii * nj..][..nj];
+            for (jj, v) in row.iter_mut().enumerate() {
+                let t =
+                    r + d4h[jj] + 3.0 * (wsi[jj] + wt).sin() + noise(h as u64, i, lon_r.start + jj);
                 *v = t as f32;
             }
         }
@@ -162,11 +186,28 @@ mod tests {
         for k in 0..3 {
             for i in (0..N_LAT).step_by(7) {
                 for j in (0..N_LON).step_by(5) {
-                    let got = buf[k * MAP + i * N_LON + j];
+                    let got = buf[k * MAP_CELLS + i * N_LON + j];
                     assert_eq!(got.to_bits(), value((h0 + k) as u64, i, j).to_bits());
                 }
             }
         }
+    }
+
+    #[test]
+    fn block_equals_value() {
+        let (t, la, lo) = (8700..8703, 70..83, 270..281);
+        let buf = block(t.clone(), la.clone(), lo.clone());
+        assert_eq!(buf.len(), 3 * 13 * 11);
+        let mut k = 0;
+        for h in t {
+            for i in la.clone() {
+                for j in lo.clone() {
+                    assert_eq!(buf[k].to_bits(), value(h as u64, i, j).to_bits());
+                    k += 1;
+                }
+            }
+        }
+        assert!(block(5..5, 0..N_LAT, 0..N_LON).is_empty());
     }
 
     #[test]

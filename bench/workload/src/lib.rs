@@ -1,5 +1,6 @@
 //! Reference workloads of arrayq: an ERA5-like temperature cube ([`era5`]) and an
-//! energy portfolio of quarter-hourly timeseries ([`energy`]).
+//! energy portfolio of quarter-hourly timeseries ([`energy`]), and the loaders that
+//! put them into an arrayq store ([`load`]).
 //!
 //! Both are closed formulas, so tests and benchmarks can generate any part of the
 //! data on demand and compute expected query answers independently (the project's
@@ -14,6 +15,7 @@ use std::str::FromStr;
 
 pub mod energy;
 pub mod era5;
+pub mod load;
 
 /// SplitMix64 finaliser (wrapping arithmetic): the single source of all noise, chosen
 /// because every language can reproduce it exactly from an integer key.

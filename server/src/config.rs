@@ -1,0 +1,221 @@
+//! Server configuration: command line flags, each with an `ARRAYQ_*` environment
+//! variable, and the limits the server enforces.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use arrayq_proto::MAX_BLOCK_BYTES;
+use arrayq_workload::Scale;
+use clap::Parser;
+
+/// Everything [`crate::serve`] needs to know.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Directory of the embedded store (created if missing).
+    pub data_dir: PathBuf,
+    /// Address to listen on (`host:port`; port 0 picks a free port).
+    pub grpc_addr: String,
+    /// If set, every call except Health needs `authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
+    /// PEM certificate chain and private key: serve TLS instead of plaintext.
+    pub tls: Option<TlsFiles>,
+    /// Load the ERA5 demo cube of this scale as array `era5` when the store is empty.
+    pub demo: Option<Scale>,
+    /// How long running calls may go on after a shutdown signal before they are
+    /// cancelled.
+    pub grace: Duration,
+    /// Serve gRPC reflection (`grpc.reflection.v1`).
+    pub reflection: bool,
+    /// Limits on calls and results.
+    pub limits: Limits,
+}
+
+/// PEM files of a TLS identity.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// What one call may use.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Queries (Query, Explain) running at once; more wait for a slot.
+    pub max_concurrent_queries: usize,
+    /// How long a query waits for a slot before RESOURCE_EXHAUSTED.
+    pub queue_timeout: Duration,
+    /// Largest query result (sum of all columns' bytes).
+    pub max_result_bytes: u64,
+    /// Server-side time limit of one query (besides the client's deadline).
+    pub query_timeout: Option<Duration>,
+    /// Largest incoming or outgoing gRPC message.
+    pub max_message_bytes: usize,
+    /// Largest Write (sum of all attributes' bytes); the server holds it in memory
+    /// until the commit.
+    pub max_write_bytes: u64,
+    /// Payload bytes of one DataBlock (at most [`MAX_BLOCK_BYTES`]).
+    pub block_bytes: usize,
+    /// Messages buffered between a query's worker thread and its response stream.
+    pub stream_buffer: usize,
+    /// Live change events buffered for subscribers; one that falls further behind
+    /// re-reads the durable change log.
+    pub event_buffer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_queries: 8,
+            queue_timeout: Duration::from_secs(5),
+            max_result_bytes: 1 << 30,
+            query_timeout: Some(Duration::from_secs(300)),
+            max_message_bytes: 16 << 20,
+            max_write_bytes: 4 << 30,
+            block_bytes: MAX_BLOCK_BYTES,
+            stream_buffer: 2,
+            event_buffer: 1024,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./arrayq-data"),
+            grpc_addr: "127.0.0.1:50051".into(),
+            auth_token: None,
+            tls: None,
+            demo: None,
+            grace: Duration::from_secs(10),
+            reflection: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Command line of `arrayqd`. Every flag can also be given as the environment
+/// variable named in its help; flags win.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "arrayqd", version, about = "The arrayq gRPC server")]
+pub struct Cli {
+    /// Store directory.
+    #[arg(long, env = "ARRAYQ_DATA", default_value = "./arrayq-data")]
+    pub data: PathBuf,
+    /// Listen address (host:port). Loopback by default; port 0 picks a free port.
+    #[arg(long, env = "ARRAYQ_GRPC", default_value = "127.0.0.1:50051")]
+    pub grpc: String,
+    /// Require `authorization: Bearer <token>` on every call except Health.
+    /// Prefer the environment variable: flags are visible to other local users.
+    #[arg(long, env = "ARRAYQ_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// PEM certificate (chain) for TLS; needs --tls-key.
+    #[arg(long, env = "ARRAYQ_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS; needs --tls-cert.
+    #[arg(long, env = "ARRAYQ_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Load the ERA5 demo cube as array `era5` when the store is empty.
+    #[arg(long, env = "ARRAYQ_DEMO")]
+    pub demo: bool,
+    /// Scale of the demo cube: XS (2 days), S (January 2023), M (2023).
+    #[arg(long, env = "ARRAYQ_DEMO_SCALE", default_value = "S", value_parser = parse_scale)]
+    pub demo_scale: Scale,
+    /// Seconds running calls may take to finish after SIGINT/SIGTERM before they
+    /// are cancelled.
+    #[arg(long, env = "ARRAYQ_GRACE_SECS", default_value_t = 10)]
+    pub grace_secs: u64,
+    /// Queries running at once; more wait (up to --queue-timeout-ms) for a slot.
+    #[arg(long, env = "ARRAYQ_MAX_CONCURRENT_QUERIES", default_value_t = 8)]
+    pub max_concurrent_queries: usize,
+    /// How long a query waits for a slot before failing with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "ARRAYQ_QUEUE_TIMEOUT_MS", default_value_t = 5000)]
+    pub queue_timeout_ms: u64,
+    /// Largest query result in bytes (a request may ask for less).
+    #[arg(long, env = "ARRAYQ_MAX_RESULT_BYTES", default_value_t = 1 << 30)]
+    pub max_result_bytes: u64,
+    /// Server-side time limit of a query in seconds (0 = none besides the client's
+    /// deadline).
+    #[arg(long, env = "ARRAYQ_QUERY_TIMEOUT_SECS", default_value_t = 300)]
+    pub query_timeout_secs: u64,
+    /// Largest gRPC message the server accepts or sends, bytes.
+    #[arg(long, env = "ARRAYQ_MAX_MESSAGE_BYTES", default_value_t = 16 << 20)]
+    pub max_message_bytes: usize,
+    /// Largest Write (all attributes) in bytes.
+    #[arg(long, env = "ARRAYQ_MAX_WRITE_BYTES", default_value_t = 4 << 30)]
+    pub max_write_bytes: u64,
+    /// Payload bytes per DataBlock of query results (at most 4128768).
+    #[arg(long, env = "ARRAYQ_BLOCK_BYTES", default_value_t = MAX_BLOCK_BYTES)]
+    pub block_bytes: usize,
+    /// Live change events buffered for subscribers (slower ones re-read the log).
+    #[arg(long, env = "ARRAYQ_EVENT_BUFFER", default_value_t = 1024, hide = true)]
+    pub event_buffer: usize,
+    /// Do not serve gRPC reflection.
+    #[arg(long, env = "ARRAYQ_NO_REFLECTION")]
+    pub no_reflection: bool,
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse::<Scale>().map_err(|e| e.to_string())
+}
+
+impl Cli {
+    /// The server configuration these flags describe.
+    pub fn into_config(self) -> Config {
+        Config {
+            data_dir: self.data,
+            grpc_addr: self.grpc,
+            auth_token: self.auth_token.filter(|t| !t.is_empty()),
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            },
+            demo: self.demo.then_some(self.demo_scale),
+            grace: Duration::from_secs(self.grace_secs),
+            reflection: !self.no_reflection,
+            limits: Limits {
+                max_concurrent_queries: self.max_concurrent_queries.max(1),
+                queue_timeout: Duration::from_millis(self.queue_timeout_ms),
+                max_result_bytes: self.max_result_bytes,
+                query_timeout: (self.query_timeout_secs > 0)
+                    .then(|| Duration::from_secs(self.query_timeout_secs)),
+                max_message_bytes: self.max_message_bytes.max(64 << 10),
+                max_write_bytes: self.max_write_bytes,
+                block_bytes: self.block_bytes.clamp(64, MAX_BLOCK_BYTES),
+                event_buffer: self.event_buffer.max(1),
+                ..Limits::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_flags() {
+        let c = Cli::try_parse_from(["arrayqd"]).unwrap().into_config();
+        assert_eq!(c.grpc_addr, "127.0.0.1:50051");
+        assert_eq!(c.data_dir, PathBuf::from("./arrayq-data"));
+        assert_eq!(c.grace, Duration::from_secs(10));
+        assert!(c.demo.is_none() && c.tls.is_none());
+        let c = Cli::try_parse_from([
+            "arrayqd",
+            "--grpc",
+            "127.0.0.1:0",
+            "--demo",
+            "--demo-scale",
+            "xs",
+            "--grace-secs",
+            "2",
+            "--block-bytes",
+            "99999999",
+        ])
+        .unwrap()
+        .into_config();
+        assert_eq!(c.demo, Some(Scale::XS));
+        assert_eq!(c.grace, Duration::from_secs(2));
+        assert_eq!(c.limits.block_bytes, MAX_BLOCK_BYTES);
+        assert!(Cli::try_parse_from(["arrayqd", "--tls-cert", "c.pem"]).is_err());
+    }
+}

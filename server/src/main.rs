@@ -1,0 +1,28 @@
+//! `arrayqd`: the arrayq gRPC server. See `server/README.md` for flags and
+//! environment variables.
+
+use std::process::ExitCode;
+
+use arrayq_server::{init_logging, serve, shutdown_signal, Cli};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Cli::parse().into_config();
+    init_logging();
+    let stop = match shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arrayqd: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serve(config, stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("arrayqd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
