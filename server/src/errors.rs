@@ -46,16 +46,9 @@ pub fn query_status(e: QueryError) -> Status {
         QueryError::Parse { .. } | QueryError::Plan(_) | QueryError::Type(_) => {
             Status::invalid_argument(e.to_string())
         }
-        QueryError::NotFound(m) => {
-            // The engine uses NotFound for every unknown name; only a missing array
-            // (or version of it) is NOT_FOUND, an unknown attribute, dimension or
-            // function is a mistake in the query text.
-            if is_missing_array(&m) {
-                Status::not_found(m)
-            } else {
-                Status::invalid_argument(m)
-            }
-        }
+        QueryError::NotFound(m) => Status::not_found(m),
+        // An unknown attribute, dimension or function is a mistake in the query text.
+        QueryError::UnknownName(m) => Status::invalid_argument(m),
         QueryError::Execution(m) => Status::invalid_argument(format!("execution error: {m}")),
         QueryError::ResourcesExhausted(m) => Status::resource_exhausted(m),
         QueryError::Cancelled => Status::cancelled("query cancelled"),
@@ -63,12 +56,6 @@ pub fn query_status(e: QueryError) -> Status {
         QueryError::Storage(s) => storage_status(s),
         QueryError::Internal(m) => Status::internal(m),
     }
-}
-
-/// Whether a NotFound message of the engine is about an array (or one of its
-/// versions / layouts) rather than a name inside the query.
-fn is_missing_array(m: &str) -> bool {
-    m.starts_with("unknown array") || m.starts_with("array '")
 }
 
 /// tonic reports an over-sized incoming message as OUT_OF_RANGE; the arrayq contract
@@ -109,7 +96,7 @@ mod tests {
             Code::NotFound
         );
         assert_eq!(
-            query_status(QueryError::NotFound(
+            query_status(QueryError::UnknownName(
                 "unknown attribute 'tmp' in era5".into()
             ))
             .code(),

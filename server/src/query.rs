@@ -348,9 +348,9 @@ impl Worker {
                 report.bytes_read = stats.bytes_read;
                 self.send(QueryResponse::footer(stats_to_pb(&stats, version)))
             }
-            Execution::Done { message, version } => {
-                self.send_notes(vec![message], version.unwrap_or(0))
-            }
+            Execution::Done {
+                message, version, ..
+            } => self.send_notes(vec![message], version.unwrap_or(0)),
             Execution::Table(t) => {
                 let lines = render_table(&t).lines().map(str::to_string).collect();
                 self.send_notes(lines, 0)

@@ -62,28 +62,20 @@ fn describe(
     omit_labels: bool,
 ) -> Result<pb::DescribeArrayResponse, Status> {
     let snap = store.snapshot(name, AsOf::Latest).map_err(storage_status)?;
-    let versions = store.versions(name).map_err(storage_status)?;
+    let all = store.commits(name).map_err(storage_status)?;
     let skip = if max_commits == 0 {
         0
     } else {
-        versions.len().saturating_sub(max_commits as usize)
+        all.len().saturating_sub(max_commits as usize)
     };
-    let mut commits = Vec::with_capacity(versions.len() - skip);
-    for &(version, timestamp_ns) in &versions[skip..] {
-        let cells_written = if version == snap.version() {
-            snap.meta().cells_written
-        } else {
-            match store.snapshot(name, AsOf::Version(version)) {
-                Ok(s) => s.meta().cells_written,
-                Err(_) => continue, // vacuumed meanwhile
-            }
-        };
-        commits.push(pb::Commit {
-            version,
-            timestamp_ns,
-            cells_written,
-        });
-    }
+    let commits = all[skip..]
+        .iter()
+        .map(|c| pb::Commit {
+            version: c.version,
+            timestamp_ns: c.timestamp_ns,
+            cells_written: c.cells_written,
+        })
+        .collect();
     let schema = snap.schema();
     Ok(pb::DescribeArrayResponse {
         schema: Some(schema_to_pb(schema, omit_labels)),
@@ -215,42 +207,33 @@ impl ArrayQ for ArrayQService {
                 }))
             }
             Some(Definition::Sql(sql)) => {
-                let Some(name) = created_name(&sql) else {
+                // Only CREATE ARRAY may come this way: check before executing anything.
+                if created_name(&sql).is_none() {
                     return Err(Status::invalid_argument(
                         "CreateArray.sql must be a CREATE ARRAY statement",
                     ));
-                };
+                }
                 let engine = self.shared.engine.clone();
                 let (schema, version) = self
                     .blocking(move || {
-                        let before = store.list_arrays();
-                        let version = match engine
+                        let (array, version) = match engine
                             .execute(&sql, &QueryContext::default())
                             .map_err(query_status)?
                         {
-                            Execution::Done { version, .. } => version.unwrap_or(0),
+                            Execution::Done {
+                                array: Some(a),
+                                version,
+                                ..
+                            } => (a, version.unwrap_or(0)),
                             _ => {
                                 return Err(Status::invalid_argument(
                                     "CreateArray.sql must be a CREATE ARRAY statement",
                                 ))
                             }
                         };
-                        let snap = match store.snapshot(&name, AsOf::Latest) {
-                            Ok(s) => s,
-                            Err(_) => {
-                                // The name was spelled differently: find the new array.
-                                let new = store
-                                    .list_arrays()
-                                    .into_iter()
-                                    .find(|n| !before.contains(n))
-                                    .ok_or_else(|| {
-                                        Status::already_exists(format!(
-                                            "array '{name}' already exists"
-                                        ))
-                                    })?;
-                                store.snapshot(&new, AsOf::Latest).map_err(storage_status)?
-                            }
-                        };
+                        let snap = store
+                            .snapshot(&array, AsOf::Latest)
+                            .map_err(storage_status)?;
                         Ok((schema_to_pb(snap.schema(), false), version))
                     })
                     .await?;
@@ -458,7 +441,7 @@ impl ArrayQ for ArrayQService {
                     bytes: c.est_bytes,
                 })
                 .collect(),
-            stats: out.analyze.as_ref().map(|s| stats_to_pb(s, 0)),
+            stats: out.analyze.as_ref().map(|s| stats_to_pb(s, out.version)),
         }))
     }
 

@@ -29,6 +29,6 @@ pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, Vers
 pub use region::Region;
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
 pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
-pub use store::{AsOf, Metrics, Options, Store};
+pub use store::{AsOf, CommitRecord, Metrics, Options, Store};
 pub use vacuum::VacuumStats;
 pub use write::WriteTx;

@@ -21,6 +21,24 @@ pub enum AsOf {
     Timestamp(i64),
 }
 
+/// One kept version of an array, as listed by [`Store::commits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitRecord {
+    pub version: u64,
+    pub timestamp_ns: i64,
+    pub cells_written: u64,
+}
+
+impl CommitRecord {
+    fn of(m: &VersionMeta) -> CommitRecord {
+        CommitRecord {
+            version: m.version,
+            timestamp_ns: m.timestamp_ns,
+            cells_written: m.cells_written,
+        }
+    }
+}
+
 /// Tuning knobs of a store.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -57,8 +75,8 @@ pub struct Metrics {
 pub(crate) struct ArrayState {
     pub id: u32,
     pub head: Arc<VersionMeta>,
-    /// (version, timestamp) of every kept version, ascending.
-    pub versions: Vec<(u64, i64)>,
+    /// Every kept version, ascending.
+    pub versions: Vec<CommitRecord>,
     pub floor: u64,
 }
 
@@ -215,7 +233,7 @@ impl Store {
             let (_, v) = kv?;
             let m: VersionMeta = serde_json::from_slice(&v)
                 .map_err(|e| StorageError::Metadata(format!("array {id}: {e}")))?;
-            versions.push((m.version, m.timestamp_ns));
+            versions.push(CommitRecord::of(&m));
             head = Some(m);
         }
         let head =
@@ -356,7 +374,7 @@ impl Store {
             cells_written: meta.cells_written,
         };
         let mut versions = prev.map(|p| p.versions.clone()).unwrap_or_default();
-        versions.push((meta.version, meta.timestamp_ns));
+        versions.push(CommitRecord::of(&meta));
         let state = ArrayState {
             id: meta.array_id,
             head: Arc::new(meta),
@@ -437,8 +455,8 @@ impl Store {
                 .versions
                 .iter()
                 .rev()
-                .find(|(_, ts)| *ts <= t)
-                .map(|(v, _)| *v)
+                .find(|c| c.timestamp_ns <= t)
+                .map(|c| c.version)
                 .ok_or(StorageError::NoVersionAtTime {
                     array: name.to_string(),
                     timestamp_ns: t,
@@ -475,6 +493,16 @@ impl Store {
 
     /// (version, timestamp) of every kept version of an array, ascending.
     pub fn versions(&self, name: &str) -> Result<Vec<(u64, i64)>> {
+        Ok(self
+            .state(name)?
+            .versions
+            .iter()
+            .map(|c| (c.version, c.timestamp_ns))
+            .collect())
+    }
+
+    /// Every kept commit of an array (version, time, cells written), ascending.
+    pub fn commits(&self, name: &str) -> Result<Vec<CommitRecord>> {
         Ok(self.state(name)?.versions)
     }
 

@@ -68,7 +68,7 @@ impl Store {
         let mut arrays = self.inner.arrays.write();
         if let Some(s) = arrays.get_mut(array) {
             s.floor = keep_from;
-            s.versions.retain(|(v, _)| *v >= keep_from);
+            s.versions.retain(|c| c.version >= keep_from);
         }
         Ok(stats)
     }
