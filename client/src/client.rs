@@ -1,0 +1,630 @@
+//! The gRPC client: connection (plain or TLS, optional bearer token) and one
+//! method per RPC.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use arrayq_proto::v1::{self, array_q_client::ArrayQClient, query_response::Msg};
+use arrayq_storage::Buffer;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::Streaming;
+
+use crate::error::{Error, Result};
+use crate::result::{buffer_le_bytes, Block, Header, QueryResult, QueryStats};
+
+/// Largest message the client accepts or sends (the server keeps streamed
+/// messages under 4 MiB; unary answers with very long label lists can be
+/// bigger).
+const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// Adds `authorization: Bearer <token>` to every call when a token is set.
+#[derive(Clone, Default)]
+pub struct Auth {
+    header: Option<MetadataValue<Ascii>>,
+}
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(h) = &self.header {
+            req.metadata_mut().insert("authorization", h.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// How to reach a server.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// `http://host:port`, `https://host:port` or `host:port` (then `http`,
+    /// or `https` when a CA certificate is given).
+    pub addr: String,
+    /// Bearer token sent with every call.
+    pub token: Option<String>,
+    /// PEM CA certificate to verify the server with (enables TLS).
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Name expected in the server's certificate (default: the host of
+    /// `addr`).
+    pub tls_domain: Option<String>,
+    /// Give up connecting after this long (default 10 s).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl ConnectOptions {
+    /// Options for `addr` with everything else default.
+    pub fn new(addr: impl Into<String>) -> Self {
+        ConnectOptions {
+            addr: addr.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Limits of one query.
+#[derive(Clone, Debug, Default)]
+pub struct QueryOptions {
+    /// Fail with RESOURCE_EXHAUSTED if the result data would exceed this many
+    /// bytes (0: server default).
+    pub max_result_bytes: u64,
+    /// Server-side time limit (None: server default).
+    pub timeout: Option<Duration>,
+}
+
+/// The plan of a query (see [`Client::explain`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExplainResult {
+    /// Human-readable plan.
+    pub text: String,
+    /// The layout chosen.
+    pub layout: String,
+    /// Every layout considered with its estimated cost.
+    pub candidates: Vec<v1::LayoutCandidate>,
+    /// Actual statistics (only with `analyze`).
+    pub stats: Option<QueryStats>,
+}
+
+/// A connection to an arrayq server. Cheap to clone (clones share the
+/// underlying HTTP/2 connection); all methods take `&self`.
+#[derive(Clone)]
+pub struct Client {
+    channel: Channel,
+    auth: Auth,
+    addr: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("addr", &self.addr).finish()
+    }
+}
+
+/// `host:port` -> `http://host:port` (or `https://` when `tls`).
+pub fn normalize_addr(addr: &str, tls: bool) -> String {
+    if addr.contains("://") {
+        addr.to_string()
+    } else if tls {
+        format!("https://{addr}")
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+impl Client {
+    /// Connects to `addr` (`http://127.0.0.1:50051` or `127.0.0.1:50051`)
+    /// without TLS or token.
+    pub async fn connect(addr: impl Into<String>) -> Result<Client> {
+        Self::connect_with(ConnectOptions::new(addr)).await
+    }
+
+    /// Connects with explicit options (TLS, token, timeout).
+    pub async fn connect_with(opts: ConnectOptions) -> Result<Client> {
+        let tls = opts.ca_cert_pem.is_some();
+        let addr = normalize_addr(&opts.addr, tls);
+        let fail = |message: String| Error::Connect {
+            addr: addr.clone(),
+            message,
+        };
+        let mut endpoint = Endpoint::from_shared(addr.clone())
+            .map_err(|e| fail(format!("invalid address: {e}")))?
+            .connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)))
+            .tcp_nodelay(true);
+        if let Some(pem) = &opts.ca_cert_pem {
+            let mut tls_config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+            if let Some(domain) = &opts.tls_domain {
+                tls_config = tls_config.domain_name(domain.clone());
+            }
+            endpoint = endpoint
+                .tls_config(tls_config)
+                .map_err(|e| fail(format!("TLS configuration: {}", error_chain(&e))))?;
+        }
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
+        let client = Client {
+            channel,
+            auth: Auth::default(),
+            addr,
+        };
+        match opts.token {
+            Some(t) => client.with_token(t),
+            None => Ok(client),
+        }
+    }
+
+    /// The same connection, sending `authorization: Bearer <token>` with
+    /// every call.
+    pub fn with_token(mut self, token: impl AsRef<str>) -> Result<Client> {
+        let value = format!("Bearer {}", token.as_ref())
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| Error::InvalidInput("the token must be printable ASCII".into()))?;
+        self.auth = Auth {
+            header: Some(value),
+        };
+        Ok(self)
+    }
+
+    /// The address connected to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn rpc(&self) -> ArrayQClient<InterceptedService<Channel, Auth>> {
+        ArrayQClient::with_interceptor(self.channel.clone(), self.auth.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Liveness probe: serving status, server version, uptime.
+    pub async fn health(&self) -> Result<v1::HealthResponse> {
+        Ok(self.rpc().health(v1::HealthRequest {}).await?.into_inner())
+    }
+
+    /// Runs a query and collects the whole result.
+    pub async fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.query_stream(sql).await?.collect().await
+    }
+
+    /// [`Client::query`] with limits.
+    pub async fn query_with(&self, sql: &str, opts: &QueryOptions) -> Result<QueryResult> {
+        self.query_stream_with(sql, opts).await?.collect().await
+    }
+
+    /// Starts a query and returns as soon as its header arrived; the data
+    /// follows block by block ([`QueryStream::next_block`]). Dropping the
+    /// stream cancels the call (the server stops the query).
+    pub async fn query_stream(&self, sql: &str) -> Result<QueryStream> {
+        self.query_stream_with(sql, &QueryOptions::default()).await
+    }
+
+    /// [`Client::query_stream`] with limits.
+    pub async fn query_stream_with(&self, sql: &str, opts: &QueryOptions) -> Result<QueryStream> {
+        let req = v1::QueryRequest {
+            sql: sql.to_string(),
+            max_result_bytes: opts.max_result_bytes,
+            timeout_ms: opts.timeout.map_or(0, |t| (t.as_millis() as u64).max(1)),
+        };
+        let inner = self.rpc().query(req).await?.into_inner();
+        QueryStream::open(inner).await
+    }
+
+    /// Plans a query (`EXPLAIN` prefix optional); with `analyze` also runs it
+    /// and reports what it did.
+    pub async fn explain(&self, sql: &str, analyze: bool) -> Result<ExplainResult> {
+        let r = self
+            .rpc()
+            .explain(v1::ExplainRequest {
+                sql: sql.to_string(),
+                analyze,
+            })
+            .await?
+            .into_inner();
+        Ok(ExplainResult {
+            text: r.text,
+            layout: r.layout,
+            candidates: r.candidates,
+            stats: r.stats.map(QueryStats::from),
+        })
+    }
+
+    /// Creates an array from a structured schema.
+    pub async fn create_array(&self, schema: v1::ArraySchema) -> Result<v1::CreateArrayResponse> {
+        self.create(v1::create_array_request::Definition::Schema(schema))
+            .await
+    }
+
+    /// Creates an array from a `CREATE ARRAY ...` statement.
+    pub async fn create_array_sql(&self, sql: &str) -> Result<v1::CreateArrayResponse> {
+        self.create(v1::create_array_request::Definition::Sql(sql.to_string()))
+            .await
+    }
+
+    async fn create(
+        &self,
+        def: v1::create_array_request::Definition,
+    ) -> Result<v1::CreateArrayResponse> {
+        Ok(self
+            .rpc()
+            .create_array(v1::CreateArrayRequest {
+                definition: Some(def),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Deletes an array with its history.
+    pub async fn drop_array(&self, name: &str) -> Result<()> {
+        self.rpc()
+            .drop_array(v1::DropArrayRequest {
+                name: name.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// All arrays, ordered by name.
+    pub async fn list_arrays(&self) -> Result<Vec<v1::ArraySummary>> {
+        Ok(self
+            .rpc()
+            .list_arrays(v1::ListArraysRequest {})
+            .await?
+            .into_inner()
+            .arrays)
+    }
+
+    /// Schema, head version, history and storage statistics of an array.
+    pub async fn describe(&self, name: &str) -> Result<v1::DescribeArrayResponse> {
+        self.describe_with(name, 0, false).await
+    }
+
+    /// [`Client::describe`] keeping only the newest `max_commits` commits
+    /// (0: all) and optionally leaving label lists out.
+    pub async fn describe_with(
+        &self,
+        name: &str,
+        max_commits: u32,
+        omit_labels: bool,
+    ) -> Result<v1::DescribeArrayResponse> {
+        Ok(self
+            .rpc()
+            .describe_array(v1::DescribeArrayRequest {
+                name: name.to_string(),
+                max_commits,
+                omit_labels,
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Writes a dense region: `attrs[k]` gets `data[k]` (row-major over the
+    /// region, any shape with the region's number of cells, dtype of the
+    /// attribute). `region` has one index range per dimension; `labels`
+    /// appends labels to growable label dimensions first. Sent in blocks of
+    /// at most [`arrayq_proto::MAX_BLOCK_BYTES`]; commits atomically as one
+    /// new version.
+    pub async fn write(
+        &self,
+        array: &str,
+        attrs: &[&str],
+        region: &[Range<u64>],
+        labels: Vec<v1::LabelAppend>,
+        data: &[Buffer],
+    ) -> Result<v1::WriteResponse> {
+        if attrs.len() != data.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} attributes but {} buffers",
+                attrs.len(),
+                data.len()
+            )));
+        }
+        let header = write_header(array, attrs, region, labels)?;
+        let cells = arrayq_proto::region_cells(&header.region)
+            .ok_or_else(|| Error::InvalidInput("region too large".into()))?;
+        for (a, d) in attrs.iter().zip(data) {
+            if d.len() as u64 != cells {
+                return Err(Error::InvalidInput(format!(
+                    "attribute '{a}': {} values for a region of {cells} cells",
+                    d.len()
+                )));
+            }
+        }
+        let bytes = data.iter().map(buffer_le_bytes).collect();
+        self.write_raw(header, bytes).await
+    }
+
+    /// Writes raw little-endian bytes (one buffer per header attribute).
+    pub async fn write_raw(
+        &self,
+        header: v1::WriteHeader,
+        data: Vec<Vec<u8>>,
+    ) -> Result<v1::WriteResponse> {
+        self.write_raw_with_progress(header, data, |_| {}).await
+    }
+
+    /// [`Client::write_raw`], calling `progress(bytes)` as each block is
+    /// handed to the transport.
+    pub async fn write_raw_with_progress(
+        &self,
+        header: v1::WriteHeader,
+        data: Vec<Vec<u8>>,
+        mut progress: impl FnMut(usize) + Send + 'static,
+    ) -> Result<v1::WriteResponse> {
+        let requests = arrayq_proto::write_requests(header, data).inspect(move |r| {
+            if let Some(v1::write_request::Msg::Data(b)) = &r.msg {
+                progress(b.data.len());
+            }
+        });
+        Ok(self
+            .rpc()
+            .write(tokio_stream::iter(requests))
+            .await?
+            .into_inner())
+    }
+
+    /// Change events of `array` (all arrays if empty), from sequence number
+    /// `from_seq` (0: only new ones). The stream never ends by itself; drop
+    /// it to stop.
+    pub async fn subscribe(&self, array: &str, from_seq: u64) -> Result<Subscription> {
+        let inner = self
+            .rpc()
+            .subscribe(v1::SubscribeRequest {
+                array: array.to_string(),
+                from_seq,
+            })
+            .await?
+            .into_inner();
+        Ok(Subscription { inner })
+    }
+}
+
+/// A `WriteHeader` for `array` (no `expect_version`).
+pub fn write_header(
+    array: &str,
+    attrs: &[&str],
+    region: &[Range<u64>],
+    labels: Vec<v1::LabelAppend>,
+) -> Result<v1::WriteHeader> {
+    let mut ranges = Vec::with_capacity(region.len());
+    for (d, r) in region.iter().enumerate() {
+        if r.end <= r.start {
+            return Err(Error::InvalidInput(format!(
+                "empty range {r:?} for dimension {d}"
+            )));
+        }
+        ranges.push(v1::IndexRange::new(r.start, r.end - r.start));
+    }
+    Ok(v1::WriteHeader {
+        array: array.to_string(),
+        attributes: attrs.iter().map(|s| s.to_string()).collect(),
+        region: ranges,
+        labels,
+        expect_version: None,
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+/// A stream of change events (see [`Client::subscribe`]).
+pub struct Subscription {
+    inner: Streaming<v1::ChangeEvent>,
+}
+
+impl Subscription {
+    /// The next event; `None` if the server ended the stream.
+    pub async fn next(&mut self) -> Result<Option<v1::ChangeEvent>> {
+        Ok(self.inner.message().await?)
+    }
+}
+
+/// A query result arriving block by block (see [`Client::query_stream`]).
+/// Dropping it cancels the query.
+pub struct QueryStream {
+    header: Header,
+    inner: Streaming<v1::QueryResponse>,
+    pending: Option<Msg>,
+    elem_sizes: Vec<usize>,
+    /// Elements received per column.
+    received: Vec<usize>,
+    expected: usize,
+    current_column: usize,
+    stats: Option<QueryStats>,
+}
+
+impl QueryStream {
+    async fn open(mut inner: Streaming<v1::QueryResponse>) -> Result<QueryStream> {
+        let first = next_msg(&mut inner).await?;
+        let Msg::Header(mut h) = first else {
+            return Err(Error::Protocol(
+                "the first message is not a ResultHeader".into(),
+            ));
+        };
+        let pending = loop {
+            match next_msg(&mut inner).await? {
+                Msg::Coordinates(b) => merge_coordinates(&mut h, b)?,
+                other => break other,
+            }
+        };
+        for (d, (dim, &n)) in h.dimensions.iter().zip(&h.shape).enumerate() {
+            if let Some(len) = dim.explicit_len() {
+                if len as u64 != n {
+                    return Err(Error::Protocol(format!(
+                        "dimension {d}: {len} of {n} coordinates received"
+                    )));
+                }
+            }
+        }
+        let header = Header::from_proto(h)?;
+        let elem_sizes = header.columns.iter().map(|c| c.dtype.size()).collect();
+        Ok(QueryStream {
+            expected: header.len(),
+            received: vec![0; header.columns.len()],
+            elem_sizes,
+            header,
+            inner,
+            pending: Some(pending),
+            current_column: 0,
+            stats: None,
+        })
+    }
+
+    /// What the result looks like.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The statistics, once the stream is complete.
+    pub fn stats(&self) -> Option<&QueryStats> {
+        self.stats.as_ref()
+    }
+
+    /// The next block of raw bytes: (column, element offset, bytes); `None`
+    /// after the footer.
+    pub async fn next_raw(&mut self) -> Result<Option<(usize, usize, Vec<u8>)>> {
+        if self.stats.is_some() {
+            return Ok(None);
+        }
+        let msg = match self.pending.take() {
+            Some(m) => m,
+            None => next_msg(&mut self.inner).await?,
+        };
+        match msg {
+            Msg::Data(b) => {
+                let col = b.column as usize;
+                if col >= self.received.len() || col < self.current_column {
+                    return Err(Error::Protocol(format!(
+                        "DataBlock for column {col} out of order"
+                    )));
+                }
+                for earlier in self.current_column..col {
+                    if self.received[earlier] != self.expected {
+                        return Err(Error::Protocol(format!(
+                            "DataBlock for column {col} before column {earlier} was complete"
+                        )));
+                    }
+                }
+                self.current_column = col;
+                let size = self.elem_sizes[col];
+                if b.data.is_empty() || !b.data.len().is_multiple_of(size) {
+                    return Err(Error::Protocol(format!(
+                        "DataBlock of {} bytes for {size}-byte elements",
+                        b.data.len()
+                    )));
+                }
+                let n = b.data.len() / size;
+                if b.element_offset != self.received[col] as u64
+                    || self.received[col] + n > self.expected
+                {
+                    return Err(Error::Protocol(format!(
+                        "column {col}: block at element {} with {n} elements, {} of {} received",
+                        b.element_offset, self.received[col], self.expected
+                    )));
+                }
+                let offset = self.received[col];
+                self.received[col] += n;
+                Ok(Some((col, offset, b.data)))
+            }
+            Msg::Footer(f) => {
+                if let Some(c) = self.received.iter().position(|&r| r != self.expected) {
+                    return Err(Error::Protocol(format!(
+                        "ResultFooter before column {c} was complete"
+                    )));
+                }
+                self.stats = Some(f.stats.unwrap_or_default().into());
+                Ok(None)
+            }
+            Msg::Header(_) => Err(Error::Protocol("duplicate ResultHeader".into())),
+            Msg::Coordinates(_) => Err(Error::Protocol("CoordinateBlock after data".into())),
+        }
+    }
+
+    /// The next block of values; `None` once the result is complete.
+    pub async fn next_block(&mut self) -> Result<Option<Block>> {
+        let Some((column, offset, bytes)) = self.next_raw().await? else {
+            return Ok(None);
+        };
+        let dtype = self.header.columns[column].dtype;
+        let n = bytes.len() / dtype.size();
+        let values = Buffer::from_le_bytes(dtype, &[n], &bytes)
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        Ok(Some(Block {
+            column,
+            offset,
+            values,
+        }))
+    }
+
+    /// Receives the rest of the result.
+    pub async fn collect(mut self) -> Result<QueryResult> {
+        let mut bufs: Vec<Vec<u8>> = self
+            .elem_sizes
+            .iter()
+            .map(|&s| Vec::with_capacity((s * self.expected).min(1 << 30)))
+            .collect();
+        while let Some((col, _, bytes)) = self.next_raw().await? {
+            bufs[col].extend_from_slice(&bytes);
+        }
+        let n = self.expected;
+        let mut values = Vec::with_capacity(bufs.len());
+        for (info, bytes) in self.header.columns.iter().zip(bufs) {
+            values.push(
+                Buffer::from_le_bytes(info.dtype, &[n], &bytes)
+                    .map_err(|e| Error::Protocol(e.to_string()))?,
+            );
+        }
+        let stats = self.stats.take().unwrap_or_default();
+        QueryResult::new(self.header.clone(), values, stats)
+    }
+}
+
+async fn next_msg(inner: &mut Streaming<v1::QueryResponse>) -> Result<Msg> {
+    match inner.message().await? {
+        Some(v1::QueryResponse { msg: Some(m) }) => Ok(m),
+        Some(_) => Err(Error::Protocol("empty QueryResponse".into())),
+        None => Err(Error::Protocol(
+            "the result stream ended without a ResultFooter".into(),
+        )),
+    }
+}
+
+fn merge_coordinates(h: &mut v1::ResultHeader, b: v1::CoordinateBlock) -> Result<()> {
+    use v1::result_dimension::Coordinates as C;
+    let d = b.dimension as usize;
+    let Some(dim) = h.dimensions.get_mut(d) else {
+        return Err(Error::Protocol(format!(
+            "CoordinateBlock for unknown dimension {d}"
+        )));
+    };
+    let have = dim.explicit_len().unwrap_or(0) as u64;
+    if b.offset != have {
+        return Err(Error::Protocol(format!(
+            "dimension {d}: CoordinateBlock at {} but {have} coordinates received",
+            b.offset
+        )));
+    }
+    match &mut dim.coordinates {
+        Some(C::Values(l)) if b.ints.is_empty() => l.values.extend_from_slice(&b.values),
+        Some(C::TimesUnixNs(l)) | Some(C::Labels(l)) if b.values.is_empty() => {
+            l.values.extend_from_slice(&b.ints)
+        }
+        _ => {
+            return Err(Error::Protocol(format!(
+                "dimension {d}: CoordinateBlock does not match the coordinates"
+            )))
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Rust client of the arrayq array database (gRPC, `arrayq.v1`).
+//!
+//! ```no_run
+//! # async fn demo() -> arrayq_client::Result<()> {
+//! use arrayq_client::Client;
+//!
+//! let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let r = client.query("SELECT avg(t2m) FROM era5").await?;
+//! println!("{:?}", r.columns[0].values);
+//!
+//! // Large results can be consumed while they arrive; dropping the stream
+//! // cancels the query on the server.
+//! let mut s = client.query_stream("SELECT t2m FROM era5").await?;
+//! println!("shape {:?}", s.header().shape);
+//! while let Some(block) = s.next_block().await? {
+//!     println!("column {} at {}: {} values", block.column, block.offset, block.values.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`client`] (connection and RPCs), [`result`] (the result model),
+//! [`error`], [`mod@format`] (tables, summaries, CSV, JSON), [`npy`] (.npy I/O),
+//! [`sql`] (statement splitting), [`schema`] (storage <-> wire schemas).
+
+pub mod client;
+pub mod error;
+pub mod format;
+pub mod npy;
+pub mod result;
+pub mod schema;
+pub mod sql;
+
+pub use arrayq_proto::v1 as proto;
+pub use arrayq_storage::{Buffer, DType};
+pub use client::{Client, ConnectOptions, ExplainResult, QueryOptions, QueryStream, Subscription};
+pub use error::{Code, Error, Position, Result, StatusError};
+pub use result::{Block, Column, ColumnInfo, Coords, Dim, Header, QueryResult, QueryStats};

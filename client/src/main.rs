@@ -1,0 +1,304 @@
+//! `arrayq`: the arrayq shell.
+//!
+//! ```text
+//! arrayq                          interactive shell (when stdin is a terminal)
+//! arrayq -c "SELECT ..."          run statement(s) and exit
+//! arrayq -f script.sql            run a script
+//! arrayq < script.sql             same, from standard input
+//! arrayq load npy FILE --array A --attr X [--start i,j,k]
+//! arrayq demo era5 --scale XS|S|M [--chunks a,b,c] [--name N]
+//! ```
+//!
+//! Exit status: 0 on success, 1 if a statement failed, 2 if the server
+//! could not be reached or the arguments are wrong.
+
+mod shell;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use arrayq_client::format::render_error;
+use arrayq_client::{Client, ConnectOptions, Error};
+use arrayq_workload::Scale;
+use clap::{Args, Parser, Subcommand};
+
+use shell::{Format, Session};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arrayq",
+    version,
+    about = "The arrayq shell: run SQL against an arrayq server",
+    after_help = "Without -c/-f, reads statements interactively when standard input is a terminal, \
+                  otherwise runs standard input as a script.\n\
+                  Exit status: 0 ok, 1 a statement failed, 2 connection or usage error."
+)]
+struct Cli {
+    #[command(flatten)]
+    conn: Conn,
+
+    /// Run this SQL (statements separated by ';') and exit.
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
+    command: Option<String>,
+
+    /// Run the statements of this file (separated by ';') and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    #[command(flatten)]
+    out: OutputArgs,
+
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Args, Debug)]
+struct Conn {
+    /// Server address.
+    #[arg(
+        long,
+        env = "ARRAYQ_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    addr: String,
+
+    /// Bearer token for servers started with --auth-token.
+    #[arg(long, env = "ARRAYQ_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+
+    /// PEM file of the CA that signed the server's certificate (enables TLS).
+    #[arg(long, env = "ARRAYQ_CA_CERT", value_name = "PEM", global = true)]
+    ca_cert: Option<PathBuf>,
+
+    /// Server name to verify in its certificate (default: the host of --addr).
+    #[arg(long, value_name = "NAME", global = true)]
+    tls_domain: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct OutputArgs {
+    /// Result format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+
+    /// Write results to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Results with more cells are shown as a summary (table format).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    max_rows: usize,
+
+    /// Expanded display: one block per cell.
+    #[arg(short = 'x', long)]
+    expanded: bool,
+
+    /// Print how long each statement took.
+    #[arg(long)]
+    timing: bool,
+
+    /// Fail queries whose result would exceed this many bytes (0: server default).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    max_result_bytes: u64,
+
+    /// Server-side time limit per query in seconds (0: server default).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    timeout: f64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Write a file into an existing array.
+    #[command(subcommand)]
+    Load(LoadCmd),
+    /// Create and load a demo data set.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum LoadCmd {
+    /// Write an .npy array (f4 f8 i1..i8 u1..u8 b1, C order) into an
+    /// attribute of an existing array; a file with fewer dimensions than
+    /// the array fills the trailing ones.
+    Npy {
+        /// The .npy file.
+        file: PathBuf,
+        /// Target array.
+        #[arg(long)]
+        array: String,
+        /// Target attribute.
+        #[arg(long)]
+        attr: String,
+        /// Index of the region's first cell, one per array dimension
+        /// (default all 0), e.g. 24,0,0.
+        #[arg(long, value_name = "I,J,...")]
+        start: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DemoCmd {
+    /// The ERA5-like 2 m temperature cube (time x lat x lon, f32), generated
+    /// here and written over gRPC in slabs.
+    Era5 {
+        /// XS (2 days), S (January 2023), M (all of 2023).
+        #[arg(long, default_value = "S")]
+        scale: Scale,
+        /// Chunk shape (time,lat,lon); default 24,64,64.
+        #[arg(long, value_name = "T,LAT,LON")]
+        chunks: Option<String>,
+        /// Array name.
+        #[arg(long, default_value = "era5")]
+        name: String,
+        /// Drop an existing array of that name first.
+        #[arg(long)]
+        replace: bool,
+        /// zstd level of the layout.
+        #[arg(long, default_value_t = 3)]
+        zstd_level: i32,
+    },
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("arrayq: {msg}");
+    ExitCode::from(2)
+}
+
+async fn connect(c: &Conn) -> Result<Client, String> {
+    let ca = match &c.ca_cert {
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| format!("cannot read --ca-cert {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let opts = ConnectOptions {
+        addr: c.addr.clone(),
+        token: c.token.clone().filter(|t| !t.is_empty()),
+        ca_cert_pem: ca,
+        tls_domain: c.tls_domain.clone(),
+        connect_timeout: Some(Duration::from_secs(10)),
+    };
+    Client::connect_with(opts).await.map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
+    };
+    let client = match rt.block_on(connect(&cli.conn)) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    match cli.cmd {
+        Some(Cmd::Load(LoadCmd::Npy {
+            file,
+            array,
+            attr,
+            start,
+        })) => {
+            let start = match start.as_deref().map(shell::load::parse_list).transpose() {
+                Ok(s) => s,
+                Err(e) => return usage_error(format!("--start: {e}")),
+            };
+            finish(rt.block_on(shell::load::load_npy(&client, &file, &array, &attr, start)))
+        }
+        Some(Cmd::Demo(DemoCmd::Era5 {
+            scale,
+            chunks,
+            name,
+            replace,
+            zstd_level,
+        })) => {
+            let chunks = match chunks.as_deref().map(shell::load::parse_list).transpose() {
+                Ok(None) => None,
+                Ok(Some(v)) if v.len() == 3 && v.iter().all(|&x| x > 0) => Some([v[0], v[1], v[2]]),
+                Ok(Some(_)) => {
+                    return usage_error("--chunks takes three positive integers T,LAT,LON")
+                }
+                Err(e) => return usage_error(format!("--chunks: {e}")),
+            };
+            finish(rt.block_on(shell::load::demo_era5(
+                &client, scale, chunks, &name, replace, zstd_level,
+            )))
+        }
+        None => run_sql(cli.command, cli.file, &cli.out, client, &rt),
+    }
+}
+
+fn finish(r: Result<String, Error>) -> ExitCode {
+    match r {
+        Ok(msg) => {
+            println!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}", render_error(&e, None));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_sql(
+    command: Option<String>,
+    file: Option<PathBuf>,
+    out: &OutputArgs,
+    client: Client,
+    rt: &tokio::runtime::Runtime,
+) -> ExitCode {
+    let interactive = command.is_none() && file.is_none() && std::io::stdin().is_terminal();
+    let mut display = shell::terminal_display(out.max_rows, out.expanded);
+    if out.output.is_some() {
+        display.color = false;
+    }
+    let mut session = Session::new(client, out.format, display);
+    session.timing = out.timing;
+    session.query_opts.max_result_bytes = out.max_result_bytes;
+    if out.timeout > 0.0 {
+        session.query_opts.timeout = Some(Duration::from_secs_f64(out.timeout));
+    }
+    if let Some(path) = &out.output {
+        session.set_output(Some(path.clone()), Some(out.format));
+    } else if out.format == Format::Npy && interactive {
+        return usage_error("--format npy needs -o FILE in the interactive shell");
+    }
+    if interactive {
+        return match shell::repl::run(&mut session, rt) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => usage_error(format!("terminal error: {e}")),
+        };
+    }
+    let (script, source) = match (command, file) {
+        (Some(c), _) => (c, String::new()),
+        (None, Some(f)) => match std::fs::read_to_string(&f) {
+            Ok(s) => (s, f.display().to_string()),
+            Err(e) => return usage_error(format!("cannot read {}: {e}", f.display())),
+        },
+        (None, None) => {
+            let mut s = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                return usage_error(format!("cannot read standard input: {e}"));
+            }
+            (s, "stdin".to_string())
+        }
+    };
+    if rt.block_on(session.run_script(&script, &source)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,491 @@
+//! Query results on the client: dimensions with coordinates, typed columns
+//! (as [`arrayq_storage::Buffer`]s shaped like the result), notes and
+//! statistics.
+
+use std::time::Duration;
+
+use arrayq_proto::v1;
+use arrayq_storage::{Buffer, CoordValue, DType};
+
+use crate::error::{Error, Result};
+
+/// The coordinates of one result dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Coords {
+    /// Evenly spaced numbers: coordinate `i` is `start + i * step`.
+    Regular {
+        /// Coordinate of index 0.
+        start: f64,
+        /// Distance between neighbours.
+        step: f64,
+    },
+    /// Evenly spaced timestamps (Unix nanoseconds, UTC).
+    Time {
+        /// Timestamp of index 0.
+        start_ns: i64,
+        /// Distance between neighbours, nanoseconds.
+        step_ns: i64,
+    },
+    /// Explicit numbers, one per index.
+    Values(Vec<f64>),
+    /// Explicit timestamps (Unix nanoseconds, UTC), one per index.
+    Times(Vec<i64>),
+    /// Integer labels, one per index.
+    Labels(Vec<i64>),
+}
+
+impl Coords {
+    /// The coordinate of index `i` (must be below the dimension's length for
+    /// the list forms).
+    pub fn get(&self, i: usize) -> CoordValue {
+        match self {
+            Coords::Regular { start, step } => CoordValue::Number(start + step * i as f64),
+            Coords::Time { start_ns, step_ns } => {
+                CoordValue::Time(start_ns.saturating_add(step_ns.saturating_mul(i as i64)))
+            }
+            Coords::Values(v) => CoordValue::Number(v[i]),
+            Coords::Times(v) => CoordValue::Time(v[i]),
+            Coords::Labels(v) => CoordValue::Label(v[i]),
+        }
+    }
+
+    /// True for timestamp coordinates.
+    pub fn is_time(&self) -> bool {
+        matches!(self, Coords::Time { .. } | Coords::Times(_))
+    }
+
+    /// The coordinate of index `i` as text: ISO-8601 (UTC) for timestamps,
+    /// the shortest round-trip decimal for numbers, the integer for labels.
+    pub fn text(&self, i: usize) -> String {
+        coord_text(self.get(i))
+    }
+
+    fn from_proto(c: Option<v1::result_dimension::Coordinates>) -> Result<Coords> {
+        use v1::result_dimension::Coordinates as C;
+        Ok(match c {
+            Some(C::Regular(r)) => Coords::Regular {
+                start: r.start,
+                step: r.step,
+            },
+            Some(C::Time(t)) => Coords::Time {
+                start_ns: t.start_unix_ns,
+                step_ns: t.step_ns,
+            },
+            Some(C::Values(l)) => Coords::Values(l.values),
+            Some(C::TimesUnixNs(l)) => Coords::Times(l.values),
+            Some(C::Labels(l)) => Coords::Labels(l.values),
+            None => {
+                return Err(Error::Protocol(
+                    "result dimension without coordinates".into(),
+                ))
+            }
+        })
+    }
+}
+
+/// A coordinate as text (see [`Coords::text`]).
+pub fn coord_text(v: CoordValue) -> String {
+    match v {
+        CoordValue::Number(x) => format_f64(x),
+        CoordValue::Time(ns) => arrayq_proto::format_unix_ns(ns),
+        CoordValue::Label(l) => l.to_string(),
+    }
+}
+
+/// Shortest round-trip text of a float (`NaN`, `inf`, `-inf` for the
+/// non-finite values; integers without a fraction).
+pub fn format_f64(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Shortest round-trip text of an `f32`.
+pub fn format_f32(x: f32) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// One dimension of a result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dim {
+    /// Dimension name (or its alias in the query).
+    pub name: String,
+    /// Coordinates along it.
+    pub coords: Coords,
+}
+
+/// Name and element type of a result column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// Column name (attribute, alias or expression text).
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+}
+
+/// What a result looks like, known as soon as the stream starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// Result dimensions, in order (empty for a scalar result).
+    pub dims: Vec<Dim>,
+    /// Extent of each dimension.
+    pub shape: Vec<usize>,
+    /// The columns.
+    pub columns: Vec<ColumnInfo>,
+    /// A single value per column, no dimensions.
+    pub scalar: bool,
+    /// Remarks from the server (for example "empty selection").
+    pub notes: Vec<String>,
+}
+
+impl Header {
+    /// Number of elements of every column (1 for a scalar result).
+    pub fn len(&self) -> usize {
+        if self.scalar {
+            1
+        } else {
+            self.shape.iter().product()
+        }
+    }
+
+    /// True if the columns hold no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn from_proto(h: v1::ResultHeader) -> Result<Header> {
+        if h.dimensions.len() != h.shape.len() {
+            return Err(Error::Protocol(format!(
+                "{} dimensions but {} shape entries",
+                h.dimensions.len(),
+                h.shape.len()
+            )));
+        }
+        let mut dims = Vec::with_capacity(h.dimensions.len());
+        for d in h.dimensions {
+            dims.push(Dim {
+                name: d.name,
+                coords: Coords::from_proto(d.coordinates)?,
+            });
+        }
+        let shape = h
+            .shape
+            .iter()
+            .map(|&n| usize::try_from(n).map_err(|_| Error::Protocol("shape overflows".into())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut columns = Vec::with_capacity(h.columns.len());
+        for c in h.columns {
+            let dtype = dtype_from_wire(c.dtype)
+                .map_err(|e| Error::Protocol(format!("column '{}': {e}", c.name)))?;
+            columns.push(ColumnInfo {
+                name: c.name,
+                dtype,
+            });
+        }
+        Ok(Header {
+            dims,
+            shape,
+            columns,
+            scalar: h.scalar,
+            notes: h.notes,
+        })
+    }
+}
+
+/// Execution statistics of a query (from the stream's footer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Chunks read from storage.
+    pub chunks_read: u64,
+    /// Compressed bytes read.
+    pub bytes_read: u64,
+    /// Bytes after decompression.
+    pub bytes_decoded: u64,
+    /// Server-side wall time.
+    pub elapsed: Duration,
+    /// The layout read (empty if none).
+    pub layout: String,
+    /// The array version read.
+    pub version: u64,
+}
+
+impl From<v1::QueryStats> for QueryStats {
+    fn from(s: v1::QueryStats) -> Self {
+        QueryStats {
+            chunks_read: s.chunks_read,
+            bytes_read: s.bytes_read,
+            bytes_decoded: s.bytes_decoded,
+            elapsed: Duration::from_nanos(s.elapsed_ns),
+            layout: s.layout,
+            version: s.version,
+        }
+    }
+}
+
+/// One column of a result: its name and values (a [`Buffer`] shaped like
+/// the result; 0-dimensional for a scalar result).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// The values, row-major over the result's dimensions.
+    pub values: Buffer,
+}
+
+impl Column {
+    /// Element type of the values.
+    pub fn dtype(&self) -> DType {
+        self.values.dtype()
+    }
+}
+
+/// A complete query result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    /// Result dimensions with their coordinates (empty for a scalar).
+    pub dims: Vec<Dim>,
+    /// Extent of each dimension.
+    pub shape: Vec<usize>,
+    /// The columns, each holding `len()` values shaped like `shape`.
+    pub columns: Vec<Column>,
+    /// True for a single value per column (dims and shape are empty).
+    pub scalar: bool,
+    /// Remarks from the server.
+    pub notes: Vec<String>,
+    /// What the query did.
+    pub stats: QueryStats,
+}
+
+impl QueryResult {
+    /// Builds a result from a header and one row-major buffer per column
+    /// (each of `header.len()` elements, any shape).
+    pub fn new(header: Header, values: Vec<Buffer>, stats: QueryStats) -> Result<QueryResult> {
+        if values.len() != header.columns.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} buffers for {} columns",
+                values.len(),
+                header.columns.len()
+            )));
+        }
+        let shape = if header.scalar {
+            Vec::new()
+        } else {
+            header.shape.clone()
+        };
+        let mut columns = Vec::with_capacity(values.len());
+        for (info, v) in header.columns.into_iter().zip(values) {
+            if v.dtype() != info.dtype {
+                return Err(Error::InvalidInput(format!(
+                    "column '{}' is {} but its buffer is {}",
+                    info.name,
+                    info.dtype,
+                    v.dtype()
+                )));
+            }
+            let v = reshape(v, &shape)
+                .map_err(|e| Error::InvalidInput(format!("column '{}': {e}", info.name)))?;
+            columns.push(Column {
+                name: info.name,
+                values: v,
+            });
+        }
+        Ok(QueryResult {
+            dims: header.dims,
+            shape: header.shape,
+            columns,
+            scalar: header.scalar,
+            notes: header.notes,
+            stats,
+        })
+    }
+
+    /// Number of cells (elements per column; 1 for a scalar result).
+    pub fn len(&self) -> usize {
+        if self.scalar {
+            1
+        } else {
+            self.shape.iter().product()
+        }
+    }
+
+    /// True if the result has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The dimension called `name`.
+    pub fn dim(&self, name: &str) -> Option<&Dim> {
+        self.dims.iter().find(|d| d.name == name)
+    }
+
+    /// Dimension names.
+    pub fn dim_names(&self) -> Vec<&str> {
+        self.dims.iter().map(|d| d.name.as_str()).collect()
+    }
+
+    /// The multi-index of flat (row-major) position `i`.
+    pub fn index_of(&self, mut i: usize) -> Vec<usize> {
+        let mut idx = vec![0; self.shape.len()];
+        for d in (0..self.shape.len()).rev() {
+            let n = self.shape[d].max(1);
+            idx[d] = i % n;
+            i /= n;
+        }
+        idx
+    }
+
+    /// Column `c` as `f64` values, row-major (lossy for huge 64-bit ints;
+    /// booleans as 0/1).
+    pub fn values_f64(&self, c: usize) -> Vec<f64> {
+        self.columns[c].values.to_f64_vec()
+    }
+}
+
+/// One piece of a column, as it arrives in a [`crate::QueryStream`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    /// Index of the column in [`Header::columns`].
+    pub column: usize,
+    /// Row-major element offset of the first value within the column.
+    pub offset: usize,
+    /// The values (1-dimensional).
+    pub values: Buffer,
+}
+
+/// The storage [`DType`] of a wire dtype value.
+pub fn dtype_from_wire(v: i32) -> Result<DType, arrayq_proto::ProtocolError> {
+    Ok(dtype_from_proto(v1::DType::from_wire(v)?))
+}
+
+/// Storage dtype of a (specified) proto dtype.
+pub fn dtype_from_proto(d: v1::DType) -> DType {
+    match d {
+        v1::DType::F32 | v1::DType::Unspecified => DType::F32,
+        v1::DType::F64 => DType::F64,
+        v1::DType::I8 => DType::I8,
+        v1::DType::I16 => DType::I16,
+        v1::DType::I32 => DType::I32,
+        v1::DType::I64 => DType::I64,
+        v1::DType::U8 => DType::U8,
+        v1::DType::U16 => DType::U16,
+        v1::DType::U32 => DType::U32,
+        v1::DType::U64 => DType::U64,
+        v1::DType::Bool => DType::Bool,
+    }
+}
+
+/// Proto dtype of a storage dtype.
+pub fn dtype_to_proto(d: DType) -> v1::DType {
+    match d {
+        DType::F32 => v1::DType::F32,
+        DType::F64 => v1::DType::F64,
+        DType::I8 => v1::DType::I8,
+        DType::I16 => v1::DType::I16,
+        DType::I32 => v1::DType::I32,
+        DType::I64 => v1::DType::I64,
+        DType::U8 => v1::DType::U8,
+        DType::U16 => v1::DType::U16,
+        DType::U32 => v1::DType::U32,
+        DType::U64 => v1::DType::U64,
+        DType::Bool => v1::DType::Bool,
+    }
+}
+
+/// Row-major little-endian bytes of a buffer (fast path for contiguous
+/// numeric buffers).
+pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
+    if cfg!(target_endian = "little") {
+        if let Some(bytes) = arrayq_storage::codec::buffer_bytes(b) {
+            return bytes.to_vec();
+        }
+    }
+    if let Buffer::Bool(a) = b {
+        return a.iter().map(|&v| v as u8).collect();
+    }
+    b.to_le_bytes()
+}
+
+/// `b` with a new shape holding the same number of elements.
+pub fn reshape(b: Buffer, shape: &[usize]) -> std::result::Result<Buffer, String> {
+    if b.shape() == shape {
+        return Ok(b);
+    }
+    let n: usize = shape.iter().product();
+    if b.len() != n {
+        return Err(format!("{} values do not fit shape {shape:?}", b.len()));
+    }
+    let dtype = b.dtype();
+    let bytes = buffer_le_bytes(&b);
+    Buffer::from_le_bytes(dtype, shape, &bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::ArrayD;
+
+    #[test]
+    fn coords_text() {
+        let t = Coords::Time {
+            start_ns: 1_672_531_200_000_000_000,
+            step_ns: 3_600_000_000_000,
+        };
+        assert_eq!(t.text(1), "2023-01-01T01:00:00Z");
+        let r = Coords::Regular {
+            start: 72.0,
+            step: -0.25,
+        };
+        assert_eq!(r.text(2), "71.5");
+        assert_eq!(Coords::Labels(vec![7, 9]).text(1), "9");
+        assert_eq!(format_f64(f64::NAN), "NaN");
+        assert_eq!(format_f64(3.0), "3");
+        assert_eq!(format_f32(0.1), "0.1");
+    }
+
+    #[test]
+    fn build_and_index() {
+        let header = Header {
+            dims: vec![
+                Dim {
+                    name: "a".into(),
+                    coords: Coords::Labels(vec![1, 2]),
+                },
+                Dim {
+                    name: "b".into(),
+                    coords: Coords::Regular {
+                        start: 0.0,
+                        step: 1.0,
+                    },
+                },
+            ],
+            shape: vec![2, 3],
+            columns: vec![ColumnInfo {
+                name: "x".into(),
+                dtype: DType::I32,
+            }],
+            scalar: false,
+            notes: vec![],
+        };
+        let flat = Buffer::I32(ArrayD::from_shape_vec(vec![6], (0..6).collect()).unwrap());
+        let r = QueryResult::new(header, vec![flat], QueryStats::default()).unwrap();
+        assert_eq!(r.columns[0].values.shape(), &[2, 3]);
+        assert_eq!(r.index_of(4), vec![1, 1]);
+        assert_eq!(r.values_f64(0)[5], 5.0);
+        assert_eq!(buffer_le_bytes(&r.columns[0].values).len(), 24);
+    }
+}
