@@ -125,7 +125,7 @@ fn created_name(sql: &str) -> Option<String> {
 
 /// The next identifier of `rest` (plain or double-quoted), advancing past it.
 fn next_word(rest: &mut &str) -> Option<String> {
-    let s = rest.trim_start();
+    let s = skip_space_and_comments(rest);
     if let Some(q) = s.strip_prefix('"') {
         let end = q.find('"')?;
         *rest = &q[end + 1..];
@@ -139,6 +139,20 @@ fn next_word(rest: &mut &str) -> Option<String> {
     }
     *rest = &s[end..];
     Some(s[..end].to_string())
+}
+
+/// Skips whitespace, `-- line` and `/* block */` comments.
+fn skip_space_and_comments(mut s: &str) -> &str {
+    loop {
+        s = s.trim_start();
+        if let Some(r) = s.strip_prefix("--") {
+            s = r.find('\n').map_or("", |i| &r[i + 1..]);
+        } else if let Some(r) = s.strip_prefix("/*") {
+            s = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            return s;
+        }
+    }
 }
 
 /// Commits one collected Write as one version.
@@ -544,5 +558,9 @@ mod tests {
         );
         assert_eq!(created_name("DROP ARRAY w"), None);
         assert_eq!(created_name("CREATE TABLE w"), None);
+        assert_eq!(
+            created_name("-- the cube\n/* hourly */ CREATE ARRAY c (x INT)").as_deref(),
+            Some("c")
+        );
     }
 }

@@ -141,7 +141,7 @@ impl WriteTx {
             array_id: st.id,
             version,
             timestamp_ns: now_ns(),
-            cells_written: self.writes.iter().map(|w| w.region.len()).sum(),
+            cells_written: cells_written(&self.writes),
             schema,
             stats,
         };
@@ -539,6 +539,13 @@ fn extents(schema: &ArraySchema, b: &Region) -> Vec<DimExtent> {
             last: d.coord.value(r.end.saturating_sub(1).max(r.start)),
         })
         .collect()
+}
+
+/// Cells (not cells x attributes) a commit wrote: writes of several attributes to the
+/// same hyperslab count once.
+fn cells_written(writes: &[PendingWrite]) -> u64 {
+    let regions: std::collections::HashSet<&Region> = writes.iter().map(|w| &w.region).collect();
+    regions.iter().map(|r| r.len()).sum()
 }
 
 fn fill_chunk(fill: &[u8], n: usize) -> Vec<u8> {

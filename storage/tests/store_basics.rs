@@ -615,3 +615,16 @@ fn a_later_partial_write_wins_over_an_earlier_covering_write_in_one_commit() {
     assert_eq!(v[[1, 4]], 2.0);
     assert_eq!(v[[1, 5]], 1.0);
 }
+
+#[test]
+fn cells_written_counts_cells_not_cells_times_attributes() {
+    let (_d, store) = open();
+    let mut s = grid_schema("a", [4, 4], &[("t", [2, 2])]);
+    s.attrs.push(Attribute::new("w", DType::F32, None));
+    store.create_array(s).unwrap();
+    let mut tx = store.begin_write("a").unwrap();
+    tx.write("v", &[0, 0], f32_block(&[2, 4], |_| 1.0)).unwrap();
+    tx.write("w", &[0, 0], f32_block(&[2, 4], |_| 2.0)).unwrap();
+    tx.write("w", &[3, 0], f32_block(&[1, 4], |_| 2.0)).unwrap();
+    assert_eq!(tx.commit().unwrap().cells_written, 12);
+}
