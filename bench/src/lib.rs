@@ -1,0 +1,13 @@
+//! arrayq's benchmarks: shared infrastructure (repeated timing, machine description,
+//! result files, SVG charts) and the suites (`storage`, `layouts`; `era5` and
+//! `energy` once the query engine exists). The `arrayq-bench` binary is the CLI;
+//! see `bench/README.md`.
+
+#![warn(missing_docs)]
+
+pub mod chart;
+pub mod machine;
+pub mod measure;
+pub mod probe;
+pub mod results;
+pub mod suites;
