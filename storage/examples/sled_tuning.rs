@@ -1,53 +1,51 @@
-//! How value size changes sled's write speed and space amplification.
+//! How sled's segment size changes write speed and space amplification for
+//! chunk-sized values written in pipeline-sized batches.
 //! `cargo run --release --example sled_tuning`
 
 use std::time::Instant;
 
 fn main() {
-    let total = 68_000_000usize;
-    for size in [4_096usize, 16_384, 65_536, 92_000, 262_144] {
-        let n = total / size;
-        let vals: Vec<Vec<u8>> = (0..n)
-            .map(|k| {
-                (0..size)
-                    .map(|i| ((i * 2654435761usize + k * 97) >> 7) as u8)
-                    .collect()
-            })
-            .collect();
+    let (n, size) = (744usize, 92_000usize);
+    let vals: Vec<Vec<u8>> = (0..n)
+        .map(|k| {
+            (0..size)
+                .map(|i| ((i * 2654435761usize + k * 97) >> 7) as u8)
+                .collect()
+        })
+        .collect();
+    for seg in [512usize << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20] {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new()
             .path(dir.path())
+            .segment_size(seg)
             .cache_capacity(256 << 20)
             .open()
             .unwrap();
         let t = db.open_tree("x").unwrap();
         let t0 = Instant::now();
-        for (k, v) in vals.iter().enumerate() {
-            t.insert((k as u64).to_be_bytes(), v.clone()).unwrap();
+        for group in vals.chunks(90).enumerate() {
+            let mut b = sled::Batch::default();
+            for (k, v) in group.1.iter().enumerate() {
+                b.insert(&((group.0 * 90 + k) as u64).to_be_bytes(), v.clone());
+            }
+            t.apply_batch(b).unwrap();
         }
         db.flush().unwrap();
         let el = t0.elapsed();
-        let mut blobs = 0u64;
-        if let Ok(rd) = std::fs::read_dir(dir.path().join("blobs")) {
-            for e in rd.flatten() {
-                blobs += e.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-        }
-        let du = std::process::Command::new("du")
-            .arg("-sk")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let used_kb: f64 = String::from_utf8_lossy(&du.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
+        let data = (n * size) as f64;
+        let disk = db.size_on_disk().unwrap() as f64;
+        drop(t);
+        drop(db);
+        let db = sled::Config::new()
+            .path(dir.path())
+            .segment_size(seg)
+            .open()
             .unwrap();
         println!(
-            "value {size:>7} x {n:>6}: write+flush {el:?}  size_on_disk/data {:.2}  disk blocks/data {:.2}  blobs {blobs}",
-            db.size_on_disk().unwrap() as f64 / (n * size) as f64,
-            used_kb * 1024.0 / (n * size) as f64
+            "segment {:>5} KiB: write+flush {el:?}  on disk / data {:.2}  after reopen {:.2}",
+            seg >> 10,
+            disk / data,
+            db.size_on_disk().unwrap() as f64 / data
         );
     }
 }

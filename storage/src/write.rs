@@ -13,7 +13,7 @@ use crate::snapshot::fetch_chunk;
 use crate::store::{now_ns, ArrayState, Store};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 struct PendingWrite {
@@ -263,8 +263,6 @@ struct EncodeJob<'a> {
     attr: &'a crate::schema::Attribute,
     writes: &'a [PendingWrite],
     sources: &'a [Cow<'a, [u8]>],
-    /// Indices of the writes to this attribute, in order (later ones win).
-    mine: &'a [usize],
     full: &'a Region,
     version: u64,
 }
@@ -273,7 +271,8 @@ struct EncodeJob<'a> {
 type Encoded = (Vec<u8>, Vec<u8>, Option<usize>);
 
 impl EncodeJob<'_> {
-    fn encode(&self, tree: &sled::Tree, c: &[u64]) -> Result<Encoded> {
+    /// Encodes chunk `c`; `mine` are the writes touching it, in order (later ones win).
+    fn encode(&self, tree: &sled::Tree, c: &[u64], mine: &[usize]) -> Result<Encoded> {
         let (layout, attr, st) = (self.layout, self.attr, self.st);
         let cs = &layout.chunk_shape;
         let esize = attr.dtype.size();
@@ -287,17 +286,11 @@ impl EncodeJob<'_> {
         // A chunk one write covers entirely (within the array) need not be read back:
         // nothing of the old one survives.
         let inside = creg.intersect(self.full).expect("chunk of the array");
-        let cover = self
-            .mine
+        let cover = mine
             .iter()
             .rev()
             .find(|&&w| inside.intersect(&self.writes[w].region).as_ref() == Some(&inside));
-        let last_touching = self
-            .mine
-            .iter()
-            .rev()
-            .find(|&&w| creg.intersect(&self.writes[w].region).is_some());
-        if let Some(&w) = cover.filter(|&w| Some(w) == last_touching) {
+        if let Some(&w) = cover.filter(|&&w| Some(&w) == mine.last()) {
             // Fast path: the last write touching this unpadded chunk covers it as one
             // contiguous run of its source; encode straight from there.
             let wr = &self.writes[w].region;
@@ -334,7 +327,7 @@ impl EncodeJob<'_> {
             ),
         };
         let cshape: Vec<usize> = cs.iter().map(|&x| x as usize).collect();
-        for &w in self.mine {
+        for &w in mine {
             let wr = &self.writes[w].region;
             if let Some(i) = creg.intersect(wr) {
                 let rel = |base: &Region| -> Vec<usize> {
@@ -376,84 +369,56 @@ fn write_chunks(
     let tree = &store.inner.tree;
     let sources: Vec<Cow<[u8]>> = writes.iter().map(|w| le_bytes(&w.data)).collect();
     let full = Region::full(&schema.shape());
-    // sled applies batches on this thread while rayon encodes the next group: the two
-    // stages overlap instead of adding up.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<sled::Batch>(1);
-    std::thread::scope(|scope| -> Result<()> {
-        let writer = scope.spawn(move || -> Result<()> {
-            for batch in rx {
-                tree.apply_batch(batch)?;
+    for (li, layout) in schema.layouts.iter().enumerate() {
+        for (ai, attr) in schema.attrs.iter().enumerate() {
+            // Chunk -> the writes touching it, in order: one pass over the writes, so
+            // many small writes (one per batch of a day) stay cheap.
+            let mut touched: BTreeMap<Vec<u64>, Vec<usize>> = BTreeMap::new();
+            for (w, pw) in writes.iter().enumerate().filter(|(_, pw)| pw.attr == ai) {
+                for c in pw.region.chunks(&layout.chunk_shape) {
+                    touched.entry(c).or_default().push(w);
+                }
             }
-            Ok(())
-        });
-        let produced = (|| -> Result<()> {
-            for (li, layout) in schema.layouts.iter().enumerate() {
-                for (ai, attr) in schema.attrs.iter().enumerate() {
-                    let mine: Vec<usize> = (0..writes.len())
-                        .filter(|&w| writes[w].attr == ai)
-                        .collect();
-                    if mine.is_empty() {
-                        continue;
-                    }
-                    let touched: BTreeSet<Vec<u64>> = mine
-                        .iter()
-                        .flat_map(|&w| writes[w].region.chunks(&layout.chunk_shape))
-                        .collect();
-                    let touched: Vec<Vec<u64>> = touched.into_iter().collect();
-                    let job = EncodeJob {
-                        st,
-                        schema,
-                        layout,
-                        attr,
-                        writes,
-                        sources: &sources,
-                        mine: &mine,
-                        full: &full,
-                        version,
-                    };
-                    let chunk_bytes = layout.chunk_len() * attr.dtype.size();
-                    let group =
-                        (PIPELINE_BYTES / chunk_bytes).clamp(rayon::current_num_threads(), 1 << 16);
-                    for part in touched.chunks(group) {
-                        let encoded: Vec<Encoded> = part
-                            .par_iter()
-                            .map(|c| job.encode(tree, c))
-                            .collect::<Result<_>>()?;
-                        let mut batch = sled::Batch::default();
-                        for (k, v, old) in encoded {
-                            let s = &mut stats[li];
-                            match old {
-                                Some(n) => {
-                                    s.bytes = (s.bytes + v.len() as u64).saturating_sub(n as u64)
-                                }
-                                None => {
-                                    s.chunks += 1;
-                                    s.bytes += v.len() as u64;
-                                }
-                            }
-                            store.count_written(v.len());
-                            batch.insert(k, v);
-                        }
-                        if tx.send(batch).is_err() {
-                            break; // the writer failed; its error is reported below
-                        }
+            let touched: Vec<(Vec<u64>, Vec<usize>)> = touched.into_iter().collect();
+            let job = EncodeJob {
+                st,
+                schema,
+                layout,
+                attr,
+                writes,
+                sources: &sources,
+                full: &full,
+                version,
+            };
+            // Chunk-level atomicity is not needed (the commit point comes later), so
+            // every worker inserts its chunk into sled itself: sled's inserts run
+            // concurrently, a single batch would serialise them.
+            let sizes: Vec<(usize, Option<usize>)> = touched
+                .par_iter()
+                .map(|(c, ws)| -> Result<_> {
+                    let (k, v, old) = job.encode(tree, c, ws)?;
+                    let n = v.len();
+                    tree.insert(k, v)?;
+                    store.count_written(n);
+                    Ok((n, old))
+                })
+                .collect::<Result<_>>()?;
+            let s = &mut stats[li];
+            for (n, old) in sizes {
+                match old {
+                    Some(o) => s.bytes = (s.bytes + n as u64).saturating_sub(o as u64),
+                    None => {
+                        s.chunks += 1;
+                        s.bytes += n as u64;
                     }
                 }
             }
-            Ok(())
-        })();
-        drop(tx);
-        let written = writer.join().expect("sled writer thread panicked");
-        produced.and(written)
-    })?;
+        }
+    }
     // The commit point comes after every chunk is durable.
     store.sync()?;
     Ok(stats)
 }
-
-/// Raw bytes encoded per sled batch during a commit: small enough to overlap encoding
-/// with sled's writes and bound memory, large enough to keep every core busy.
-const PIPELINE_BYTES: usize = 8 << 20;
 
 fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Result<Option<Region>> {
     let mut region: Option<Region> = None;
