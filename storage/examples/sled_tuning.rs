@@ -13,7 +13,7 @@ fn main() {
                 .collect()
         })
         .collect();
-    for seg in [512usize << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20] {
+    for seg in [512usize << 10, 1 << 20, 2 << 20, 512 << 10, 1 << 20, 2 << 20] {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new()
             .path(dir.path())
@@ -23,13 +23,17 @@ fn main() {
             .unwrap();
         let t = db.open_tree("x").unwrap();
         let t0 = Instant::now();
-        for group in vals.chunks(90).enumerate() {
-            let mut b = sled::Batch::default();
-            for (k, v) in group.1.iter().enumerate() {
-                b.insert(&((group.0 * 90 + k) as u64).to_be_bytes(), v.clone());
+        // As commits write: two workers inserting concurrently.
+        std::thread::scope(|sc| {
+            for half in 0..2 {
+                let (t, vals) = (&t, &vals);
+                sc.spawn(move || {
+                    for k in (half..n).step_by(2) {
+                        t.insert((k as u64).to_be_bytes(), vals[k].clone()).unwrap();
+                    }
+                });
             }
-            t.apply_batch(b).unwrap();
-        }
+        });
         db.flush().unwrap();
         let el = t0.elapsed();
         let data = (n * size) as f64;
