@@ -13,7 +13,14 @@ fn main() {
                 .collect()
         })
         .collect();
-    for seg in [512usize << 10, 1 << 20, 2 << 20, 512 << 10, 1 << 20, 2 << 20] {
+    for seg in [
+        512usize << 10,
+        1 << 20,
+        2 << 20,
+        512 << 10,
+        1 << 20,
+        2 << 20,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new()
             .path(dir.path())
