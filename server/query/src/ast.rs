@@ -31,6 +31,9 @@ pub struct Select {
     pub as_of: AsOfSpec,
     pub filter: Option<Expr>,
     pub group_by: Vec<Expr>,
+    /// `FROM name WITH (layout = 'x')`: read through layout `x` instead of the one the
+    /// planner would choose (benchmarks, diagnosis).
+    pub layout: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -321,6 +321,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
     if c.if_not_exists && store.list_arrays().contains(&c.name) {
         return Ok(Execution::Done {
             message: format!("array '{}' already exists", c.name),
+            array: Some(c.name.clone()),
             version: None,
         });
     }
@@ -425,6 +426,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         .map_err(QueryError::from_storage)?;
     Ok(Execution::Done {
         message: format!("created array '{}'", c.name),
+        array: Some(c.name.clone()),
         version: Some(info.version),
     })
 }
@@ -467,6 +469,7 @@ pub(crate) fn add_layout(store: &Store, a: &AddLayout) -> Result<Execution, Quer
         .map_err(QueryError::from_storage)?;
     Ok(Execution::Done {
         message: format!("added layout '{}' to '{}'", a.layout, a.array),
+        array: Some(a.array.clone()),
         version: Some(info.version),
     })
 }
@@ -480,6 +483,7 @@ pub(crate) fn drop_array(
         if if_exists {
             return Ok(Execution::Done {
                 message: format!("array '{name}' does not exist"),
+                array: Some(name.to_string()),
                 version: None,
             });
         }
@@ -488,6 +492,7 @@ pub(crate) fn drop_array(
     store.drop_array(name).map_err(QueryError::from_storage)?;
     Ok(Execution::Done {
         message: format!("dropped array '{name}'"),
+        array: Some(name.to_string()),
         version: None,
     })
 }

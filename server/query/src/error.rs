@@ -14,8 +14,13 @@ pub enum QueryError {
     },
     #[error("planning error: {0}")]
     Plan(String),
+    /// An array (or a version of it) that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A name in the query text that resolves to nothing: attribute, dimension,
+    /// function, option, layout, time zone (with a "did you mean").
+    #[error("{0}")]
+    UnknownName(String),
     #[error("type error: {0}")]
     Type(String),
     #[error("execution error: {0}")]
@@ -80,14 +85,18 @@ impl QueryError {
         out
     }
 
-    /// Maps storage errors that mean "no such thing" to NotFound and keeps the rest.
+    /// Maps storage errors that mean "no such thing" to NotFound / UnknownName and
+    /// keeps the rest.
     pub(crate) fn from_storage(e: StorageError) -> Self {
         match e {
             StorageError::Cancelled => QueryError::Cancelled,
             e @ (StorageError::UnknownArray(_)
             | StorageError::UnknownVersion { .. }
-            | StorageError::NoVersionAtTime { .. }
-            | StorageError::UnknownLayout { .. }) => QueryError::NotFound(e.to_string()),
+            | StorageError::Vacuumed { .. }
+            | StorageError::NoVersionAtTime { .. }) => QueryError::NotFound(e.to_string()),
+            e @ (StorageError::UnknownLayout { .. }
+            | StorageError::UnknownAttribute { .. }
+            | StorageError::UnknownDimension { .. }) => QueryError::UnknownName(e.to_string()),
             e => QueryError::Storage(e),
         }
     }
@@ -135,7 +144,11 @@ pub(crate) fn not_found<'a>(
     if let Some(s) = did_you_mean(name, candidates) {
         m.push_str(&format!(" (did you mean '{s}'?)"));
     }
-    QueryError::NotFound(m)
+    if kind == "array" {
+        QueryError::NotFound(m)
+    } else {
+        QueryError::UnknownName(m)
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,27 @@
 //! Physical execution: chunk-aligned scans through one layout, element-wise
-//! evaluation over whole chunks, and partial aggregates per chunk merged across rayon
-//! workers. Nothing here holds more than the result, the aggregation state and the
+//! evaluation over whole chunks, and partial aggregates per worker merged at the
+//! end. Nothing here holds more than the result, the aggregation state and the
 //! chunks in flight.
+//!
+//! Aggregation: the pieces of the region (one chunk each) are cut into contiguous
+//! tasks; a rayon worker accumulates every task it runs into its own partial state,
+//! which covers a contiguous range of group indices and grows with the tasks (so
+//! each worker holds about its share of the groups). Partials are merged into the
+//! global state only when a worker's range would grow too large and at the end:
+//! never a lock per chunk. Per piece, the trailing dimensions are folded into runs:
+//! a run of cells that all fall into one group (e.g. a whole map for `GROUP BY
+//! time` over map tiles, or everything for a scalar) is reduced in vector lanes; a
+//! run that maps onto consecutive groups (e.g. a map for `GROUP BY lat, lon`) is
+//! added element-wise to a slice of the state; anything else (label picks, group
+//! keys in another order) goes cell by cell.
 
 use crate::error::QueryError;
-use crate::eval::{eval, Col, EType, Inputs, Lit, PExpr};
-use crate::logical::{AggFunc, AggInput, GroupKey, Kind, Plan, SKIP};
-use arrayq_storage::{Coordinate, ReadOptions, ReadStats, Region};
+use crate::eval::{eval, Col, EType, Inputs, PExpr};
+use crate::logical::{AggCall, AggFunc, AggInput, GroupKey, Kind, Plan, SKIP};
+use crate::scan::Reader;
+use arrayq_storage::{Coordinate, ReadStats, Region};
 use parking_lot::Mutex;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,11 +58,8 @@ impl Exec {
         Ok(())
     }
 
-    fn timed<T>(&self, ctr: &AtomicU64, f: impl FnOnce() -> T) -> T {
-        let t = Instant::now();
-        let r = f();
-        ctr.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        r
+    fn add(&self, ctr: &AtomicU64, since: Instant) {
+        ctr.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -84,69 +93,51 @@ pub fn selected_pieces(plan: &Plan, region: &Region) -> Vec<Region> {
     pieces
 }
 
-/// Reads every input attribute over `piece` (one chunk) and converts to columns.
-fn read_piece(plan: &Plan, ex: &Exec, piece: &Region) -> Result<Vec<Col>, QueryError> {
-    ex.check()?;
-    ex.timed(&ex.read_ns, || {
-        plan.attrs
-            .iter()
-            .map(|&a| {
-                let opts = ReadOptions {
-                    layout: Some(plan.layout),
-                    cancel: Some(&ex.cancel),
-                    stats: Some(&ex.read),
-                };
-                plan.snap
-                    .read_with(a, piece, opts)
-                    .map(Col::from_buffer)
-                    .map_err(QueryError::from_storage)
-            })
-            .collect()
-    })
-}
-
 fn origin(piece: &Region) -> Vec<u64> {
     piece.0.iter().map(|r| r.start).collect()
 }
 
-/// Per dimension, for every index of `piece`: its offset contribution (or SKIP).
-fn contributions(
-    piece: &Region,
-    region: &Region,
-    maps: &[Option<&[u32]>],
-    lo: &[u32],
-    strides: &[usize],
-) -> Vec<Vec<usize>> {
-    piece
-        .0
-        .iter()
-        .enumerate()
-        .map(|(d, r)| {
-            let base = region.0[d].start;
-            (r.start..r.end)
-                .map(|i| match maps[d] {
-                    None => 0,
-                    Some(m) => {
-                        let p = m[(i - base) as usize];
-                        if p == SKIP {
-                            usize::MAX
-                        } else {
-                            (p - lo[d]) as usize * strides[d]
-                        }
-                    }
-                })
-                .collect()
-        })
-        .collect()
+/// The slice of per-region-index values `v` (along `d`) that `piece` covers.
+fn along<'a, T>(v: &'a [T], piece: &Region, region: &Region, d: usize) -> &'a [T] {
+    let base = region.0[d].start;
+    &v[(piece.0[d].start - base) as usize..(piece.0[d].end - base) as usize]
 }
 
 // ---------------------------------------------------------------- aggregation
 
-/// Accumulated statistics per group for one input, with values shifted by `k`
-/// (the first value seen) so sums of squares keep their precision.
+/// A cell that belongs to no group (an unpicked label).
+const NO_GROUP: usize = usize::MAX;
+
+/// The statistics an input's calls need (the count is always kept).
+#[derive(Clone, Copy, Debug)]
+struct Need {
+    sum: bool,
+    min: bool,
+    max: bool,
+    var: bool,
+}
+
+impl Need {
+    fn of(i: &AggInput) -> Need {
+        Need {
+            sum: i.sum || i.var,
+            min: i.min,
+            max: i.max,
+            var: i.var,
+        }
+    }
+}
+
+/// Statistics per group of one input over a contiguous range of group indices, with
+/// values shifted by `k` (the first value seen) so sums of squares keep their
+/// precision. Vectors a call does not need stay empty.
 struct Acc {
     k: f64,
     n: Vec<u64>,
+    /// Counts of NaN-free slice runs as a difference array (`visits[g0] += 1`,
+    /// `visits[g0 + len] -= 1`; one longer than `n`), folded into `n` by `settle`, so
+    /// the hot loop of a slice run touches one state vector instead of two.
+    visits: Vec<i64>,
     s: Vec<f64>,
     q: Vec<f64>,
     mn: Vec<f64>,
@@ -154,22 +145,125 @@ struct Acc {
 }
 
 impl Acc {
-    fn new(len: usize, inp: &AggInput) -> Acc {
+    fn new(len: usize, need: Need) -> Acc {
+        let v = |on: bool, x: f64| if on { vec![x; len] } else { vec![] };
         Acc {
             k: f64::NAN,
             n: vec![0; len],
-            s: vec![0.0; len],
-            q: if inp.var { vec![0.0; len] } else { vec![] },
-            mn: if inp.minmax {
-                vec![f64::INFINITY; len]
-            } else {
-                vec![]
-            },
-            mx: if inp.minmax {
-                vec![f64::NEG_INFINITY; len]
-            } else {
-                vec![]
-            },
+            visits: vec![],
+            s: v(need.sum, 0.0),
+            q: v(need.var, 0.0),
+            mn: v(need.min, f64::INFINITY),
+            mx: v(need.max, f64::NEG_INFINITY),
+        }
+    }
+
+    /// Adds `before` empty groups in front and `after` behind.
+    fn widen(&mut self, before: usize, after: usize) {
+        fn w<T: Copy>(v: &mut Vec<T>, x: T, before: usize, after: usize) {
+            if v.is_empty() {
+                return;
+            }
+            let mut out = Vec::with_capacity(before + v.len() + after);
+            out.resize(before, x);
+            out.extend_from_slice(v);
+            out.resize(out.len() + after, x);
+            *v = out;
+        }
+        w(&mut self.n, 0, before, after);
+        w(&mut self.visits, 0, before, after);
+        w(&mut self.s, 0.0, before, after);
+        w(&mut self.q, 0.0, before, after);
+        w(&mut self.mn, f64::INFINITY, before, after);
+        w(&mut self.mx, f64::NEG_INFINITY, before, after);
+    }
+
+    /// Counts one visit of every group in `g0..g0 + len`.
+    #[inline(always)]
+    fn visit(&mut self, g0: usize, len: usize) {
+        if self.visits.is_empty() {
+            self.visits = vec![0; self.n.len() + 1];
+        }
+        self.visits[g0] += 1;
+        self.visits[g0 + len] -= 1;
+    }
+
+    /// Folds the pending visits into the counts.
+    fn settle(&mut self) {
+        if self.visits.is_empty() {
+            return;
+        }
+        let mut run = 0i64;
+        for (c, &v) in self.n.iter_mut().zip(&self.visits) {
+            run += v;
+            *c += run as u64;
+        }
+        self.visits = vec![];
+    }
+
+    /// Adds groups `off..off + self.len()` of `part` (settled) to this one's groups.
+    fn merge_from(&mut self, part: &Acc, off: usize) {
+        debug_assert!(part.visits.is_empty());
+        if part.k.is_nan() {
+            return; // saw nothing
+        }
+        if self.k.is_nan() {
+            self.k = part.k;
+        }
+        let d = part.k - self.k;
+        let len = self.n.len();
+        let r = off..off + len;
+        if !d.is_finite() {
+            // Infinite values as shifts: keep groups without values untouched.
+            for g in 0..len {
+                if part.n[off + g] > 0 {
+                    self.merge_one(part, off + g, g, d);
+                }
+            }
+            return;
+        }
+        for (g, &p) in self.n.iter_mut().zip(&part.n[r.clone()]) {
+            *g += p;
+        }
+        if !part.q.is_empty() {
+            let it = self.q.iter_mut().zip(&part.q[r.clone()]);
+            for ((g, &q), (&s, &n)) in it.zip(part.s[r.clone()].iter().zip(&part.n[r.clone()])) {
+                *g += q + 2.0 * d * s + n as f64 * d * d;
+            }
+        }
+        if !part.s.is_empty() {
+            let it = self.s.iter_mut().zip(&part.s[r.clone()]);
+            for ((g, &s), &n) in it.zip(&part.n[r.clone()]) {
+                *g += s + n as f64 * d;
+            }
+        }
+        if !part.mn.is_empty() {
+            for (g, &p) in self.mn.iter_mut().zip(&part.mn[r.clone()]) {
+                *g = g.min(p);
+            }
+        }
+        if !part.mx.is_empty() {
+            for (g, &p) in self.mx.iter_mut().zip(&part.mx[r]) {
+                *g = g.max(p);
+            }
+        }
+    }
+
+    fn merge_one(&mut self, part: &Acc, p: usize, g: usize, d: f64) {
+        let n = part.n[p];
+        let nf = n as f64;
+        self.n[g] += n;
+        if !part.q.is_empty() {
+            self.q[g] += part.q[p] + 2.0 * d * part.s[p] + nf * d * d;
+        }
+        if !part.s.is_empty() {
+            self.s[g] += part.s[p] + nf * d;
+        }
+        if !part.mn.is_empty() {
+            self.mn[g] = self.mn[g].min(part.mn[p]);
+        }
+        if !part.mx.is_empty() {
+            self.mx[g] = self.mx[g].max(part.mx[p]);
         }
     }
 }
@@ -202,108 +296,183 @@ impl Val for bool {
     }
 }
 
-fn accumulate(
-    acc: &mut Acc,
-    col: &Col,
-    shape: &[usize],
-    contrib: &[Vec<usize>],
-    uniform_last: bool,
-    n: usize,
-) {
-    let (mm, var) = (!acc.mn.is_empty(), !acc.q.is_empty());
+/// One piece's values and where they go.
+struct PieceArgs<'a> {
+    shape: &'a [usize],
+    /// Per dimension, per index of the piece: group-index contribution or NO_GROUP.
+    contrib: &'a [&'a [usize]],
+    /// First group index of the state accumulated into.
+    lo: usize,
+}
+
+/// Adds a piece's values (`col`, row-major, shaped like the piece) to `acc`.
+fn accumulate(acc: &mut Acc, need: Need, col: &Col, a: &PieceArgs) {
     macro_rules! go {
         ($v:expr) => {
-            match (mm, var) {
-                (false, false) => {
-                    acc_typed::<_, false, false>(acc, $v, shape, contrib, uniform_last)
-                }
-                (true, false) => acc_typed::<_, true, false>(acc, $v, shape, contrib, uniform_last),
-                (false, true) => acc_typed::<_, false, true>(acc, $v, shape, contrib, uniform_last),
-                (true, true) => acc_typed::<_, true, true>(acc, $v, shape, contrib, uniform_last),
+            go!(@flags $v, need.sum, need.min, need.max, need.var)
+        };
+        (@flags $v:expr, $($f:expr),*) => {
+            match ($($f),*) {
+                (false, false, false, _) => dispatch::<_, false, false, false, false>(acc, $v, a),
+                (true, false, false, false) => dispatch::<_, true, false, false, false>(acc, $v, a),
+                (true, false, false, true) => dispatch::<_, true, false, false, true>(acc, $v, a),
+                (false, true, false, _) => dispatch::<_, false, true, false, false>(acc, $v, a),
+                (false, false, true, _) => dispatch::<_, false, false, true, false>(acc, $v, a),
+                (false, true, true, _) => dispatch::<_, false, true, true, false>(acc, $v, a),
+                (true, true, false, false) => dispatch::<_, true, true, false, false>(acc, $v, a),
+                (true, false, true, false) => dispatch::<_, true, false, true, false>(acc, $v, a),
+                (true, true, true, false) => dispatch::<_, true, true, true, false>(acc, $v, a),
+                (true, true, false, true) => dispatch::<_, true, true, false, true>(acc, $v, a),
+                (true, false, true, true) => dispatch::<_, true, false, true, true>(acc, $v, a),
+                (true, true, true, true) => dispatch::<_, true, true, true, true>(acc, $v, a),
             }
         };
     }
     match col {
-        Col::F32(v) => go!(v),
-        Col::F64(v) => go!(v),
-        Col::I64(v) => go!(v),
-        Col::Bool(v) => go!(v),
+        Col::F32(v) => go!(v.as_slice()),
+        Col::F64(v) => go!(v.as_slice()),
+        Col::I64(v) => go!(v.as_slice()),
+        Col::Bool(v) => go!(v.as_slice()),
         Col::Const(l) => {
+            let n: usize = a.shape.iter().product();
             let v = vec![crate::eval::lit_f64(*l); n];
-            go!(&v)
+            go!(v.as_slice())
         }
     }
 }
 
-#[inline(always)]
-fn acc_typed<T: Val, const MM: bool, const VAR: bool>(
+/// Runs the kernels with AVX2 when the CPU has it (same arithmetic, same results:
+/// the lanes are explicit, only the instructions are wider).
+fn dispatch<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
     acc: &mut Acc,
     data: &[T],
-    shape: &[usize],
-    contrib: &[Vec<usize>],
-    uniform_last: bool,
+    a: &PieceArgs,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            unsafe { acc_piece_avx2::<T, S, MN, MX, V>(acc, data, a) };
+            return;
+        }
+    }
+    acc_piece::<T, S, MN, MX, V>(acc, data, a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn acc_piece_avx2<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+    acc: &mut Acc,
+    data: &[T],
+    a: &PieceArgs,
+) {
+    acc_piece::<T, S, MN, MX, V>(acc, data, a)
+}
+
+/// How the trailing dimensions of a piece fold into runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunKind {
+    /// Every cell of a run falls into one group.
+    Reduce,
+    /// A run maps onto consecutive groups, starting at the run's first cell.
+    Slice,
+    /// Cell by cell (the last dimension's contributions are irregular).
+    Cells,
+}
+
+/// Whether `c[i] == c[0] + i * step` for all i (no NO_GROUP).
+fn arithmetic(c: &[usize], step: usize) -> bool {
+    let c0 = c[0];
+    c0 != NO_GROUP
+        && c.iter()
+            .enumerate()
+            .all(|(i, &x)| x != NO_GROUP && x == c0 + i * step)
+}
+
+#[inline(always)]
+fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+    acc: &mut Acc,
+    data: &[T],
+    a: &PieceArgs,
+) {
+    let (shape, contrib, lo) = (a.shape, a.contrib, a.lo);
     if data.is_empty() {
         return;
     }
     if acc.k.is_nan() {
-        if let Some(x) = data.iter().map(|x| x.f()).find(|x| !x.is_nan()) {
-            acc.k = x;
-        } else {
-            return;
+        match data.iter().map(|x| x.f()).find(|x| !x.is_nan()) {
+            Some(x) => acc.k = x,
+            None => return, // nothing but NaN: nothing to count
         }
     }
     let k = acc.k;
     let rank = shape.len();
-    let inner = shape[rank - 1];
-    let outer = data.len() / inner;
-    let mut idx = vec![0usize; rank - 1];
-    let last = &contrib[rank - 1];
-    let contiguous_last = last
-        .iter()
-        .enumerate()
-        .all(|(i, &c)| c != usize::MAX && c == last[0] + i);
-    for o in 0..outer {
+    // Fold trailing dimensions into runs.
+    let mut j = rank - 1;
+    let mut run = shape[j];
+    let kind = if contrib[j].iter().all(|&c| c == 0) {
+        while j > 0 && contrib[j - 1].iter().all(|&c| c == 0) {
+            j -= 1;
+            run *= shape[j];
+        }
+        RunKind::Reduce
+    } else if arithmetic(contrib[j], 1) {
+        while j > 0 && arithmetic(contrib[j - 1], run) {
+            j -= 1;
+            run *= shape[j];
+        }
+        RunKind::Slice
+    } else {
+        RunKind::Cells
+    };
+    let run_off: usize = match kind {
+        RunKind::Slice => (j..rank).map(|d| contrib[d][0]).sum(),
+        _ => 0,
+    };
+    let last = contrib[rank - 1];
+    let mut idx = vec![0usize; j];
+    for row in data.chunks_exact(run) {
         let mut base = 0usize;
         let mut skip = false;
-        for d in 0..rank - 1 {
+        for d in 0..j {
             let c = contrib[d][idx[d]];
-            if c == usize::MAX {
+            if c == NO_GROUP {
                 skip = true;
                 break;
             }
             base += c;
         }
         if !skip {
-            let row = &data[o * inner..(o + 1) * inner];
-            if uniform_last {
-                reduce_run::<T, MM, VAR>(acc, base, row, k);
-            } else if contiguous_last {
-                let g0 = base + last[0];
-                accumulate_slice::<T, MM, VAR>(acc, g0, row, k);
-            } else {
-                for (i, &x) in row.iter().enumerate() {
-                    let c = last[i];
-                    let v = x.f();
-                    if c == usize::MAX || v.is_nan() {
-                        continue;
-                    }
-                    let g = base + c;
-                    let y = v - k;
-                    acc.n[g] += 1;
-                    acc.s[g] += y;
-                    if VAR {
-                        acc.q[g] += y * y;
-                    }
-                    if MM {
-                        acc.mn[g] = acc.mn[g].min(v);
-                        acc.mx[g] = acc.mx[g].max(v);
+            match kind {
+                RunKind::Reduce => reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k),
+                RunKind::Slice => slice_run::<T, S, MN, MX, V>(acc, base + run_off - lo, row, k),
+                RunKind::Cells => {
+                    for (&x, &c) in row.iter().zip(last) {
+                        let v = x.f();
+                        if c == NO_GROUP || v.is_nan() {
+                            continue;
+                        }
+                        let g = base + c - lo;
+                        let y = v - k;
+                        acc.n[g] += 1;
+                        if S {
+                            acc.s[g] += y;
+                        }
+                        if V {
+                            acc.q[g] += y * y;
+                        }
+                        if MN {
+                            acc.mn[g] = acc.mn[g].min(v);
+                        }
+                        if MX {
+                            acc.mx[g] = acc.mx[g].max(v);
+                        }
                     }
                 }
             }
         }
         // Next outer index.
-        let mut d = rank - 1;
+        let mut d = j;
         while d > 0 {
             d -= 1;
             idx[d] += 1;
@@ -316,10 +485,101 @@ fn acc_typed<T: Val, const MM: bool, const VAR: bool>(
 }
 
 const LANES: usize = 8;
+/// Lanes of the wide reduction: enough independent accumulators to hide the latency
+/// of f64 adds (the narrow loop waits on them).
+const WIDE: usize = 32;
+
+/// Reduces a run into one group. Long runs first go through a wide loop that
+/// assumes no NaN (a NaN shows up in the sums, or in a flag when there are none) and
+/// redo the run with masks only when one was there.
+#[inline(always)]
+fn reduce_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+    acc: &mut Acc,
+    g: usize,
+    row: &[T],
+    k: f64,
+) {
+    if row.len() >= 2 * WIDE && reduce_wide::<T, S, MN, MX, V>(acc, g, row, k) {
+        return;
+    }
+    reduce_masked::<T, S, MN, MX, V>(acc, g, row, k)
+}
+
+/// The wide, NaN-free reduction of a run; false (and nothing added) if the run holds
+/// a NaN.
+#[inline(always)]
+fn reduce_wide<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+    acc: &mut Acc,
+    g: usize,
+    row: &[T],
+    k: f64,
+) -> bool {
+    let mut s = [0.0f64; WIDE];
+    let mut q = [0.0f64; WIDE];
+    let mut mn = [f64::INFINITY; WIDE];
+    let mut mx = [f64::NEG_INFINITY; WIDE];
+    let mut bad = [false; WIDE];
+    let mut it = row.chunks_exact(WIDE);
+    for c in it.by_ref() {
+        for l in 0..WIDE {
+            let v = c[l].f();
+            if S {
+                let y = v - k;
+                s[l] += y;
+                if V {
+                    q[l] += y * y;
+                }
+            } else {
+                bad[l] |= v.is_nan();
+            }
+            // Compare-and-select never picks a NaN.
+            if MN {
+                mn[l] = if v < mn[l] { v } else { mn[l] };
+            }
+            if MX {
+                mx[l] = if v > mx[l] { v } else { mx[l] };
+            }
+        }
+    }
+    let (mut ts, mut tq) = (s.iter().sum::<f64>(), q.iter().sum::<f64>());
+    let mut nan = bad.iter().any(|&b| b);
+    let (mut tmn, mut tmx) = (f64::INFINITY, f64::NEG_INFINITY);
+    for x in it.remainder() {
+        let v = x.f();
+        nan |= v.is_nan();
+        let y = v - k;
+        ts += y;
+        tq += y * y;
+        tmn = tmn.min(v);
+        tmx = tmx.max(v);
+    }
+    if nan || (S && ts.is_nan()) || (V && tq.is_nan()) {
+        return false;
+    }
+    acc.n[g] += row.len() as u64;
+    if S {
+        acc.s[g] += ts;
+    }
+    if V {
+        acc.q[g] += tq;
+    }
+    if MN {
+        acc.mn[g] = mn.iter().fold(acc.mn[g].min(tmn), |a, &b| a.min(b));
+    }
+    if MX {
+        acc.mx[g] = mx.iter().fold(acc.mx[g].max(tmx), |a, &b| a.max(b));
+    }
+    true
+}
 
 /// Reduces a run into one group: branch-free lanes (NaN masked), so it vectorises.
 #[inline(always)]
-fn reduce_run<T: Val, const MM: bool, const VAR: bool>(acc: &mut Acc, g: usize, row: &[T], k: f64) {
+fn reduce_masked<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+    acc: &mut Acc,
+    g: usize,
+    row: &[T],
+    k: f64,
+) {
     let mut n = [0u64; LANES];
     let mut s = [0.0f64; LANES];
     let mut q = [0.0f64; LANES];
@@ -330,15 +590,19 @@ fn reduce_run<T: Val, const MM: bool, const VAR: bool>(acc: &mut Acc, g: usize, 
         for l in 0..LANES {
             let v = c[l].f();
             let ok = !v.is_nan();
-            let y = if ok { v - k } else { 0.0 };
             n[l] += ok as u64;
-            s[l] += y;
-            if VAR {
-                q[l] += y * y;
+            if S {
+                let y = if ok { v - k } else { 0.0 };
+                s[l] += y;
+                if V {
+                    q[l] += y * y;
+                }
             }
-            if MM {
-                // f64::min/max ignore a NaN operand.
+            // f64::min/max ignore a NaN operand.
+            if MN {
                 mn[l] = mn[l].min(v);
+            }
+            if MX {
                 mx[l] = mx[l].max(v);
             }
         }
@@ -346,152 +610,226 @@ fn reduce_run<T: Val, const MM: bool, const VAR: bool>(acc: &mut Acc, g: usize, 
     for (l, x) in it.remainder().iter().enumerate() {
         let v = x.f();
         let ok = !v.is_nan();
-        let y = if ok { v - k } else { 0.0 };
         n[l] += ok as u64;
-        s[l] += y;
-        if VAR {
-            q[l] += y * y;
+        if S {
+            let y = if ok { v - k } else { 0.0 };
+            s[l] += y;
+            if V {
+                q[l] += y * y;
+            }
         }
-        if MM {
+        if MN {
             mn[l] = mn[l].min(v);
+        }
+        if MX {
             mx[l] = mx[l].max(v);
         }
     }
     acc.n[g] += n.iter().sum::<u64>();
-    acc.s[g] += s.iter().sum::<f64>();
-    if VAR {
+    if S {
+        acc.s[g] += s.iter().sum::<f64>();
+    }
+    if V {
         acc.q[g] += q.iter().sum::<f64>();
     }
-    if MM {
+    if MN {
         acc.mn[g] = mn.iter().fold(acc.mn[g], |a, &b| a.min(b));
+    }
+    if MX {
         acc.mx[g] = mx.iter().fold(acc.mx[g], |a, &b| a.max(b));
     }
 }
 
 /// Accumulates a run into consecutive groups `g0..g0 + row.len()` (zipped slices).
+/// One pass per statistic; NaN is detected on the way, and only a run holding NaN
+/// counts cell by cell (others count as one visit of the range).
 #[inline(always)]
-fn accumulate_slice<T: Val, const MM: bool, const VAR: bool>(
+fn slice_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
     acc: &mut Acc,
     g0: usize,
     row: &[T],
     k: f64,
 ) {
-    let m = row.len();
-    let n = &mut acc.n[g0..g0 + m];
-    let s = &mut acc.s[g0..g0 + m];
-    for i in 0..m {
-        let v = row[i].f();
-        let ok = !v.is_nan();
-        n[i] += ok as u64;
-        s[i] += if ok { v - k } else { 0.0 };
-    }
-    if VAR {
-        let q = &mut acc.q[g0..g0 + m];
-        for i in 0..m {
-            let v = row[i].f();
-            let y = if !v.is_nan() { v - k } else { 0.0 };
-            q[i] += y * y;
+    let r = g0..g0 + row.len();
+    let mut nan = false;
+    if V {
+        let sq = acc.s[r.clone()].iter_mut().zip(acc.q[r.clone()].iter_mut());
+        for ((s, q), x) in sq.zip(row) {
+            let v = x.f();
+            let bad = v.is_nan();
+            nan |= bad;
+            let y = if bad { 0.0 } else { v - k };
+            *s += y;
+            *q += y * y;
+        }
+    } else if S {
+        for (s, x) in acc.s[r.clone()].iter_mut().zip(row) {
+            let v = x.f();
+            let bad = v.is_nan();
+            nan |= bad;
+            *s += if bad { 0.0 } else { v - k };
         }
     }
-    if MM {
-        let mn = &mut acc.mn[g0..g0 + m];
-        for i in 0..m {
-            mn[i] = mn[i].min(row[i].f());
-        }
-        let mx = &mut acc.mx[g0..g0 + m];
-        for i in 0..m {
-            mx[i] = mx[i].max(row[i].f());
+    // Compare-and-select never picks a NaN.
+    if MN {
+        for (m, x) in acc.mn[r.clone()].iter_mut().zip(row) {
+            let v = x.f();
+            nan |= v.is_nan();
+            *m = if v < *m { v } else { *m };
         }
     }
-}
-
-/// Merges a partial over the group box `lo..lo+shape` into the global state.
-fn merge(global: &mut Acc, part: &Acc, lo: &[u32], pshape: &[usize], gstrides: &[usize]) {
-    if part.k.is_nan() {
-        return; // saw nothing
+    if MX {
+        for (m, x) in acc.mx[r.clone()].iter_mut().zip(row) {
+            let v = x.f();
+            nan |= v.is_nan();
+            *m = if v > *m { v } else { *m };
+        }
     }
-    if global.k.is_nan() {
-        global.k = part.k;
+    if !(S || MN || MX) {
+        nan = row.iter().fold(false, |a, x| a | x.f().is_nan());
     }
-    let delta = part.k - global.k;
-    let total: usize = pshape.iter().product();
-    let rank = pshape.len();
-    let mut idx = vec![0usize; rank];
-    for p in 0..total {
-        let mut g = 0usize;
-        for d in 0..rank {
-            g += (lo[d] as usize + idx[d]) * gstrides[d];
+    if nan {
+        for (c, x) in acc.n[r].iter_mut().zip(row) {
+            *c += !x.f().is_nan() as u64;
         }
-        let n = part.n[p];
-        if n > 0 {
-            let nf = n as f64;
-            let s = part.s[p];
-            global.n[g] += n;
-            global.s[g] += s + nf * delta;
-            if !global.q.is_empty() {
-                global.q[g] += part.q[p] + 2.0 * delta * s + nf * delta * delta;
-            }
-            if !global.mn.is_empty() {
-                global.mn[g] = global.mn[g].min(part.mn[p]);
-                global.mx[g] = global.mx[g].max(part.mx[p]);
-            }
-        }
-        let mut d = rank;
-        while d > 0 {
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < pshape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+    } else {
+        acc.visit(g0, row.len());
     }
 }
 
-fn finish(acc: &Acc, f: AggFunc) -> Col {
+/// The value of call `f` for the groups `r` of `acc` (never a count), into `out`.
+fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [f64]) {
+    if acc.k.is_nan() {
+        // Saw no value: every group is empty.
+        let v = if f == AggFunc::Sum { 0.0 } else { f64::NAN };
+        out.fill(v);
+        return;
+    }
     let k = acc.k;
-    let n = acc.n.len();
-    let per = |g: usize| -> f64 {
-        let c = acc.n[g];
-        let nf = c as f64;
-        match f {
-            AggFunc::Count => nf,
-            AggFunc::Sum => {
-                if c == 0 {
-                    0.0
-                } else {
-                    nf * k + acc.s[g]
-                }
-            }
-            _ if c == 0 => f64::NAN,
-            AggFunc::Avg => k + acc.s[g] / nf,
-            AggFunc::Min => acc.mn[g],
-            AggFunc::Max => acc.mx[g],
-            AggFunc::VarPop | AggFunc::StdPop | AggFunc::VarSamp | AggFunc::StdSamp => {
-                let s = acc.s[g];
-                let m2 = (acc.q[g] - s * s / nf).max(0.0);
-                let v = match f {
-                    AggFunc::VarPop | AggFunc::StdPop => m2 / nf,
-                    _ if c < 2 => f64::NAN,
-                    _ => m2 / (nf - 1.0),
-                };
-                if matches!(f, AggFunc::StdPop | AggFunc::StdSamp) {
-                    v.sqrt()
-                } else {
-                    v
-                }
-            }
+    let n = &acc.n[r.clone()];
+    let pick = |v: &[f64], out: &mut [f64]| {
+        for ((o, &c), &x) in out.iter_mut().zip(n).zip(&v[r.clone()]) {
+            *o = if c == 0 { f64::NAN } else { x };
         }
     };
-    if f == AggFunc::Count {
-        Col::I64(acc.n.iter().map(|&c| c as i64).collect())
-    } else {
-        Col::F64((0..n).map(per).collect())
+    match f {
+        AggFunc::Count => unreachable!("counts are integers"),
+        AggFunc::Min => pick(&acc.mn, out),
+        AggFunc::Max => pick(&acc.mx, out),
+        AggFunc::Sum => {
+            for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.s[r.clone()]) {
+                *o = if c == 0 { 0.0 } else { c as f64 * k + s };
+            }
+        }
+        AggFunc::Avg => {
+            for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.s[r.clone()]) {
+                *o = if c == 0 { f64::NAN } else { k + s / c as f64 };
+            }
+        }
+        AggFunc::VarPop | AggFunc::StdPop | AggFunc::VarSamp | AggFunc::StdSamp => {
+            let (s, q) = (&acc.s[r.clone()], &acc.q[r.clone()]);
+            for (g, o) in out.iter_mut().enumerate() {
+                let c = n[g];
+                let nf = c as f64;
+                *o = if c == 0 {
+                    f64::NAN
+                } else {
+                    let m2 = (q[g] - s[g] * s[g] / nf).max(0.0);
+                    let v = match f {
+                        AggFunc::VarPop | AggFunc::StdPop => m2 / nf,
+                        _ if c < 2 => f64::NAN,
+                        _ => m2 / (nf - 1.0),
+                    };
+                    if matches!(f, AggFunc::StdPop | AggFunc::StdSamp) {
+                        v.sqrt()
+                    } else {
+                        v
+                    }
+                };
+            }
+        }
     }
 }
 
-/// A group box (per group key: lo..hi) and the pieces accumulated into it.
-type Task = (Vec<(u32, u32)>, Vec<usize>);
+/// How many times each slot appears in `e`.
+fn count_slots(e: &PExpr, counts: &mut [usize]) {
+    match e {
+        PExpr::Slot { k, .. } => counts[*k] += 1,
+        PExpr::Coord { .. } | PExpr::Lit { .. } => {}
+        PExpr::Unary { e, .. } | PExpr::Cast { e, .. } => count_slots(e, counts),
+        PExpr::Binary { l, r, .. } => {
+            count_slots(l, counts);
+            count_slots(r, counts);
+        }
+        PExpr::Func { args, .. } => args.iter().for_each(|a| count_slots(a, counts)),
+        PExpr::Case {
+            whens, otherwise, ..
+        } => {
+            for (c, v) in whens {
+                count_slots(c, counts);
+                count_slots(v, counts);
+            }
+            if let Some(o) = otherwise {
+                count_slots(o, counts);
+            }
+        }
+    }
+}
+
+/// The partial state of one worker: every input's statistics over the group indices
+/// `lo..hi`.
+struct Partial {
+    lo: usize,
+    hi: usize,
+    accs: Vec<Acc>,
+}
+
+impl Partial {
+    fn new(lo: usize, hi: usize, needs: &[Need]) -> Partial {
+        Partial {
+            lo,
+            hi,
+            accs: needs.iter().map(|&nd| Acc::new(hi - lo, nd)).collect(),
+        }
+    }
+
+    /// Grows to cover `lo..hi` (at least doubling on the side it grows, up to `ng`).
+    fn cover(&mut self, lo: usize, hi: usize, ng: usize) {
+        if lo >= self.lo && hi <= self.hi {
+            return;
+        }
+        let span = self.hi - self.lo;
+        let new_lo = if lo < self.lo {
+            lo.min(self.lo.saturating_sub(span))
+        } else {
+            self.lo
+        };
+        let new_hi = if hi > self.hi {
+            hi.max(self.hi + span).min(ng)
+        } else {
+            self.hi
+        };
+        for a in &mut self.accs {
+            a.widen(self.lo - new_lo, new_hi - self.hi);
+        }
+        self.lo = new_lo;
+        self.hi = new_hi;
+    }
+}
+
+/// What one rayon worker keeps between tasks.
+#[derive(Default)]
+struct Slot {
+    part: Option<Partial>,
+    reader: Option<Reader>,
+}
+
+/// Pieces in a row accumulated by one task, and the group indices they touch.
+struct Task {
+    pieces: std::ops::Range<usize>,
+    lo: usize,
+    hi: usize,
+}
 
 /// Runs an aggregate plan; returns the output columns (each over all groups).
 pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
@@ -504,156 +842,109 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
     else {
         return Err(QueryError::Internal("aggregate() on a projection".into()));
     };
-    let rank = plan.region.rank();
+    let needs: Vec<Need> = inputs.iter().map(Need::of).collect();
     let gshape: Vec<usize> = groups.iter().map(|g| g.len).collect();
     let ng: usize = gshape.iter().product();
-    // Global strides per output (group) dimension, and which group key each dim has.
-    let mut gstrides = vec![1usize; groups.len()];
-    for o in (0..groups.len().saturating_sub(1)).rev() {
-        gstrides[o] = gstrides[o + 1] * gshape[o + 1];
-    }
-    let key_of_dim: Vec<Option<usize>> = (0..rank)
-        .map(|d| groups.iter().position(|g| g.dim == d))
-        .collect();
-    // Dimensions with picks but no group key still need a map (to skip unpicked cells).
-    let pick_maps: Vec<Option<Vec<u32>>> = plan
-        .dims
-        .iter()
-        .map(|s| {
-            s.picks.as_ref().map(|_| {
-                s.positions()
-                    .into_iter()
-                    .map(|p| if p == SKIP { SKIP } else { 0 })
-                    .collect()
-            })
-        })
-        .collect();
-    let maps: Vec<Option<&[u32]>> = (0..rank)
-        .map(|d| match key_of_dim[d] {
-            Some(o) => Some(groups[o].map.as_slice()),
-            None => pick_maps[d].as_deref(),
-        })
-        .collect();
-
-    let mut global: Vec<Acc> = inputs.iter().map(|i| Acc::new(ng, i)).collect();
-    if !plan.empty {
-        let pieces = selected_pieces(plan, &plan.region);
-        // Group box (per group key: lo..hi) of each piece.
-        let gbox = |p: &Region| -> Vec<(u32, u32)> {
-            groups
-                .iter()
-                .map(|g| {
-                    let r = &p.0[g.dim];
-                    let base = plan.region.0[g.dim].start;
-                    let vals = (r.start..r.end)
-                        .map(|i| g.map[(i - base) as usize])
-                        .filter(|&x| x != SKIP);
-                    let (mut lo, mut hi) = (u32::MAX, 0u32);
-                    for v in vals {
-                        lo = lo.min(v);
-                        hi = hi.max(v + 1);
-                    }
-                    if lo == u32::MAX {
-                        (0, 0)
-                    } else {
-                        (lo, hi)
-                    }
-                })
-                .collect()
-        };
-        // Tasks: pieces sharing a group box, split further for parallelism.
-        let mut order: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut by_box: HashMap<Vec<(u32, u32)>, Vec<usize>> = HashMap::new();
-        for (i, p) in pieces.iter().enumerate() {
-            let b = gbox(p);
-            if b.iter().any(|(lo, hi)| lo == hi) {
-                continue; // nothing selected in this piece
+    // Finished partials (settled), combined only when the outputs are computed.
+    let done: Mutex<Vec<Partial>> = Mutex::new(Vec::new());
+    let retire = |mut part: Partial| {
+        for a in &mut part.accs {
+            a.settle();
+        }
+        done.lock().push(part);
+    };
+    if !plan.empty && ng > 0 {
+        let contrib = group_contributions(plan, groups);
+        let all = selected_pieces(plan, &plan.region);
+        // The group-index range of every piece; pieces selecting nothing are dropped.
+        let mut pieces = Vec::with_capacity(all.len());
+        let mut ranges = Vec::with_capacity(all.len());
+        for p in all {
+            if let Some(r) = group_range(&contrib, &p, &plan.region) {
+                pieces.push(p);
+                ranges.push(r);
             }
-            by_box
-                .entry(b.clone())
-                .or_insert_with(|| {
-                    order.push(b);
-                    Vec::new()
-                })
-                .push(i);
         }
         let threads = rayon::current_num_threads().max(1);
-        let want = 4 * threads;
-        let mut tasks: Vec<Task> = Vec::new();
-        let per = want.div_ceil(order.len().max(1));
-        for b in order {
-            let list = by_box.remove(&b).unwrap_or_default();
-            let k = per.min(list.len()).max(1);
-            let size = list.len().div_ceil(k);
-            for part in list.chunks(size.max(1)) {
-                tasks.push((b.clone(), part.to_vec()));
-            }
-        }
-        let global_m = Mutex::new(std::mem::take(&mut global));
+        // About 1 MB of decoded chunks per task (for balance at the end, when one worker
+        // may finish its last task alone), at most 16 tasks per worker (each task may
+        // widen a partial).
+        let layout = &plan.snap.schema().layouts[plan.layout];
+        let chunk_bytes = layout.chunk_len() * 4;
+        let want = (pieces.len() * chunk_bytes / (1 << 20)).clamp(2 * threads, 16 * threads);
+        let tasks = make_tasks(&ranges, want);
+        let max_task = tasks.iter().map(|t| t.hi - t.lo).max().unwrap_or(0);
+        // A worker's partial grows up to about its share of the groups.
+        let cap = (2 * ng / threads).max(1 << 16).max(max_task);
+        let slots: Vec<Mutex<Slot>> = (0..threads).map(|_| Mutex::default()).collect();
         let coords: Vec<Coordinate> = plan.coords();
         tasks
             .par_iter()
-            .try_for_each(|(b, list)| -> Result<(), QueryError> {
-                let lo: Vec<u32> = b.iter().map(|x| x.0).collect();
-                let pshape: Vec<usize> = b.iter().map(|x| (x.1 - x.0) as usize).collect();
-                let plen: usize = pshape.iter().product();
-                let mut pstrides = vec![1usize; pshape.len()];
-                for o in (0..pshape.len().saturating_sub(1)).rev() {
-                    pstrides[o] = pstrides[o + 1] * pshape[o + 1];
-                }
-                let dim_lo: Vec<u32> = (0..rank)
-                    .map(|d| key_of_dim[d].map(|o| lo[o]).unwrap_or(0))
-                    .collect();
-                let dim_stride: Vec<usize> = (0..rank)
-                    .map(|d| key_of_dim[d].map(|o| pstrides[o]).unwrap_or(0))
-                    .collect();
-                let mut part: Vec<Acc> = inputs.iter().map(|i| Acc::new(plen, i)).collect();
-                for &pi in list {
+            .try_for_each(|task| -> Result<(), QueryError> {
+                let si = rayon::current_thread_index().unwrap_or(0) % slots.len();
+                let Slot { part, reader } = std::mem::take(&mut *slots[si].lock());
+                let mut reader = reader.unwrap_or_else(|| Reader::new(plan));
+                let mut part = match part {
+                    Some(mut p) => {
+                        let span = p.hi.max(task.hi) - p.lo.min(task.lo);
+                        if span <= cap {
+                            p.cover(task.lo, task.hi, ng);
+                            p
+                        } else {
+                            retire(p);
+                            Partial::new(task.lo, task.hi, &needs)
+                        }
+                    }
+                    None => Partial::new(task.lo, task.hi, &needs),
+                };
+                for pi in task.pieces.clone() {
                     let piece = &pieces[pi];
-                    let cols = read_piece(plan, ex, piece)?;
+                    reader.read(plan, ex, piece)?;
                     let t = Instant::now();
                     let shape = piece.shape();
-                    let n: usize = shape.iter().product();
-                    let org = origin(piece);
-                    let contrib = contributions(piece, &plan.region, &maps, &dim_lo, &dim_stride);
-                    let uniform_last = maps[rank - 1].is_none();
-                    let inp = Inputs {
-                        slots: &cols,
+                    let cs: Vec<&[usize]> = (0..shape.len())
+                        .map(|d| along(&contrib[d], piece, &plan.region, d))
+                        .collect();
+                    let args = PieceArgs {
                         shape: &shape,
-                        origin: &org,
-                        coords: &coords,
-                        n,
+                        contrib: &cs,
+                        lo: part.lo,
                     };
-                    for (acc, input) in part.iter_mut().zip(inputs) {
+                    for ((acc, input), &need) in part.accs.iter_mut().zip(inputs).zip(&needs) {
                         match &input.expr {
-                            PExpr::Slot { k, .. } => {
-                                accumulate(acc, &cols[*k], &shape, &contrib, uniform_last, n)
-                            }
+                            PExpr::Slot { k, .. } => accumulate(acc, need, &reader.cols[*k], &args),
                             e => {
-                                let c = eval(e, &inp);
-                                accumulate(acc, &c, &shape, &contrib, uniform_last, n)
+                                let org = origin(piece);
+                                let inp = Inputs {
+                                    slots: &reader.cols,
+                                    shape: &shape,
+                                    origin: &org,
+                                    coords: &coords,
+                                    n: shape.iter().product(),
+                                };
+                                accumulate(acc, need, &eval(e, &inp), &args)
                             }
                         }
                     }
-                    ex.compute_ns
-                        .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    ex.add(&ex.compute_ns, t);
                 }
-                let t = Instant::now();
-                let mut g = global_m.lock();
-                for (ga, pa) in g.iter_mut().zip(&part) {
-                    merge(ga, pa, &lo, &pshape, &gstrides);
+                let mut slot = slots[si].lock();
+                if let Some(other) = slot.part.replace(part) {
+                    retire(other); // a nested task ran on this worker meanwhile
                 }
-                ex.merge_ns
-                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                slot.reader = Some(reader);
                 Ok(())
             })?;
-        global = global_m.into_inner();
+        for s in slots {
+            if let Some(p) = s.into_inner().part {
+                retire(p);
+            }
+        }
     }
     ex.check()?;
-    let call_cols: Vec<Col> = calls
-        .iter()
-        .map(|c| finish(&global[c.input], c.func))
-        .collect();
+    let t = Instant::now();
+    let mut call_cols = combine(done.into_inner(), &needs, calls, ng);
+    ex.add(&ex.merge_ns, t);
     let coords: Vec<Coordinate> = Vec::new();
     let shape = if gshape.is_empty() {
         vec![1]
@@ -668,10 +959,178 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
         coords: &coords,
         n: ng,
     };
-    Ok(outputs
+    // Outputs that are one call used nowhere else take its column (no copy); the
+    // others are evaluated over the calls first.
+    let mut uses = vec![0usize; call_cols.len()];
+    outputs.iter().for_each(|o| count_slots(o, &mut uses));
+    let own = |o: &PExpr| matches!(o, PExpr::Slot { k, .. } if uses[*k] == 1);
+    let mut out: Vec<Option<Col>> = outputs
         .iter()
-        .map(|o| eval(o, &inp).into_type(o.ty(), ng))
+        .map(|o| (!own(o)).then(|| eval(o, &inp).into_type(o.ty(), ng)))
+        .collect();
+    for (slot, o) in out.iter_mut().zip(outputs) {
+        if let PExpr::Slot { k, .. } = o {
+            if slot.is_none() {
+                let c = std::mem::replace(&mut call_cols[*k], Col::F64(vec![]));
+                *slot = Some(c.into_type(o.ty(), ng));
+            }
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|c| c.expect("every output computed"))
         .collect())
+}
+
+/// Every call's column over all `ng` groups, from the workers' partials: the group
+/// range is cut where partials begin or end; a segment covered by one partial is
+/// finished straight from it, one covered by several is merged first (in pieces
+/// that stay in cache), one covered by none holds empty groups. Segments are
+/// finished in parallel into the output columns.
+fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize) -> Vec<Col> {
+    const PIECE: usize = 1 << 14;
+    parts.sort_by_key(|p| (p.lo, p.hi));
+    let mut cuts: Vec<usize> = vec![0, ng];
+    for p in &parts {
+        cuts.push(p.lo);
+        cuts.push(p.hi);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut segs: Vec<(usize, usize)> = Vec::new();
+    for w in cuts.windows(2) {
+        let (mut a, b) = (w[0], w[1]);
+        while a < b {
+            let e = (a + PIECE).min(b);
+            segs.push((a, e));
+            a = e;
+        }
+    }
+    let mut cols: Vec<Col> = calls
+        .iter()
+        .map(|c| match c.func {
+            AggFunc::Count => Col::I64(vec![0; ng]),
+            _ => Col::F64(vec![0.0; ng]),
+        })
+        .collect();
+    let ptrs = OutCols(cols.iter_mut().map(col_ptr).collect());
+    segs.par_iter().for_each(|&(a, e)| {
+        let over: Vec<&Partial> = parts.iter().filter(|p| p.lo <= a && p.hi >= e).collect();
+        let merged: Vec<Acc>;
+        let (accs, off): (Vec<&Acc>, usize) = match over.as_slice() {
+            [one] => (one.accs.iter().collect(), a - one.lo),
+            _ => {
+                merged = needs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &nd)| {
+                        let mut acc = Acc::new(e - a, nd);
+                        for p in &over {
+                            acc.merge_from(&p.accs[i], a - p.lo);
+                        }
+                        acc
+                    })
+                    .collect();
+                (merged.iter().collect(), 0)
+            }
+        };
+        for (ci, c) in calls.iter().enumerate() {
+            let (ptr, len) = ptrs.get(ci);
+            assert!(e <= len, "segment inside the column");
+            let acc = accs[c.input];
+            let r = off..off + (e - a);
+            // SAFETY: segments are disjoint ranges of every output column, each
+            // written by one worker; the columns outlive the loop.
+            unsafe {
+                if c.func == AggFunc::Count {
+                    let out = std::slice::from_raw_parts_mut((ptr as *mut i64).add(a), e - a);
+                    for (o, &n) in out.iter_mut().zip(&acc.n[r]) {
+                        *o = n as i64;
+                    }
+                } else {
+                    let out = std::slice::from_raw_parts_mut((ptr as *mut f64).add(a), e - a);
+                    finish_into(acc, r, c.func, out);
+                }
+            }
+        }
+    });
+    cols
+}
+
+/// Per dimension, per index of the region: its contribution to the row-major group
+/// index (position in its group key times the key's stride; 0 for reduced
+/// dimensions), or NO_GROUP for unpicked cells. Non-decreasing along each dimension
+/// apart from NO_GROUP (group positions follow the array order).
+fn group_contributions(plan: &Plan, groups: &[GroupKey]) -> Vec<Vec<usize>> {
+    let mut gstrides = vec![1usize; groups.len()];
+    for o in (0..groups.len().saturating_sub(1)).rev() {
+        gstrides[o] = gstrides[o + 1] * groups[o + 1].len;
+    }
+    (0..plan.region.rank())
+        .map(|d| {
+            let len = (plan.region.0[d].end - plan.region.0[d].start) as usize;
+            let v: Vec<usize> = match groups.iter().position(|g| g.dim == d) {
+                Some(o) => groups[o]
+                    .map
+                    .iter()
+                    .map(|&p| {
+                        if p == SKIP {
+                            NO_GROUP
+                        } else {
+                            p as usize * gstrides[o]
+                        }
+                    })
+                    .collect(),
+                None => match &plan.dims[d].picks {
+                    None => vec![0; len],
+                    Some(_) => plan.dims[d]
+                        .positions()
+                        .iter()
+                        .map(|&p| if p == SKIP { NO_GROUP } else { 0 })
+                        .collect(),
+                },
+            };
+            debug_assert_eq!(v.len(), len);
+            debug_assert!(v
+                .iter()
+                .filter(|&&c| c != NO_GROUP)
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] <= w[1]));
+            v
+        })
+        .collect()
+}
+
+/// The group indices `lo..hi` a piece touches, or None when it selects no cell.
+fn group_range(contrib: &[Vec<usize>], piece: &Region, region: &Region) -> Option<(usize, usize)> {
+    let (mut lo, mut hi) = (0usize, 1usize);
+    for (d, c) in contrib.iter().enumerate() {
+        let s = along(c, piece, region, d);
+        let first = *s.iter().find(|&&x| x != NO_GROUP)?;
+        let last = *s.iter().rev().find(|&&x| x != NO_GROUP)?;
+        lo += first;
+        hi += last;
+    }
+    Some((lo, hi))
+}
+
+/// Cuts the pieces (in row-major chunk order) into at most `want` runs of about
+/// equal length.
+fn make_tasks(ranges: &[(usize, usize)], want: usize) -> Vec<Task> {
+    let n = ranges.len();
+    if n == 0 {
+        return vec![];
+    }
+    let k = want.clamp(1, n);
+    (0..k)
+        .map(|t| {
+            let pieces = t * n / k..(t + 1) * n / k;
+            let lo = ranges[pieces.clone()].iter().map(|r| r.0).min().unwrap();
+            let hi = ranges[pieces.clone()].iter().map(|r| r.1).max().unwrap();
+            Task { pieces, lo, hi }
+        })
+        .collect()
 }
 
 /// Group keys' coordinates are computed at plan time; this is only for EXPLAIN.
@@ -695,8 +1154,10 @@ pub struct Slab {
 
 /// Cuts the region into chunk-aligned slabs along the first dimension whose output
 /// extent exceeds 1 (every earlier dimension has extent 1, so each slab is one
-/// contiguous run of the row-major output).
-pub fn slabs(plan: &Plan) -> Vec<Slab> {
+/// contiguous run of the row-major output). A slab takes as many chunk steps as fit
+/// in `target_bytes` of output (at least one), so its chunks are computed in
+/// parallel while the output stays bounded.
+pub fn slabs(plan: &Plan, target_bytes: usize) -> Vec<Slab> {
     if plan.empty {
         return vec![];
     }
@@ -707,16 +1168,28 @@ pub fn slabs(plan: &Plan) -> Vec<Slab> {
         .filter(|&d| d != sd)
         .map(|d| plan.dims[d].count())
         .product();
+    let row_bytes = per_row * plan.col_dtypes.iter().map(|d| d.size()).sum::<usize>();
     let r = plan.region.0[sd].clone();
+    let rows_in = |a: u64, b: u64| match &plan.dims[sd].picks {
+        None => (b - a) as usize,
+        Some(p) => p.iter().filter(|&&i| i >= a && i < b).count(),
+    };
     let mut out = Vec::new();
     let mut a = r.start;
     let mut off = 0usize;
     while a < r.end {
-        let b = ((a / cs[sd] + 1) * cs[sd]).min(r.end);
-        let rows = match &plan.dims[sd].picks {
-            None => (b - a) as usize,
-            Some(p) => p.iter().filter(|&&i| i >= a && i < b).count(),
-        };
+        // Whole chunk steps while the output fits the target.
+        let mut b = ((a / cs[sd] + 1) * cs[sd]).min(r.end);
+        let mut rows = rows_in(a, b);
+        while b < r.end {
+            let nb = ((b / cs[sd] + 1) * cs[sd]).min(r.end);
+            let more = rows_in(b, nb);
+            if (rows + more) * row_bytes > target_bytes {
+                break;
+            }
+            rows += more;
+            b = nb;
+        }
         if rows > 0 {
             let mut reg = plan.region.clone();
             reg.0[sd] = a..b;
@@ -732,6 +1205,19 @@ pub fn slabs(plan: &Plan) -> Vec<Slab> {
     out
 }
 
+/// Output columns of a slab, written by the chunk workers in disjoint places.
+struct OutCols(Vec<(*mut u8, usize)>);
+// SAFETY: the pointers stay valid while the slab is computed and every worker writes
+// the output positions of its own piece only (pieces are disjoint boxes).
+unsafe impl Send for OutCols {}
+unsafe impl Sync for OutCols {}
+
+impl OutCols {
+    fn get(&self, c: usize) -> (*mut u8, usize) {
+        self.0[c]
+    }
+}
+
 /// Computes every column over one slab (chunk-parallel), in row-major output order.
 pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, QueryError> {
     let Kind::Project { cols } = &plan.kind else {
@@ -742,31 +1228,7 @@ pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, Que
     let rank = plan.region.rank();
     let pieces = selected_pieces(plan, &slab.region);
     let coords = plan.coords();
-    let computed: Vec<(Region, Vec<Col>)> = pieces
-        .into_par_iter()
-        .map(|piece| {
-            let inputs = read_piece(plan, ex, &piece)?;
-            let t = Instant::now();
-            let shape = piece.shape();
-            let n: usize = shape.iter().product();
-            let org = origin(&piece);
-            let inp = Inputs {
-                slots: &inputs,
-                shape: &shape,
-                origin: &org,
-                coords: &coords,
-                n,
-            };
-            let out: Vec<Col> = cols
-                .iter()
-                .map(|c| eval(c, &inp).into_type(c.ty(), n))
-                .collect();
-            ex.compute_ns
-                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            Ok((piece, out))
-        })
-        .collect::<Result<_, QueryError>>()?;
-    // Scatter into the slab's output, honouring picks.
+    // Where each index of the region goes in the slab's output, per dimension.
     let positions: Vec<Vec<u32>> = (0..rank)
         .map(|d| {
             let mut p = plan.dims[d].positions();
@@ -782,9 +1244,7 @@ pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, Que
         .collect();
     let oshape: Vec<usize> = (0..rank)
         .map(|d| {
-            let r = &slab.region.0[d];
-            let base = plan.region.0[d].start;
-            positions[d][(r.start - base) as usize..(r.end - base) as usize]
+            along(&positions[d], &slab.region, &plan.region, d)
                 .iter()
                 .filter(|&&x| x != SKIP)
                 .count()
@@ -794,19 +1254,59 @@ pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, Que
     for d in (0..rank.saturating_sub(1)).rev() {
         ostrides[d] = ostrides[d + 1] * oshape[d + 1];
     }
-    let maps: Vec<Option<&[u32]>> = positions.iter().map(|p| Some(p.as_slice())).collect();
-    let zeros = vec![0u32; rank];
+    let offsets: Vec<Vec<usize>> = (0..rank)
+        .map(|d| {
+            positions[d]
+                .iter()
+                .map(|&p| {
+                    if p == SKIP {
+                        NO_GROUP
+                    } else {
+                        p as usize * ostrides[d]
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let mut outs: Vec<Col> = cols
         .iter()
         .map(|c| empty_col(c.ty(), slab.out_len))
         .collect();
-    for (piece, vals) in computed {
-        let contrib = contributions(&piece, &plan.region, &maps, &zeros, &ostrides);
-        let shape = piece.shape();
-        for (o, v) in outs.iter_mut().zip(vals) {
-            scatter(o, v, &shape, &contrib);
-        }
-    }
+    let ptrs = OutCols(outs.iter_mut().map(col_ptr).collect());
+    pieces.par_iter().try_for_each_init(
+        || Reader::new(plan),
+        |reader, piece| -> Result<(), QueryError> {
+            reader.read(plan, ex, piece)?;
+            let t = Instant::now();
+            let shape = piece.shape();
+            let n: usize = shape.iter().product();
+            let org = origin(piece);
+            let inp = Inputs {
+                slots: &reader.cols,
+                shape: &shape,
+                origin: &org,
+                coords: &coords,
+                n,
+            };
+            let contrib: Vec<&[usize]> = (0..rank)
+                .map(|d| along(&offsets[d], piece, &plan.region, d))
+                .collect();
+            for (ci, c) in cols.iter().enumerate() {
+                let (ptr, len) = ptrs.get(ci);
+                let v = match c {
+                    // A bare attribute: no copy before the scatter.
+                    PExpr::Slot { k, ty } if col_is(&reader.cols[*k], *ty) => {
+                        scatter(ptr, len, &reader.cols[*k], &shape, &contrib);
+                        continue;
+                    }
+                    c => eval(c, &inp).into_type(c.ty(), n),
+                };
+                scatter(ptr, len, &v, &shape, &contrib);
+            }
+            ex.add(&ex.compute_ns, t);
+            Ok(())
+        },
+    )?;
     Ok(outs)
 }
 
@@ -822,6 +1322,16 @@ fn slab_first(plan: &Plan, slab: &Slab, d: usize) -> Option<u32> {
         .find(|&x| x != SKIP)
 }
 
+fn col_is(c: &Col, ty: EType) -> bool {
+    matches!(
+        (c, ty),
+        (Col::F32(_), EType::F32)
+            | (Col::F64(_), EType::F64)
+            | (Col::I64(_), EType::I64)
+            | (Col::Bool(_), EType::Bool)
+    )
+}
+
 fn empty_col(ty: EType, n: usize) -> Col {
     match ty {
         EType::F32 => Col::F32(vec![0.0; n]),
@@ -831,40 +1341,53 @@ fn empty_col(ty: EType, n: usize) -> Col {
     }
 }
 
-fn scatter(out: &mut Col, v: Col, shape: &[usize], contrib: &[Vec<usize>]) {
-    fn go<T: Copy>(out: &mut [T], v: &[T], shape: &[usize], contrib: &[Vec<usize>]) {
+fn col_ptr(c: &mut Col) -> (*mut u8, usize) {
+    match c {
+        Col::F32(v) => (v.as_mut_ptr() as *mut u8, v.len()),
+        Col::F64(v) => (v.as_mut_ptr() as *mut u8, v.len()),
+        Col::I64(v) => (v.as_mut_ptr() as *mut u8, v.len()),
+        Col::Bool(v) => (v.as_mut_ptr() as *mut u8, v.len()),
+        Col::Const(_) => (std::ptr::null_mut(), 0),
+    }
+}
+
+/// Writes a piece's values (shaped `shape`) to their output offsets (`contrib`: per
+/// dimension, per index of the piece, or NO_GROUP when not selected) in the output
+/// column at `out` (`len` elements of the value's type).
+fn scatter(out: *mut u8, len: usize, v: &Col, shape: &[usize], contrib: &[&[usize]]) {
+    fn go<T: Copy>(out: *mut T, len: usize, v: &[T], shape: &[usize], contrib: &[&[usize]]) {
         let rank = shape.len();
         let inner = shape[rank - 1];
-        if inner == 0 {
+        if inner == 0 || v.is_empty() {
             return;
         }
-        let outer = v.len() / inner;
-        let last = &contrib[rank - 1];
-        let contiguous = last
-            .iter()
-            .enumerate()
-            .all(|(i, &c)| c != usize::MAX && c == last[0] + i);
+        let last = contrib[rank - 1];
+        let contiguous = arithmetic(last, 1);
         let mut idx = vec![0usize; rank - 1];
-        for o in 0..outer {
+        for row in v.chunks_exact(inner) {
             let mut base = 0usize;
             let mut skip = false;
             for d in 0..rank - 1 {
                 let c = contrib[d][idx[d]];
-                if c == usize::MAX {
+                if c == NO_GROUP {
                     skip = true;
                     break;
                 }
                 base += c;
             }
             if !skip {
-                let row = &v[o * inner..(o + 1) * inner];
                 if contiguous {
                     let s = base + last[0];
-                    out[s..s + inner].copy_from_slice(row);
+                    assert!(s + inner <= len, "output run inside the column");
+                    // SAFETY: in bounds (checked); this piece's positions are written by
+                    // this worker only.
+                    unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), out.add(s), inner) };
                 } else {
-                    for (i, &x) in row.iter().enumerate() {
-                        if last[i] != usize::MAX {
-                            out[base + last[i]] = x;
+                    for (&x, &c) in row.iter().zip(last) {
+                        if c != NO_GROUP {
+                            assert!(base + c < len, "output cell inside the column");
+                            // SAFETY: as above.
+                            unsafe { *out.add(base + c) = x };
                         }
                     }
                 }
@@ -880,25 +1403,11 @@ fn scatter(out: &mut Col, v: Col, shape: &[usize], contrib: &[Vec<usize>]) {
             }
         }
     }
-    let n = v_len(&v);
-    match out {
-        Col::F32(o) => go(o, &v.f32s(n), shape, contrib),
-        Col::F64(o) => go(o, &v.f64s(n), shape, contrib),
-        Col::I64(o) => go(o, &v.i64s(n), shape, contrib),
-        Col::Bool(o) => go(o, &v.bools(n), shape, contrib),
+    match v {
+        Col::F32(x) => go(out as *mut f32, len, x, shape, contrib),
+        Col::F64(x) => go(out as *mut f64, len, x, shape, contrib),
+        Col::I64(x) => go(out as *mut i64, len, x, shape, contrib),
+        Col::Bool(x) => go(out as *mut bool, len, x, shape, contrib),
         Col::Const(_) => {}
     }
 }
-
-fn v_len(c: &Col) -> usize {
-    match c {
-        Col::F32(v) => v.len(),
-        Col::F64(v) => v.len(),
-        Col::I64(v) => v.len(),
-        Col::Bool(v) => v.len(),
-        Col::Const(_) => 0,
-    }
-}
-
-#[allow(dead_code)]
-fn _lit(_: Lit) {}

@@ -1,7 +1,7 @@
 //! EXPLAIN: the plan as text, the layout chosen and why, and (ANALYZE) what the run did.
 
 use crate::exec::group_text;
-use crate::logical::{Kind, Plan};
+use crate::logical::{Kind, LayoutWhy, Plan, NEAR_BYTES};
 use crate::{ExplainOutput, QueryStats};
 use std::fmt::Write;
 
@@ -121,12 +121,15 @@ pub fn explain(plan: &Plan, stats: Option<QueryStats>) -> ExplainOutput {
         }
     );
     let chosen = &schema.layouts[plan.layout];
-    let why = if plan.empty {
-        "empty selection: nothing is read".to_string()
-    } else if plan.candidates.len() == 1 {
-        "the only layout".to_string()
-    } else {
-        "least estimated bytes to read".to_string()
+    let why = match plan.layout_why {
+        LayoutWhy::Forced => "forced by WITH (layout = ...)".to_string(),
+        LayoutWhy::Empty => "empty selection: nothing is read".to_string(),
+        _ if plan.candidates.len() == 1 => "the only layout".to_string(),
+        LayoutWhy::LeastBytes => "least estimated bytes to read".to_string(),
+        LayoutWhy::SmallerChunks => format!(
+            "estimated bytes within {:.0}% of the least, smaller chunks",
+            NEAR_BYTES * 100.0
+        ),
     };
     let _ = writeln!(
         t,
@@ -170,6 +173,7 @@ pub fn explain(plan: &Plan, stats: Option<QueryStats>) -> ExplainOutput {
         text: t,
         layout: chosen.name.clone(),
         candidates: plan.candidates.clone(),
+        version: plan.snap.version(),
         analyze: stats,
     }
 }

@@ -14,6 +14,7 @@ mod explain;
 mod format;
 mod logical;
 mod parser;
+mod scan;
 mod stream;
 mod timeutil;
 
@@ -60,9 +61,10 @@ pub struct QueryContext {
 pub enum Execution {
     /// A query result, streamed in blocks.
     Rows(ResultStream),
-    /// DDL done; `version` is the array version it committed, when it made one.
+    /// DDL done: the array it concerned, and the version it committed, when it made one.
     Done {
         message: String,
+        array: Option<String>,
         version: Option<u64>,
     },
     /// `EXPLAIN [ANALYZE] ...`
@@ -84,6 +86,8 @@ pub struct ExplainOutput {
     pub text: String,
     pub layout: String,
     pub candidates: Vec<LayoutCost>,
+    /// The array version the plan reads.
+    pub version: u64,
     /// Present for `EXPLAIN ANALYZE`: the statistics of the actual run.
     pub analyze: Option<QueryStats>,
 }

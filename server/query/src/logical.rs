@@ -126,7 +126,10 @@ impl AggFunc {
 pub struct AggInput {
     pub expr: PExpr,
     pub text: String,
-    pub minmax: bool,
+    /// Which statistics the calls on this input need (a count is always kept).
+    pub sum: bool,
+    pub min: bool,
+    pub max: bool,
     pub var: bool,
 }
 
@@ -149,6 +152,49 @@ pub enum Kind {
     },
 }
 
+/// Why the plan reads the layout it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutWhy {
+    /// Named by the query: `FROM a WITH (layout = 'x')`.
+    Forced,
+    /// Nothing is read.
+    Empty,
+    /// The least estimated bytes (ties: fewer chunks, then the primary).
+    LeastBytes,
+    /// Within [`NEAR_BYTES`] of the least estimated bytes, with smaller chunks.
+    SmallerChunks,
+}
+
+/// Layouts whose estimated bytes are within this fraction of the least count as
+/// equally cheap to fetch and decode; among them the planner takes the one with the
+/// smallest chunks (decoded size), which decode into cache, spread more evenly over
+/// the workers and stream in smaller slabs (a full scan reads as many bytes through
+/// map tiles as through year-long pencils, but a pencil decodes to 2.2 MB).
+pub const NEAR_BYTES: f64 = 0.1;
+
+/// The layout to read: the least estimated bytes, unless another is within
+/// [`NEAR_BYTES`] of it with smaller chunks.
+fn choose_layout(candidates: &[LayoutCost]) -> (usize, LayoutWhy) {
+    let Some(least) = candidates
+        .iter()
+        .min_by_key(|c| (c.est_bytes, c.chunks, c.layout))
+    else {
+        return (0, LayoutWhy::Empty);
+    };
+    let limit = least.est_bytes as f64 * (1.0 + NEAR_BYTES);
+    let cells = |c: &LayoutCost| c.chunk_shape.iter().product::<u64>();
+    let best = candidates
+        .iter()
+        .filter(|c| c.est_bytes as f64 <= limit)
+        .min_by_key(|c| (cells(c), c.est_bytes, c.chunks, c.layout))
+        .unwrap_or(least);
+    if best.layout == least.layout || cells(best) == cells(least) {
+        (least.layout, LayoutWhy::LeastBytes)
+    } else {
+        (best.layout, LayoutWhy::SmallerChunks)
+    }
+}
+
 /// A planned query, ready for execution.
 pub struct Plan {
     pub snap: Snapshot,
@@ -162,6 +208,7 @@ pub struct Plan {
     pub col_dtypes: Vec<DType>,
     pub col_texts: Vec<String>,
     pub layout: usize,
+    pub layout_why: LayoutWhy,
     pub candidates: Vec<LayoutCost>,
     pub filters: Vec<String>,
     pub result_bytes: u64,
@@ -620,18 +667,23 @@ impl Binder<'_> {
                     inputs.push(AggInput {
                         expr,
                         text,
-                        minmax: false,
+                        sum: false,
+                        min: false,
+                        max: false,
                         var: false,
                     });
                     inputs.len() - 1
                 }
             };
             match agg {
-                AggFunc::Min | AggFunc::Max => inputs[input].minmax = true,
+                AggFunc::Min => inputs[input].min = true,
+                AggFunc::Max => inputs[input].max = true,
+                AggFunc::Sum | AggFunc::Avg => inputs[input].sum = true,
                 AggFunc::VarPop | AggFunc::VarSamp | AggFunc::StdPop | AggFunc::StdSamp => {
+                    inputs[input].sum = true;
                     inputs[input].var = true
                 }
-                _ => {}
+                AggFunc::Count => {}
             }
             calls.push(AggCall { func: agg, input });
             call_keys.push(key);
@@ -1250,7 +1302,7 @@ fn group_key_of(
             let tz = match args.get(2) {
                 None => None,
                 Some(Expr::Str(z)) => Some(parse_tz(z).ok_or_else(|| {
-                    QueryError::NotFound(format!(
+                    QueryError::UnknownName(format!(
                         "unknown time zone '{z}' (use an IANA name like 'Europe/Amsterdam')"
                     ))
                 })?),
@@ -1450,7 +1502,7 @@ pub fn plan_select(
         state_bytes = ngroups
             * inputs
                 .iter()
-                .map(|i| 16 + if i.var { 8 } else { 0 } + if i.minmax { 16 } else { 0 })
+                .map(|i| 8 * (1 + i.sum as u64 + i.var as u64 + i.min as u64 + i.max as u64))
                 .sum::<u64>();
         header_dims = groups
             .iter()
@@ -1481,7 +1533,28 @@ pub fn plan_select(
         notes.push("the selection is empty".into());
     }
     let candidates = snap.layout_costs(&region);
-    let layout = if empty { 0 } else { snap.best_layout(&region) };
+    let forced = match &sel.layout {
+        None => None,
+        Some(name) => Some(
+            schema
+                .layouts
+                .iter()
+                .position(|l| l.name == *name)
+                .ok_or_else(|| {
+                    not_found(
+                        "layout",
+                        name,
+                        &format!(" of array '{}'", schema.name),
+                        schema.layouts.iter().map(|l| l.name.as_str()),
+                    )
+                })?,
+        ),
+    };
+    let (layout, layout_why) = match forced {
+        Some(l) => (l, LayoutWhy::Forced),
+        None if empty => (0, LayoutWhy::Empty),
+        None => choose_layout(&candidates),
+    };
     let scalar = header_dims.is_empty();
     let header = ResultHeader {
         dims: header_dims.iter().map(|h| h.0.clone()).collect(),
@@ -1507,6 +1580,7 @@ pub fn plan_select(
         col_dtypes,
         col_texts,
         layout,
+        layout_why,
         candidates,
         filters,
         result_bytes,

@@ -438,14 +438,22 @@ fn convert_query(q: sq::Query, as_of: AsOfSpec) -> Result<Select, QueryError> {
     if !twj.joins.is_empty() {
         return Err(unsupported("JOIN"));
     }
+    let mut layout = None;
     let from = match twj.relation {
         sq::TableFactor::Table {
             name,
             args,
             version,
             alias,
+            with_hints,
             ..
         } => {
+            for h in with_hints {
+                let name = table_option(&h)?;
+                if layout.replace(name).is_some() {
+                    return Err(QueryError::Plan("WITH (layout = ...) given twice".into()));
+                }
+            }
             if args.is_some() {
                 return Err(unsupported("table functions"));
             }
@@ -497,7 +505,35 @@ fn convert_query(q: sq::Query, as_of: AsOfSpec) -> Result<Select, QueryError> {
         as_of,
         filter,
         group_by,
+        layout,
     })
+}
+
+/// One option of `FROM name WITH (...)`: only `layout = 'name'` (or a bare name).
+fn table_option(h: &sq::Expr) -> Result<String, QueryError> {
+    let bad = || {
+        QueryError::Plan(format!(
+            "unsupported array option {h}: the only one is WITH (layout = 'name')"
+        ))
+    };
+    let sq::Expr::BinaryOp { left, op, right } = h else {
+        return Err(bad());
+    };
+    let key = match left.as_ref() {
+        sq::Expr::Identifier(i) => i.value.to_ascii_lowercase(),
+        _ => return Err(bad()),
+    };
+    if key != "layout" || *op != sq::BinaryOperator::Eq {
+        return Err(bad());
+    }
+    match right.as_ref() {
+        sq::Expr::Identifier(i) => Ok(i.value.clone()),
+        sq::Expr::Value(v) => match &v.value {
+            sq::Value::SingleQuotedString(s) => Ok(s.clone()),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
 }
 
 fn object_name(n: &sq::ObjectName) -> String {

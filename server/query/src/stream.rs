@@ -60,7 +60,7 @@ impl ResultStream {
                     State::Done
                 } else {
                     State::Project {
-                        slabs: slabs(&plan),
+                        slabs: slabs(&plan, block_bytes.max(64)),
                         next: 0,
                     }
                 }

@@ -122,7 +122,9 @@ pub fn output_of(engine: &Engine, sql: &str) -> String {
     let ctx = QueryContext::default();
     match engine.execute(sql, &ctx) {
         Err(e) => format!("error: {}\n", e.render(sql)),
-        Ok(Execution::Done { message, version }) => match version {
+        Ok(Execution::Done {
+            message, version, ..
+        }) => match version {
             Some(v) => format!("ok: {message} (version {v})\n"),
             None => format!("ok: {message}\n"),
         },
