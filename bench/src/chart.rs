@@ -13,7 +13,7 @@ use crate::measure::fmt_secs;
 use crate::results::CaseResult;
 
 /// Colours of the systems, in order of first appearance.
-const COLOURS: [RGBColor; 14] = [
+const COLOURS: [RGBColor; 18] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -28,6 +28,10 @@ const COLOURS: [RGBColor; 14] = [
     RGBColor(173, 73, 74),
     RGBColor(99, 121, 57),
     RGBColor(206, 109, 189),
+    RGBColor(0, 0, 0),
+    RGBColor(140, 109, 49),
+    RGBColor(107, 174, 214),
+    RGBColor(253, 174, 107),
 ];
 
 /// Times above this ratio (max/min over all bars) use a logarithmic axis.

@@ -1,7 +1,7 @@
 //! arrayq's benchmarks: shared infrastructure (repeated timing, machine description,
-//! result files, SVG charts) and the suites (`storage`, `layouts`; `era5` and
-//! `energy` once the query engine exists). The `arrayq-bench` binary is the CLI;
-//! see `bench/README.md`.
+//! result files, SVG charts) and the suites (`storage`, `layouts`, the query suites
+//! `era5` and `energy` against their peers, `grpc`). The `arrayq-bench` binary is the
+//! CLI; see `bench/README.md`.
 
 #![warn(missing_docs)]
 

@@ -44,6 +44,13 @@ struct Cli {
     /// (other processes compiling skew every number). 0: do not wait.
     #[arg(long, global = true, default_value_t = 0)]
     wait_idle: u64,
+    /// Query suites: measure arrayq alone (no Python peers, no PostgreSQL).
+    #[arg(long, global = true)]
+    skip_peers: bool,
+    /// Query suites: keep generated data (loaded stores, Zarr/NetCDF files) here and
+    /// reuse it in later runs.
+    #[arg(long, global = true, env = "ARRAYQ_BENCH_CACHE")]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -54,10 +61,19 @@ enum Cmd {
     Storage,
     /// Point / map / box / full reads under several chunk layouts.
     Layouts,
-    /// ERA5 queries Q1-Q6 vs Zarr/NetCDF/xarray/TensorStore (needs arrayq-query).
+    /// ERA5 queries Q1-Q6: arrayq (4 layouts, in-process, gRPC) vs xarray/Zarr/NetCDF/TensorStore.
     Era5,
-    /// Energy queries E1-E4 vs PostgreSQL (needs arrayq-query).
+    /// Energy queries E1-E4: arrayq (in-process, gRPC) vs PostgreSQL rows and arrays.
     Energy,
+    /// Full-cube streaming over gRPC vs in-process; Q1 latency under concurrent clients.
+    Grpc {
+        /// Concurrent clients of the point-query load (each its own connection).
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Seconds of each closed-loop load window.
+        #[arg(long, default_value_t = 10)]
+        duration_secs: u64,
+    },
     /// Every available suite, one after another.
     All,
     /// Lists the suites and whether they can run.
@@ -112,12 +128,15 @@ fn run() -> Result<ExitCode> {
         tmp_dir: cli.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         progress: !cli.no_progress,
         machine,
+        skip_peers: cli.skip_peers,
+        cache_dir: cli.cache_dir.clone(),
     };
     let names: Vec<&'static str> = match &cli.cmd {
         Cmd::Storage => vec!["storage"],
         Cmd::Layouts => vec!["layouts"],
         Cmd::Era5 => vec!["era5"],
         Cmd::Energy => vec!["energy"],
+        Cmd::Grpc { .. } => vec!["grpc"],
         Cmd::All => suites::all()
             .iter()
             .filter(|s| s.available().is_ok())
@@ -147,7 +166,16 @@ fn run() -> Result<ExitCode> {
     println!("{}", ctx.machine);
     let mut failed = false;
     for name in names {
-        let suite = suites::find(name).expect("listed suite");
+        let suite: Box<dyn suites::Suite> = match &cli.cmd {
+            Cmd::Grpc {
+                clients,
+                duration_secs,
+            } => Box::new(suites::grpc::Grpc {
+                clients: *clients,
+                duration: Duration::from_secs(*duration_secs),
+            }),
+            _ => suites::find(name).expect("listed suite"),
+        };
         if let Err(why) = suite.available() {
             bail!("suite {name} cannot run yet: {why}");
         }

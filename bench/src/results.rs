@@ -139,6 +139,9 @@ pub struct SuiteResult {
     /// Free-form remarks (setup, caveats).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Further Markdown tables (e.g. query x system), printed after the cases table.
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 impl SuiteResult {
@@ -153,6 +156,7 @@ impl SuiteResult {
             metrics: vec![],
             checks: vec![],
             notes: vec![],
+            tables: vec![],
         }
     }
 
@@ -193,6 +197,13 @@ impl SuiteResult {
         );
         let _ = writeln!(s, "{}\n", self.machine.to_string().replace('\n', "  \n"));
         s.push_str(&cases_table(&self.cases, false));
+        for t in &self.tables {
+            s.push('\n');
+            s.push_str(t);
+            if !t.ends_with('\n') {
+                s.push('\n');
+            }
+        }
         if !self.metrics.is_empty() {
             s.push_str("\n| metric | value | how |\n| --- | ---: | --- |\n");
             for m in &self.metrics {

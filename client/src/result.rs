@@ -9,6 +9,47 @@ use arrayq_storage::{Buffer, CoordValue, DType};
 
 use crate::error::{Error, Result};
 
+/// A 1-D buffer of `dtype` from row-major little-endian bytes (a whole number of
+/// elements), built in one pass: `Buffer::from_le_bytes` fills the new buffer with
+/// the fill value first and then copies, so every result block would be written
+/// twice.
+pub fn buffer_from_le(dtype: DType, bytes: &[u8]) -> Result<Buffer> {
+    use ndarray::{ArrayD, IxDyn};
+    let size = dtype.size();
+    if !bytes.len().is_multiple_of(size) {
+        return Err(Error::Protocol(format!(
+            "{} bytes are not a whole number of {size}-byte {dtype} values",
+            bytes.len()
+        )));
+    }
+    let n = bytes.len() / size;
+    macro_rules! typed {
+        ($variant:ident, $t:ty) => {{
+            let v: Vec<$t> = bytes
+                .chunks_exact(std::mem::size_of::<$t>())
+                .map(|c| <$t>::from_le_bytes(c.try_into().expect("whole elements")))
+                .collect();
+            Buffer::$variant(ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("1-D"))
+        }};
+    }
+    Ok(match dtype {
+        DType::F32 => typed!(F32, f32),
+        DType::F64 => typed!(F64, f64),
+        DType::I8 => typed!(I8, i8),
+        DType::I16 => typed!(I16, i16),
+        DType::I32 => typed!(I32, i32),
+        DType::I64 => typed!(I64, i64),
+        DType::U8 => typed!(U8, u8),
+        DType::U16 => typed!(U16, u16),
+        DType::U32 => typed!(U32, u32),
+        DType::U64 => typed!(U64, u64),
+        DType::Bool => {
+            let v: Vec<bool> = bytes.iter().map(|&b| b != 0).collect();
+            Buffer::Bool(ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("1-D"))
+        }
+    })
+}
+
 /// The coordinates of one result dimension.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Coords {

@@ -1,26 +1,49 @@
-//! Suite `energy` (planned): the energy queries E1-E4 of the workload README on the
-//! `power` portfolio loaded by `arrayq_workload::load::load_energy` (one version per
-//! ingest round, so E4 is `AS OF VERSION 2`), answered by arrayq (query engine,
-//! in-process and over gRPC) and by PostgreSQL with the layouts a Postgres user would
-//! pick: one row per value `(asset_id, ts, version, value)` with an index, and one
-//! `real[]` / `double precision[]` array per asset, local day and version.
+//! Suite `energy`: the energy queries E1-E4 of the workload README on the `power`
+//! portfolio, answered by arrayq and by PostgreSQL.
 //!
-//! The PostgreSQL side is `bench/peers/energy_pg.py` (run as a child process, JSON
-//! out, answers checked with `bench/peers/compare.py`).
+//! **arrayq** loads the portfolio through its own write path,
+//! [`arrayq_workload::load::load_energy`]: one transaction per ingest round (round
+//! `r` delivers version `r` of every batch that has one), each batch of one asset x
+//! one local day its own write at scales XS and S, so version 2 of the array is
+//! "as known after round 2" and E4 is `AS OF VERSION 2`. The load runs into a fresh
+//! durable store every time (it is the ingest case). Queries run in-process
+//! ([`arrayq_query::Engine`]) and over gRPC (the server in-process on 127.0.0.1).
 //!
-//! Ingest is measured too (rounds into arrayq vs `COPY` into each table layout).
-//! Cases are `E1`...`E4` and `ingest`; systems `arrayq`, `arrayq-grpc`, `pg-rows`,
-//! `pg-real[]`, `pg-float8[]`. PostgreSQL runs on 127.0.0.1 with
-//! `max_parallel_workers_per_gather` set so it uses [`super::Ctx::threads`] cores.
+//! **PostgreSQL** (`bench/peers/energy_pg.py`, a throwaway cluster it starts and
+//! removes itself): the harness writes every version of every batch as CSV from the
+//! Rust generator; the script loads it into three table layouts (one row per value
+//! with a primary key; one `real[]` or `double precision[]` per asset, local day and
+//! version) and runs E1-E4 newest-version-first (`DISTINCT ON`), E4 with
+//! `version <= 2`. Not run at scale M (about 350 M rows).
 //!
-//! It waits for `arrayq-query`; until then it reports itself as unavailable.
+//! **Answers** are checked before timing counts: arrayq's against the generator
+//! (float64 sums of [`arrayq_workload::energy::portfolio`]), PostgreSQL's and gRPC's
+//! against arrayq in-process, relative tolerance 1e-5. A wrong answer is marked and
+//! not ranked.
+//!
+//! Cold runs: arrayq evicts its store files from the page cache
+//! (`posix_fadvise(DONTNEED)`) and reopens the store; PostgreSQL restarts the server
+//! (empty shared buffers) and evicts its data directory the same way.
 
-use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use anyhow::{ensure, Context, Result};
+use arrayq_storage::Store;
+use arrayq_workload::{energy, load, Scale};
+
+use super::era5::{
+    close, compare, data_root, dir_bytes, iso, measure_store, peer_timing, pivot, run_peer, venv,
+    Answer, GrpcServer, Measured, REL_TOL,
+};
 use super::{Ctx, Suite};
-use crate::results::SuiteResult;
+use crate::measure::{fmt_bytes, time_runs, Timing};
+use crate::results::{CaseResult, SuiteResult};
 
-/// The energy query suite (not yet runnable).
+/// The energy query suite.
 pub struct Energy;
 
 impl Suite for Energy {
@@ -29,14 +52,551 @@ impl Suite for Energy {
     }
 
     fn about(&self) -> &'static str {
-        "E1-E4 via arrayq-query vs PostgreSQL rows and arrays (planned)"
+        "E1-E4: arrayq (write path round by round, in-process and gRPC) vs PostgreSQL rows, real[] and float8[]"
     }
 
-    fn available(&self) -> Result<(), String> {
-        Err("needs the query engine (arrayq-query), not built yet".into())
+    fn run(&self, ctx: &Ctx) -> Result<SuiteResult> {
+        run(ctx)
+    }
+}
+
+const MAIN: &str = "arrayq";
+const GRPC: &str = "arrayq (gRPC)";
+/// energy_pg.py's system names, in the order shown.
+const PG: [&str; 3] = ["postgres-rows", "postgres-real[]", "postgres-float8[]"];
+
+/// The windows of the queries, as UTC quarter ranges, and E1/E4's asset ids.
+struct Windows {
+    ids: Vec<usize>,
+    week: (usize, usize),
+    month: (usize, usize),
+    n_days: usize,
+    e3_assets: usize,
+}
+
+fn windows(scale: Scale) -> Windows {
+    let (n_assets, n_days) = energy::sizes(scale);
+    let days = energy::local_days(n_days);
+    // Local week Jan 9-15 (every day when there are fewer than 15), as energy_pg.py.
+    let week = if days.len() >= 15 {
+        &days[8..15]
+    } else {
+        &days[..]
+    };
+    let month = &days[..days.len().min(31)];
+    let span = |d: &[(usize, usize)]| (d[0].0, d[d.len() - 1].0 + d[d.len() - 1].1);
+    Windows {
+        ids: (1..=n_assets).step_by(50).collect(),
+        week: span(week),
+        month: span(month),
+        n_days,
+        e3_assets: n_assets.min(10),
+    }
+}
+
+fn queries(w: &Windows) -> Vec<(&'static str, String)> {
+    let ids: Vec<String> = w.ids.iter().map(|a| a.to_string()).collect();
+    let range = |(a, b): (usize, usize)| {
+        format!(
+            "time >= '{}' AND time < '{}'",
+            iso(energy::ts_ns(a)),
+            iso(energy::ts_ns(b))
+        )
+    };
+    let e1 = format!(
+        "SELECT sum(value) FROM power WHERE asset IN ({}) AND {} GROUP BY time",
+        ids.join(", "),
+        range(w.week)
+    );
+    vec![
+        ("E1", e1.clone()),
+        (
+            "E2",
+            format!(
+                "SELECT sum(value) FROM power WHERE {} GROUP BY time",
+                range(w.month)
+            ),
+        ),
+        (
+            "E3",
+            format!(
+                "SELECT sum(value * 0.25) AS mwh FROM power WHERE asset BETWEEN 1 AND {} \
+                 GROUP BY asset, date_trunc('day', time, 'Europe/Amsterdam')",
+                w.e3_assets
+            ),
+        ),
+        (
+            "E4",
+            e1.replacen("FROM power", "FROM power AS OF VERSION 2", 1),
+        ),
+    ]
+}
+
+/// E1-E4 from the generator, float64 sums.
+fn reference(scale: Scale, w: &Windows) -> BTreeMap<&'static str, Answer> {
+    let newest = energy::portfolio(scale, None);
+    let mut out = BTreeMap::new();
+    let series = |rows: &dyn Fn(usize) -> Vec<f32>, assets: &[usize], (q0, q1): (usize, usize)| {
+        let mut s = vec![0f64; q1 - q0];
+        for &a in assets {
+            let r = rows(a);
+            for (x, &v) in s.iter_mut().zip(&r[q0..q1]) {
+                *x += v as f64;
+            }
+        }
+        Answer::from_values(vec![q1 - q0], s)
+    };
+    let row_newest = |a: usize| newest.row(a - 1).to_vec();
+    let row_v2 = |a: usize| energy::rows(scale, a - 1..a, Some(2));
+    out.insert("E1", series(&row_newest, &w.ids, w.week));
+    let all: Vec<usize> = (1..=newest.nrows()).collect();
+    out.insert("E2", series(&row_newest, &all, w.month));
+    let days = energy::local_days(w.n_days);
+    let mut e3 = Vec::new();
+    for a in 1..=w.e3_assets {
+        let r = newest.row(a - 1);
+        for &(q0, n) in &days {
+            e3.push(r.iter().skip(q0).take(n).map(|&v| v as f64).sum::<f64>() * 0.25);
+        }
+    }
+    out.insert("E3", Answer::from_values(vec![w.e3_assets, days.len()], e3));
+    out.insert("E4", series(&row_v2, &w.ids, w.week));
+    out
+}
+
+/// Every version of every batch as `asset_id,ts,version,value` (round by round, as
+/// `tests/reference/workload_ref.py --csv` writes it); returns the rows written.
+fn write_csv(scale: Scale, path: &std::path::Path) -> Result<u64> {
+    let mut f = std::io::BufWriter::with_capacity(
+        8 << 20,
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    writeln!(f, "asset_id,ts,version,value")?;
+    let mut rows = 0;
+    for r in 1..=3 {
+        for b in energy::round(scale, r) {
+            for (k, v) in b.values.iter().enumerate() {
+                // f64's shortest form of the f32 value: exact, as Python's repr.
+                writeln!(
+                    f,
+                    "{},{},{},{}",
+                    b.asset,
+                    iso(energy::ts_ns(b.q0 + k)),
+                    b.version,
+                    f64::from(*v)
+                )?;
+                rows += 1;
+            }
+        }
+    }
+    f.flush()?;
+    Ok(rows)
+}
+
+/// Whether PostgreSQL's server binaries are there the way energy_pg.py looks for
+/// them: `pg_config --bindir`, `/usr/lib/postgresql/*/bin`, or `initdb` on PATH.
+fn postgres_found() -> bool {
+    let bindir = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if bindir.is_some_and(|d| d.join("initdb").exists()) {
+        return true;
+    }
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.path().join("bin").join("initdb").exists())
+        })
+        .unwrap_or(false);
+    debian
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("initdb").exists()))
+}
+
+/// Makes sure the PostgreSQL server is installed: on a fresh Debian machine, as root,
+/// installs the `postgresql` package with apt-get (energy_pg.py then runs its own
+/// throwaway cluster); elsewhere says what is missing.
+fn ensure_postgres(log_dir: &Path) -> Result<()> {
+    if postgres_found() {
+        return Ok(());
+    }
+    extern "C" {
+        fn geteuid() -> u32;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { geteuid() } == 0;
+    let apt = Path::new("/usr/bin/apt-get").exists();
+    ensure!(
+        root && apt,
+        "PostgreSQL's server binaries (initdb) are not installed: install them (Debian: \
+         apt-get install postgresql) or run with --skip-peers"
+    );
+    eprintln!("energy: installing PostgreSQL (apt-get install postgresql)...");
+    let log = log_dir.join("apt-get.log");
+    let apt_get = |args: &[&str]| -> Result<bool> {
+        Ok(Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            )
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            )
+            .status()?
+            .success())
+    };
+    let install = ["install", "-y", "--no-install-recommends", "postgresql"];
+    if !apt_get(&install)? {
+        apt_get(&["update"])?;
+        ensure!(
+            apt_get(&install)?,
+            "apt-get install postgresql failed; see {}",
+            log.display()
+        );
+    }
+    ensure!(
+        postgres_found(),
+        "PostgreSQL was installed but initdb is still not found"
+    );
+    Ok(())
+}
+
+fn run(ctx: &Ctx) -> Result<SuiteResult> {
+    let scale = ctx.scale;
+    let runs = ctx.runs;
+    let w = windows(scale);
+    let qs = queries(&w);
+    let mut res = ctx.result("energy");
+    let (root, _tmp) = data_root(ctx, &format!("energy-{scale}"))?;
+    let log_dir = root.join("logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let peers = !ctx.skip_peers && scale != Scale::M;
+    let bar = ctx.bar(
+        (3 + 2 * qs.len() + usize::from(peers) * 2) as u64,
+        "energy: reference answers",
+    );
+
+    let venv = if peers {
+        bar.set_message("energy: peers' venv");
+        ensure_postgres(&log_dir)?;
+        let (py, versions) = venv(ctx, &log_dir)?;
+        println!("peer versions: {versions}");
+        res.notes
+            .push(format!("peer versions (setup_venv.sh): {versions}"));
+        Some(py)
+    } else {
+        None
+    };
+
+    bar.set_message("energy: reference answers");
+    let reference = reference(scale, &w);
+    bar.inc(1);
+
+    // arrayq: the write path, round by round, into a fresh durable store.
+    bar.set_message("energy: arrayq ingest");
+    let dir = root.join("store");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let gen = Instant::now();
+    let n_batches: usize = (1..=3).map(|r| energy::round(scale, r).len()).sum();
+    let gen_s = gen.elapsed().as_secs_f64();
+    let (ingest, commits, stored, disk) = {
+        let store = Store::open(&dir)?;
+        let t = Instant::now();
+        let commits = load::load_energy(&store, "power", scale, false)?;
+        store.flush()?;
+        let secs = t.elapsed().as_secs_f64();
+        let snap = store.snapshot("power", arrayq_storage::AsOf::Latest)?;
+        let stored: u64 = snap.meta().stats.iter().map(|s| s.bytes).sum();
+        (secs, commits, stored, store.size_on_disk()?)
+    };
+    ensure!(
+        commits.len() >= 2,
+        "the load made {} commits; E4 needs version 2",
+        commits.len()
+    );
+    let values = (energy::sizes(scale).0 * energy::n_quarters(scale)) as u64;
+    res.cases.push(
+        CaseResult::new("ingest (1 run)", MAIN, Timing::from_secs(vec![ingest]))
+            .bytes(values * 4)
+            .extra("commits", commits.len() as f64)
+            .extra("stored bytes", stored as f64),
+    );
+    res.metric(
+        "arrayq: stored chunk bytes at the head",
+        stored as f64,
+        "B",
+        &format!(
+            "{} on disk after flush; {} commits (one per round), {n_batches} batches; load \
+             {ingest:.2} s incl. generating the batches (about {gen_s:.2} s alone)",
+            fmt_bytes(disk as f64),
+            commits.len()
+        ),
+    );
+    bar.inc(1);
+
+    // arrayq in-process.
+    bar.set_message("energy: arrayq queries");
+    let sqls: Vec<&str> = qs.iter().map(|(_, s)| s.as_str()).collect();
+    let mut by_system: BTreeMap<String, Vec<Option<Measured>>> = BTreeMap::new();
+    let mut order = vec![MAIN.to_string()];
+    let m = measure_store(&dir, &sqls, runs, &bar)?;
+    by_system.insert(MAIN.into(), m.into_iter().map(Some).collect());
+
+    // gRPC.
+    bar.set_message("energy: gRPC");
+    {
+        let server = GrpcServer::start(&dir, ctx.threads)?;
+        let mut v = Vec::new();
+        for (_, sql) in &qs {
+            let (t, r) = time_runs(runs, 1, || server.query(sql))?;
+            v.push(Some(Measured {
+                warm: t,
+                cold: None,
+                answer: Answer::from_client(&r),
+                chunks: Some(r.stats.chunks_read),
+                read_bytes: Some(r.stats.bytes_read),
+                layout: Some(r.stats.layout.clone()),
+            }));
+            bar.inc(1);
+        }
+        server.stop()?;
+        order.push(GRPC.into());
+        by_system.insert(GRPC.into(), v);
     }
 
-    fn run(&self, _ctx: &Ctx) -> Result<SuiteResult> {
-        bail!("suite energy: {}", self.available().unwrap_err())
+    // PostgreSQL.
+    if let Some(py) = &venv {
+        bar.set_message("energy: CSV for PostgreSQL");
+        let csv = root.join("rows.csv");
+        let rows = write_csv(scale, &csv)?;
+        bar.inc(1);
+        bar.set_message("energy: PostgreSQL (energy_pg.py)");
+        let args: Vec<String> = vec![
+            "--csv".into(),
+            csv.display().to_string(),
+            "--scale".into(),
+            scale.to_string(),
+            "--runs".into(),
+            (runs + 1).to_string(),
+            "--threads".into(),
+            ctx.threads.to_string(),
+            "--cold".into(),
+            "first".into(),
+            "--evict".into(),
+            "fadvise".into(),
+            "--tmp-dir".into(),
+            ctx.tmp_dir.display().to_string(),
+        ];
+        match run_peer(
+            ctx,
+            py,
+            "energy_pg.py",
+            &args,
+            &log_dir.join("energy_pg.log"),
+        ) {
+            Ok(v) => {
+                res.notes.push(format!(
+                    "PostgreSQL {} (run as {}), settings {}",
+                    v["versions"]["postgres"].as_str().unwrap_or("?"),
+                    v["run_as"].as_str().unwrap_or("?"),
+                    v["settings"]
+                ));
+                for name in PG {
+                    let Some(s) = v["systems"].get(name) else {
+                        continue;
+                    };
+                    let l = &s["load"];
+                    res.cases.push(
+                        CaseResult::new(
+                            "ingest (1 run)",
+                            name,
+                            Timing::from_secs(vec![l["seconds"].as_f64().unwrap_or(0.0)]),
+                        )
+                        .bytes(values * 4)
+                        .extra("stored bytes", l["total_bytes"].as_f64().unwrap_or(0.0)),
+                    );
+                    res.metric(
+                        &format!("{name}: table + index bytes"),
+                        l["total_bytes"].as_f64().unwrap_or(0.0),
+                        "B",
+                        &format!(
+                            "{} rows; COPY {:.2} s, primary key {:.2} s, VACUUM ANALYZE {:.2} s",
+                            l["rows"],
+                            l["copy_s"].as_f64().unwrap_or(0.0),
+                            l["index_s"].as_f64().unwrap_or(0.0),
+                            l["vacuum_analyze_s"].as_f64().unwrap_or(0.0)
+                        ),
+                    );
+                    let mut ms = Vec::new();
+                    for (id, _) in &qs {
+                        ms.push(s["queries"].get(*id).and_then(|e| {
+                            let (warm, cold) = peer_timing(e).ok()?;
+                            Some(Measured {
+                                warm,
+                                cold,
+                                answer: Answer::from_digest(&e["answer"]).ok()?,
+                                chunks: None,
+                                read_bytes: None,
+                                layout: e["variant"].as_str().map(str::to_string),
+                            })
+                        }));
+                    }
+                    if let Some(sql) = s["queries"]["E1"]["sql"].as_str() {
+                        res.notes.push(format!("{name} E1: `{sql}`"));
+                    }
+                    order.push(name.into());
+                    by_system.insert(name.into(), ms);
+                }
+                res.notes.push(format!(
+                    "PostgreSQL loads the CSV ({rows} rows, every version of every batch, {}) \
+                     with COPY, then builds the primary key and runs VACUUM ANALYZE; its \
+                     ingest time includes parsing the CSV, arrayq's includes generating the \
+                     values.",
+                    fmt_bytes(dir_bytes(&csv) as f64)
+                ));
+            }
+            Err(e) => {
+                eprintln!("energy: PostgreSQL failed: {e:#}");
+                res.notes.push(format!(
+                    "PostgreSQL failed, not measured: {}",
+                    format!("{e:#}").lines().next().unwrap_or("")
+                ));
+            }
+        }
+        let _ = std::fs::remove_file(&csv);
+        bar.inc(1);
+    } else if scale == Scale::M && !ctx.skip_peers {
+        res.notes.push(
+            "PostgreSQL is not run at scale M (the CSV would hold about 350 M rows); see scale S."
+                .into(),
+        );
+    }
+    bar.finish_and_clear();
+
+    // Answers.
+    let mut wrong: BTreeMap<(String, &str), String> = BTreeMap::new();
+    for sys in &order {
+        for (k, (id, _)) in qs.iter().enumerate() {
+            let Some(m) = by_system[sys][k].as_ref() else {
+                continue;
+            };
+            let (want, against) = if sys == MAIN {
+                (&reference[id], "the generator")
+            } else {
+                match by_system[MAIN][k].as_ref() {
+                    Some(main) => (&main.answer, MAIN),
+                    None => continue,
+                }
+            };
+            if let Err(e) = compare(&m.answer, want, false, REL_TOL) {
+                res.notes
+                    .push(format!("WRONG ANSWER: {sys} {id} vs {against}: {e}"));
+                wrong.insert((sys.clone(), id), e);
+            }
+        }
+    }
+
+    // Cases and ratios to arrayq's best.
+    for (k, (id, _)) in qs.iter().enumerate() {
+        let best = order
+            .iter()
+            .filter(|s| s.starts_with("arrayq") && !wrong.contains_key(&((*s).clone(), *id)))
+            .filter_map(|s| by_system[s][k].as_ref().map(|m| m.warm.median_s))
+            .fold(f64::INFINITY, f64::min);
+        for sys in &order {
+            let Some(m) = by_system[sys][k].as_ref() else {
+                continue;
+            };
+            let mut c = CaseResult::new(id, sys, m.warm.clone());
+            if let Some(x) = m.chunks {
+                c = c.extra("chunks", x as f64);
+            }
+            if let Some(x) = m.read_bytes {
+                c = c.extra("read bytes", x as f64);
+            }
+            if let Some(x) = m.cold {
+                c = c.extra("cold ms", (x * 1e6).round() / 1e3);
+            }
+            if wrong.contains_key(&(sys.clone(), *id)) {
+                c = c.extra("wrong answer", 1.0);
+            } else if best.is_finite() {
+                c = c.extra("ratio", (m.warm.median_s / best * 1000.0).round() / 1000.0);
+            }
+            res.cases.push(c);
+        }
+    }
+    let ids: Vec<&str> = qs.iter().map(|(id, _)| *id).collect();
+    res.tables.push(pivot(&res.cases, &ids, &order, false));
+    res.tables.push(pivot(&res.cases, &ids, &order, true));
+
+    let (n_assets, n_days) = energy::sizes(scale);
+    res.notes.push(format!(
+        "Portfolio {n_assets} assets x {n_days} local days ({} quarter-hours); E1/E4 assets {:?}, \
+         {} quarters; E2 {} quarters, all assets; E3 assets 1..{} per local day.",
+        energy::n_quarters(scale),
+        w.ids,
+        w.week.1 - w.week.0,
+        w.month.1 - w.month.0,
+        w.e3_assets
+    ));
+    res.notes.push(format!(
+        "Queries (arrayq SQL): {}",
+        qs.iter()
+            .map(|(id, q)| format!("{id} `{q}`"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    res.notes.push(format!(
+        "Every system on {} threads (PostgreSQL: max_parallel_workers_per_gather). Times are \
+         medians of {runs} warm runs; 'cold ms' is one run right after evicting the system's \
+         files from the page cache (fsync + posix_fadvise DONTNEED) and reopening arrayq's store \
+         / restarting PostgreSQL. gRPC runs are warm only. 'ratio' = median / the best arrayq \
+         median. Answers: arrayq vs the generator, the others vs arrayq, relative {REL_TOL:e}.",
+        ctx.threads
+    ));
+    // The sums agree with the generator to far better than the tolerance: record it.
+    if let Some(Some(m)) = by_system[MAIN].first() {
+        let r = &reference["E1"];
+        if close(m.answer.sum, r.sum, REL_TOL) {
+            res.metric(
+                "E1 relative error vs the generator",
+                (m.answer.sum - r.sum).abs() / r.sum.abs().max(1e-300),
+                "",
+                "arrayq's sum of the E1 series vs float64 over the generated values",
+            );
+        }
+    }
+    drop(_tmp);
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_of_s() {
+        let w = windows(Scale::S);
+        assert_eq!(w.ids, vec![1, 51, 101, 151]);
+        assert_eq!(w.week.1 - w.week.0, 7 * 96);
+        assert_eq!(w.month.1 - w.month.0, 31 * 96);
+        let xs = windows(Scale::XS);
+        assert_eq!(xs.week, (0, 3 * 96));
+        let q = queries(&w);
+        assert!(q[3].1.contains("AS OF VERSION 2"), "{}", q[3].1);
+        assert!(q[0].1.contains("'2023-01-08T23:00:00Z'"), "{}", q[0].1);
     }
 }

@@ -2,10 +2,10 @@
 //! [`all`], runs one with a [`Ctx`], and saves its [`SuiteResult`].
 //!
 //! Adding a suite: a module with a type implementing [`Suite`], listed in [`all`].
-//! Suites that compare arrayq with other systems (the `era5` and `energy` suites,
-//! once the query engine exists) name each system in `CaseResult::system` and give
-//! every system the same [`Ctx::threads`] (external processes get
-//! `RAYON_NUM_THREADS`, `OMP_NUM_THREADS` etc. from [`Ctx::thread_env`]).
+//! Suites that compare arrayq with other systems (`era5`, `energy`) name each
+//! system in `CaseResult::system` and give every system the same [`Ctx::threads`]
+//! (external processes get `RAYON_NUM_THREADS`, `OMP_NUM_THREADS` etc. from
+//! [`Ctx::thread_env`]).
 
 use std::path::PathBuf;
 
@@ -18,6 +18,7 @@ use crate::results::SuiteResult;
 
 pub mod energy;
 pub mod era5;
+pub mod grpc;
 pub mod layouts;
 pub mod storage;
 
@@ -37,6 +38,11 @@ pub struct Ctx {
     pub progress: bool,
     /// The machine, recorded in the result.
     pub machine: Machine,
+    /// Run arrayq alone: no Python peers, no PostgreSQL (`--skip-peers`).
+    pub skip_peers: bool,
+    /// Keeps generated data (stores, peer files) between runs (`--cache-dir`);
+    /// `None`: everything goes to temporary directories under `tmp_dir`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -111,6 +117,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(layouts::Layouts),
         Box::new(era5::Era5),
         Box::new(energy::Energy),
+        Box::new(grpc::Grpc::default()),
     ]
 }
 

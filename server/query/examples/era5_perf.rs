@@ -32,7 +32,18 @@
 //! Options: `--scale S|M` (default S), `--data DIR`, `--runs N` (default 5),
 //! `--cache-mb N` (sled page cache, default 64), `--only Q1,Q6` (a subset),
 //! `--no-floor`, `--no-forced`, `--check` (verify results against the formula),
-//! `--slab-maps N` (maps per load slab, default a month: 744).
+//! `--slab-maps N` (maps per load slab, default a month: 744), `--no-storage` (skip
+//! the storage pass), `--floor-only` (floors without query runs).
+//!
+//! Stable comparisons (instruction counts, no timing noise) with callgrind: the
+//! difference between `--runs 3` and `--runs 1` of the same command is two runs.
+//!
+//! ```text
+//! valgrind --tool=callgrind era5_perf --scale S --data D --only Q4 --no-floor --no-forced --runs 1
+//! valgrind --tool=callgrind era5_perf --scale S --data D --only Q4 --no-floor --no-forced --runs 3
+//! # floor: only the 2 floor-pool threads decompress
+//! valgrind --tool=callgrind --separate-threads=yes era5_perf ... --floor-only --no-storage
+//! ```
 
 use arrayq_query::{Engine, EngineConfig, Execution, QueryContext};
 use arrayq_storage::{codec, AsOf, Options, Region, Snapshot, Store};
@@ -54,6 +65,10 @@ struct Args {
     forced: bool,
     check: bool,
     slab_maps: u64,
+    /// Measure floors only (no query runs): for callgrind.
+    floor_only: bool,
+    /// Skip the storage pass.
+    storage: bool,
 }
 
 fn parse_args() -> Args {
@@ -67,6 +82,8 @@ fn parse_args() -> Args {
         forced: true,
         check: false,
         slab_maps: 744,
+        floor_only: false,
+        storage: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -91,6 +108,8 @@ fn parse_args() -> Args {
             "--no-floor" => a.floor = false,
             "--no-forced" => a.forced = false,
             "--check" => a.check = true,
+            "--floor-only" => a.floor_only = true,
+            "--no-storage" => a.storage = false,
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -257,6 +276,7 @@ struct Run {
 /// Runs `sql` and drains its stream block by block. With `inspect`, also sums column 0
 /// and keeps its first `keep_first` values (not done in timed runs: converting a
 /// full-size result would cost more than the query).
+#[inline(never)]
 fn run_query(
     engine: &Engine,
     sql: &str,
@@ -386,6 +406,7 @@ impl<'a> Floor<'a> {
     /// every chunk (clipped to the array) into a reused buffer per pool thread, on the
     /// same 2-thread pool: fetch from sled, checksums, zstd, unshuffle. The engine
     /// cannot be faster than this; query / this is the engine's own overhead.
+    #[inline(never)]
     fn storage_pass(&self, layout: usize) -> Duration {
         let schema = self.snap.schema();
         let cs = &schema.layouts[layout].chunk_shape;
@@ -429,6 +450,20 @@ impl<'a> Floor<'a> {
         (w, c)
     }
 
+    /// The timed part of the floor (a separate function, so that callgrind can collect
+    /// it alone: `--toggle-collect='*Floor*decompress*'`).
+    #[inline(never)]
+    fn decompress<V: std::ops::Deref<Target = [u8]> + Sync>(&self, batch: &[V]) {
+        self.pool.install(|| {
+            batch.par_iter().for_each(|v| {
+                let i = rayon::current_thread_index().unwrap_or(0);
+                let mut out = self.bufs[i].lock().unwrap();
+                let payload = &v[..v.len() - 4]; // the zstd frame without its CRC32
+                codec::zstd_decompress(payload, &mut out).expect("zstd");
+            });
+        });
+    }
+
     fn pass(&self) -> (Duration, Duration, u64, u64) {
         // Batches of at most 64 MB of payload keep memory bounded; fetching is not timed.
         const BATCH: u64 = 64 << 20;
@@ -453,14 +488,7 @@ impl<'a> Floor<'a> {
             stored += bytes;
             let c = cpu_time();
             let t = Instant::now();
-            self.pool.install(|| {
-                batch.par_iter().for_each(|v| {
-                    let i = rayon::current_thread_index().unwrap_or(0);
-                    let mut out = self.bufs[i].lock().unwrap();
-                    let payload = &v[..v.len() - 4]; // the zstd frame without its CRC32
-                    codec::zstd_decompress(payload, &mut out).expect("zstd");
-                });
-            });
+            self.decompress(&batch);
             wall += t.elapsed();
             cpu += cpu_time().saturating_sub(c);
         }
@@ -762,17 +790,28 @@ fn main() {
         let mut m = Measured::default();
         let last = run_query(&engine, &q.sql, true, keep, &mut process_peak);
         for _ in 0..args.runs {
-            let r = run_query(&engine, &q.sql, false, 0, &mut process_peak);
-            m.time.push(r.time);
-            m.cpu.push(r.cpu);
-            m.peak = m.peak.max(r.peak_mb);
-            m.engine = m.engine.max(r.engine_mb);
+            if !args.floor_only {
+                let r = run_query(&engine, &q.sql, false, 0, &mut process_peak);
+                m.time.push(r.time);
+                m.cpu.push(r.cpu);
+                m.peak = m.peak.max(r.peak_mb);
+                m.engine = m.engine.max(r.engine_mb);
+            }
             if let Some(f) = &floor {
                 let (w, c) = f.run();
                 m.floor.push(w);
                 m.floor_cpu.push(c);
-                m.storage.push(f.storage_pass(layout));
+                if args.storage {
+                    m.storage.push(f.storage_pass(layout));
+                }
             }
+        }
+        if args.floor_only {
+            m.time = m.floor.clone();
+            m.cpu = m.floor_cpu.clone();
+        }
+        if m.storage.is_empty() {
+            m.storage = m.time.clone();
         }
         if args.check {
             check(&q, &last, args.scale);

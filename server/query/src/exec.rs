@@ -1,19 +1,23 @@
 //! Physical execution: chunk-aligned scans through one layout, element-wise
-//! evaluation over whole chunks, and partial aggregates per worker merged at the
+//! evaluation over whole chunks, and partial aggregates per worker combined at the
 //! end. Nothing here holds more than the result, the aggregation state and the
 //! chunks in flight.
 //!
 //! Aggregation: the pieces of the region (one chunk each) are cut into contiguous
 //! tasks; a rayon worker accumulates every task it runs into its own partial state,
 //! which covers a contiguous range of group indices and grows with the tasks (so
-//! each worker holds about its share of the groups). Partials are merged into the
-//! global state only when a worker's range would grow too large and at the end:
-//! never a lock per chunk. Per piece, the trailing dimensions are folded into runs:
-//! a run of cells that all fall into one group (e.g. a whole map for `GROUP BY
-//! time` over map tiles, or everything for a scalar) is reduced in vector lanes; a
-//! run that maps onto consecutive groups (e.g. a map for `GROUP BY lat, lon`) is
-//! added element-wise to a slice of the state; anything else (label picks, group
-//! keys in another order) goes cell by cell.
+//! each worker holds about its share of the groups; past a cap it starts a new one).
+//! Finished partials are only set aside; at the end the group range is cut where
+//! partials begin and end and every segment is finished in parallel, straight from
+//! the one partial covering it or after merging the few that overlap: no lock and
+//! no shared state per chunk. Per piece, the trailing dimensions are folded into
+//! runs: a run of cells that all fall into one group (a whole map for `GROUP BY
+//! time` over map tiles, everything for a scalar) is reduced in wide NaN-free lanes
+//! (redone with masks only when it holds a NaN); a run that maps onto consecutive
+//! groups (a map for `GROUP BY lat, lon`) takes one pass per statistic over a slice
+//! of the state; anything else (label picks, group keys in another order) goes cell
+//! by cell. The kernels are compiled twice, for AVX2 and the baseline, and picked at
+//! run time (same arithmetic, same results).
 
 use crate::error::QueryError;
 use crate::eval::{eval, Col, EType, Inputs, PExpr};
@@ -22,6 +26,7 @@ use crate::scan::Reader;
 use arrayq_storage::{Coordinate, ReadStats, Region};
 use parking_lot::Mutex;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -115,6 +120,8 @@ struct Need {
     min: bool,
     max: bool,
     var: bool,
+    /// The input is f32.
+    f32: bool,
 }
 
 impl Need {
@@ -124,6 +131,7 @@ impl Need {
             min: i.min,
             max: i.max,
             var: i.var,
+            f32: i.expr.ty() == EType::F32,
         }
     }
 }
@@ -133,28 +141,40 @@ impl Need {
 /// precision. Vectors a call does not need stay empty.
 struct Acc {
     k: f64,
+    /// Groups held.
+    len: usize,
+    /// Counts of non-NaN values (allocated on first use: slice runs without NaN only
+    /// record visits).
     n: Vec<u64>,
-    /// Counts of NaN-free slice runs as a difference array (`visits[g0] += 1`,
-    /// `visits[g0 + len] -= 1`; one longer than `n`), folded into `n` by `settle`, so
-    /// the hot loop of a slice run touches one state vector instead of two.
-    visits: Vec<i64>,
+    /// Group ranges `(g0, len)` of NaN-free slice runs, each counting one value per
+    /// group; folded into `n` by `settle`, so the hot loop of a slice run touches one
+    /// state vector instead of two.
+    visits: Vec<(usize, usize)>,
     s: Vec<f64>,
     q: Vec<f64>,
     mn: Vec<f64>,
     mx: Vec<f64>,
+    /// Minima / maxima of f32 inputs, kept in f32 while accumulating (exact, and half
+    /// the memory traffic); folded into `mn` / `mx` by `settle`.
+    mn32: Vec<f32>,
+    mx32: Vec<f32>,
 }
 
 impl Acc {
     fn new(len: usize, need: Need) -> Acc {
         let v = |on: bool, x: f64| if on { vec![x; len] } else { vec![] };
+        let v32 = |on: bool, x: f32| if on { vec![x; len] } else { vec![] };
         Acc {
             k: f64::NAN,
-            n: vec![0; len],
+            len,
+            n: vec![],
             visits: vec![],
             s: v(need.sum, 0.0),
             q: v(need.var, 0.0),
-            mn: v(need.min, f64::INFINITY),
-            mx: v(need.max, f64::NEG_INFINITY),
+            mn: v(need.min && !need.f32, f64::INFINITY),
+            mx: v(need.max && !need.f32, f64::NEG_INFINITY),
+            mn32: v32(need.min && need.f32, f32::INFINITY),
+            mx32: v32(need.max && need.f32, f32::NEG_INFINITY),
         }
     }
 
@@ -171,32 +191,97 @@ impl Acc {
             *v = out;
         }
         w(&mut self.n, 0, before, after);
-        w(&mut self.visits, 0, before, after);
+        for v in &mut self.visits {
+            v.0 += before;
+        }
+        self.len += before + after;
         w(&mut self.s, 0.0, before, after);
         w(&mut self.q, 0.0, before, after);
         w(&mut self.mn, f64::INFINITY, before, after);
         w(&mut self.mx, f64::NEG_INFINITY, before, after);
+        w(&mut self.mn32, f32::INFINITY, before, after);
+        w(&mut self.mx32, f32::NEG_INFINITY, before, after);
+    }
+
+    /// Folds `v` into the minimum of group `g` (f32 state for f32 data).
+    #[inline(always)]
+    fn fold_min<T: Val>(&mut self, g: usize, v: f64) {
+        if T::F32 && !self.mn32.is_empty() {
+            self.mn32[g] = self.mn32[g].min(v as f32);
+        } else {
+            if self.mn.is_empty() {
+                self.mn = vec![f64::INFINITY; self.len];
+            }
+            self.mn[g] = self.mn[g].min(v);
+        }
+    }
+
+    #[inline(always)]
+    fn fold_max<T: Val>(&mut self, g: usize, v: f64) {
+        if T::F32 && !self.mx32.is_empty() {
+            self.mx32[g] = self.mx32[g].max(v as f32);
+        } else {
+            if self.mx.is_empty() {
+                self.mx = vec![f64::NEG_INFINITY; self.len];
+            }
+            self.mx[g] = self.mx[g].max(v);
+        }
     }
 
     /// Counts one visit of every group in `g0..g0 + len`.
     #[inline(always)]
     fn visit(&mut self, g0: usize, len: usize) {
-        if self.visits.is_empty() {
-            self.visits = vec![0; self.n.len() + 1];
-        }
-        self.visits[g0] += 1;
-        self.visits[g0 + len] -= 1;
+        self.visits.push((g0, len));
     }
 
-    /// Folds the pending visits into the counts.
+    /// The counts, allocated on first use.
+    #[inline(always)]
+    fn counts(&mut self) -> &mut [u64] {
+        if self.n.is_empty() {
+            self.n = vec![0; self.len];
+        }
+        &mut self.n
+    }
+
+    /// Folds the pending visits into the counts and f32 extrema into the f64 ones.
     fn settle(&mut self) {
+        fn fold(dst: &mut Vec<f64>, src: &mut Vec<f32>, x: f64, f: fn(f64, f64) -> f64) {
+            if src.is_empty() {
+                return;
+            }
+            if dst.is_empty() {
+                *dst = vec![x; src.len()];
+            }
+            for (d, &v) in dst.iter_mut().zip(src.iter()) {
+                *d = f(*d, v as f64);
+            }
+            *src = vec![];
+        }
+        fold(&mut self.mn, &mut self.mn32, f64::INFINITY, f64::min);
+        fold(&mut self.mx, &mut self.mx32, f64::NEG_INFINITY, f64::max);
         if self.visits.is_empty() {
             return;
         }
-        let mut run = 0i64;
-        for (c, &v) in self.n.iter_mut().zip(&self.visits) {
-            run += v;
-            *c += run as u64;
+        // A difference array over the groups, then one running sum; in place when
+        // there are no counts yet (the common case: no NaN at all).
+        let fresh = self.n.is_empty();
+        let mut diff = vec![0u64; self.len + 1];
+        for &(g0, len) in &self.visits {
+            diff[g0] = diff[g0].wrapping_add(1);
+            diff[g0 + len] = diff[g0 + len].wrapping_sub(1);
+        }
+        let mut run = 0u64;
+        for v in diff.iter_mut() {
+            run = run.wrapping_add(*v);
+            *v = run;
+        }
+        diff.truncate(self.len);
+        if fresh {
+            self.n = diff;
+        } else {
+            for (c, &v) in self.n.iter_mut().zip(&diff) {
+                *c += v;
+            }
         }
         self.visits = vec![];
     }
@@ -211,8 +296,10 @@ impl Acc {
             self.k = part.k;
         }
         let d = part.k - self.k;
-        let len = self.n.len();
+        let len = self.len;
         let r = off..off + len;
+        self.counts();
+        debug_assert!(part.mn32.is_empty() && part.mx32.is_empty());
         if !d.is_finite() {
             // Infinite values as shifts: keep groups without values untouched.
             for g in 0..len {
@@ -237,6 +324,12 @@ impl Acc {
                 *g += s + n as f64 * d;
             }
         }
+        if !part.mn.is_empty() && self.mn.is_empty() {
+            self.mn = vec![f64::INFINITY; len];
+        }
+        if !part.mx.is_empty() && self.mx.is_empty() {
+            self.mx = vec![f64::NEG_INFINITY; len];
+        }
         if !part.mn.is_empty() {
             for (g, &p) in self.mn.iter_mut().zip(&part.mn[r.clone()]) {
                 *g = g.min(p);
@@ -252,7 +345,7 @@ impl Acc {
     fn merge_one(&mut self, part: &Acc, p: usize, g: usize, d: f64) {
         let n = part.n[p];
         let nf = n as f64;
-        self.n[g] += n;
+        self.counts()[g] += n;
         if !part.q.is_empty() {
             self.q[g] += part.q[p] + 2.0 * d * part.s[p] + nf * d * d;
         }
@@ -260,21 +353,33 @@ impl Acc {
             self.s[g] += part.s[p] + nf * d;
         }
         if !part.mn.is_empty() {
-            self.mn[g] = self.mn[g].min(part.mn[p]);
+            self.fold_min::<f64>(g, part.mn[p]);
         }
         if !part.mx.is_empty() {
-            self.mx[g] = self.mx[g].max(part.mx[p]);
+            self.fold_max::<f64>(g, part.mx[p]);
         }
     }
 }
 
 trait Val: Copy + Send + Sync {
+    /// f32 data (extrema can stay in f32).
+    const F32: bool = false;
     fn f(self) -> f64;
+    /// The value as f32 (only called when `F32`).
+    #[inline(always)]
+    fn g(self) -> f32 {
+        self.f() as f32
+    }
 }
 impl Val for f32 {
+    const F32: bool = true;
     #[inline(always)]
     fn f(self) -> f64 {
         self as f64
+    }
+    #[inline(always)]
+    fn g(self) -> f32 {
+        self
     }
 }
 impl Val for f64 {
@@ -447,6 +552,7 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
                 RunKind::Reduce => reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k),
                 RunKind::Slice => slice_run::<T, S, MN, MX, V>(acc, base + run_off - lo, row, k),
                 RunKind::Cells => {
+                    acc.counts();
                     for (&x, &c) in row.iter().zip(last) {
                         let v = x.f();
                         if c == NO_GROUP || v.is_nan() {
@@ -462,10 +568,10 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
                             acc.q[g] += y * y;
                         }
                         if MN {
-                            acc.mn[g] = acc.mn[g].min(v);
+                            acc.fold_min::<T>(g, v);
                         }
                         if MX {
-                            acc.mx[g] = acc.mx[g].max(v);
+                            acc.fold_max::<T>(g, v);
                         }
                     }
                 }
@@ -556,7 +662,7 @@ fn reduce_wide<T: Val, const S: bool, const MN: bool, const MX: bool, const V: b
     if nan || (S && ts.is_nan()) || (V && tq.is_nan()) {
         return false;
     }
-    acc.n[g] += row.len() as u64;
+    acc.counts()[g] += row.len() as u64;
     if S {
         acc.s[g] += ts;
     }
@@ -564,10 +670,10 @@ fn reduce_wide<T: Val, const S: bool, const MN: bool, const MX: bool, const V: b
         acc.q[g] += tq;
     }
     if MN {
-        acc.mn[g] = mn.iter().fold(acc.mn[g].min(tmn), |a, &b| a.min(b));
+        acc.fold_min::<T>(g, mn.iter().fold(tmn, |a, &b| a.min(b)));
     }
     if MX {
-        acc.mx[g] = mx.iter().fold(acc.mx[g].max(tmx), |a, &b| a.max(b));
+        acc.fold_max::<T>(g, mx.iter().fold(tmx, |a, &b| a.max(b)));
     }
     true
 }
@@ -625,7 +731,7 @@ fn reduce_masked<T: Val, const S: bool, const MN: bool, const MX: bool, const V:
             mx[l] = mx[l].max(v);
         }
     }
-    acc.n[g] += n.iter().sum::<u64>();
+    acc.counts()[g] += n.iter().sum::<u64>();
     if S {
         acc.s[g] += s.iter().sum::<f64>();
     }
@@ -633,10 +739,10 @@ fn reduce_masked<T: Val, const S: bool, const MN: bool, const MX: bool, const V:
         acc.q[g] += q.iter().sum::<f64>();
     }
     if MN {
-        acc.mn[g] = mn.iter().fold(acc.mn[g], |a, &b| a.min(b));
+        acc.fold_min::<T>(g, mn.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
     }
     if MX {
-        acc.mx[g] = mx.iter().fold(acc.mx[g], |a, &b| a.max(b));
+        acc.fold_max::<T>(g, mx.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
     }
 }
 
@@ -652,7 +758,21 @@ fn slice_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
 ) {
     let r = g0..g0 + row.len();
     let mut nan = false;
-    if V {
+    if S && !V && T::F32 {
+        // f32 data: a NaN check in f32 lanes (twice as wide), then sums without masks
+        // unless a NaN is there.
+        nan = row.iter().fold(false, |a, x| a | x.g().is_nan());
+        if nan {
+            for (s, x) in acc.s[r.clone()].iter_mut().zip(row) {
+                let v = x.f();
+                *s += if v.is_nan() { 0.0 } else { v - k };
+            }
+        } else {
+            for (s, x) in acc.s[r.clone()].iter_mut().zip(row) {
+                *s += x.f() - k;
+            }
+        }
+    } else if V {
         let sq = acc.s[r.clone()].iter_mut().zip(acc.q[r.clone()].iter_mut());
         for ((s, q), x) in sq.zip(row) {
             let v = x.f();
@@ -670,26 +790,48 @@ fn slice_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
             *s += if bad { 0.0 } else { v - k };
         }
     }
-    // Compare-and-select never picks a NaN.
+    // Compare-and-select never picks a NaN; f32 data keeps f32 extrema.
     if MN {
-        for (m, x) in acc.mn[r.clone()].iter_mut().zip(row) {
-            let v = x.f();
-            nan |= v.is_nan();
-            *m = if v < *m { v } else { *m };
+        if T::F32 && !acc.mn32.is_empty() {
+            for (m, x) in acc.mn32[r.clone()].iter_mut().zip(row) {
+                let v = x.g();
+                nan |= v.is_nan();
+                *m = if v < *m { v } else { *m };
+            }
+        } else {
+            if acc.mn.is_empty() {
+                acc.mn = vec![f64::INFINITY; acc.len];
+            }
+            for (m, x) in acc.mn[r.clone()].iter_mut().zip(row) {
+                let v = x.f();
+                nan |= v.is_nan();
+                *m = if v < *m { v } else { *m };
+            }
         }
     }
     if MX {
-        for (m, x) in acc.mx[r.clone()].iter_mut().zip(row) {
-            let v = x.f();
-            nan |= v.is_nan();
-            *m = if v > *m { v } else { *m };
+        if T::F32 && !acc.mx32.is_empty() {
+            for (m, x) in acc.mx32[r.clone()].iter_mut().zip(row) {
+                let v = x.g();
+                nan |= v.is_nan();
+                *m = if v > *m { v } else { *m };
+            }
+        } else {
+            if acc.mx.is_empty() {
+                acc.mx = vec![f64::NEG_INFINITY; acc.len];
+            }
+            for (m, x) in acc.mx[r.clone()].iter_mut().zip(row) {
+                let v = x.f();
+                nan |= v.is_nan();
+                *m = if v > *m { v } else { *m };
+            }
         }
     }
     if !(S || MN || MX) {
         nan = row.iter().fold(false, |a, x| a | x.f().is_nan());
     }
     if nan {
-        for (c, x) in acc.n[r].iter_mut().zip(row) {
+        for (c, x) in acc.counts()[r].iter_mut().zip(row) {
             *c += !x.f().is_nan() as u64;
         }
     } else {
@@ -698,18 +840,20 @@ fn slice_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
 }
 
 /// The value of call `f` for the groups `r` of `acc` (never a count), into `out`.
-fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [f64]) {
+fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [MaybeUninit<f64>]) {
     if acc.k.is_nan() {
         // Saw no value: every group is empty.
         let v = if f == AggFunc::Sum { 0.0 } else { f64::NAN };
-        out.fill(v);
+        for o in out.iter_mut() {
+            o.write(v);
+        }
         return;
     }
     let k = acc.k;
     let n = &acc.n[r.clone()];
-    let pick = |v: &[f64], out: &mut [f64]| {
+    let pick = |v: &[f64], out: &mut [MaybeUninit<f64>]| {
         for ((o, &c), &x) in out.iter_mut().zip(n).zip(&v[r.clone()]) {
-            *o = if c == 0 { f64::NAN } else { x };
+            o.write(if c == 0 { f64::NAN } else { x });
         }
     };
     match f {
@@ -718,12 +862,12 @@ fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [f64]
         AggFunc::Max => pick(&acc.mx, out),
         AggFunc::Sum => {
             for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.s[r.clone()]) {
-                *o = if c == 0 { 0.0 } else { c as f64 * k + s };
+                o.write(if c == 0 { 0.0 } else { c as f64 * k + s });
             }
         }
         AggFunc::Avg => {
             for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.s[r.clone()]) {
-                *o = if c == 0 { f64::NAN } else { k + s / c as f64 };
+                o.write(if c == 0 { f64::NAN } else { k + s / c as f64 });
             }
         }
         AggFunc::VarPop | AggFunc::StdPop | AggFunc::VarSamp | AggFunc::StdSamp => {
@@ -731,7 +875,7 @@ fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [f64]
             for (g, o) in out.iter_mut().enumerate() {
                 let c = n[g];
                 let nf = c as f64;
-                *o = if c == 0 {
+                o.write(if c == 0 {
                     f64::NAN
                 } else {
                     let m2 = (q[g] - s[g] * s[g] / nf).max(0.0);
@@ -745,7 +889,7 @@ fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [f64]
                     } else {
                         v
                     }
-                };
+                });
             }
         }
     }
@@ -869,8 +1013,13 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
         // About 1 MB of decoded chunks per task (for balance at the end, when one worker
         // may finish its last task alone), at most 16 tasks per worker (each task may
         // widen a partial).
-        let layout = &plan.snap.schema().layouts[plan.layout];
-        let chunk_bytes = layout.chunk_len() * 4;
+        let schema = plan.snap.schema();
+        let elem: usize = plan
+            .attrs
+            .iter()
+            .map(|&a| schema.attrs[a].dtype.size())
+            .sum();
+        let chunk_bytes = schema.layouts[plan.layout].chunk_len() * elem.max(1);
         let want = (pieces.len() * chunk_bytes / (1 << 20)).clamp(2 * threads, 16 * threads);
         let tasks = make_tasks(&ranges, want);
         let max_task = tasks.iter().map(|t| t.hi - t.lo).max().unwrap_or(0);
@@ -1006,14 +1155,24 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
             a = e;
         }
     }
+    // Output columns are written (every element, by the segments) through their spare
+    // capacity, then given their length: no fill pass over fresh memory.
     let mut cols: Vec<Col> = calls
         .iter()
         .map(|c| match c.func {
-            AggFunc::Count => Col::I64(vec![0; ng]),
-            _ => Col::F64(vec![0.0; ng]),
+            AggFunc::Count => Col::I64(Vec::with_capacity(ng)),
+            _ => Col::F64(Vec::with_capacity(ng)),
         })
         .collect();
-    let ptrs = OutCols(cols.iter_mut().map(col_ptr).collect());
+    let ptrs = OutCols(
+        cols.iter_mut()
+            .map(|c| match c {
+                Col::I64(v) => (v.as_mut_ptr() as *mut u8, ng),
+                Col::F64(v) => (v.as_mut_ptr() as *mut u8, ng),
+                _ => unreachable!("calls are counts or f64"),
+            })
+            .collect(),
+    );
     segs.par_iter().for_each(|&(a, e)| {
         let over: Vec<&Partial> = parts.iter().filter(|p| p.lo <= a && p.hi >= e).collect();
         let merged: Vec<Acc>;
@@ -1039,21 +1198,46 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
             assert!(e <= len, "segment inside the column");
             let acc = accs[c.input];
             let r = off..off + (e - a);
-            // SAFETY: segments are disjoint ranges of every output column, each
-            // written by one worker; the columns outlive the loop.
-            unsafe {
-                if c.func == AggFunc::Count {
-                    let out = std::slice::from_raw_parts_mut((ptr as *mut i64).add(a), e - a);
-                    for (o, &n) in out.iter_mut().zip(&acc.n[r]) {
-                        *o = n as i64;
+            // SAFETY: segments are disjoint ranges of every output column's capacity,
+            // each written by one worker (as MaybeUninit: nothing is read); the columns
+            // outlive the loop.
+            if c.func == AggFunc::Count {
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut((ptr as *mut MaybeUninit<i64>).add(a), e - a)
+                };
+                match acc.n.get(r) {
+                    Some(n) => {
+                        for (o, &n) in out.iter_mut().zip(n) {
+                            o.write(n as i64);
+                        }
                     }
-                } else {
-                    let out = std::slice::from_raw_parts_mut((ptr as *mut f64).add(a), e - a);
-                    finish_into(acc, r, c.func, out);
+                    None => {
+                        // Saw no value.
+                        for o in out.iter_mut() {
+                            o.write(0);
+                        }
+                    }
                 }
+            } else {
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut((ptr as *mut MaybeUninit<f64>).add(a), e - a)
+                };
+                finish_into(acc, r, c.func, out);
             }
         }
     });
+    debug_assert_eq!(segs.iter().map(|(a, e)| e - a).sum::<usize>(), ng);
+    for c in &mut cols {
+        // SAFETY: the segments cover 0..ng exactly once (cut points from 0 to ng), so
+        // every element was written above; capacity is ng.
+        unsafe {
+            match c {
+                Col::I64(v) => v.set_len(ng),
+                Col::F64(v) => v.set_len(ng),
+                _ => unreachable!(),
+            }
+        }
+    }
     cols
 }
 
@@ -1218,13 +1402,26 @@ impl OutCols {
     }
 }
 
-/// Computes every column over one slab (chunk-parallel), in row-major output order.
-pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, QueryError> {
+/// Computes every column (or column `only`) over one slab (chunk-parallel), in
+/// row-major output order.
+pub fn project_slab(
+    plan: &Plan,
+    ex: &Exec,
+    slab: &Slab,
+    only: Option<usize>,
+) -> Result<Vec<Col>, QueryError> {
     let Kind::Project { cols } = &plan.kind else {
         return Err(QueryError::Internal(
             "project_slab() on an aggregate".into(),
         ));
     };
+    let cols: &[PExpr] = match only {
+        Some(c) => &cols[c..c + 1],
+        None => cols,
+    };
+    let mut uses = vec![0usize; plan.attrs.len()];
+    cols.iter().for_each(|c| count_slots(c, &mut uses));
+    let used: Vec<bool> = uses.iter().map(|&u| u > 0).collect();
     let rank = plan.region.rank();
     let pieces = selected_pieces(plan, &slab.region);
     let coords = plan.coords();
@@ -1274,7 +1471,7 @@ pub fn project_slab(plan: &Plan, ex: &Exec, slab: &Slab) -> Result<Vec<Col>, Que
         .collect();
     let ptrs = OutCols(outs.iter_mut().map(col_ptr).collect());
     pieces.par_iter().try_for_each_init(
-        || Reader::new(plan),
+        || Reader::for_slots(plan, &used),
         |reader, piece| -> Result<(), QueryError> {
             reader.read(plan, ex, piece)?;
             let t = Instant::now();

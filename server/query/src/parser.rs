@@ -89,9 +89,10 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
         explain = Some(analyze);
     }
     if !c.peek_kw("SELECT") {
-        let t = c.peek_tok().unwrap();
+        // `EXPLAIN` alone ends here: the cursor's current token is a synthetic EOF.
+        let t = c.cur();
         return Err(err_at(
-            t,
+            &t,
             "expected SELECT, EXPLAIN, CREATE ARRAY, ALTER ARRAY, DROP ARRAY, SHOW ARRAYS or DESCRIBE",
         ));
     }
@@ -778,6 +779,19 @@ mod tests {
         assert!(e.position().is_some());
         let e = parse("SELECT a FROM").unwrap_err();
         assert!(e.position().is_some(), "{e:?}");
+        // A statement that ends right after EXPLAIN is an error, not a panic.
+        let e = parse("EXPLAIN ANALYZE").unwrap_err();
+        assert!(e.to_string().contains("end of input"), "{e}");
+    }
+
+    #[test]
+    fn forced_layout_option() {
+        let s = sel("SELECT t2m FROM era5 WITH (layout = 'maps') WHERE lat = 5");
+        assert_eq!(s.layout.as_deref(), Some("maps"));
+        let s = sel("SELECT t2m FROM era5 AS OF VERSION 2 WITH (layout = pencils)");
+        assert_eq!(s.layout.as_deref(), Some("pencils"));
+        assert!(parse("SELECT t2m FROM era5 WITH (nolock)").is_err());
+        assert!(parse("SELECT t2m FROM era5 WITH (layout = 'a', layout = 'b')").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading the pieces of a scan (one chunk's part of the region each) into buffers
 //! a worker reuses from piece to piece: every chunk is decoded once, straight into
-//! memory that is already mapped, and nothing is allocated per chunk.
+//! memory that is already mapped, and no chunk-sized buffer is allocated or filled
+//! per chunk.
 
 use crate::error::QueryError;
 use crate::eval::Col;
@@ -18,6 +19,10 @@ pub struct Reader {
     /// Values of the last piece read, one column per scanned attribute.
     pub cols: Vec<Col>,
     boxes: Vec<Option<Buffer>>,
+    /// Columns of earlier pieces, kept for reuse.
+    spare: Vec<Col>,
+    /// Slots not read (no expression of the caller uses them).
+    skip: Vec<bool>,
     array_shape: Vec<u64>,
     chunk_shape: Vec<u64>,
 }
@@ -27,9 +32,42 @@ impl Reader {
         Reader {
             cols: plan.attrs.iter().map(|_| Col::F32(Vec::new())).collect(),
             boxes: plan.attrs.iter().map(|_| None).collect(),
+            spare: Vec::new(),
+            skip: plan.attrs.iter().map(|_| false).collect(),
             array_shape: plan.snap.shape(),
             chunk_shape: plan.snap.schema().layouts[plan.layout].chunk_shape.clone(),
         }
+    }
+
+    /// A reader of only the slots `used` marks.
+    pub fn for_slots(plan: &Plan, used: &[bool]) -> Reader {
+        let mut r = Reader::new(plan);
+        r.skip = used.iter().map(|u| !u).collect();
+        r
+    }
+
+    /// A spare column of exactly `n` elements if there is one, else any (resized later).
+    fn take(&mut self, n: usize) -> Col {
+        let i = self
+            .spare
+            .iter()
+            .position(|c| col_len(c) == n)
+            .or(if self.spare.is_empty() { None } else { Some(0) });
+        match i {
+            Some(i) => self.spare.swap_remove(i),
+            None => Col::F32(Vec::new()),
+        }
+    }
+
+    fn give(&mut self, c: Col) {
+        const KEEP: usize = 8;
+        if matches!(c, Col::Const(_)) || col_len(&c) == 0 {
+            return;
+        }
+        if self.spare.len() >= KEEP {
+            self.spare.remove(0);
+        }
+        self.spare.push(c);
     }
 
     /// The part of the chunk holding `piece` that lies inside the array.
@@ -63,11 +101,19 @@ impl Reader {
         let shape = piece.shape();
         let n: usize = shape.iter().product();
         for (k, &a) in plan.attrs.iter().enumerate() {
+            if self.skip[k] {
+                continue;
+            }
             let dtype = plan.snap.schema().attrs[a].dtype;
-            let col = std::mem::replace(&mut self.cols[k], Col::Const(crate::eval::Lit::I(0)));
+            // The last piece's column goes back to the spares; take one of this length
+            // (pieces of a scan come in few shapes), so no memory is filled twice.
+            let last = std::mem::replace(&mut self.cols[k], Col::Const(crate::eval::Lit::I(0)));
+            self.give(last);
+            let col = self.take(n);
             let native = matches!(dtype, DType::F32 | DType::F64 | DType::I64 | DType::Bool);
             let col = if !native {
                 // Narrow integers widen to i64 columns: read and convert.
+                self.give(col);
                 let b = plan
                     .snap
                     .read_with(a, piece, opts)
@@ -85,8 +131,14 @@ impl Reader {
                 // fill pass in storage), then cut the piece out of it.
                 let cshape = cbox.shape();
                 let cn: usize = cshape.iter().product();
-                let old = self.boxes[k].take().filter(|b| b.dtype() == dtype);
-                let old = old.map(from_buffer).unwrap_or(Col::F32(Vec::new()));
+                let old = match self.boxes[k].take() {
+                    Some(b) if b.dtype() == dtype && b.len() == cn => from_buffer(b),
+                    Some(b) => {
+                        self.give(from_buffer(b));
+                        self.take(cn)
+                    }
+                    None => self.take(cn),
+                };
                 let mut buf = into_buffer(dtype, old, &cshape, cn);
                 plan.snap
                     .read_into(a, &cbox, opts, &mut buf)
@@ -106,6 +158,16 @@ impl Reader {
         ex.read_ns
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+fn col_len(c: &Col) -> usize {
+    match c {
+        Col::F32(v) => v.len(),
+        Col::F64(v) => v.len(),
+        Col::I64(v) => v.len(),
+        Col::Bool(v) => v.len(),
+        Col::Const(_) => 0,
     }
 }
 

@@ -11,13 +11,22 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Columns 1.. of a projection are stashed while column 0 streams only up to this
+/// many blocks; larger results are computed column by column (the chunks are read
+/// once per column), so memory stays bounded by the slabs in flight.
+const STASH_BLOCKS: u64 = 16;
+
 enum State {
     /// Aggregation not run yet.
     AggPending,
-    /// Projection: slabs still to compute.
+    /// Projection: slabs still to compute. With `only`, each pass over the slabs
+    /// computes one column (large multi-column results: re-reading the chunks per
+    /// column keeps memory bounded); otherwise column 0 streams and the others are
+    /// stashed until it is out.
     Project {
         slabs: Vec<Slab>,
         next: usize,
+        only: Option<usize>,
     },
     /// Emitting finished columns (aggregates; projection columns after the first).
     Emit {
@@ -59,9 +68,16 @@ impl ResultStream {
                 if plan.empty || cols.is_empty() {
                     State::Done
                 } else {
+                    // Stash columns 1.. only while they are small; else one pass per column.
+                    let rest: u64 = plan.col_dtypes[1..]
+                        .iter()
+                        .map(|d| d.size() as u64 * plan.header.len() as u64)
+                        .sum();
+                    let only = (rest > STASH_BLOCKS * block_bytes as u64).then_some(0);
                     State::Project {
                         slabs: slabs(&plan, block_bytes.max(64)),
                         next: 0,
+                        only,
                     }
                 }
             }
@@ -176,7 +192,36 @@ impl ResultStream {
                     offset: 0,
                 };
             }
-            State::Project { slabs, next } => {
+            State::Project {
+                slabs,
+                next,
+                only: Some(c),
+            } => {
+                if next >= slabs.len() {
+                    if c + 1 < self.plan.col_dtypes.len() {
+                        self.state = State::Project {
+                            slabs,
+                            next: 0,
+                            only: Some(c + 1),
+                        };
+                    }
+                    return Ok(());
+                }
+                let slab = &slabs[next];
+                let mut out = project_slab(&self.plan, &self.exec, slab, Some(c))?;
+                let col = out.pop().expect("one column");
+                self.push_blocks(c, slab.out_offset, col, slab.out_len);
+                self.state = State::Project {
+                    slabs,
+                    next: next + 1,
+                    only: Some(c),
+                };
+            }
+            State::Project {
+                slabs,
+                next,
+                only: None,
+            } => {
                 if next >= slabs.len() {
                     // Column 0 is out; the others were stashed slab by slab.
                     let mut cols: Vec<Option<Col>> = vec![None];
@@ -192,7 +237,7 @@ impl ResultStream {
                     return Ok(());
                 }
                 let slab = &slabs[next];
-                let mut out = project_slab(&self.plan, &self.exec, slab)?;
+                let mut out = project_slab(&self.plan, &self.exec, slab, None)?;
                 let rest = out.split_off(1);
                 for (k, c) in rest.into_iter().enumerate() {
                     self.stash[k + 1].push(c);
@@ -203,6 +248,7 @@ impl ResultStream {
                 self.state = State::Project {
                     slabs,
                     next: next + 1,
+                    only: None,
                 };
             }
             State::Emit {
