@@ -788,7 +788,9 @@ fn run(cfg: &Grpc, ctx: &Ctx) -> Result<SuiteResult> {
             let wall = t.elapsed();
             ensure!(d.bytes == cube.raw_bytes, "short in-process result");
             if let (Some(c0), Some(c1)) = (c0, own_cpu_time()) {
-                local_cpu.borrow_mut().push((c1 - c0).as_secs_f64());
+                local_cpu
+                    .borrow_mut()
+                    .push(c1.saturating_sub(c0).as_secs_f64());
             }
             Ok(Some(wall))
         }),
@@ -802,8 +804,12 @@ fn run(cfg: &Grpc, ctx: &Ctx) -> Result<SuiteResult> {
             if let (Some(s0), Some(s1), Some(c0), Some(c1)) =
                 (s0, server.cpu_time(), c0, own_cpu_time())
             {
-                server_cpu.borrow_mut().push((s1 - s0).as_secs_f64());
-                client_cpu.borrow_mut().push((c1 - c0).as_secs_f64());
+                server_cpu
+                    .borrow_mut()
+                    .push(s1.saturating_sub(s0).as_secs_f64());
+                client_cpu
+                    .borrow_mut()
+                    .push(c1.saturating_sub(c0).as_secs_f64());
             }
             Ok(Some(wall))
         }),
