@@ -13,16 +13,17 @@
 //! no shared state per chunk. Per piece, the trailing dimensions are folded into
 //! runs: a run of cells that all fall into one group (a whole map for `GROUP BY
 //! time` over map tiles, everything for a scalar) is reduced in wide NaN-free lanes
-//! (redone with masks only when it holds a NaN); a run that maps onto consecutive
-//! groups (a map for `GROUP BY lat, lon`) takes one pass per statistic over a slice
-//! of the state; anything else (label picks, group keys in another order) goes cell
-//! by cell. The kernels are compiled twice, for AVX2 and the baseline, and picked at
-//! run time (same arithmetic, same results).
+//! (redone with masks only when it holds a NaN), and short runs of one group (the
+//! rows of a box) add up in masked lanes summed once per group; a run that maps onto
+//! consecutive groups (a map for `GROUP BY lat, lon`) takes one pass per statistic
+//! over a slice of the state; anything else (label picks, group keys in another
+//! order) goes cell by cell. The kernels are compiled twice, for AVX2 and the
+//! baseline, and picked at run time (same arithmetic, same results).
 
 use crate::error::QueryError;
 use crate::eval::{eval, Col, EType, Inputs, PExpr};
 use crate::logical::{AggCall, AggFunc, AggInput, GroupKey, Kind, Plan, SKIP};
-use crate::scan::Reader;
+use crate::scan::{strides, Reader};
 use arrayq_storage::{Coordinate, ReadStats, Region};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -243,52 +244,35 @@ impl Acc {
         &mut self.n
     }
 
-    /// Folds the pending visits into the counts and f32 extrema into the f64 ones.
-    fn settle(&mut self) {
-        fn fold(dst: &mut Vec<f64>, src: &mut Vec<f32>, x: f64, f: fn(f64, f64) -> f64) {
-            if src.is_empty() {
-                return;
+    /// The counts of groups `r`: `n` plus the visits of NaN-free slice runs.
+    fn counts_in(&self, r: std::ops::Range<usize>) -> Vec<u64> {
+        let mut c = match self.n.is_empty() {
+            true => vec![0u64; r.len()],
+            false => self.n[r.clone()].to_vec(),
+        };
+        if !self.visits.is_empty() {
+            // A difference array over the range, then one running sum.
+            let mut diff = vec![0i64; r.len() + 1];
+            for &(g0, len) in &self.visits {
+                let (a, b) = (g0.max(r.start), (g0 + len).min(r.end));
+                if a < b {
+                    diff[a - r.start] += 1;
+                    diff[b - r.start] -= 1;
+                }
             }
-            if dst.is_empty() {
-                *dst = vec![x; src.len()];
-            }
-            for (d, &v) in dst.iter_mut().zip(src.iter()) {
-                *d = f(*d, v as f64);
-            }
-            *src = vec![];
-        }
-        fold(&mut self.mn, &mut self.mn32, f64::INFINITY, f64::min);
-        fold(&mut self.mx, &mut self.mx32, f64::NEG_INFINITY, f64::max);
-        if self.visits.is_empty() {
-            return;
-        }
-        // A difference array over the groups, then one running sum; in place when
-        // there are no counts yet (the common case: no NaN at all).
-        let fresh = self.n.is_empty();
-        let mut diff = vec![0u64; self.len + 1];
-        for &(g0, len) in &self.visits {
-            diff[g0] = diff[g0].wrapping_add(1);
-            diff[g0 + len] = diff[g0 + len].wrapping_sub(1);
-        }
-        let mut run = 0u64;
-        for v in diff.iter_mut() {
-            run = run.wrapping_add(*v);
-            *v = run;
-        }
-        diff.truncate(self.len);
-        if fresh {
-            self.n = diff;
-        } else {
-            for (c, &v) in self.n.iter_mut().zip(&diff) {
-                *c += v;
+            let mut run = 0i64;
+            for (x, &v) in c.iter_mut().zip(&diff) {
+                run += v;
+                *x += run as u64;
             }
         }
-        self.visits = vec![];
+        c
     }
 
-    /// Adds groups `off..off + self.len()` of `part` (settled) to this one's groups.
+    /// Adds groups `off..off + self.len` of the worker partial `part` (counts still
+    /// partly as visits, extrema of f32 data in f32) to this one, which holds f64
+    /// extrema and plain counts.
     fn merge_from(&mut self, part: &Acc, off: usize) {
-        debug_assert!(part.visits.is_empty());
         if part.k.is_nan() {
             return; // saw nothing
         }
@@ -298,65 +282,71 @@ impl Acc {
         let d = part.k - self.k;
         let len = self.len;
         let r = off..off + len;
+        let pn = part.counts_in(r.clone());
+        let f64s = |v64: &[f64], v32: &[f32]| -> Option<Vec<f64>> {
+            if !v64.is_empty() {
+                Some(v64[r.clone()].to_vec())
+            } else if !v32.is_empty() {
+                Some(v32[r.clone()].iter().map(|&x| x as f64).collect())
+            } else {
+                None
+            }
+        };
+        let (pmn, pmx) = (f64s(&part.mn, &part.mn32), f64s(&part.mx, &part.mx32));
         self.counts();
-        debug_assert!(part.mn32.is_empty() && part.mx32.is_empty());
+        if pmn.is_some() && self.mn.is_empty() {
+            self.mn = vec![f64::INFINITY; len];
+        }
+        if pmx.is_some() && self.mx.is_empty() {
+            self.mx = vec![f64::NEG_INFINITY; len];
+        }
         if !d.is_finite() {
             // Infinite values as shifts: keep groups without values untouched.
-            for g in 0..len {
-                if part.n[off + g] > 0 {
-                    self.merge_one(part, off + g, g, d);
+            for (g, &n) in pn.iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let (p, nf) = (off + g, n as f64);
+                self.n[g] += n;
+                if !part.q.is_empty() {
+                    self.q[g] += part.q[p] + 2.0 * d * part.s[p] + nf * d * d;
+                }
+                if !part.s.is_empty() {
+                    self.s[g] += part.s[p] + nf * d;
+                }
+                if let Some(m) = &pmn {
+                    self.mn[g] = self.mn[g].min(m[g]);
+                }
+                if let Some(m) = &pmx {
+                    self.mx[g] = self.mx[g].max(m[g]);
                 }
             }
             return;
         }
-        for (g, &p) in self.n.iter_mut().zip(&part.n[r.clone()]) {
+        for (g, &p) in self.n.iter_mut().zip(&pn) {
             *g += p;
         }
         if !part.q.is_empty() {
             let it = self.q.iter_mut().zip(&part.q[r.clone()]);
-            for ((g, &q), (&s, &n)) in it.zip(part.s[r.clone()].iter().zip(&part.n[r.clone()])) {
+            for ((g, &q), (&s, &n)) in it.zip(part.s[r.clone()].iter().zip(&pn)) {
                 *g += q + 2.0 * d * s + n as f64 * d * d;
             }
         }
         if !part.s.is_empty() {
             let it = self.s.iter_mut().zip(&part.s[r.clone()]);
-            for ((g, &s), &n) in it.zip(&part.n[r.clone()]) {
+            for ((g, &s), &n) in it.zip(&pn) {
                 *g += s + n as f64 * d;
             }
         }
-        if !part.mn.is_empty() && self.mn.is_empty() {
-            self.mn = vec![f64::INFINITY; len];
-        }
-        if !part.mx.is_empty() && self.mx.is_empty() {
-            self.mx = vec![f64::NEG_INFINITY; len];
-        }
-        if !part.mn.is_empty() {
-            for (g, &p) in self.mn.iter_mut().zip(&part.mn[r.clone()]) {
+        if let Some(m) = &pmn {
+            for (g, &p) in self.mn.iter_mut().zip(m) {
                 *g = g.min(p);
             }
         }
-        if !part.mx.is_empty() {
-            for (g, &p) in self.mx.iter_mut().zip(&part.mx[r]) {
+        if let Some(m) = &pmx {
+            for (g, &p) in self.mx.iter_mut().zip(m) {
                 *g = g.max(p);
             }
-        }
-    }
-
-    fn merge_one(&mut self, part: &Acc, p: usize, g: usize, d: f64) {
-        let n = part.n[p];
-        let nf = n as f64;
-        self.counts()[g] += n;
-        if !part.q.is_empty() {
-            self.q[g] += part.q[p] + 2.0 * d * part.s[p] + nf * d * d;
-        }
-        if !part.s.is_empty() {
-            self.s[g] += part.s[p] + nf * d;
-        }
-        if !part.mn.is_empty() {
-            self.fold_min::<f64>(g, part.mn[p]);
-        }
-        if !part.mx.is_empty() {
-            self.fold_max::<f64>(g, part.mx[p]);
         }
     }
 }
@@ -408,6 +398,10 @@ struct PieceArgs<'a> {
     contrib: &'a [&'a [usize]],
     /// First group index of the state accumulated into.
     lo: usize,
+    /// Where the piece's first cell is in the values, and the element stride of each
+    /// dimension there (the piece may sit inside its decoded chunk).
+    offset: usize,
+    strides: &'a [usize],
 }
 
 /// Adds a piece's values (`col`, row-major, shaped like the piece) to `acc`.
@@ -500,7 +494,7 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     data: &[T],
     a: &PieceArgs,
 ) {
-    let (shape, contrib, lo) = (a.shape, a.contrib, a.lo);
+    let (shape, contrib, lo, strides) = (a.shape, a.contrib, a.lo, a.strides);
     if data.is_empty() {
         return;
     }
@@ -515,14 +509,15 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     // Fold trailing dimensions into runs.
     let mut j = rank - 1;
     let mut run = shape[j];
+    // A dimension joins the run only where the values are contiguous.
     let kind = if contrib[j].iter().all(|&c| c == 0) {
-        while j > 0 && contrib[j - 1].iter().all(|&c| c == 0) {
+        while j > 0 && strides[j - 1] == run && contrib[j - 1].iter().all(|&c| c == 0) {
             j -= 1;
             run *= shape[j];
         }
         RunKind::Reduce
     } else if arithmetic(contrib[j], 1) {
-        while j > 0 && arithmetic(contrib[j - 1], run) {
+        while j > 0 && strides[j - 1] == run && arithmetic(contrib[j - 1], run) {
             j -= 1;
             run *= shape[j];
         }
@@ -530,14 +525,21 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     } else {
         RunKind::Cells
     };
+    debug_assert_eq!(strides[rank - 1], 1);
     let run_off: usize = match kind {
         RunKind::Slice => (j..rank).map(|d| contrib[d][0]).sum(),
         _ => 0,
     };
     let last = contrib[rank - 1];
+    let outer: usize = shape[..j].iter().product();
     let mut idx = vec![0usize; j];
-    for row in data.chunks_exact(run) {
+    // Short runs of one group (rows of a box, several per group) add up in lanes that
+    // are summed into the state once per group.
+    let mut lanes = Lanes::new();
+    let mut open = NO_GROUP;
+    for _ in 0..outer {
         let mut base = 0usize;
+        let mut off = a.offset;
         let mut skip = false;
         for d in 0..j {
             let c = contrib[d][idx[d]];
@@ -546,10 +548,24 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
                 break;
             }
             base += c;
+            off += idx[d] * strides[d];
         }
         if !skip {
+            let row = &data[off..off + run];
             match kind {
-                RunKind::Reduce => reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k),
+                RunKind::Reduce if run >= 2 * WIDE => {
+                    reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k)
+                }
+                RunKind::Reduce => {
+                    let g = base - lo;
+                    if g != open {
+                        if open != NO_GROUP {
+                            lanes.flush::<T, S, MN, MX, V>(acc, open);
+                        }
+                        open = g;
+                    }
+                    lanes.add::<T, S, MN, MX, V>(row, k);
+                }
                 RunKind::Slice => slice_run::<T, S, MN, MX, V>(acc, base + run_off - lo, row, k),
                 RunKind::Cells => {
                     acc.counts();
@@ -588,6 +604,9 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
             idx[d] = 0;
         }
     }
+    if open != NO_GROUP {
+        lanes.flush::<T, S, MN, MX, V>(acc, open);
+    }
 }
 
 const LANES: usize = 8;
@@ -608,7 +627,9 @@ fn reduce_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bo
     if row.len() >= 2 * WIDE && reduce_wide::<T, S, MN, MX, V>(acc, g, row, k) {
         return;
     }
-    reduce_masked::<T, S, MN, MX, V>(acc, g, row, k)
+    let mut lanes = Lanes::new();
+    lanes.add::<T, S, MN, MX, V>(row, k);
+    lanes.flush::<T, S, MN, MX, V>(acc, g);
 }
 
 /// The wide, NaN-free reduction of a run; false (and nothing added) if the run holds
@@ -678,71 +699,133 @@ fn reduce_wide<T: Val, const S: bool, const MN: bool, const MX: bool, const V: b
     true
 }
 
-/// Reduces a run into one group: branch-free lanes (NaN masked), so it vectorises.
-#[inline(always)]
-fn reduce_masked<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
-    acc: &mut Acc,
-    g: usize,
-    row: &[T],
-    k: f64,
-) {
-    let mut n = [0u64; LANES];
-    let mut s = [0.0f64; LANES];
-    let mut q = [0.0f64; LANES];
-    let mut mn = [f64::INFINITY; LANES];
-    let mut mx = [f64::NEG_INFINITY; LANES];
-    let mut it = row.chunks_exact(LANES);
-    for c in it.by_ref() {
-        for l in 0..LANES {
-            let v = c[l].f();
-            let ok = !v.is_nan();
-            n[l] += ok as u64;
-            if S {
-                let y = if ok { v - k } else { 0.0 };
-                s[l] += y;
-                if V {
-                    q[l] += y * y;
-                }
-            }
-            // f64::min/max ignore a NaN operand.
-            if MN {
-                mn[l] = mn[l].min(v);
-            }
-            if MX {
-                mx[l] = mx[l].max(v);
-            }
+/// Statistics of one group in branch-free lanes (NaN masked), so adding a row
+/// vectorises; rows of one group add up before the lanes are summed into the state.
+struct Lanes {
+    n: [u64; LANES],
+    s: [f64; LANES],
+    q: [f64; LANES],
+    mn: [f64; LANES],
+    mx: [f64; LANES],
+}
+
+impl Lanes {
+    #[inline(always)]
+    fn new() -> Lanes {
+        Lanes {
+            n: [0; LANES],
+            s: [0.0; LANES],
+            q: [0.0; LANES],
+            mn: [f64::INFINITY; LANES],
+            mx: [f64::NEG_INFINITY; LANES],
         }
     }
-    for (l, x) in it.remainder().iter().enumerate() {
+
+    #[inline(always)]
+    fn add<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+        &mut self,
+        row: &[T],
+        k: f64,
+    ) {
+        // f32 rows without NaN (checked in f32 lanes, twice as wide) skip the masks and
+        // the per-lane counts.
+        if T::F32 && !row.iter().fold(false, |a, x| a | x.g().is_nan()) {
+            self.n[0] += row.len() as u64;
+            let mut it = row.chunks_exact(LANES);
+            for c in it.by_ref() {
+                let c: &[T; LANES] = c.try_into().expect("chunks of LANES");
+                for (l, &x) in c.iter().enumerate() {
+                    self.clean::<T, S, MN, MX, V>(l, x, k);
+                }
+            }
+            for (l, &x) in it.remainder().iter().enumerate() {
+                self.clean::<T, S, MN, MX, V>(l, x, k);
+            }
+            return;
+        }
+        let mut it = row.chunks_exact(LANES);
+        for c in it.by_ref() {
+            let c: &[T; LANES] = c.try_into().expect("chunks of LANES");
+            for (l, &x) in c.iter().enumerate() {
+                self.one::<T, S, MN, MX, V>(l, x, k);
+            }
+        }
+        for (l, &x) in it.remainder().iter().enumerate() {
+            self.one::<T, S, MN, MX, V>(l, x, k);
+        }
+    }
+
+    /// A value known not to be NaN (counted by the caller).
+    #[inline(always)]
+    fn clean<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+        &mut self,
+        l: usize,
+        x: T,
+        k: f64,
+    ) {
         let v = x.f();
-        let ok = !v.is_nan();
-        n[l] += ok as u64;
         if S {
-            let y = if ok { v - k } else { 0.0 };
-            s[l] += y;
+            let y = v - k;
+            self.s[l] += y;
             if V {
-                q[l] += y * y;
+                self.q[l] += y * y;
             }
         }
         if MN {
-            mn[l] = mn[l].min(v);
+            self.mn[l] = if v < self.mn[l] { v } else { self.mn[l] };
         }
         if MX {
-            mx[l] = mx[l].max(v);
+            self.mx[l] = if v > self.mx[l] { v } else { self.mx[l] };
         }
     }
-    acc.counts()[g] += n.iter().sum::<u64>();
-    if S {
-        acc.s[g] += s.iter().sum::<f64>();
+
+    #[inline(always)]
+    fn one<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+        &mut self,
+        l: usize,
+        x: T,
+        k: f64,
+    ) {
+        let v = x.f();
+        let ok = !v.is_nan();
+        self.n[l] += ok as u64;
+        if S {
+            let y = if ok { v - k } else { 0.0 };
+            self.s[l] += y;
+            if V {
+                self.q[l] += y * y;
+            }
+        }
+        // f64::min/max ignore a NaN operand.
+        if MN {
+            self.mn[l] = self.mn[l].min(v);
+        }
+        if MX {
+            self.mx[l] = self.mx[l].max(v);
+        }
     }
-    if V {
-        acc.q[g] += q.iter().sum::<f64>();
-    }
-    if MN {
-        acc.fold_min::<T>(g, mn.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
-    }
-    if MX {
-        acc.fold_max::<T>(g, mx.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+
+    /// Adds the lanes to group `g` of `acc` and clears them.
+    #[inline(always)]
+    fn flush<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
+        &mut self,
+        acc: &mut Acc,
+        g: usize,
+    ) {
+        acc.counts()[g] += self.n.iter().sum::<u64>();
+        if S {
+            acc.s[g] += self.s.iter().sum::<f64>();
+        }
+        if V {
+            acc.q[g] += self.q.iter().sum::<f64>();
+        }
+        if MN {
+            acc.fold_min::<T>(g, self.mn.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
+        }
+        if MX {
+            acc.fold_max::<T>(g, self.mx.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+        }
+        *self = Lanes::new();
     }
 }
 
@@ -991,12 +1074,7 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
     let ng: usize = gshape.iter().product();
     // Finished partials (settled), combined only when the outputs are computed.
     let done: Mutex<Vec<Partial>> = Mutex::new(Vec::new());
-    let retire = |mut part: Partial| {
-        for a in &mut part.accs {
-            a.settle();
-        }
-        done.lock().push(part);
-    };
+    let retire = |part: Partial| done.lock().push(part);
     if !plan.empty && ng > 0 {
         let contrib = group_contributions(plan, groups);
         let all = selected_pieces(plan, &plan.region);
@@ -1027,12 +1105,27 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
         let cap = (2 * ng / threads).max(1 << 16).max(max_task);
         let slots: Vec<Mutex<Slot>> = (0..threads).map(|_| Mutex::default()).collect();
         let coords: Vec<Coordinate> = plan.coords();
+        // With only bare attributes as inputs, pieces stay in their decoded chunks (no
+        // copy); expressions need piece-shaped columns.
+        let views = inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
+        // A new partial covers the task and room for the worker's next few tasks (which
+        // follow in group order), so it rarely grows; growing copies it.
+        let fresh = |t: &Task| {
+            let room = (t.lo + 4 * (t.hi - t.lo)).min(t.lo + cap).min(ng);
+            Partial::new(t.lo, room.max(t.hi), &needs)
+        };
         tasks
             .par_iter()
             .try_for_each(|task| -> Result<(), QueryError> {
                 let si = rayon::current_thread_index().unwrap_or(0) % slots.len();
                 let Slot { part, reader } = std::mem::take(&mut *slots[si].lock());
-                let mut reader = reader.unwrap_or_else(|| Reader::new(plan));
+                let mut reader = reader.unwrap_or_else(|| {
+                    if views {
+                        Reader::with_views(plan)
+                    } else {
+                        Reader::new(plan)
+                    }
+                });
                 let mut part = match part {
                     Some(mut p) => {
                         let span = p.hi.max(task.hi) - p.lo.min(task.lo);
@@ -1041,10 +1134,10 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
                             p
                         } else {
                             retire(p);
-                            Partial::new(task.lo, task.hi, &needs)
+                            fresh(task)
                         }
                     }
-                    None => Partial::new(task.lo, task.hi, &needs),
+                    None => fresh(task),
                 };
                 for pi in task.pieces.clone() {
                     let piece = &pieces[pi];
@@ -1054,15 +1147,28 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
                     let cs: Vec<&[usize]> = (0..shape.len())
                         .map(|d| along(&contrib[d], piece, &plan.region, d))
                         .collect();
-                    let args = PieceArgs {
-                        shape: &shape,
-                        contrib: &cs,
-                        lo: part.lo,
-                    };
+                    let own = strides(&shape);
                     for ((acc, input), &need) in part.accs.iter_mut().zip(inputs).zip(&needs) {
                         match &input.expr {
-                            PExpr::Slot { k, .. } => accumulate(acc, need, &reader.cols[*k], &args),
+                            PExpr::Slot { k, .. } => {
+                                let (col, offset, st) = reader.input(*k, &shape);
+                                let args = PieceArgs {
+                                    shape: &shape,
+                                    contrib: &cs,
+                                    lo: part.lo,
+                                    offset,
+                                    strides: &st,
+                                };
+                                accumulate(acc, need, col, &args)
+                            }
                             e => {
+                                let args = PieceArgs {
+                                    shape: &shape,
+                                    contrib: &cs,
+                                    lo: part.lo,
+                                    offset: 0,
+                                    strides: &own,
+                                };
                                 let org = origin(piece);
                                 let inp = Inputs {
                                     slots: &reader.cols,
@@ -1175,28 +1281,24 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
     );
     segs.par_iter().for_each(|&(a, e)| {
         let over: Vec<&Partial> = parts.iter().filter(|p| p.lo <= a && p.hi >= e).collect();
-        let merged: Vec<Acc>;
-        let (accs, off): (Vec<&Acc>, usize) = match over.as_slice() {
-            [one] => (one.accs.iter().collect(), a - one.lo),
-            _ => {
-                merged = needs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &nd)| {
-                        let mut acc = Acc::new(e - a, nd);
-                        for p in &over {
-                            acc.merge_from(&p.accs[i], a - p.lo);
-                        }
-                        acc
-                    })
-                    .collect();
-                (merged.iter().collect(), 0)
-            }
-        };
+        // The segment's statistics, merged from the partials covering it (in cache:
+        // segments are short), as f64 with plain counts.
+        let accs: Vec<Acc> = needs
+            .iter()
+            .enumerate()
+            .map(|(i, &nd)| {
+                let mut acc = Acc::new(e - a, Need { f32: false, ..nd });
+                for p in &over {
+                    acc.merge_from(&p.accs[i], a - p.lo);
+                }
+                acc
+            })
+            .collect();
+        let off = 0;
         for (ci, c) in calls.iter().enumerate() {
             let (ptr, len) = ptrs.get(ci);
             assert!(e <= len, "segment inside the column");
-            let acc = accs[c.input];
+            let acc = &accs[c.input];
             let r = off..off + (e - a);
             // SAFETY: segments are disjoint ranges of every output column's capacity,
             // each written by one worker (as MaybeUninit: nothing is read); the columns
@@ -1606,5 +1708,120 @@ fn scatter(out: *mut u8, len: usize, v: &Col, shape: &[usize], contrib: &[&[usiz
         Col::I64(x) => go(out as *mut i64, len, x, shape, contrib),
         Col::Bool(x) => go(out as *mut bool, len, x, shape, contrib),
         Col::Const(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Need = Need {
+        sum: true,
+        min: true,
+        max: true,
+        var: true,
+        f32: true,
+    };
+
+    /// A piece `count` at `start` inside a row-major box of `shape`: accumulating it in
+    /// place (strided) gives the statistics of accumulating a contiguous copy.
+    fn same_in_place_and_copied(shape: [usize; 3], start: [usize; 3], count: [usize; 3]) {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 13 == 5 {
+                    f32::NAN
+                } else {
+                    (i as f32 * 0.37).sin() * 10.0 + 280.0
+                }
+            })
+            .collect();
+        let st = strides(&shape);
+        let mut copy = Vec::new();
+        for a in 0..count[0] {
+            for b in 0..count[1] {
+                let off = (start[0] + a) * st[0] + (start[1] + b) * st[1] + start[2];
+                copy.extend_from_slice(&data[off..off + count[2]]);
+            }
+        }
+        let offset: usize = (0..3).map(|d| start[d] * st[d]).sum();
+        // Group keys: (dim 0) reduce the rest; (dims 1, 2) slices; dim 2 alone with a
+        // hole (cell by cell).
+        let groupings: Vec<(usize, Vec<Vec<usize>>)> = vec![
+            (
+                count[0],
+                vec![
+                    (0..count[0]).collect(),
+                    vec![0; count[1]],
+                    vec![0; count[2]],
+                ],
+            ),
+            (
+                count[1] * count[2],
+                vec![
+                    vec![0; count[0]],
+                    (0..count[1]).map(|i| i * count[2]).collect(),
+                    (0..count[2]).collect(),
+                ],
+            ),
+            (
+                count[2],
+                vec![
+                    vec![0; count[0]],
+                    vec![0; count[1]],
+                    (0..count[2])
+                        .map(|i| if i == 1 { NO_GROUP } else { i })
+                        .collect(),
+                ],
+            ),
+            (
+                1,
+                vec![vec![0; count[0]], vec![0; count[1]], vec![0; count[2]]],
+            ),
+        ];
+        for (ng, contrib) in groupings {
+            let cs: Vec<&[usize]> = contrib.iter().map(|c| c.as_slice()).collect();
+            let own = strides(&count);
+            let mut a = Acc::new(ng, ALL);
+            let mut b = Acc::new(ng, ALL);
+            let args = |offset, strides| PieceArgs {
+                shape: &count,
+                contrib: &cs,
+                lo: 0,
+                offset,
+                strides,
+            };
+            accumulate(&mut a, ALL, &Col::F32(data.clone()), &args(offset, &st));
+            accumulate(&mut b, ALL, &Col::F32(copy.clone()), &args(0, &own));
+            // Plain counts and f64 extrema, as the end of a query sees them.
+            let flat = |x: &Acc| {
+                let mut m = Acc::new(ng, Need { f32: false, ..ALL });
+                m.merge_from(x, 0);
+                m
+            };
+            let (a, b) = (flat(&a), flat(&b));
+            // The shifts may differ (first value of the box vs of the piece).
+            let d = a.k - b.k;
+            for g in 0..ng {
+                let (na, nb) = (a.n.get(g).copied(), b.n.get(g).copied());
+                assert_eq!(na.unwrap_or(0), nb.unwrap_or(0), "count[{g}]");
+                let n = na.unwrap_or(0) as f64;
+                let (sa, sb) = (a.s[g] + n * d, b.s[g]);
+                assert!(
+                    (sa - sb).abs() <= 1e-9 * sb.abs().max(1.0),
+                    "sum[{g}] {sa} {sb}"
+                );
+                assert_eq!(a.mn[g], b.mn[g], "min[{g}]");
+                assert_eq!(a.mx[g], b.mx[g], "max[{g}]");
+            }
+        }
+    }
+
+    #[test]
+    fn strided_pieces_match_copies() {
+        same_in_place_and_copied([3, 5, 80], [1, 1, 3], [2, 3, 70]);
+        same_in_place_and_copied([3, 5, 80], [0, 0, 0], [3, 5, 80]);
+        same_in_place_and_copied([4, 6, 9], [1, 2, 2], [3, 3, 5]);
+        same_in_place_and_copied([2, 40, 70], [0, 3, 0], [2, 30, 70]);
     }
 }

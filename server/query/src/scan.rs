@@ -1,7 +1,10 @@
 //! Reading the pieces of a scan (one chunk's part of the region each) into buffers
 //! a worker reuses from piece to piece: every chunk is decoded once, straight into
 //! memory that is already mapped, and no chunk-sized buffer is allocated or filled
-//! per chunk.
+//! per chunk. A piece that is only part of its chunk is cut out of the decoded chunk
+//! (short rows: contiguous, they fold into long runs), or, for callers that read
+//! through [`Reader::input`], left there as a strided view (long rows: no copy).
+//! Finished readers hand their buffers to a small global pool for the next query.
 
 use crate::error::QueryError;
 use crate::eval::Col;
@@ -18,11 +21,17 @@ use std::time::Instant;
 pub struct Reader {
     /// Values of the last piece read, one column per scanned attribute.
     pub cols: Vec<Col>,
-    boxes: Vec<Option<Buffer>>,
+    boxes: Vec<Option<Col>>,
     /// Columns of earlier pieces, kept for reuse.
     spare: Vec<Col>,
     /// Slots not read (no expression of the caller uses them).
     skip: Vec<bool>,
+    /// Leave a piece that is part of its chunk in the chunk buffer (see
+    /// [`Reader::input`]) instead of cutting it out.
+    views: bool,
+    /// Per slot, when the last piece was left in its chunk buffer: its offset there
+    /// and the buffer's shape.
+    view: Vec<Option<(usize, Vec<usize>)>>,
     array_shape: Vec<u64>,
     chunk_shape: Vec<u64>,
 }
@@ -32,8 +41,15 @@ impl Reader {
         Reader {
             cols: plan.attrs.iter().map(|_| Col::F32(Vec::new())).collect(),
             boxes: plan.attrs.iter().map(|_| None).collect(),
-            spare: Vec::new(),
+            spare: {
+                // A share of the pooled buffers (the other workers take theirs).
+                let mut p = POOL.lock();
+                let k = p.len().saturating_sub(6);
+                p.split_off(k)
+            },
             skip: plan.attrs.iter().map(|_| false).collect(),
+            views: false,
+            view: plan.attrs.iter().map(|_| None).collect(),
             array_shape: plan.snap.shape(),
             chunk_shape: plan.snap.schema().layouts[plan.layout].chunk_shape.clone(),
         }
@@ -46,13 +62,36 @@ impl Reader {
         r
     }
 
-    /// A spare column of exactly `n` elements if there is one, else any (resized later).
+    /// A reader whose pieces may stay in their chunk buffers (callers that read
+    /// values through [`Reader::input`] only, never through `cols`).
+    pub fn with_views(plan: &Plan) -> Reader {
+        let mut r = Reader::new(plan);
+        r.views = true;
+        r
+    }
+
+    /// Slot `k` of the last piece: the values, the offset of the piece's first cell
+    /// among them, and the element strides of every dimension (the piece's own
+    /// row-major strides unless it was left in its chunk buffer).
+    pub fn input(&self, k: usize, piece_shape: &[usize]) -> (&Col, usize, Vec<usize>) {
+        match &self.view[k] {
+            Some((off, shape)) => (
+                self.boxes[k].as_ref().expect("chunk buffer of a view"),
+                *off,
+                strides(shape),
+            ),
+            None => (&self.cols[k], 0, strides(piece_shape)),
+        }
+    }
+
+    /// A spare column of exactly `n` elements if there is one, else the shortest one
+    /// that is longer (truncated, not filled), else the longest (resized later).
     fn take(&mut self, n: usize) -> Col {
-        let i = self
-            .spare
-            .iter()
-            .position(|c| col_len(c) == n)
-            .or(if self.spare.is_empty() { None } else { Some(0) });
+        let len = |i: &usize| col_len(&self.spare[*i]);
+        let i = (0..self.spare.len())
+            .filter(|i| len(i) >= n)
+            .min_by_key(len)
+            .or_else(|| (0..self.spare.len()).max_by_key(len));
         match i {
             Some(i) => self.spare.swap_remove(i),
             None => Col::F32(Vec::new()),
@@ -105,6 +144,7 @@ impl Reader {
                 continue;
             }
             let dtype = plan.snap.schema().attrs[a].dtype;
+            self.view[k] = None;
             // The last piece's column goes back to the spares; take one of this length
             // (pieces of a scan come in few shapes), so no memory is filled twice.
             let last = std::mem::replace(&mut self.cols[k], Col::Const(crate::eval::Lit::I(0)));
@@ -128,13 +168,14 @@ impl Reader {
                 from_buffer(buf)
             } else {
                 // Decode the whole chunk into this worker's chunk buffer (no scratch, no
-                // fill pass in storage), then cut the piece out of it.
+                // fill pass in storage), then cut the piece out of it, or leave it there
+                // for callers that take views.
                 let cshape = cbox.shape();
                 let cn: usize = cshape.iter().product();
                 let old = match self.boxes[k].take() {
-                    Some(b) if b.dtype() == dtype && b.len() == cn => from_buffer(b),
+                    Some(b) if same_type(&b, dtype) && col_len(&b) == cn => b,
                     Some(b) => {
-                        self.give(from_buffer(b));
+                        self.give(b);
                         self.take(cn)
                     }
                     None => self.take(cn),
@@ -149,8 +190,21 @@ impl Reader {
                     .zip(&cbox.0)
                     .map(|(p, c)| (p.start - c.start) as usize)
                     .collect();
-                let out = cut(&buf, &cshape, &start, &shape, col, n);
-                self.boxes[k] = Some(buf);
+                // Short rows are cut out anyway: contiguous, they fold into longer runs
+                // that vectorise, which pays for the copy.
+                let long_rows = shape.last().is_some_and(|&w| w >= VIEW_MIN_ROW);
+                let out = if self.views && long_rows {
+                    let off = start
+                        .iter()
+                        .zip(strides(&cshape))
+                        .map(|(s, st)| s * st)
+                        .sum();
+                    self.view[k] = Some((off, cshape.clone()));
+                    col
+                } else {
+                    cut(&buf, &cshape, &start, &shape, col, n)
+                };
+                self.boxes[k] = Some(from_buffer(buf));
                 out
             };
             self.cols[k] = col;
@@ -161,6 +215,28 @@ impl Reader {
     }
 }
 
+/// Shortest innermost extent of a piece left in its chunk buffer as a view.
+const VIEW_MIN_ROW: usize = 32;
+
+/// Row-major element strides of `shape`.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1usize; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+fn same_type(c: &Col, dtype: DType) -> bool {
+    matches!(
+        (c, dtype),
+        (Col::F32(_), DType::F32)
+            | (Col::F64(_), DType::F64)
+            | (Col::I64(_), DType::I64)
+            | (Col::Bool(_), DType::Bool)
+    )
+}
+
 fn col_len(c: &Col) -> usize {
     match c {
         Col::F32(v) => v.len(),
@@ -168,6 +244,40 @@ fn col_len(c: &Col) -> usize {
         Col::I64(v) => v.len(),
         Col::Bool(v) => v.len(),
         Col::Const(_) => 0,
+    }
+}
+
+/// Buffers of finished readers, for the next ones: a query's workers start with
+/// memory that is already mapped and the right size (chunk-sized buffers would
+/// otherwise be faulted in and zero-filled by every query). Bounded by `POOL_BYTES`.
+static POOL: parking_lot::Mutex<Vec<Col>> = parking_lot::Mutex::new(Vec::new());
+const POOL_BYTES: usize = 32 << 20;
+
+fn col_bytes(c: &Col) -> usize {
+    match c {
+        Col::F32(v) => v.capacity() * 4,
+        Col::F64(v) => v.capacity() * 8,
+        Col::I64(v) => v.capacity() * 8,
+        Col::Bool(v) => v.capacity(),
+        Col::Const(_) => 0,
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut mine: Vec<Col> = std::mem::take(&mut self.spare);
+        mine.append(&mut self.cols);
+        mine.extend(self.boxes.drain(..).flatten());
+        mine.retain(|c| col_len(c) > 0);
+        let mut pool = POOL.lock();
+        let mut bytes: usize = pool.iter().map(col_bytes).sum();
+        for c in mine {
+            let b = col_bytes(&c);
+            if bytes + b <= POOL_BYTES && pool.len() < 16 {
+                bytes += b;
+                pool.push(c);
+            }
+        }
     }
 }
 
