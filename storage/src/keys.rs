@@ -2,10 +2,12 @@
 //! record, its change event and its metadata land in one atomic batch.
 
 /// Format version written on create and checked on open.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const FORMAT: &[u8] = b"F";
 pub const NEXT_ARRAY_ID: &[u8] = b"I";
+/// Prefix of every chunk key.
+pub const CHUNK: &[u8] = b"C";
 
 /// `N name` -> array id (u32 BE). The catalog of live arrays.
 pub fn name(name: &str) -> Vec<u8> {
@@ -57,7 +59,8 @@ pub fn event_seq(key: &[u8]) -> u64 {
     u64::from_be_bytes(key[1..9].try_into().unwrap())
 }
 
-/// `C id layout attr chunk... version` -> stored chunk bytes.
+/// `C id layout attr chunk... version` -> the chunk's payload inline, or a pointer
+/// into a segment file (see `segments`).
 pub fn chunk_prefix(id: u32, layout: u16, attr: u16, chunk: &[u64]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + 8 * chunk.len() + 8);
     k.push(b'C');

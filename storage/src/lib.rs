@@ -1,4 +1,5 @@
-//! arrayq's storage engine: chunked, versioned n-d arrays in sled.
+//! arrayq's storage engine: chunked, versioned n-d arrays; sled holds the catalog,
+//! chunk index and commits, append-only segment files hold the chunk payloads.
 //!
 //! An array has ordered [`Dimension`]s (with coordinates), typed [`Attribute`]s and
 //! one or more physical [`Layout`]s. Every commit writes new chunk versions to all
@@ -15,6 +16,7 @@ mod keys;
 pub mod meta;
 pub mod region;
 pub mod schema;
+mod segments;
 mod snapshot;
 mod store;
 mod vacuum;

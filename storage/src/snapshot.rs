@@ -2,7 +2,6 @@
 
 use crate::dtype::{Buffer, DType};
 use crate::error::{Result, StorageError};
-use crate::keys;
 use crate::meta::VersionMeta;
 use crate::region::{for_each_run, is_contiguous, offset_of, Region};
 use crate::schema::{ArraySchema, Attribute, Layout};
@@ -262,6 +261,24 @@ impl Snapshot {
     }
 
     fn read_chunk_into(&self, job: &ChunkJob, chunk: &[u64], scratch: &mut Vec<u8>) -> Result<()> {
+        let (layout, attr) = (job.layout.id, job.attr.id);
+        self.store.with_chunk(
+            self.meta.array_id,
+            layout,
+            attr,
+            chunk,
+            self.meta.version,
+            |fetched| self.decode_chunk_into(job, chunk, scratch, fetched),
+        )
+    }
+
+    fn decode_chunk_into(
+        &self,
+        job: &ChunkJob,
+        chunk: &[u64],
+        scratch: &mut Vec<u8>,
+        fetched: Option<(u64, &[u8])>,
+    ) -> Result<()> {
         let ChunkJob {
             attr: a,
             layout,
@@ -272,7 +289,6 @@ impl Snapshot {
             stats,
             ..
         } = *job;
-        let fetched = self.fetch(layout.id, a.id, chunk)?;
         let chunk_region = Region::of_chunk(chunk, &layout.chunk_shape);
         let inter = chunk_region
             .intersect(region)
@@ -345,13 +361,13 @@ impl Snapshot {
             // by this worker only, and it lies inside the buffer (region checked).
             let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(off), chunk_bytes) };
             debug_assert!(off + chunk_bytes <= out.1);
-            if !layout.codec.decode_into(&stored, dst)? {
+            if !layout.codec.decode_into(stored, dst)? {
                 return Err(corrupt());
             }
             return Ok(());
         }
         scratch.resize(chunk_bytes, 0);
-        if !layout.codec.decode_into(&stored, scratch)? {
+        if !layout.codec.decode_into(stored, scratch)? {
             return Err(corrupt());
         }
         if a.dtype == DType::Bool && scratch.iter().any(|&b| b > 1) {
@@ -374,20 +390,9 @@ impl Snapshot {
     }
 
     /// The newest stored version (<= this snapshot's) of one chunk, with its bytes.
-    pub fn fetch(
-        &self,
-        layout: u16,
-        attr: u16,
-        chunk: &[u64],
-    ) -> Result<Option<(u64, sled::IVec)>> {
-        fetch_chunk(
-            &self.store.inner.tree,
-            self.meta.array_id,
-            layout,
-            attr,
-            chunk,
-            self.meta.version,
-        )
+    pub fn fetch(&self, layout: u16, attr: u16, chunk: &[u64]) -> Result<Option<(u64, Vec<u8>)>> {
+        self.store
+            .fetch_chunk(self.meta.array_id, layout, attr, chunk, self.meta.version)
     }
 
     /// Decodes one whole chunk (padded to the chunk shape); `None` if never written.
@@ -436,24 +441,4 @@ fn out_bytes_ptr(out: &mut Buffer) -> OutPtr {
             .as_mut_ptr(),
     };
     OutPtr(p, bytes)
-}
-
-pub(crate) fn fetch_chunk(
-    tree: &sled::Tree,
-    id: u32,
-    layout: u16,
-    attr: u16,
-    chunk: &[u64],
-    version: u64,
-) -> Result<Option<(u64, sled::IVec)>> {
-    let prefix = keys::chunk_prefix(id, layout, attr, chunk);
-    let lo = keys::with_version(&prefix, 0);
-    let hi = keys::with_version(&prefix, version);
-    match tree.range(lo..=hi).next_back() {
-        None => Ok(None),
-        Some(kv) => {
-            let (k, v) = kv?;
-            Ok(Some((keys::split_version(&k).1, v)))
-        }
-    }
 }

@@ -4,10 +4,11 @@ use crate::error::{Result, StorageError};
 use crate::keys;
 use crate::meta::{ChangeEvent, ChangeKind, CommitInfo, LayoutStats, VersionMeta};
 use crate::schema::ArraySchema;
+use crate::segments::Segments;
 use crate::snapshot::Snapshot;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +49,13 @@ pub struct Options {
     pub cache_bytes: u64,
     /// Upper bound of encoded chunk bytes held in memory per sled batch during a commit.
     pub batch_bytes: usize,
+    /// Encoded chunks up to this size are kept inline in sled, not in a segment file.
+    pub inline_bytes: usize,
+    /// A segment file takes no more appends beyond this size.
+    pub segment_bytes: u64,
+    /// Segment bytes read through memory mappings before the mapped pages are given
+    /// back (they stay in the OS page cache); bounds what reads add to the RSS.
+    pub resident_bytes: u64,
 }
 
 impl Default for Options {
@@ -56,6 +64,9 @@ impl Default for Options {
             durable: true,
             cache_bytes: 256 << 20,
             batch_bytes: 64 << 20,
+            inline_bytes: 512,
+            segment_bytes: 1 << 30,
+            resident_bytes: 128 << 20,
         }
     }
 }
@@ -85,6 +96,7 @@ type Listener = Box<dyn Fn(&ChangeEvent) + Send + Sync>;
 pub(crate) struct Inner {
     pub db: sled::Db,
     pub tree: sled::Tree,
+    pub segments: Segments,
     pub arrays: RwLock<HashMap<String, ArrayState>>,
     /// One writer at a time: commits, DDL and vacuum are serialised.
     pub commit_lock: Mutex<()>,
@@ -94,6 +106,17 @@ pub(crate) struct Inner {
     listeners: RwLock<Vec<Listener>>,
     last_seq: Mutex<u64>,
     seq_cv: Condvar,
+    /// Last field, so it is dropped after sled and the segment files are closed.
+    _temp: Option<TempDir>,
+}
+
+/// The directory of a temporary store, removed when the store is dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A handle to an open store; cheap to clone and share between threads.
@@ -108,20 +131,38 @@ impl Store {
     }
 
     pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path.as_ref())
-            .cache_capacity(opts.cache_bytes)
-            .open()?;
-        Store::from_db(db, opts)
+        Store::open_dir(path.as_ref(), opts, None)
     }
 
     /// A store in a temporary directory, removed on drop (tests, benchmarks).
     pub fn temporary() -> Result<Store> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Store::from_db(db, Options::default())
+        Store::temporary_with(Options::default())
     }
 
-    fn from_db(db: sled::Db, opts: Options) -> Result<Store> {
+    /// A temporary store with the given options.
+    pub fn temporary_with(opts: Options) -> Result<Store> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "arrayq-tmp-{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            now_ns()
+        ));
+        let guard = TempDir(dir.clone());
+        Store::open_dir(&dir, opts, Some(guard))
+    }
+
+    fn open_dir(path: &Path, opts: Options, temp: Option<TempDir>) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(opts.cache_bytes)
+            .open()?;
+        let segments = Segments::open(
+            &path.join("segments"),
+            opts.inline_bytes,
+            opts.segment_bytes,
+            opts.resident_bytes,
+        )?;
         let tree = db.open_tree("arrayq")?;
         match tree.get(keys::FORMAT)? {
             None => {
@@ -150,6 +191,7 @@ impl Store {
         let inner = Inner {
             db,
             tree,
+            segments,
             arrays: RwLock::new(HashMap::new()),
             commit_lock: Mutex::new(()),
             next_seq: AtomicU64::new(last_seq + 1),
@@ -158,6 +200,7 @@ impl Store {
             listeners: RwLock::new(Vec::new()),
             last_seq: Mutex::new(last_seq),
             seq_cv: Condvar::new(),
+            _temp: temp,
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -169,6 +212,8 @@ impl Store {
     /// Loads the catalog and removes what interrupted commits and drops left behind.
     fn recover(&self) -> Result<()> {
         let t = &self.inner.tree;
+        let mut removed = 0;
+        let mut unfinished_vacuums = Vec::new();
         let mut arrays = HashMap::new();
         for kv in t.scan_prefix(b"N") {
             let (k, v) = kv?;
@@ -178,7 +223,11 @@ impl Store {
                     .try_into()
                     .map_err(|_| StorageError::Metadata(format!("catalog entry of '{name}'")))?,
             );
-            arrays.insert(name, self.load_state(id)?);
+            let (state, stale) = self.load_state(id)?;
+            if stale {
+                unfinished_vacuums.push((name.clone(), state.floor));
+            }
+            arrays.insert(name, state);
         }
         // Interrupted commits: chunks written above the head version are garbage.
         for kv in t.scan_prefix(b"P") {
@@ -188,18 +237,24 @@ impl Store {
                 .values()
                 .find(|s: &&ArrayState| s.id == id)
                 .map(|s| s.head.version);
-            self.remove_chunks_where(id, |v| head.is_none_or(|h| v > h))?;
+            removed += self.remove_chunks_where(id, |v| head.is_none_or(|h| v > h))?;
             t.remove(&k)?;
         }
         // Dropped arrays whose chunk removal did not finish.
         for k in t.scan_prefix(b"D").keys() {
             let k = k?;
             let id = u32::from_be_bytes(k[1..5].try_into().unwrap());
-            self.remove_chunks_where(id, |_| true)?;
+            removed += self.remove_chunks_where(id, |_| true)?;
             t.remove(&k)?;
         }
         self.inner.db.flush()?;
+        if removed > 0 {
+            self.compact_segments()?;
+        }
         *self.inner.arrays.write() = arrays;
+        for (name, floor) in unfinished_vacuums {
+            self.vacuum(&name, floor)?;
+        }
         Ok(())
     }
 
@@ -221,7 +276,8 @@ impl Store {
         Ok(n)
     }
 
-    fn load_state(&self, id: u32) -> Result<ArrayState> {
+    /// The array's state, and whether a vacuum left metadata below its floor.
+    fn load_state(&self, id: u32) -> Result<(ArrayState, bool)> {
         let t = &self.inner.tree;
         let floor = t
             .get(keys::vacuum_floor(id))?
@@ -229,21 +285,29 @@ impl Store {
             .unwrap_or(0);
         let mut versions = Vec::new();
         let mut head = None;
+        let mut stale = false;
         for kv in t.scan_prefix(keys::meta_prefix(id)) {
             let (_, v) = kv?;
             let m: VersionMeta = serde_json::from_slice(&v)
                 .map_err(|e| StorageError::Metadata(format!("array {id}: {e}")))?;
-            versions.push(CommitRecord::of(&m));
+            // A crash mid-vacuum can leave records below the floor; they are not
+            // readable any more (open finishes that vacuum).
+            if m.version >= floor {
+                versions.push(CommitRecord::of(&m));
+            } else {
+                stale = true;
+            }
             head = Some(m);
         }
         let head =
             head.ok_or_else(|| StorageError::Metadata(format!("array {id} has no versions")))?;
-        Ok(ArrayState {
+        let state = ArrayState {
             id,
             head: Arc::new(head),
             versions,
             floor,
-        })
+        };
+        Ok((state, stale))
     }
 
     pub(crate) fn state(&self, name: &str) -> Result<ArrayState> {
@@ -325,6 +389,7 @@ impl Store {
         self.remove_chunks_where(st.id, |_| true)?;
         self.inner.tree.remove(keys::dropped(st.id))?;
         self.sync()?;
+        self.compact_segments()?;
         self.publish(&ev);
         Ok(CommitInfo {
             version: st.head.version,
@@ -387,9 +452,10 @@ impl Store {
         Ok(info)
     }
 
+    /// Segment data first, then sled: a durable pointer never points at lost bytes.
     pub(crate) fn sync(&self) -> Result<()> {
         if self.inner.opts.durable {
-            self.inner.db.flush()?;
+            self.flush()?;
         }
         Ok(())
     }
@@ -506,15 +572,68 @@ impl Store {
         Ok(self.state(name)?.versions)
     }
 
-    /// Bytes the store occupies on disk.
+    /// Bytes the store occupies on disk (sled's files and the chunk segments).
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.inner.db.size_on_disk()?)
+        Ok(self.inner.db.size_on_disk()? + self.inner.segments.disk_bytes()?)
     }
 
     /// Forces everything written so far to disk.
     pub fn flush(&self) -> Result<()> {
+        self.inner.segments.sync()?;
         self.inner.db.flush()?;
         Ok(())
+    }
+
+    /// The newest stored version <= `version` of one chunk, with its stored bytes.
+    pub(crate) fn fetch_chunk(
+        &self,
+        id: u32,
+        layout: u16,
+        attr: u16,
+        chunk: &[u64],
+        version: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>> {
+        let prefix = keys::chunk_prefix(id, layout, attr, chunk);
+        let lo = keys::with_version(&prefix, 0);
+        let hi = keys::with_version(&prefix, version);
+        match self.inner.tree.range(lo..=hi).next_back() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let bytes = self.inner.segments.read(&v)?;
+                Ok(Some((keys::split_version(&k).1, bytes)))
+            }
+        }
+    }
+
+    /// Calls `f` with the newest stored version <= `version` of one chunk, borrowed
+    /// from sled (inline) or from the segment's mapping: the hot read path copies
+    /// nothing.
+    pub(crate) fn with_chunk<R>(
+        &self,
+        id: u32,
+        layout: u16,
+        attr: u16,
+        chunk: &[u64],
+        version: u64,
+        f: impl FnOnce(Option<(u64, &[u8])>) -> Result<R>,
+    ) -> Result<R> {
+        let prefix = keys::chunk_prefix(id, layout, attr, chunk);
+        let lo = keys::with_version(&prefix, 0);
+        let hi = keys::with_version(&prefix, version);
+        let Some(kv) = self.inner.tree.range(lo..=hi).next_back() else {
+            return f(None);
+        };
+        let (k, v) = kv?;
+        let found = keys::split_version(&k).1;
+        self.inner
+            .segments
+            .with_payload(&v, |stored| f(Some((found, stored))))
+    }
+
+    /// Stores one encoded chunk version (payload in a segment, pointer in sled).
+    pub(crate) fn put_chunk_value(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        self.inner.segments.append(payload)
     }
 }
 

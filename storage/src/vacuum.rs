@@ -2,13 +2,17 @@
 
 use crate::error::{Result, StorageError};
 use crate::keys;
+use crate::segments::Pointer;
 use crate::store::Store;
+use std::collections::{BTreeMap, HashMap};
 
 /// What a vacuum removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VacuumStats {
     pub chunks_removed: u64,
     pub versions_removed: u64,
+    /// Segment file bytes given back to the file system by compaction.
+    pub bytes_reclaimed: u64,
 }
 
 impl Store {
@@ -65,11 +69,67 @@ impl Store {
         }
         t.apply_batch(batch)?;
         self.sync()?;
+        stats.bytes_reclaimed = self.compact_segments()?;
         let mut arrays = self.inner.arrays.write();
         if let Some(s) = arrays.get_mut(array) {
             s.floor = keep_from;
             s.versions.retain(|c| c.version >= keep_from);
         }
         Ok(stats)
+    }
+}
+
+impl Store {
+    /// Moves the live payloads out of sealed segments that are less than half live,
+    /// then deletes those files; returns the bytes given back. Runs after vacuum and
+    /// drop, under the commit lock (no writer is appending meanwhile).
+    pub(crate) fn compact_segments(&self) -> Result<u64> {
+        let segs = &self.inner.segments;
+        let sealed: BTreeMap<u32, u64> = segs.sealed()?.into_iter().collect();
+        if sealed.is_empty() {
+            return Ok(0);
+        }
+        let t = &self.inner.tree;
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        for v in t.scan_prefix(keys::CHUNK).values() {
+            if let Some(p) = Pointer::decode(&v?)? {
+                *live.entry(p.segment).or_default() += u64::from(p.len);
+            }
+        }
+        let victims: BTreeMap<u32, u64> = sealed
+            .into_iter()
+            .filter(|(id, size)| live.get(id).copied().unwrap_or(0) * 2 < *size)
+            .collect();
+        if victims.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for kv in t.scan_prefix(keys::CHUNK) {
+            let (k, v) = kv?;
+            let Some(p) = Pointer::decode(&v)? else {
+                continue;
+            };
+            if victims.contains_key(&p.segment) {
+                let payload = segs.read(&v)?;
+                batch.insert(k, segs.append(&payload)?);
+                pending += 1;
+                if pending >= 1024 {
+                    t.apply_batch(std::mem::take(&mut batch))?;
+                    pending = 0;
+                }
+            }
+        }
+        t.apply_batch(batch)?;
+        // Always durable, whatever the options: once a file is gone, only the new
+        // pointers lead to its payloads.
+        segs.sync()?;
+        self.inner.db.flush()?;
+        let mut reclaimed = 0;
+        for (id, size) in victims {
+            segs.delete(id)?;
+            reclaimed += size - live.get(&id).copied().unwrap_or(0);
+        }
+        Ok(reclaimed)
     }
 }

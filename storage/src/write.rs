@@ -9,7 +9,6 @@ use crate::keys;
 use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 use crate::region::{copy_box, is_contiguous, offset_of, Region};
 use crate::schema::{ArraySchema, Layout};
-use crate::snapshot::fetch_chunk;
 use crate::store::{now_ns, ArrayState, Store};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -213,7 +212,7 @@ impl Store {
                     stats.chunks += 1;
                     stats.bytes += v.len() as u64;
                     self.count_written(v.len());
-                    batch.insert(k, v);
+                    batch.insert(k, self.put_chunk_value(&v)?);
                 }
                 self.inner.tree.apply_batch(batch)?;
             }
@@ -272,7 +271,7 @@ type Encoded = (Vec<u8>, Vec<u8>, Option<usize>);
 
 impl EncodeJob<'_> {
     /// Encodes chunk `c`; `mine` are the writes touching it, in order (later ones win).
-    fn encode(&self, tree: &sled::Tree, c: &[u64], mine: &[usize]) -> Result<Encoded> {
+    fn encode(&self, store: &Store, c: &[u64], mine: &[usize]) -> Result<Encoded> {
         let (layout, attr, st) = (self.layout, self.attr, self.st);
         let cs = &layout.chunk_shape;
         let esize = attr.dtype.size();
@@ -280,7 +279,7 @@ impl EncodeJob<'_> {
             &keys::chunk_prefix(st.id, layout.id, attr.id, c),
             self.version,
         );
-        let old = fetch_chunk(tree, st.id, layout.id, attr.id, c, st.head.version)?;
+        let old = store.fetch_chunk(st.id, layout.id, attr.id, c, st.head.version)?;
         let old_len = old.as_ref().map(|(_, b)| b.len());
         let creg = Region::of_chunk(c, cs);
         // A chunk one write covers entirely (within the array) need not be read back:
@@ -396,9 +395,9 @@ fn write_chunks(
             let sizes: Vec<(usize, Option<usize>)> = touched
                 .par_iter()
                 .map(|(c, ws)| -> Result<_> {
-                    let (k, v, old) = job.encode(tree, c, ws)?;
+                    let (k, v, old) = job.encode(store, c, ws)?;
                     let n = v.len();
-                    tree.insert(k, v)?;
+                    tree.insert(k, store.put_chunk_value(&v)?)?;
                     store.count_written(n);
                     Ok((n, old))
                 })

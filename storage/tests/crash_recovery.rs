@@ -41,8 +41,22 @@ fn block(k: u64, w: usize, shape: [usize; 2]) -> Buffer {
     })
 }
 
+/// Every payload goes to a small segment file, so appends, rotation and compaction
+/// are all under fire.
+fn child_options() -> Options {
+    Options {
+        inline_bytes: 0,
+        segment_bytes: 16 << 10,
+        ..Options::default()
+    }
+}
+
+/// Every few commits the child vacuums, keeping the last few versions.
+const VACUUM_EVERY: u64 = 7;
+const KEEP: u64 = 3;
+
 fn child(dir: &str) {
-    let store = Store::open(dir).unwrap();
+    let store = Store::open_with(dir, child_options()).unwrap();
     if store.snapshot("c", AsOf::Latest).is_err() {
         store
             .create_array(grid_schema(
@@ -62,6 +76,10 @@ fn child(dir: &str) {
         let info = tx.commit().unwrap();
         assert_eq!(info.version, k);
         println!("committed {k}");
+        if k.is_multiple_of(VACUUM_EVERY) {
+            store.vacuum("c", k - KEEP).unwrap();
+            println!("vacuumed {}", k - KEEP);
+        }
         k += 1;
     }
 }
@@ -146,9 +164,16 @@ fn crash_recovery_keeps_every_acknowledged_commit() {
             v >= acked,
             "round {round}: acknowledged commit {acked} lost (head {v})"
         );
-        // The head and a few older versions hold exactly what was committed, in both layouts.
+        // A vacuum keeps the KEEP versions below the commit that triggered it.
+        let oldest = store.commits("c").unwrap()[0].version;
+        assert!(
+            oldest == 0 || oldest + KEEP <= v,
+            "round {round}: oldest kept version {oldest} of head {v}: a vacuum went too far"
+        );
+        // The head and a few older kept versions hold exactly what was committed, in
+        // both layouts.
         let full = Region::full(&SHAPE);
-        for ver in [v, v.saturating_sub(1), v / 2] {
+        for ver in [v, v.saturating_sub(1).max(oldest), (v / 2).max(oldest)] {
             let snap = store.snapshot("c", AsOf::Version(ver)).unwrap();
             let want = model_after(ver).into_dyn();
             for layout in 0..2 {

@@ -472,7 +472,7 @@ fn format_version_is_checked_on_open() {
         Store::open(&path),
         Err(StorageError::FormatVersion {
             found: 99,
-            supported: 1
+            supported: FORMAT_VERSION
         })
     ));
 }

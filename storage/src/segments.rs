@@ -1,0 +1,378 @@
+//! Chunk payloads live in append-only segment files beside the sled tree; sled keeps
+//! only a small pointer per chunk version (key-value separation, as in WiscKey).
+//!
+//! Why: sled 0.34 packs up to 16 values into a leaf and rewrites the whole leaf on
+//! every consolidation, and keeps every leaf it touched in its cache. With chunk
+//! values of ~100 KB that made ingest pay several rewrites per chunk and made a full
+//! scan hold the whole cube in memory. Payloads in plain files are written once
+//! (`pwrite`), reclaimed by compaction when vacuum or drop leaves a segment mostly
+//! dead, and read in place through a read-only shared mapping: decoding straight from
+//! the page cache costs no copy. Mapped pages count as the process's memory while
+//! mapped, so after every `resident_max` bytes read the mappings are dropped
+//! (`MADV_DONTNEED`; the page cache keeps the data), which bounds a full scan's RSS.
+//!
+//! A sled value is either `0x00 ‖ payload` (tiny chunks, inline) or
+//! `0x01 ‖ segment u32 BE ‖ offset u64 BE ‖ length u32 BE`.
+
+use crate::error::{Result, StorageError};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const INLINE: u8 = 0;
+const POINTER: u8 = 1;
+const POINTER_LEN: usize = 17;
+
+/// Where one payload lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pointer {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+impl Pointer {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(POINTER_LEN);
+        v.push(POINTER);
+        v.extend_from_slice(&self.segment.to_be_bytes());
+        v.extend_from_slice(&self.offset.to_be_bytes());
+        v.extend_from_slice(&self.len.to_be_bytes());
+        v
+    }
+
+    /// The pointer a sled value holds, `None` for an inline payload.
+    pub fn decode(value: &[u8]) -> Result<Option<Pointer>> {
+        match value.first() {
+            Some(&INLINE) => Ok(None),
+            Some(&POINTER) if value.len() == POINTER_LEN => Ok(Some(Pointer {
+                segment: u32::from_be_bytes(value[1..5].try_into().unwrap()),
+                offset: u64::from_be_bytes(value[5..13].try_into().unwrap()),
+                len: u32::from_be_bytes(value[13..17].try_into().unwrap()),
+            })),
+            _ => Err(StorageError::Metadata(format!(
+                "chunk value of {} bytes is neither inline nor a segment pointer",
+                value.len()
+            ))),
+        }
+    }
+}
+
+/// One segment file and its read-only mapping.
+struct Segment {
+    file: File,
+    map: Mapping,
+    /// End of the bytes written so far: reads never touch the mapping beyond it (past
+    /// the end of the file a mapping faults with SIGBUS).
+    end: AtomicU64,
+}
+
+/// A read-only shared mapping of the first `len` bytes of a file (possibly beyond
+/// its current end, so appends become readable without remapping).
+struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and lives as long as the `Mapping`; the bytes it
+// shows are only read, and only below `Segment::end`, which appends never rewrite.
+unsafe impl Send for Mapping {}
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn new(file: &File, len: u64) -> Result<Mapping> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(len.max(1)).map_err(|_| {
+            StorageError::Metadata(format!("segment of {len} bytes cannot be mapped"))
+        })?;
+        // SAFETY: a fresh read-only shared mapping of an open file; checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(Mapping {
+            ptr: ptr as *mut u8,
+            len,
+        })
+    }
+
+    /// Drops this process's page table entries; the data stays in the page cache.
+    fn release(&self) {
+        // SAFETY: the range is exactly this live mapping. For a shared file mapping,
+        // MADV_DONTNEED only unmaps pages: a concurrent reader faults them back in
+        // from the page cache with the same contents.
+        unsafe {
+            libc::madvise(self.ptr as *mut libc::c_void, self.len, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped; no borrow of it outlives the store.
+        unsafe {
+            libc::munmap(self.ptr as *mut libc::c_void, self.len);
+        }
+    }
+}
+
+impl Segment {
+    fn open(file: File, map_len: u64) -> Result<Segment> {
+        let end = file.metadata()?.len();
+        let map = Mapping::new(&file, map_len.max(end))?;
+        Ok(Segment {
+            file,
+            map,
+            end: AtomicU64::new(end),
+        })
+    }
+
+    /// The `len` bytes at `offset`, or `None` if they lie beyond what was written.
+    fn bytes(&self, offset: u64, len: u32) -> Option<&[u8]> {
+        let stop = offset.checked_add(u64::from(len))?;
+        if stop > self.end.load(Ordering::Acquire) || stop > self.map.len as u64 {
+            return None;
+        }
+        // SAFETY: [offset, stop) lies inside the mapping and below the written end of
+        // the file; payload bytes are never rewritten once written.
+        Some(unsafe { std::slice::from_raw_parts(self.map.ptr.add(offset as usize), len as usize) })
+    }
+}
+
+struct Active {
+    id: u32,
+    segment: Arc<Segment>,
+    len: u64,
+}
+
+/// The segment files of one store.
+pub(crate) struct Segments {
+    dir: PathBuf,
+    /// Every segment opened since the store was, including ones compaction deleted:
+    /// a reader holding an old pointer still reads through the open mapping.
+    files: RwLock<HashMap<u32, Arc<Segment>>>,
+    active: Mutex<Option<Active>>,
+    next_id: Mutex<u32>,
+    /// Segments appended to since the last sync.
+    dirty: Mutex<BTreeSet<u32>>,
+    /// Payloads up to this size stay in sled: a file read would cost more than they do.
+    inline_max: usize,
+    /// A segment stops taking appends beyond this size.
+    max_len: u64,
+    /// Bytes read through the mappings since they were last released.
+    read_since_release: AtomicU64,
+    resident_max: u64,
+}
+
+fn segment_name(id: u32) -> String {
+    format!("seg-{id:08}.arq")
+}
+
+fn segment_id(name: &str) -> Option<u32> {
+    name.strip_prefix("seg-")?
+        .strip_suffix(".arq")?
+        .parse()
+        .ok()
+}
+
+impl Segments {
+    pub fn open(
+        dir: &Path,
+        inline_max: usize,
+        max_len: u64,
+        resident_max: u64,
+    ) -> Result<Segments> {
+        std::fs::create_dir_all(dir)?;
+        let mut files = HashMap::new();
+        let mut last: Option<(u32, Arc<Segment>)> = None;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let Some(id) = entry.file_name().to_str().and_then(segment_id) else {
+                continue;
+            };
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(entry.path())?;
+            let seg = Arc::new(Segment::open(file, max_len)?);
+            if last.as_ref().is_none_or(|(l, _)| id > *l) {
+                last = Some((id, seg.clone()));
+            }
+            files.insert(id, seg);
+        }
+        // Appends continue at the end of the newest segment: whatever a crash left
+        // past the last referenced payload is unreferenced and stays untouched.
+        let active = last.map(|(id, segment)| Active {
+            id,
+            len: segment.end.load(Ordering::Relaxed),
+            segment,
+        });
+        let next_id = active.as_ref().map(|a| a.id + 1).unwrap_or(1);
+        Ok(Segments {
+            dir: dir.to_path_buf(),
+            files: RwLock::new(files),
+            active: Mutex::new(active),
+            next_id: Mutex::new(next_id),
+            dirty: Mutex::new(BTreeSet::new()),
+            inline_max,
+            max_len,
+            read_since_release: AtomicU64::new(0),
+            resident_max,
+        })
+    }
+
+    /// A new, empty segment mapped large enough for at least `min_len` bytes.
+    fn create_segment(&self, min_len: u64) -> Result<Active> {
+        let id = {
+            let mut n = self.next_id.lock();
+            let id = *n;
+            *n += 1;
+            id
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(self.dir.join(segment_name(id)))?;
+        // The new name must survive a crash before any pointer into it does.
+        File::open(&self.dir)?.sync_all()?;
+        let segment = Arc::new(Segment::open(file, self.max_len.max(min_len))?);
+        self.files.write().insert(id, segment.clone());
+        Ok(Active {
+            id,
+            segment,
+            len: 0,
+        })
+    }
+
+    /// Stores a payload; returns the sled value that refers to it.
+    pub fn append(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        if payload.len() <= self.inline_max {
+            let mut v = Vec::with_capacity(payload.len() + 1);
+            v.push(INLINE);
+            v.extend_from_slice(payload);
+            return Ok(v);
+        }
+        let n = payload.len() as u64;
+        // Space is reserved under the lock; the bytes are written outside it, so
+        // encoding workers write in parallel.
+        let (id, segment, offset) = {
+            let mut active = self.active.lock();
+            // A payload larger than a whole segment gets a segment of its own.
+            let full = active.as_ref().is_none_or(|a| {
+                a.len + n > a.segment.map.len as u64 || (a.len > 0 && a.len + n > self.max_len)
+            });
+            if full {
+                *active = Some(self.create_segment(n)?);
+            }
+            let a = active.as_mut().expect("an active segment");
+            let offset = a.len;
+            a.len += n;
+            (a.id, a.segment.clone(), offset)
+        };
+        segment.file.write_all_at(payload, offset)?;
+        segment.end.fetch_max(offset + n, Ordering::AcqRel);
+        self.dirty.lock().insert(id);
+        Ok(Pointer {
+            segment: id,
+            offset,
+            len: payload.len() as u32,
+        }
+        .encode())
+    }
+
+    /// The payload a sled value refers to, copied. A pointer past the end of its
+    /// segment (a truncated file) yields no bytes, which fails the chunk checksum, so
+    /// the caller reports it as corrupt with the chunk's name.
+    pub fn read(&self, value: &[u8]) -> Result<Vec<u8>> {
+        self.with_payload(value, |b| Ok(b.to_vec()))
+    }
+
+    /// Calls `f` with the payload a sled value refers to, borrowed from sled (inline)
+    /// or from the segment's mapping; no copy.
+    pub fn with_payload<R>(&self, value: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+        let Some(p) = Pointer::decode(value)? else {
+            return f(&value[1..]);
+        };
+        let segment = self.files.read().get(&p.segment).cloned();
+        let Some(segment) = segment else {
+            return f(&[]);
+        };
+        let out = f(segment.bytes(p.offset, p.len).unwrap_or(&[]));
+        let read = self
+            .read_since_release
+            .fetch_add(u64::from(p.len), Ordering::Relaxed);
+        if read + u64::from(p.len) > self.resident_max {
+            self.release_mappings();
+        }
+        out
+    }
+
+    /// Gives back the pages mapped by reads so far (they stay in the page cache).
+    pub fn release_mappings(&self) {
+        self.read_since_release.store(0, Ordering::Relaxed);
+        for seg in self.files.read().values() {
+            seg.map.release();
+        }
+    }
+
+    /// Makes every append so far durable (before the sled flush that publishes it).
+    pub fn sync(&self) -> Result<()> {
+        let dirty = std::mem::take(&mut *self.dirty.lock());
+        for id in dirty {
+            let segment = self.files.read().get(&id).cloned();
+            if let Some(s) = segment {
+                s.file.sync_data()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of all segment files on disk.
+    pub fn disk_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.file_name().to_str().and_then(segment_id).is_some() {
+                total += entry.metadata()?.len();
+            }
+        }
+        Ok(total)
+    }
+
+    /// Ids and sizes of the segment files on disk, except the one taking appends.
+    pub fn sealed(&self) -> Result<Vec<(u32, u64)>> {
+        let active = self.active.lock().as_ref().map(|a| a.id);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if let Some(id) = entry.file_name().to_str().and_then(segment_id) {
+                if Some(id) != active {
+                    out.push((id, entry.metadata()?.len()));
+                }
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Deletes a segment file no pointer refers to any more. Its handle stays open, so
+    /// a reader that fetched an old pointer just before still reads it.
+    pub fn delete(&self, id: u32) -> Result<()> {
+        std::fs::remove_file(self.dir.join(segment_name(id)))?;
+        Ok(())
+    }
+}

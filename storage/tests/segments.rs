@@ -1,0 +1,233 @@
+//! Chunk payloads in segment files: corruption and truncation are reported by name,
+//! vacuum and drop give space back, and data survives compaction and reopen.
+
+mod common;
+use arrayq_storage::*;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// No inline payloads, small segments: every chunk lives in a segment file.
+fn segment_options() -> Options {
+    Options {
+        inline_bytes: 0,
+        segment_bytes: 64 << 10,
+        ..Options::default()
+    }
+}
+
+fn segment_files(db: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(db.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "arq"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Values zstd cannot squeeze much, so each commit adds real bytes to the segments.
+fn noisy_block(seed: u64, shape: [usize; 2]) -> Buffer {
+    f32_block(&shape, |ix| {
+        let mut z = seed
+            .wrapping_mul(0x9E3779B97F4A7C15)
+            .wrapping_add((ix[0] * 4096 + ix[1]) as u64);
+        z = (z ^ (z >> 31)).wrapping_mul(0xBF58476D1CE4E5B9);
+        (z >> 40) as f32
+    })
+}
+
+fn read_all(store: &Store, version: u64, shape: [u64; 2]) -> ndarray::ArrayD<f32> {
+    as_f32(
+        store
+            .snapshot("a", AsOf::Version(version))
+            .unwrap()
+            .read("v", &Region::full(&shape))
+            .unwrap(),
+    )
+}
+
+/// Reads the two 16-row chunks of `a` separately; returns which one is reported
+/// corrupt (by the chunk named in the error), checking the other reads.
+fn the_corrupt_chunk(store: &Store) -> u64 {
+    let snap = store.snapshot("a", AsOf::Latest).unwrap();
+    let mut corrupt = vec![];
+    for c in 0..2u64 {
+        match snap.read("v", &Region(vec![c * 16..c * 16 + 16, 0..32])) {
+            Ok(_) => {}
+            Err(StorageError::Corrupt {
+                array,
+                layout,
+                chunk,
+                ..
+            }) => {
+                assert_eq!((array.as_str(), layout.as_str()), ("a", "tiles"));
+                assert_eq!(chunk, vec![c, 0]);
+                corrupt.push(c);
+            }
+            Err(other) => panic!("expected Corrupt, got {other}"),
+        }
+    }
+    assert_eq!(corrupt.len(), 1, "exactly one chunk was damaged");
+    // A read spanning both chunks fails as a whole: no partial data is returned.
+    assert!(snap.read("v", &Region::full(&[32, 32])).is_err());
+    corrupt[0]
+}
+
+#[test]
+fn corrupted_segment_payload_is_reported_by_name_never_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = Store::open_with(&path, segment_options()).unwrap();
+        store
+            .create_array(grid_schema("a", [32, 32], &[("tiles", [16, 32])]))
+            .unwrap();
+        store
+            .write("a", "v", &[0, 0], noisy_block(1, [32, 32]))
+            .unwrap();
+    }
+    // Flip a byte inside the first payload of the segment (either chunk: the two
+    // were encoded in parallel).
+    let seg = &segment_files(&path)[0];
+    let mut bytes = std::fs::read(seg).unwrap();
+    bytes[100] ^= 0x40;
+    std::fs::write(seg, &bytes).unwrap();
+    the_corrupt_chunk(&Store::open(&path).unwrap());
+}
+
+#[test]
+fn truncated_segment_is_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = Store::open_with(&path, segment_options()).unwrap();
+        store
+            .create_array(grid_schema("a", [32, 32], &[("tiles", [16, 32])]))
+            .unwrap();
+        store
+            .write("a", "v", &[0, 0], noisy_block(2, [32, 32]))
+            .unwrap();
+    }
+    let seg = &segment_files(&path)[0];
+    let len = std::fs::metadata(seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(seg)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    the_corrupt_chunk(&Store::open(&path).unwrap());
+}
+
+#[test]
+fn vacuum_gives_segment_space_back_and_keeps_what_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let shape = [64, 64];
+    let store = Store::open_with(&path, segment_options()).unwrap();
+    store
+        .create_array(grid_schema("a", shape, &[("tiles", [16, 64])]))
+        .unwrap();
+    // Ten versions overwrite the whole array; one more overwrites only its top half,
+    // so the bottom half of version 10 must survive the vacuum.
+    for k in 1..=10 {
+        store
+            .write("a", "v", &[0, 0], noisy_block(k, [64, 64]))
+            .unwrap();
+    }
+    store
+        .write("a", "v", &[0, 0], noisy_block(99, [32, 64]))
+        .unwrap();
+    let want = read_all(&store, 11, shape);
+    let before = store.size_on_disk().unwrap();
+    let stats = store.vacuum("a", 11).unwrap();
+    let after = store.size_on_disk().unwrap();
+    assert!(stats.bytes_reclaimed > 0, "{stats:?}");
+    // Nine of eleven full versions are dead: at least half the payload bytes go.
+    assert!(after * 2 < before, "size {before} -> {after}");
+    assert_eq!(read_all(&store, 11, shape), want);
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(read_all(&store, 11, shape), want);
+}
+
+#[test]
+fn drop_removes_the_segment_bytes_of_the_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open_with(&path, segment_options()).unwrap();
+    for name in ["a", "b"] {
+        store
+            .create_array(grid_schema(name, [64, 64], &[("tiles", [16, 64])]))
+            .unwrap();
+    }
+    for k in 1..=4 {
+        store
+            .write("a", "v", &[0, 0], noisy_block(k, [64, 64]))
+            .unwrap();
+    }
+    store
+        .write("b", "v", &[0, 0], noisy_block(7, [64, 64]))
+        .unwrap();
+    let want_b = as_f32(
+        store
+            .snapshot("b", AsOf::Latest)
+            .unwrap()
+            .read("v", &Region::full(&[64, 64]))
+            .unwrap(),
+    );
+    let segment_bytes = |p: &Path| -> u64 {
+        segment_files(p)
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .sum()
+    };
+    let before = segment_bytes(&path);
+    store.drop_array("a").unwrap();
+    let after = segment_bytes(&path);
+    // "a" held four times what "b" holds; only "b" (and the open segment) may remain.
+    assert!(after * 2 < before, "segments {before} -> {after}");
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let got = as_f32(
+        store
+            .snapshot("b", AsOf::Latest)
+            .unwrap()
+            .read("v", &Region::full(&[64, 64]))
+            .unwrap(),
+    );
+    assert_eq!(got, want_b);
+}
+
+#[test]
+fn appends_continue_after_reopen_without_touching_old_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let shape = [32, 32];
+    {
+        let store = Store::open_with(&path, segment_options()).unwrap();
+        store
+            .create_array(grid_schema("a", shape, &[("tiles", [16, 16])]))
+            .unwrap();
+        store
+            .write("a", "v", &[0, 0], noisy_block(1, [32, 32]))
+            .unwrap();
+    }
+    let v1 = {
+        let store = Store::open_with(&path, segment_options()).unwrap();
+        let v1 = read_all(&store, 1, shape);
+        store
+            .write("a", "v", &[8, 8], noisy_block(2, [16, 16]))
+            .unwrap();
+        v1
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(read_all(&store, 1, shape), v1);
+    let v2 = read_all(&store, 2, shape);
+    let patch = as_f32(noisy_block(2, [16, 16]));
+    assert_eq!(v2.slice(ndarray::s![8..24, 8..24]).into_dyn(), patch.view());
+    assert_eq!(
+        v2.slice(ndarray::s![0..8, ..]),
+        v1.slice(ndarray::s![0..8, ..])
+    );
+}
