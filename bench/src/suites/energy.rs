@@ -12,7 +12,7 @@
 //! **PostgreSQL** (`bench/peers/energy_pg.py`, a cluster it starts itself: kept in
 //! `<cache-dir>/energy-<scale>/pg/` with `--cache-dir`, else a throwaway one): the
 //! harness streams every version of every batch from the Rust generator to the
-//! script's stdin as binary `COPY` data ([`pgcopy`](super::pgcopy)); the script loads
+//! script's stdin as binary `COPY` data (`src/suites/pgcopy.rs`); the script loads
 //! it into three table layouts (one row per value with a primary key; one `real[]`
 //! or `double precision[]` per asset, local day and version) and runs E1-E4
 //! newest-version-first (`DISTINCT ON`), E4 with `version <= 2`. At scale M the row
@@ -682,7 +682,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
             Ok(v) => {
                 res.notes.push(format!(
                     "PostgreSQL {} (run as {}), settings {}; the energy_pg.py run took {:.0} s \
-                     (loads included){}",
+                     (including any loads){}",
                     v["versions"]["postgres"].as_str().unwrap_or("?"),
                     v["run_as"].as_str().unwrap_or("?"),
                     v["settings"],
