@@ -2,24 +2,33 @@
 """PostgreSQL peer of the energy suite E1-E4: a throwaway cluster, the portfolio in
 the layouts a Postgres user would choose, the queries timed, answers and times as JSON.
 
-    energy_pg.py --csv ROWS.csv [--scale S] [--layouts rows,real_array,float8_array]
+    energy_pg.py (--csv ROWS.csv | --stdin-copy --scale S) [--scale S]
+                 [--layouts rows,real_array,float8_array] [--load LAYOUTS]
                  [--runs 3] [--threads 2] [--queries E1,E2,E3,E4]
                  [--cold first|all|none] [--evict auto|drop_caches|fadvise|none]
                  [--variants best|all] [--jit off|on] [--tmp-dir DIR] [--pg-bin DIR]
-                 [--keep]
+                 [--cluster-dir DIR] [--keep]
 
 ROWS.csv holds every version of every batch, `asset_id,ts,version,value` with a
-header (`tests/reference/workload_ref.py --energy SCALE --csv ROWS.csv`, or the
-harness). The windows of the queries follow from the data: E1/E4 the local week
-Jan 9-15 (all days if the data is shorter), E2 the first local month (at most 31
-days), E3 assets 1..10 over every day.
+header (`tests/reference/workload_ref.py --energy SCALE --csv ROWS.csv`). The
+windows of the queries follow from the data: E1/E4 the local week Jan 9-15 (all
+days if the data is shorter), E2 the first local month (at most 31 days), E3
+assets 1..10 over every day.
+
+--stdin-copy (the harness): no CSV; each layout of --load arrives on stdin, in
+that order, as a PostgreSQL binary COPY stream cut into frames (u32 little-endian
+length, then that many bytes; length 0 ends the layout), so nothing is parsed or
+staged here and no file holds the data. The windows then follow from --scale.
 
 The cluster: initdb into a fresh directory under --tmp-dir, a free port on
 127.0.0.1 and a unix socket in that directory, trust auth. PostgreSQL refuses to
 run as root, so when run as root, initdb and the server run as the user `postgres`
 (or $ARRAYQ_PG_USER, or `nobody`) through runuser; the client stays root and talks
 over the socket. The cluster is stopped and removed at exit, on errors and on
-SIGTERM/SIGINT too (--keep leaves the directory for inspection).
+SIGTERM/SIGINT too (--keep leaves the directory for inspection). With
+--cluster-dir the cluster lives there and is kept: a later run starts it again
+and reuses the layouts recorded in DIR/loaded.json (written after each load) that
+are not in --load.
 
 Layouts (tables):
     rows          power_rows(asset_id int, ts timestamptz, version int, value real),
@@ -35,6 +44,7 @@ README.md for the JSON on stdout.
 import argparse
 import atexit
 import datetime as dt
+import json
 import os
 import pwd
 import shutil
@@ -65,9 +75,13 @@ FULL = {"E1", "E3", "E4"}  # answers reported in full
 class Cluster:
     """A throwaway PostgreSQL cluster; stop() is idempotent and runs at exit."""
 
-    def __init__(self, bindir, tmp_dir, threads, jit, keep):
-        self.bindir, self.keep = bindir, keep
-        self.dir = tempfile.mkdtemp(prefix="arrayq-pg-", dir=tmp_dir)
+    def __init__(self, bindir, tmp_dir, threads, jit, keep, cluster_dir=None):
+        self.bindir, self.keep = bindir, keep or cluster_dir is not None
+        if cluster_dir:
+            os.makedirs(cluster_dir, exist_ok=True)
+            self.dir = os.path.abspath(cluster_dir)
+        else:
+            self.dir = tempfile.mkdtemp(prefix="arrayq-pg-", dir=tmp_dir)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "server.log")
         # unix socket paths are limited to ~107 bytes
@@ -85,12 +99,32 @@ class Cluster:
             _check_traversable(self.dir, pw.pw_uid, pw.pw_gid)
         atexit.register(self.stop)
         self.port = _free_port()
-        self._run(["initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
-                   "--encoding=UTF8", "--no-locale", "--no-sync"])
+        self.reused = os.path.exists(os.path.join(self.data, "PG_VERSION"))
+        if self.reused:
+            have = open(os.path.join(self.data, "PG_VERSION")).read().strip()
+            want = self._run(["postgres", "--version"]).split()[-1].split(".")[0]
+            if have != want:
+                sys.exit(f"{self.data} was made by PostgreSQL {have}, the server is {want}:"
+                         f" delete {self.dir}")
+            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+                # a server left running by a killed run: stop it (fails harmlessly if stale)
+                try:
+                    self._run(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
+                except RuntimeError:
+                    pass
+        else:
+            self._run(["initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                       "--encoding=UTF8", "--no-locale", "--no-sync"])
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write("\ninclude_if_exists = 'arrayq.conf'\n")
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
             "unix_socket_directories": f"'{self.sock}'",
+            # The bulk-load advice of the docs ("Populating a Database"): no WAL for
+            # tables created and filled in one transaction.
+            "wal_level": "minimal",
+            "max_wal_senders": "0",
             "shared_buffers": "'1GB'",
             "work_mem": "'64MB'",
             "maintenance_work_mem": "'512MB'",
@@ -105,9 +139,14 @@ class Cluster:
             "timezone": "'UTC'",
             "log_min_messages": "warning",
         }
-        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            f.write("\n# arrayq bench peer\n")
+        # Rewritten at every start (port, socket), included from postgresql.conf.
+        conf_path = os.path.join(self.data, "arrayq.conf")
+        with open(conf_path, "w") as f:
+            f.write("# arrayq bench peer\n")
             f.writelines(f"{k} = {v}\n" for k, v in conf.items())
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            os.chown(conf_path, pw.pw_uid, pw.pw_gid)
         self.settings = {k: v.strip("'") for k, v in conf.items()}
         self.start()
 
@@ -235,46 +274,88 @@ class Portfolio:
                    t[s].item().replace(tzinfo=dt.timezone.utc), x[s:e])
 
     def windows(self):
-        """Local date ranges [first, last] of E1/E4 (week), E2 (month), E3 (all)."""
-        days = [d.item() for d in self.days]
-        week = days[8:15] if len(days) >= 15 else days
-        month = days[:31]
-        return {"week": (week[0], week[-1]), "month": (month[0], month[-1]),
-                "all": (days[0], days[-1])}
+        return windows([d.item() for d in self.days])
 
 
-def load(conn, layout, csv_path, portfolio):
-    """Create and fill one layout's table; returns its load report."""
+SIZES = {"XS": (20, 3), "S": (200, 31), "M": (5000, 365)}
+
+
+class Extent:
+    """What the queries need to know of the data when it comes from the harness:
+    the sizes of the scale (local days from 2023-01-01)."""
+
+    def __init__(self, scale):
+        self.n_assets, n_days = SIZES[scale]
+        self.days = [dt.date(2023, 1, 1) + dt.timedelta(days=k) for k in range(n_days)]
+        self.rows = None
+
+    def windows(self):
+        return windows(self.days)
+
+
+def windows(days):
+    """Local date ranges [first, last] of E1/E4 (week), E2 (month), E3 (all)."""
+    week = days[8:15] if len(days) >= 15 else days
+    month = days[:31]
+    return {"week": (week[0], week[-1]), "month": (month[0], month[-1]),
+            "all": (days[0], days[-1])}
+
+
+def _read_exact(f, n):
+    b = f.read(n)
+    if len(b) != n:
+        raise RuntimeError(f"stdin ended inside a frame ({len(b)} of {n} bytes)")
+    return b
+
+
+def copy_frames(cp, f):
+    """Passes one layout's framed binary COPY stream from f to the server untouched."""
+    n_bytes = 0
+    while True:
+        n = int.from_bytes(_read_exact(f, 4), "little")
+        if n == 0:
+            return n_bytes
+        cp.write(_read_exact(f, n))
+        n_bytes += n
+
+
+def create_sql(layout):
+    table = LAYOUTS[layout]
+    if layout == "rows":
+        return (f"CREATE TABLE {table} (asset_id int NOT NULL, ts timestamptz NOT NULL,"
+                f" version int NOT NULL, value real NOT NULL)")
+    elem = "real" if layout == "real_array" else "double precision"
+    return (f"CREATE TABLE {table} (asset_id int NOT NULL, day date NOT NULL,"
+            f" version int NOT NULL, t0 timestamptz NOT NULL, vals {elem}[] NOT NULL)")
+
+
+def primary_key(layout):
+    cols = "asset_id, ts, version" if layout == "rows" else "asset_id, day, version"
+    return f"ALTER TABLE {LAYOUTS[layout]} ADD PRIMARY KEY ({cols})"
+
+
+def load_stream(conn, layout, f):
+    """Create and fill one layout's table from a framed binary COPY stream on f.
+
+    Table, COPY and primary key are one transaction: with wal_level=minimal the
+    server then writes no WAL for them (it syncs the files at commit instead)."""
     table = LAYOUTS[layout]
     cur = conn.cursor()
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
     t0 = time.perf_counter()
-    if layout == "rows":
-        # bulk-load recipe of the PostgreSQL docs: COPY first, then the index
-        cur.execute(f"CREATE TABLE {table} (asset_id int NOT NULL, ts timestamptz NOT NULL,"
-                    f" version int NOT NULL, value real NOT NULL)")
-        with open(csv_path, "rb") as f, cur.copy(
-                f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as cp:
-            while True:
-                block = f.read(1 << 20)
-                if not block:
-                    break
-                cp.write(block)
+    with conn.transaction():
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(create_sql(layout))
+        with cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as cp:
+            stream_bytes = copy_frames(cp, f)
         t_copy = time.perf_counter() - t0
-        cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (asset_id, ts, version)")
-    else:
-        elem = "real" if layout == "real_array" else "double precision"
-        cur.execute(f"CREATE TABLE {table} (asset_id int NOT NULL, day date NOT NULL,"
-                    f" version int NOT NULL, t0 timestamptz NOT NULL, vals {elem}[] NOT NULL)")
-        pg_elem = "float4[]" if layout == "real_array" else "float8[]"
-        with cur.copy(f"COPY {table} (asset_id, day, version, t0, vals)"
-                      f" FROM STDIN (FORMAT BINARY)") as cp:
-            cp.set_types(["int4", "date", "int4", "timestamptz", pg_elem])
-            for a, d, v, ts0, vals in portfolio.batches():
-                cp.write_row((a, d, v, ts0, vals.tolist()))
-        t_copy = time.perf_counter() - t0
-        cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (asset_id, day, version)")
+        cur.execute(primary_key(layout))
     t_index = time.perf_counter() - t0 - t_copy
+    out = _finish_load(cur, table, t_copy, t_index)
+    out["stream_bytes"] = stream_bytes
+    return out
+
+
+def _finish_load(cur, table, t_copy, t_index):
     t1 = time.perf_counter()
     cur.execute(f"VACUUM (ANALYZE) {table}")  # statistics + visibility map (index-only scans)
     t_vacuum = time.perf_counter() - t1
@@ -285,6 +366,37 @@ def load(conn, layout, csv_path, portfolio):
     return {"table": table, "rows": n, "copy_s": t_copy, "index_s": t_index,
             "vacuum_analyze_s": t_vacuum, "seconds": t_copy + t_index + t_vacuum,
             "total_bytes": total, "heap_bytes": heap}
+
+
+def load(conn, layout, csv_path, portfolio):
+    """Create and fill one layout's table from the CSV; returns its load report."""
+    table = LAYOUTS[layout]
+    cur = conn.cursor()
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    t0 = time.perf_counter()
+    if layout == "rows":
+        # bulk-load recipe of the PostgreSQL docs: COPY first, then the index
+        cur.execute(create_sql(layout))
+        with open(csv_path, "rb") as f, cur.copy(
+                f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as cp:
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    break
+                cp.write(block)
+        t_copy = time.perf_counter() - t0
+    else:
+        cur.execute(create_sql(layout))
+        pg_elem = "float4[]" if layout == "real_array" else "float8[]"
+        with cur.copy(f"COPY {table} (asset_id, day, version, t0, vals)"
+                      f" FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["int4", "date", "int4", "timestamptz", pg_elem])
+            for a, d, v, ts0, vals in portfolio.batches():
+                cp.write_row((a, d, v, ts0, vals.tolist()))
+        t_copy = time.perf_counter() - t0
+    cur.execute(primary_key(layout))
+    t_index = time.perf_counter() - t0 - t_copy
+    return _finish_load(cur, table, t_copy, t_index)
 
 
 # --------------------------------------------------------------------------- queries
@@ -415,14 +527,21 @@ def answer(q, rows):
 
 def main():
     ap = argparse.ArgumentParser(description="PostgreSQL peer of the energy queries E1-E4")
-    ap.add_argument("--csv", required=True,
-                    help="every version of every batch (asset_id,ts,version,value)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", help="every version of every batch (asset_id,ts,version,value)")
+    src.add_argument("--stdin-copy", action="store_true",
+                     help="the layouts of --load arrive on stdin as framed binary COPY"
+                          " streams, in that order (needs --scale)")
     ap.add_argument("--scale", choices=["XS", "S", "M"],
-                    help="check the data has this scale's size")
-    ap.add_argument("--layouts", default=",".join(LAYOUTS))
+                    help="check the data has this scale's size (--csv); the query windows"
+                         " (--stdin-copy)")
+    ap.add_argument("--layouts", default=",".join(LAYOUTS), help="the layouts queried")
+    ap.add_argument("--load", default=None,
+                    help="the layouts loaded (default: every one of --layouts); the others"
+                         " must be recorded in --cluster-dir's loaded.json")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="max_parallel_workers(_per_gather)")
-    ap.add_argument("--queries", default=",".join(ALL_QUERIES))
+    ap.add_argument("--queries", default=",".join(ALL_QUERIES), help="'' to load only")
     ap.add_argument("--cold", choices=["first", "all", "none"], default="first",
                     help="restart the server and evict the page cache before the first run"
                          " of each query (default), before every run, or never")
@@ -433,34 +552,68 @@ def main():
     ap.add_argument("--jit", choices=["off", "on"], default="off")
     ap.add_argument("--tmp-dir", default=None, help="parent of the cluster directory")
     ap.add_argument("--pg-bin", default=None, help="directory of initdb/pg_ctl")
+    ap.add_argument("--cluster-dir", default=None,
+                    help="keep the cluster here and reuse it (loaded.json lists its tables)")
+    ap.add_argument("--data-id", default="",
+                    help="recorded in loaded.json: what the data is (the harness checks it)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster directory")
     a = ap.parse_args()
     layouts = [x for x in a.layouts.split(",") if x]
+    to_load = layouts if a.load is None else [x for x in a.load.split(",") if x]
     queries = [q.strip().upper() for q in a.queries.split(",") if q.strip()]
-    if set(layouts) - set(LAYOUTS) or set(queries) - set(ALL_QUERIES):
+    if (set(layouts) - set(LAYOUTS) or set(to_load) - set(LAYOUTS)
+            or set(queries) - set(ALL_QUERIES)):
         ap.error(f"layouts are {list(LAYOUTS)}, queries {ALL_QUERIES}")
+    if a.stdin_copy and not a.scale:
+        ap.error("--stdin-copy needs --scale")
+    marker_path = os.path.join(a.cluster_dir, "loaded.json") if a.cluster_dir else None
+    marker = {"data": a.data_id, "layouts": {}}
+    if marker_path and os.path.exists(marker_path):
+        with open(marker_path) as f:
+            marker = json.load(f)
+    missing = [x for x in layouts if x not in to_load and x not in marker["layouts"]]
+    if missing:
+        ap.error(f"layouts {missing} are neither in --load nor in {marker_path}")
 
     # SIGTERM/SIGINT -> SystemExit, so the cluster is stopped by atexit
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: sys.exit(128 + s))
 
     t0 = time.perf_counter()
-    portfolio = Portfolio(a.csv)
+    if a.stdin_copy:
+        data = Extent(a.scale)
+    else:
+        data = Portfolio(a.csv)
+        sizes = (data.n_assets, len(data.days))
+        if a.scale and sizes != SIZES[a.scale]:
+            sys.exit(f"{a.csv}: {sizes[0]} assets x {sizes[1]} days,"
+                     f" scale {a.scale} has {SIZES[a.scale]}")
     parse_s = time.perf_counter() - t0
-    sizes = {"XS": (20, 3), "S": (200, 31), "M": (5000, 365)}
-    if a.scale and (portfolio.n_assets, len(portfolio.days)) != sizes[a.scale]:
-        sys.exit(f"{a.csv}: {portfolio.n_assets} assets x {len(portfolio.days)} days,"
-                 f" scale {a.scale} has {sizes[a.scale]}")
 
-    cluster = Cluster(find_bindir(a.pg_bin), a.tmp_dir, a.threads, a.jit, a.keep)
+    cluster = Cluster(find_bindir(a.pg_bin), a.tmp_dir, a.threads, a.jit, a.keep,
+                      a.cluster_dir)
     try:
         conn = cluster.connect()
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         loads, systems = {}, {}
-        for layout in layouts:
-            loads[layout] = load(conn, layout, a.csv, portfolio)
+        for layout in to_load:
+            if a.stdin_copy:
+                loads[layout] = load_stream(conn, layout, sys.stdin.buffer)
+            else:
+                loads[layout] = load(conn, layout, a.csv, data)
+            loads[layout]["loaded_at"] = dt.datetime.now(dt.timezone.utc).isoformat(
+                timespec="seconds")
             peerlib.eprint(f"load {layout}: {loads[layout]['rows']} rows in"
                            f" {loads[layout]['seconds']:.2f} s")
+            if marker_path:
+                marker["data"] = a.data_id
+                marker["layouts"][layout] = loads[layout]
+                with open(marker_path + ".tmp", "w") as f:
+                    json.dump(marker, f, indent=1)
+                os.replace(marker_path + ".tmp", marker_path)
+        for layout in layouts:
+            if layout not in loads:
+                loads[layout] = dict(marker["layouts"][layout], cached=True)
 
         state = {"conn": conn}
 
@@ -476,7 +629,7 @@ def main():
                 variants = VARIANTS if a.variants == "all" else [BEST[(layout, q)]]
                 res = {}
                 for var in variants:
-                    sql = query_sql(layout, q, var, portfolio)
+                    sql = query_sql(layout, q, var, data)
 
                     def run(sql=sql):
                         return state["conn"].execute(sql).fetchall()
@@ -495,13 +648,12 @@ def main():
                                              "sum": v["answer"]["sum"]}
                                          for k, v in res.items()}
                 out_q[q] = entry
-            plan = None
+            systems[name] = {"layout": layout, "table": LAYOUTS[layout], "load": loads[layout],
+                             "queries": out_q}
             if queries:
                 plan = state["conn"].execute(
                     "EXPLAIN (COSTS OFF) " + out_q[queries[0]]["sql"]).fetchall()
-            systems[name] = {"layout": layout, "table": LAYOUTS[layout], "load": loads[layout],
-                             "queries": out_q,
-                             "plan_" + queries[0]: [r[0] for r in plan] if plan else None}
+                systems[name]["plan_" + queries[0]] = [r[0] for r in plan]
         state["conn"].close()
     finally:
         cluster.stop()
@@ -512,13 +664,15 @@ def main():
         "threads": a.threads,
         "runs": a.runs,
         "cold": a.cold,
-        "csv": os.path.abspath(a.csv),
-        "csv_rows": portfolio.rows,
-        "csv_parse_s": parse_s,
-        "n_assets": portfolio.n_assets,
-        "n_days": len(portfolio.days),
+        "csv": os.path.abspath(a.csv) if a.csv else None,
+        "csv_rows": data.rows,
+        "csv_parse_s": parse_s if a.csv else None,
+        "source": "csv" if a.csv else "stdin (binary COPY)",
+        "cluster_reused": cluster.reused,
+        "n_assets": data.n_assets,
+        "n_days": len(data.days),
         "windows": {k: [v[0].isoformat(), v[1].isoformat()]
-                    for k, v in portfolio.windows().items()},
+                    for k, v in data.windows().items()},
         "run_as": cluster.user or pwd.getpwuid(os.geteuid()).pw_name,
         "settings": cluster.settings,
         "versions": dict(peerlib.versions(["psycopg", "psycopg-binary", "numpy", "pandas"]),

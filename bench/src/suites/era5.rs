@@ -623,7 +623,7 @@ pub(crate) fn tail(s: &str, n: usize) -> String {
     v[v.len().saturating_sub(n)..].join("\n")
 }
 
-fn last_json(stdout: &[u8]) -> Result<Value> {
+pub(crate) fn last_json(stdout: &[u8]) -> Result<Value> {
     let text = String::from_utf8_lossy(stdout);
     let line = text
         .lines()

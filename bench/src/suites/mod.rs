@@ -20,6 +20,7 @@ pub mod energy;
 pub mod era5;
 pub mod grpc;
 pub mod layouts;
+mod pgcopy;
 pub mod storage;
 
 /// What every suite gets: the workload scale, repetitions, threads, where to put
