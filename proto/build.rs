@@ -24,9 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fds.encode_to_vec(),
     )?;
 
+    // Result data as `bytes::Bytes`: the server hands engine buffers to prost
+    // without copying them into a `Vec<u8>` first, and the client's decoder
+    // splits the payload off tonic's receive buffer instead of copying it out.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .bytes(".arrayq.v1.DataBlock.data")
         .compile_fds(fds)?;
     Ok(())
 }

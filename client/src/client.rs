@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use arrayq_proto::v1::{self, array_q_client::ArrayQClient, query_response::Msg};
+use arrayq_proto::Bytes;
 use arrayq_storage::Buffer;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -13,7 +14,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::Streaming;
 
 use crate::error::{Error, Result};
-use crate::result::{buffer_from_le, buffer_le_bytes, Block, Header, QueryResult, QueryStats};
+use crate::result::{
+    buffer_from_le, buffer_le_bytes, Block, ColumnBuilder, Header, QueryResult, QueryStats,
+};
 
 /// Largest message the client accepts or sends (the server keeps streamed
 /// messages under 4 MiB; unary answers with very long label lists can be
@@ -501,8 +504,8 @@ impl QueryStream {
     }
 
     /// The next block of raw bytes: (column, element offset, bytes); `None`
-    /// after the footer.
-    pub async fn next_raw(&mut self) -> Result<Option<(usize, usize, Vec<u8>)>> {
+    /// after the footer. The bytes are shared with the receive buffer (no copy).
+    pub async fn next_raw(&mut self) -> Result<Option<(usize, usize, Bytes)>> {
         if self.stats.is_some() {
             return Ok(None);
         }
@@ -585,18 +588,28 @@ impl QueryStream {
 
     /// Receives the rest of the result.
     pub async fn collect(mut self) -> Result<QueryResult> {
-        let mut bufs: Vec<Vec<u8>> = self
-            .elem_sizes
+        // Each block is copied once, into its column's typed buffer of the final
+        // size and shape (next_raw has checked that blocks are contiguous and in
+        // order).
+        let mut cols: Vec<ColumnBuilder> = self
+            .header
+            .columns
             .iter()
-            .map(|&s| Vec::with_capacity((s * self.expected).min(1 << 30)))
+            .zip(&self.elem_sizes)
+            .map(|(c, &s)| ColumnBuilder::with_capacity(c.dtype, self.expected.min((1 << 30) / s)))
             .collect();
         while let Some((col, _, bytes)) = self.next_raw().await? {
-            bufs[col].extend_from_slice(&bytes);
+            cols[col].extend_le(&bytes);
         }
-        let mut values = Vec::with_capacity(bufs.len());
-        for (info, bytes) in self.header.columns.iter().zip(bufs) {
-            values.push(buffer_from_le(info.dtype, &bytes)?);
-        }
+        let shape = if self.header.scalar {
+            Vec::new()
+        } else {
+            self.header.shape.clone()
+        };
+        let values = cols
+            .into_iter()
+            .map(|c| c.finish(&shape))
+            .collect::<Result<Vec<_>>>()?;
         let stats = self.stats.take().unwrap_or_default();
         QueryResult::new(self.header.clone(), values, stats)
     }

@@ -9,7 +9,7 @@
 //! * constructors for the oneof wrapper messages ([`v1::QueryResponse`],
 //!   [`v1::WriteRequest`], [`v1::ResultDimension`]);
 //! * splitting column bytes into size-limited blocks ([`data_blocks`],
-//!   [`write_blocks`], [`write_requests`]);
+//!   [`data_blocks_shared`], [`write_blocks`], [`write_requests`]);
 //! * validating reassembly of a query stream ([`ResultCollector`]) and of a
 //!   write stream ([`WriteCollector`]);
 //! * the error-position convention ([`invalid_argument_at`],
@@ -29,6 +29,7 @@ pub mod v1 {
     tonic::include_proto!("arrayq.v1");
 }
 
+pub use prost::bytes::Bytes;
 use prost::Message;
 use v1::result_dimension::Coordinates;
 use v1::{
@@ -193,12 +194,12 @@ impl QueryResponse {
     }
 
     /// Wraps a `DataBlock`.
-    pub fn data(column: u32, element_offset: u64, data: Vec<u8>) -> Self {
+    pub fn data(column: u32, element_offset: u64, data: impl Into<Bytes>) -> Self {
         QueryResponse {
             msg: Some(query_response::Msg::Data(DataBlock {
                 column,
                 element_offset,
-                data,
+                data: data.into(),
             })),
         }
     }
@@ -396,8 +397,31 @@ pub fn data_blocks(
         .map(move |(i, chunk)| DataBlock {
             column,
             element_offset: (i * (step / elem_size)) as u64,
-            data: chunk.to_vec(),
+            data: Bytes::copy_from_slice(chunk),
         })
+}
+
+/// [`data_blocks`] over shared bytes: each block is a slice of `data` (no copy).
+///
+/// # Panics
+/// If `elem_size` is 0 or larger than [`MAX_BLOCK_BYTES`].
+pub fn data_blocks_shared(
+    column: u32,
+    elem_size: usize,
+    data: Bytes,
+) -> impl Iterator<Item = DataBlock> {
+    assert!(
+        elem_size > 0 && elem_size <= MAX_BLOCK_BYTES,
+        "invalid element size {elem_size}"
+    );
+    debug_assert_eq!(data.len() % elem_size, 0, "partial element in column data");
+    let step = (MAX_BLOCK_BYTES / elem_size) * elem_size;
+    let len = data.len();
+    (0..len).step_by(step).map(move |start| DataBlock {
+        column,
+        element_offset: (start / elem_size) as u64,
+        data: data.slice(start..(start + step).min(len)),
+    })
 }
 
 /// Server side: the message(s) announcing a result. If the header fits in
@@ -1175,6 +1199,8 @@ mod tests {
         let blocks: Vec<_> = data_blocks(0, 4, &temp).collect();
         assert_eq!(blocks.len(), 4);
         assert!(blocks.iter().all(|b| b.data.len() <= MAX_BLOCK_BYTES));
+        let shared: Vec<_> = data_blocks_shared(0, 4, Bytes::from(temp.clone())).collect();
+        assert_eq!(shared, blocks);
         for b in blocks {
             let encoded = QueryResponse::from(b.clone()).encoded_len();
             assert!(encoded < 4 * 1024 * 1024);

@@ -1,11 +1,11 @@
 //! Conversions between the protobuf messages (`arrayq_proto::v1`) and the storage and
 //! query engine types.
 
-use arrayq_proto::format_unix_ns;
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::attribute::Fill;
 use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_proto::v1::ResultDimension;
+use arrayq_proto::{format_unix_ns, Bytes};
 use arrayq_query::{CoordValues, QueryStats};
 use arrayq_storage::codec::buffer_bytes;
 use arrayq_storage::{
@@ -448,6 +448,25 @@ pub fn stats_to_pb(s: &QueryStats, version: u64) -> pb::QueryStats {
 }
 
 /// Row-major little-endian bytes of a buffer (bool: one byte 0/1 per element).
+/// [`buffer_le_bytes`] taking ownership: on little-endian targets a contiguous
+/// numeric buffer becomes the `Bytes` of a `DataBlock` without a copy (the block
+/// then owns the engine's buffer until the transport has written it).
+pub fn buffer_into_le_bytes(b: Buffer) -> Bytes {
+    if cfg!(target_endian = "little") && buffer_bytes(&b).is_some() {
+        return Bytes::from_owner(LeBuffer(b));
+    }
+    Bytes::from(buffer_le_bytes(&b))
+}
+
+/// A buffer whose memory is its little-endian bytes (checked by the constructor).
+struct LeBuffer(Buffer);
+
+impl AsRef<[u8]> for LeBuffer {
+    fn as_ref(&self) -> &[u8] {
+        buffer_bytes(&self.0).unwrap_or(&[])
+    }
+}
+
 pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
     if cfg!(target_endian = "little") {
         if let Some(raw) = buffer_bytes(b) {
@@ -550,5 +569,8 @@ mod tests {
         assert_eq!(buffer_le_bytes(&b), vec![1, 0, 2, 0]);
         let b = Buffer::from_le_bytes(DType::Bool, &[3], &[1, 0, 1]).unwrap();
         assert_eq!(buffer_le_bytes(&b), vec![1, 0, 1]);
+        assert_eq!(buffer_into_le_bytes(b), vec![1u8, 0, 1]);
+        let b = Buffer::from_le_bytes(DType::I32, &[2], &[1, 0, 0, 0, 2, 0, 0, 0]).unwrap();
+        assert_eq!(buffer_into_le_bytes(b), vec![1u8, 0, 0, 0, 2, 0, 0, 0]);
     }
 }

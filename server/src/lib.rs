@@ -32,6 +32,7 @@ mod server;
 mod service;
 mod state;
 mod subscribe;
+mod wire;
 
 pub use auth::{constant_time_eq, Auth, HEALTH_PATH};
 pub use config::{Cli, Config, Limits, TlsFiles};

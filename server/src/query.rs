@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use arrayq_proto::v1::{QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
-use arrayq_proto::{data_blocks, header_messages, MAX_BLOCK_BYTES};
+use arrayq_proto::{data_blocks_shared, header_messages, MAX_BLOCK_BYTES};
 use arrayq_query::{render_table, Execution, QueryContext, QueryError};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -23,7 +23,7 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 use tracing::{info, warn};
 
-use crate::convert::{buffer_le_bytes, header_to_pb, stats_to_pb};
+use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb};
 use crate::errors::query_status;
 use crate::state::{CallCancel, Reason, Registered, Shared};
 
@@ -330,13 +330,13 @@ impl Worker {
                         }
                     };
                     let elem = block.data.dtype().size();
-                    let bytes = buffer_le_bytes(&block.data);
-                    let n = (bytes.len() / elem) as u64;
                     let (column, offset) = (block.column as u32, block.offset as u64);
+                    let bytes = buffer_into_le_bytes(block.data);
+                    let n = (bytes.len() / elem) as u64;
                     if bytes.len() <= MAX_BLOCK_BYTES {
                         self.send_data(QueryResponse::data(column, offset, bytes), n)?;
                     } else {
-                        for mut b in data_blocks(column, elem, &bytes) {
+                        for mut b in data_blocks_shared(column, elem, bytes) {
                             b.element_offset += offset;
                             let k = (b.data.len() / elem) as u64;
                             self.send_data(b.into(), k)?;

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::query::warn_stuck;
 use crate::service::ArrayQService;
 use crate::state::{Reason, Shared};
+use crate::wire::ArrayQRoutes;
 
 /// How long calls cancelled at the end of the grace period get to wind down
 /// before their connections are closed.
@@ -162,9 +163,14 @@ impl Server {
             shutdown_tx,
         } = self;
         let limits = &config.limits;
-        let service = ArrayQServer::new(ArrayQService::new(shared.clone()))
+        let generated = ArrayQServer::new(ArrayQService::new(shared.clone()))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes);
+        let service = ArrayQRoutes::new(
+            generated,
+            ArrayQService::new(shared.clone()),
+            limits.max_message_bytes,
+        );
         let reflection = if config.reflection {
             Some(
                 tonic_reflection::server::Builder::configure()
