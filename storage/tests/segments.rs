@@ -46,6 +46,21 @@ fn read_all(store: &Store, version: u64, shape: [u64; 2]) -> ndarray::ArrayD<f32
     )
 }
 
+/// A closed store whose array `a` (32 x 32) holds two chunks of 16 rows, both in
+/// one segment file.
+fn two_chunk_store(seed: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open_with(&path, segment_options()).unwrap();
+    store
+        .create_array(grid_schema("a", [32, 32], &[("tiles", [16, 32])]))
+        .unwrap();
+    store
+        .write("a", "v", &[0, 0], noisy_block(seed, [32, 32]))
+        .unwrap();
+    (dir, path)
+}
+
 /// Reads the two 16-row chunks of `a` separately; returns which one is reported
 /// corrupt (by the chunk named in the error), checking the other reads.
 fn the_corrupt_chunk(store: &Store) -> u64 {
@@ -75,17 +90,7 @@ fn the_corrupt_chunk(store: &Store) -> u64 {
 
 #[test]
 fn corrupted_segment_payload_is_reported_by_name_never_returned() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let store = Store::open_with(&path, segment_options()).unwrap();
-        store
-            .create_array(grid_schema("a", [32, 32], &[("tiles", [16, 32])]))
-            .unwrap();
-        store
-            .write("a", "v", &[0, 0], noisy_block(1, [32, 32]))
-            .unwrap();
-    }
+    let (_dir, path) = two_chunk_store(1);
     // Flip a byte inside the first payload of the segment (either chunk: the two
     // were encoded in parallel).
     let seg = &segment_files(&path)[0];
@@ -97,17 +102,7 @@ fn corrupted_segment_payload_is_reported_by_name_never_returned() {
 
 #[test]
 fn truncated_segment_is_reported_as_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let store = Store::open_with(&path, segment_options()).unwrap();
-        store
-            .create_array(grid_schema("a", [32, 32], &[("tiles", [16, 32])]))
-            .unwrap();
-        store
-            .write("a", "v", &[0, 0], noisy_block(2, [32, 32]))
-            .unwrap();
-    }
+    let (_dir, path) = two_chunk_store(2);
     let seg = &segment_files(&path)[0];
     let len = std::fs::metadata(seg).unwrap().len();
     std::fs::OpenOptions::new()
