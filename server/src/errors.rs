@@ -36,19 +36,29 @@ pub fn storage_status(e: StorageError) -> Status {
     Status::new(code, msg)
 }
 
-/// The gRPC status of a query error. Parse errors become INVALID_ARGUMENT with the
+/// The gRPC status of a query error. Errors that point into the query text (syntax
+/// errors, unknown names, type and planning errors about an expression) carry the
 /// `line:col: ` prefix and the `arrayq-error-position` trailer.
 pub fn query_status(e: QueryError) -> Status {
-    if let (Some((line, col)), QueryError::Parse { message, .. }) = (e.position(), &e) {
-        return invalid_argument_at(line as u32, col as u32, message);
+    if let Some((line, col)) = e.position() {
+        let at = invalid_argument_at(line as u32, col as u32, e.message_without_position());
+        return match e {
+            // An unknown array keeps NOT_FOUND, with the position of its name.
+            QueryError::NotFound(_) => Status::with_metadata(
+                Code::NotFound,
+                at.message().to_string(),
+                at.metadata().clone(),
+            ),
+            _ => at,
+        };
     }
     match e {
         QueryError::Parse { .. } | QueryError::Plan(_) | QueryError::Type(_) => {
             Status::invalid_argument(e.to_string())
         }
-        QueryError::NotFound(m) => Status::not_found(m),
+        QueryError::NotFound(_) => Status::not_found(e.to_string()),
         // An unknown attribute, dimension or function is a mistake in the query text.
-        QueryError::UnknownName(m) => Status::invalid_argument(m),
+        QueryError::UnknownName(_) => Status::invalid_argument(e.to_string()),
         QueryError::Execution(m) => Status::invalid_argument(format!("execution error: {m}")),
         QueryError::ResourcesExhausted(m) => Status::resource_exhausted(m),
         QueryError::Cancelled => Status::cancelled("query cancelled"),
@@ -91,16 +101,41 @@ mod tests {
             .code(),
             Code::FailedPrecondition
         );
+        // Errors found after parsing keep their code and carry the position.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = arrayq_query::Engine::new(
+            arrayq_storage::Store::open(dir.path()).unwrap(),
+            Default::default(),
+        );
+        let ctx = Default::default();
+        engine
+            .execute(
+                "CREATE ARRAY a (x DOUBLE START 0 STEP 1 LENGTH 2, v REAL)",
+                &ctx,
+            )
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let failure = |sql: &str| query_status(engine.execute(sql, &ctx).err().unwrap());
+        let s = failure("SELECT v\nFROM nope");
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "2:6: unknown array 'nope'");
+        assert_eq!(arrayq_proto::error_position(&s), Some((2, 6)));
+        let s = failure("SELECT v, tmp\nFROM a");
+        assert_eq!(s.code(), Code::InvalidArgument);
         assert_eq!(
-            query_status(QueryError::NotFound("unknown array 'x'".into())).code(),
-            Code::NotFound
+            s.message(),
+            "1:11: unknown attribute or dimension 'tmp' in array 'a'"
+        );
+        let s = failure("SELECT v FROM a WHERE v > 1");
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(
+            s.message().starts_with("1:23: planning error: WHERE"),
+            "{}",
+            s.message()
         );
         assert_eq!(
-            query_status(QueryError::UnknownName(
-                "unknown attribute 'tmp' in era5".into()
-            ))
-            .code(),
-            Code::InvalidArgument
+            query_status(QueryError::NotFound(Default::default())).code(),
+            Code::NotFound
         );
         assert_eq!(
             query_status(QueryError::Timeout).code(),

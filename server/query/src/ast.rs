@@ -1,6 +1,7 @@
 //! arrayq's own syntax tree: what the parser produces from sqlparser's AST (queries)
 //! or from tokens directly (array DDL).
 
+use crate::error::Span;
 use arrayq_storage::DType;
 
 /// One statement of the language.
@@ -10,9 +11,16 @@ pub enum Statement {
     Explain { analyze: bool, query: Box<Select> },
     CreateArray(CreateArray),
     AddLayout(AddLayout),
-    DropArray { name: String, if_exists: bool },
+    DropArray { name: Name, if_exists: bool },
     ShowArrays,
-    Describe(String),
+    Describe(Name),
+}
+
+/// A name in the query text and where it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Name {
+    pub value: String,
+    pub span: Span,
 }
 
 /// Which version a query reads.
@@ -27,18 +35,20 @@ pub enum AsOfSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     pub items: Vec<SelectItem>,
-    pub from: String,
+    pub from: Name,
     pub as_of: AsOfSpec,
+    /// Where the `AS OF ...` value is (unknown when there is none).
+    pub as_of_span: Span,
     pub filter: Option<Expr>,
     pub group_by: Vec<Expr>,
     /// `FROM name WITH (layout = 'x')`: read through layout `x` instead of the one the
     /// planner would choose (benchmarks, diagnosis).
-    pub layout: Option<String>,
+    pub layout: Option<Name>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
-    Wildcard,
+    Wildcard(Span),
     Expr { expr: Expr, alias: Option<String> },
 }
 
@@ -96,9 +106,36 @@ pub enum UnOp {
     Not,
 }
 
+/// An expression and the text it was written as (for error positions).
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span }
+    }
+}
+
+/// Expressions are equal when they say the same thing, wherever they are written
+/// (a GROUP BY key matches the select item it repeats).
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        self.kind == other.kind
+    }
+}
+
+impl From<ExprKind> for Expr {
+    fn from(kind: ExprKind) -> Expr {
+        Expr::new(kind, Span::default())
+    }
+}
+
 /// An expression (element-wise, aggregate or predicate; the planner tells them apart).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
+pub enum ExprKind {
     Ident(String),
     /// A numeric literal; `int` when written without a fraction or exponent.
     Number {
@@ -147,6 +184,13 @@ pub enum Expr {
 
 impl std::fmt::Display for Expr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.kind.fmt(f)
+    }
+}
+
+impl std::fmt::Display for ExprKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ExprKind as Expr;
         match self {
             Expr::Ident(s) => write!(f, "{s}"),
             Expr::Number { text, .. } => write!(f, "{text}"),
@@ -227,7 +271,7 @@ pub struct CreateArray {
     pub if_not_exists: bool,
     pub dims: Vec<DimDef>,
     pub attrs: Vec<AttrDef>,
-    pub options: Vec<(String, OptValue)>,
+    pub options: Vec<Opt>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -252,6 +296,15 @@ pub struct AttrDef {
     pub fill: Option<f64>,
 }
 
+/// One `key = value` of `WITH (...)`, with where its key and value are written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opt {
+    pub key: String,
+    pub value: OptValue,
+    pub key_span: Span,
+    pub value_span: Span,
+}
+
 /// Values of `WITH (...)` options.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OptValue {
@@ -263,8 +316,8 @@ pub enum OptValue {
 /// `ALTER ARRAY name ADD LAYOUT lname CHUNKS (...) [WITH (...)]`
 #[derive(Clone, Debug, PartialEq)]
 pub struct AddLayout {
-    pub array: String,
+    pub array: Name,
     pub layout: String,
     pub chunks: Vec<u64>,
-    pub options: Vec<(String, OptValue)>,
+    pub options: Vec<Opt>,
 }

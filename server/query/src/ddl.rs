@@ -2,8 +2,8 @@
 //! catalog listings `SHOW ARRAYS` / `DESCRIBE`.
 
 use crate::ast::*;
-use crate::error::{not_found, QueryError};
-use crate::parser::{dtype_of, err_at, Cursor};
+use crate::error::{not_found, QueryError, Span};
+use crate::parser::{dtype_of, err_at, span_of, Cursor};
 use crate::timeutil::{format_instant, parse_duration, parse_instant};
 use crate::{Execution, TextTable};
 use arrayq_storage::{
@@ -169,7 +169,7 @@ fn parse_item(
     Ok(())
 }
 
-fn parse_with(c: &mut Cursor) -> Result<Vec<(String, OptValue)>, QueryError> {
+fn parse_with(c: &mut Cursor) -> Result<Vec<Opt>, QueryError> {
     let mut out = Vec::new();
     if !c.peek_kw("WITH") {
         return Ok(out);
@@ -177,9 +177,11 @@ fn parse_with(c: &mut Cursor) -> Result<Vec<(String, OptValue)>, QueryError> {
     c.next();
     c.expect(&Token::LParen)?;
     loop {
+        let key_span = span_of(c.cur().span);
         let key = c.ident("an option name")?.to_ascii_lowercase();
         c.expect(&Token::Eq)?;
-        let v = if c.eat(&Token::LParen) {
+        let first = c.pos;
+        let value = if c.eat(&Token::LParen) {
             let mut v = Vec::new();
             loop {
                 v.push(c.number("a tuple element")?);
@@ -196,7 +198,13 @@ fn parse_with(c: &mut Cursor) -> Result<Vec<(String, OptValue)>, QueryError> {
         } else {
             OptValue::Number(c.number("the option value")?)
         };
-        out.push((key, v));
+        let value_span = span_of(c.toks[first].span).union(span_of(c.toks[c.pos - 1].span));
+        out.push(Opt {
+            key,
+            value,
+            key_span,
+            value_span,
+        });
         if !c.eat(&Token::Comma) {
             break;
         }
@@ -208,7 +216,7 @@ fn parse_with(c: &mut Cursor) -> Result<Vec<(String, OptValue)>, QueryError> {
 pub(crate) fn parse_alter(c: &mut Cursor) -> Result<Statement, QueryError> {
     c.expect_kw("ALTER")?;
     c.expect_kw("ARRAY")?;
-    let array = c.ident("an array name")?;
+    let array = c.name("an array name")?;
     c.expect_kw("ADD")?;
     c.expect_kw("LAYOUT")?;
     let layout = c.ident("a layout name")?;
@@ -246,58 +254,71 @@ pub(crate) fn parse_drop(c: &mut Cursor) -> Result<Statement, QueryError> {
         c.expect_kw("EXISTS")?;
         if_exists = true;
     }
-    let name = c.ident("an array name")?;
+    let name = c.name("an array name")?;
     c.expect_end()?;
     Ok(Statement::DropArray { name, if_exists })
 }
 
-fn opt_num(opts: &[(String, OptValue)], key: &str) -> Result<Option<f64>, QueryError> {
-    match opts.iter().find(|(k, _)| k == key) {
+fn opt<'o>(opts: &'o [Opt], key: &str) -> Option<&'o Opt> {
+    opts.iter().find(|o| o.key == key)
+}
+
+fn opt_num(opts: &[Opt], key: &str) -> Result<Option<(f64, Span)>, QueryError> {
+    match opt(opts, key) {
         None => Ok(None),
-        Some((_, OptValue::Number(n))) => Ok(Some(*n)),
-        Some(_) => Err(QueryError::Type(format!("option '{key}' takes a number"))),
+        Some(Opt {
+            value: OptValue::Number(n),
+            value_span,
+            ..
+        }) => Ok(Some((*n, *value_span))),
+        Some(o) => {
+            Err(QueryError::type_error(format!("option '{key}' takes a number")).at(o.value_span))
+        }
     }
 }
 
-fn opt_str(opts: &[(String, OptValue)], key: &str) -> Result<Option<String>, QueryError> {
-    match opts.iter().find(|(k, _)| k == key) {
+fn opt_str(opts: &[Opt], key: &str) -> Result<Option<(String, Span)>, QueryError> {
+    match opt(opts, key) {
         None => Ok(None),
-        Some((_, OptValue::Str(s))) => Ok(Some(s.clone())),
-        Some(_) => Err(QueryError::Type(format!(
-            "option '{key}' takes a name or string"
-        ))),
+        Some(Opt {
+            value: OptValue::Str(s),
+            value_span,
+            ..
+        }) => Ok(Some((s.clone(), *value_span))),
+        Some(o) => Err(
+            QueryError::type_error(format!("option '{key}' takes a name or string"))
+                .at(o.value_span),
+        ),
     }
 }
 
 const KNOWN_OPTS: [&str; 4] = ["chunks", "zstd_level", "codec", "layout"];
 
-fn check_opts(opts: &[(String, OptValue)], allowed: &[&str]) -> Result<(), QueryError> {
-    for (k, _) in opts {
-        if !allowed.contains(&k.as_str()) {
-            return Err(not_found("option", k, "", allowed.iter().copied()));
+fn check_opts(opts: &[Opt], allowed: &[&str]) -> Result<(), QueryError> {
+    for o in opts {
+        if !allowed.contains(&o.key.as_str()) {
+            return Err(not_found("option", &o.key, "", allowed.iter().copied()).at(o.key_span));
         }
     }
     Ok(())
 }
 
-fn codec_from(opts: &[(String, OptValue)], esize: usize) -> Result<CodecChain, QueryError> {
-    let level = opt_num(opts, "zstd_level")?.unwrap_or(3.0);
+fn codec_from(opts: &[Opt], esize: usize) -> Result<CodecChain, QueryError> {
+    let (level, level_span) = opt_num(opts, "zstd_level")?.unwrap_or((3.0, Span::default()));
     if level.fract() != 0.0 {
-        return Err(QueryError::Type("zstd_level must be an integer".into()));
+        return Err(QueryError::type_error("zstd_level must be an integer").at(level_span));
     }
     let level = level as i32;
-    let codec = opt_str(opts, "codec")?.unwrap_or_else(|| "shuffle_zstd".into());
+    let (codec, codec_span) =
+        opt_str(opts, "codec")?.unwrap_or_else(|| ("shuffle_zstd".into(), Span::default()));
     Ok(match codec.to_ascii_lowercase().as_str() {
         "shuffle_zstd" => CodecChain::shuffle_zstd(esize, level),
         "zstd" => CodecChain::zstd(level),
         "raw" | "none" => CodecChain::raw(),
         other => {
-            return Err(not_found(
-                "codec",
-                other,
-                "",
-                ["shuffle_zstd", "zstd", "raw"],
-            ));
+            return Err(
+                not_found("codec", other, "", ["shuffle_zstd", "zstd", "raw"]).at(codec_span),
+            );
         }
     })
 }
@@ -337,13 +358,13 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
             ),
             DimKind::Time { start, step } => {
                 let start_ns = parse_instant(start).ok_or_else(|| {
-                    QueryError::Type(format!(
+                    QueryError::type_error(format!(
                         "'{start}' is not an ISO-8601 timestamp (START of '{}')",
                         d.name
                     ))
                 })?;
                 let step_ns = parse_duration(step).ok_or_else(|| {
-                    QueryError::Type(format!(
+                    QueryError::type_error(format!(
                         "'{step}' is not a duration like '1 hour' (STEP of '{}')",
                         d.name
                     ))
@@ -352,7 +373,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
             }
             DimKind::Labels(l) => {
                 if d.length.is_some_and(|n| n != l.len() as u64) {
-                    return Err(QueryError::Plan(format!(
+                    return Err(QueryError::plan(format!(
                         "dimension '{}' has {} labels but LENGTH {}",
                         d.name,
                         l.len(),
@@ -369,7 +390,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
             (Some(n), _) => n,
             (None, true) => 0,
             (None, false) => {
-                return Err(QueryError::Plan(format!(
+                return Err(QueryError::plan(format!(
                     "dimension '{}' needs LENGTH n (or GROWABLE)",
                     d.name
                 )));
@@ -383,7 +404,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         });
     }
     if dims.is_empty() {
-        return Err(QueryError::Plan(format!("array '{}' needs at least one dimension (NAME TYPE START .. STEP .. or NAME LABELS (...))", c.name)));
+        return Err(QueryError::plan(format!("array '{}' needs at least one dimension (NAME TYPE START .. STEP .. or NAME LABELS (...))", c.name)));
     }
     let attrs: Vec<Attribute> = c
         .attrs
@@ -391,30 +412,38 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         .map(|a| Attribute::new(&a.name, a.dtype, a.fill.map(Scalar::F64)))
         .collect();
     let esize = attrs.iter().map(|a| a.dtype.size()).max().unwrap_or(4);
-    let chunks: Vec<u64> = match c.options.iter().find(|(k, _)| k == "chunks") {
-        Some((_, OptValue::Tuple(v))) => {
+    let chunks: Vec<u64> = match opt(&c.options, "chunks") {
+        Some(Opt {
+            value: OptValue::Tuple(v),
+            value_span,
+            ..
+        }) => {
             if v.len() != dims.len() {
-                return Err(QueryError::Plan(format!(
+                return Err(QueryError::plan(format!(
                     "chunks has {} extents for {} dimensions",
                     v.len(),
                     dims.len()
-                )));
+                ))
+                .at(*value_span));
             }
             if v.iter().any(|x| *x < 1.0 || x.fract() != 0.0) {
-                return Err(QueryError::Plan(
-                    "chunk extents must be positive integers".into(),
-                ));
+                return Err(
+                    QueryError::plan("chunk extents must be positive integers").at(*value_span)
+                );
             }
             v.iter().map(|&x| x as u64).collect()
         }
-        Some(_) => {
-            return Err(QueryError::Type(
-                "chunks takes a tuple, e.g. chunks = (1, 153, 281)".into(),
-            ))
+        Some(o) => {
+            return Err(
+                QueryError::type_error("chunks takes a tuple, e.g. chunks = (1, 153, 281)")
+                    .at(o.value_span),
+            )
         }
         None => default_chunks(&dims),
     };
-    let lname = opt_str(&c.options, "layout")?.unwrap_or_else(|| "primary".into());
+    let lname = opt_str(&c.options, "layout")?
+        .map(|(n, _)| n)
+        .unwrap_or_else(|| "primary".into());
     let schema = ArraySchema {
         name: c.name.clone(),
         dims,
@@ -446,8 +475,8 @@ fn default_chunks(dims: &[Dimension]) -> Vec<u64> {
 pub(crate) fn add_layout(store: &Store, a: &AddLayout) -> Result<Execution, QueryError> {
     check_opts(&a.options, &["zstd_level", "codec"])?;
     let snap = store
-        .snapshot(&a.array, AsOf::Latest)
-        .map_err(|_| unknown_array(store, &a.array))?;
+        .snapshot(&a.array.value, AsOf::Latest)
+        .map_err(|_| unknown_array(store, &a.array.value).at(a.array.span))?;
     let esize = snap
         .schema()
         .attrs
@@ -457,19 +486,19 @@ pub(crate) fn add_layout(store: &Store, a: &AddLayout) -> Result<Execution, Quer
         .unwrap_or(4);
     let rank = snap.schema().dims.len();
     if a.chunks.len() != rank {
-        return Err(QueryError::Plan(format!(
+        return Err(QueryError::plan(format!(
             "CHUNKS has {} extents for {rank} dimensions of '{}'",
             a.chunks.len(),
-            a.array
+            a.array.value
         )));
     }
     let layout = Layout::new(&a.layout, a.chunks.clone(), codec_from(&a.options, esize)?);
     let info = store
-        .add_layout(&a.array, layout)
+        .add_layout(&a.array.value, layout)
         .map_err(QueryError::from_storage)?;
     Ok(Execution::Done {
-        message: format!("added layout '{}' to '{}'", a.layout, a.array),
-        array: Some(a.array.clone()),
+        message: format!("added layout '{}' to '{}'", a.layout, a.array.value),
+        array: Some(a.array.value.clone()),
         version: Some(info.version),
     })
 }

@@ -46,11 +46,14 @@ impl Engine {
             )),
             Statement::CreateArray(c) => ddl::create_array(&self.store, &c),
             Statement::AddLayout(a) => ddl::add_layout(&self.store, &a),
+            // The only way either fails over the query text is an unknown array name.
             Statement::DropArray { name, if_exists } => {
-                ddl::drop_array(&self.store, &name, if_exists)
+                ddl::drop_array(&self.store, &name.value, if_exists).map_err(|e| e.at(name.span))
             }
             Statement::ShowArrays => ddl::show_arrays(&self.store),
-            Statement::Describe(name) => ddl::describe(&self.store, &name),
+            Statement::Describe(name) => {
+                ddl::describe(&self.store, &name.value).map_err(|e| e.at(name.span))
+            }
         }
     }
 
@@ -70,9 +73,7 @@ impl Engine {
             Statement::Explain { analyze: a, query } => {
                 self.explain_select(&query, analyze || a, ctx, started, parse_t)
             }
-            _ => Err(QueryError::Plan(
-                "only queries (SELECT) can be explained".into(),
-            )),
+            _ => Err(QueryError::plan("only queries (SELECT) can be explained")),
         }
     }
 
@@ -115,17 +116,19 @@ impl Engine {
             AsOfSpec::Latest => AsOf::Latest,
             AsOfSpec::Version(v) => AsOf::Version(*v),
             AsOfSpec::Timestamp(s) => AsOf::Timestamp(parse_instant(s).ok_or_else(|| {
-                QueryError::Type(format!(
+                QueryError::type_error(format!(
                     "AS OF TIMESTAMP '{s}' is not an ISO-8601 timestamp"
                 ))
+                .at(sel.as_of_span)
             })?),
         };
-        let snap = match self.store.snapshot(&sel.from, as_of) {
+        let snap = match self.store.snapshot(&sel.from.value, as_of) {
             Ok(s) => s,
             Err(StorageError::UnknownArray(_)) => {
-                return Err(ddl::unknown_array(&self.store, &sel.from))
+                return Err(ddl::unknown_array(&self.store, &sel.from.value).at(sel.from.span))
             }
-            Err(e) => return Err(QueryError::from_storage(e)),
+            // No such version, or none at that time: the AS OF value is what is wrong.
+            Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
         };
         let plan = plan_select(snap, sel, max)?;
         let exec = Exec::new(ctx.cancel.clone(), deadline);

@@ -19,7 +19,7 @@ mod stream;
 mod timeutil;
 
 pub use engine::Engine;
-pub use error::QueryError;
+pub use error::{Detail, QueryError, Span};
 pub use parser::ArrayqDialect;
 
 use arrayq_storage::{Buffer, DType, LayoutCost};

@@ -308,7 +308,7 @@ impl Binder<'_> {
 }
 
 fn type_err(m: impl Into<String>) -> QueryError {
-    QueryError::Type(m.into())
+    QueryError::type_error(m)
 }
 
 /// The common operand type of two numeric expressions; weak literals adopt the
@@ -351,12 +351,17 @@ enum Mode<'m> {
 }
 
 impl Binder<'_> {
+    /// Binds `e`; errors point at `e` unless a part of it knows better.
     fn bind(&mut self, e: &Expr, mode: &mut Mode) -> Result<PExpr, QueryError> {
-        Ok(match e {
-            Expr::Ident(name) => match self.resolve(name)? {
+        self.bind_kind(e, mode).map_err(|err| err.at(e.span))
+    }
+
+    fn bind_kind(&mut self, e: &Expr, mode: &mut Mode) -> Result<PExpr, QueryError> {
+        Ok(match &e.kind {
+            ExprKind::Ident(name) => match self.resolve(name)? {
                 Name::Attr(a) => {
                     if matches!(mode, Mode::Final { .. }) {
-                        return Err(QueryError::Plan(format!(
+                        return Err(QueryError::plan(format!(
                             "attribute '{name}' must be inside an aggregate (e.g. avg({name})) in an aggregate query"
                         )));
                     }
@@ -365,7 +370,7 @@ impl Binder<'_> {
                 }
                 Name::Dim(d) => {
                     if matches!(mode, Mode::Final { .. }) {
-                        return Err(QueryError::Plan(format!(
+                        return Err(QueryError::plan(format!(
                             "dimension '{name}' is not a value of an aggregate query; list it in GROUP BY to keep it"
                         )));
                     }
@@ -376,7 +381,7 @@ impl Binder<'_> {
                     PExpr::Coord { dim: d, ty }
                 }
             },
-            Expr::Number { value, int, text } => {
+            ExprKind::Number { value, int, text } => {
                 if *int && value.abs() < 9.0e15 {
                     PExpr::Lit { v: Lit::I(*value as i64), weak: true }
                 } else if value.is_finite() {
@@ -385,13 +390,13 @@ impl Binder<'_> {
                     return Err(type_err(format!("number '{text}' is out of range")));
                 }
             }
-            Expr::Bool(b) => PExpr::Lit { v: Lit::B(*b), weak: false },
-            Expr::Str(s) => {
+            ExprKind::Bool(b) => PExpr::Lit { v: Lit::B(*b), weak: false },
+            ExprKind::Str(s) => {
                 return Err(type_err(format!(
                     "the string '{s}' is not a value here: strings are only coordinates in WHERE (timestamps) or arguments of date_trunc"
                 )))
             }
-            Expr::Unary { op, expr } => {
+            ExprKind::Unary { op, expr } => {
                 let x = self.bind(expr, mode)?;
                 match op {
                     UnOp::Neg => {
@@ -409,12 +414,12 @@ impl Binder<'_> {
                     }
                 }
             }
-            Expr::Binary { op, left, right } => {
+            ExprKind::Binary { op, left, right } => {
                 // A string compared with a time coordinate is a timestamp.
                 let (l, r) = (self.bind_operand(left, right, mode)?, self.bind_operand(right, left, mode)?);
                 self.binary(*op, l, r, left, right)?
             }
-            Expr::Between { expr, low, high, negated } => {
+            ExprKind::Between { expr, low, high, negated } => {
                 let x = self.bind(expr, mode)?;
                 let lo = self.bind_operand(low, expr, mode)?;
                 let hi = self.bind_operand(high, expr, mode)?;
@@ -427,7 +432,7 @@ impl Binder<'_> {
                     both
                 }
             }
-            Expr::InList { expr, list, negated } => {
+            ExprKind::InList { expr, list, negated } => {
                 let x = self.bind(expr, mode)?;
                 let mut acc: Option<PExpr> = None;
                 for item in list {
@@ -445,8 +450,8 @@ impl Binder<'_> {
                     acc
                 }
             }
-            Expr::Func { name, args, star } => self.bind_func(name, args, *star, e, mode)?,
-            Expr::Case { operand, whens, otherwise } => {
+            ExprKind::Func { name, args, star } => self.bind_func(name, args, *star, e, mode)?,
+            ExprKind::Case { operand, whens, otherwise } => {
                 let mut bw = Vec::new();
                 for (w, t) in whens {
                     let cond = match operand {
@@ -496,7 +501,7 @@ impl Binder<'_> {
                 };
                 PExpr::Case { whens: bw, otherwise: Some(Box::new(otherwise)), ty }
             }
-            Expr::Cast { expr, dtype } => {
+            ExprKind::Cast { expr, dtype } => {
                 let x = self.bind(expr, mode)?;
                 PExpr::Cast { e: Box::new(x), to: *dtype, ty: EType::of(*dtype) }
             }
@@ -510,13 +515,14 @@ impl Binder<'_> {
         other: &Expr,
         mode: &mut Mode,
     ) -> Result<PExpr, QueryError> {
-        if let (Expr::Str(s), Expr::Ident(name)) = (e, other) {
+        if let (ExprKind::Str(s), ExprKind::Ident(name)) = (&e.kind, &other.kind) {
             if let Ok(Name::Dim(d)) = self.resolve(name) {
                 if matches!(self.schema.dims[d].coord, Coordinate::Time { .. }) {
                     let t = parse_instant(s).ok_or_else(|| {
                         type_err(format!(
                             "'{s}' is not an ISO-8601 timestamp (compared with '{name}')"
                         ))
+                        .at(e.span)
                     })?;
                     return Ok(PExpr::Lit {
                         v: Lit::I(t),
@@ -525,10 +531,10 @@ impl Binder<'_> {
                 }
             }
         }
-        if let Expr::Str(s) = e {
-            return Err(type_err(format!(
-                "cannot compare {other} with the string '{s}'"
-            )));
+        if let ExprKind::Str(s) = &e.kind {
+            return Err(
+                type_err(format!("cannot compare {other} with the string '{s}'")).at(e.span),
+            );
         }
         self.bind(e, mode)
     }
@@ -590,7 +596,8 @@ impl Binder<'_> {
             return Err(type_err(format!(
                 "arithmetic '{}' on the bool expression {which}; CAST it to a number first",
                 op.symbol()
-            )));
+            ))
+            .at(which.span));
         }
         let opty = unify(&l, &r);
         let ty = if op == BinOp::Div && opty == EType::I64 {
@@ -622,7 +629,7 @@ impl Binder<'_> {
                 call_keys,
             } = mode
             else {
-                return Err(QueryError::Plan(format!("aggregate {name}() cannot be used here (nested in another aggregate, or in WHERE)")));
+                return Err(QueryError::plan(format!("aggregate {name}() cannot be used here (nested in another aggregate, or in WHERE)")));
             };
             let key = whole.to_string();
             if let Some(k) = call_keys.iter().position(|c| *c == key) {
@@ -635,7 +642,7 @@ impl Binder<'_> {
             }
             let (expr, text) = if star {
                 if agg != AggFunc::Count || !args.is_empty() {
-                    return Err(QueryError::Plan(format!(
+                    return Err(QueryError::plan(format!(
                         "{name}(*) is not valid; only count(*)"
                     )));
                 }
@@ -648,7 +655,7 @@ impl Binder<'_> {
                 )
             } else {
                 if args.len() != 1 {
-                    return Err(QueryError::Plan(format!(
+                    return Err(QueryError::plan(format!(
                         "{name}() takes one argument, got {}",
                         args.len()
                     )));
@@ -659,7 +666,8 @@ impl Binder<'_> {
             if agg != AggFunc::Count && expr.ty() == EType::Bool {
                 return Err(type_err(format!(
                     "{name}() of the bool expression {text}; use count() or {name}(CAST({text} AS INT))"
-                )));
+                ))
+                .at(args[0].span));
             }
             let input = match inputs.iter().position(|i| i.text == text) {
                 Some(i) => i,
@@ -698,8 +706,8 @@ impl Binder<'_> {
             });
         }
         if name == "date_trunc" {
-            return Err(QueryError::Plan(
-                "date_trunc(...) groups by calendar buckets: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)".into(),
+            return Err(QueryError::plan(
+                "date_trunc(...) groups by calendar buckets: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)",
             ));
         }
         let Some(f) = Func::parse(name) else {
@@ -711,11 +719,11 @@ impl Binder<'_> {
             return Err(not_found("function", name, "", all));
         };
         if star {
-            return Err(QueryError::Plan(format!("{name}(*) is not valid")));
+            return Err(QueryError::plan(format!("{name}(*) is not valid")));
         }
         let (lo, hi) = f.arity();
         if args.len() < lo || args.len() > hi {
-            return Err(QueryError::Plan(format!(
+            return Err(QueryError::plan(format!(
                 "{name}() takes {lo}{} argument(s), got {}",
                 if hi > lo {
                     format!("..{hi}")
@@ -731,16 +739,16 @@ impl Binder<'_> {
             .collect::<Result<_, _>>()?;
         for (a, b) in args.iter().zip(&bound) {
             if b.ty() == EType::Bool {
-                return Err(type_err(format!("{name}() of the bool expression {a}")));
+                return Err(type_err(format!("{name}() of the bool expression {a}")).at(a.span));
             }
         }
         if f == Func::Round
             && bound.len() == 2
             && !matches!(bound[1], PExpr::Lit { v: Lit::I(_), .. })
         {
-            return Err(type_err(
-                "round(x, digits) needs an integer literal for digits",
-            ));
+            return Err(
+                type_err("round(x, digits) needs an integer literal for digits").at(args[1].span),
+            );
         }
         let t0 = bound[0].ty();
         let opty = match f {
@@ -768,17 +776,17 @@ impl Binder<'_> {
 }
 
 fn contains_agg(e: &Expr) -> bool {
-    match e {
-        Expr::Func { name, args, .. } => {
+    match &e.kind {
+        ExprKind::Func { name, args, .. } => {
             AggFunc::parse(name).is_some() || args.iter().any(contains_agg)
         }
-        Expr::Unary { expr, .. } | Expr::Cast { expr, .. } => contains_agg(expr),
-        Expr::Binary { left, right, .. } => contains_agg(left) || contains_agg(right),
-        Expr::Between {
+        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => contains_agg(expr),
+        ExprKind::Binary { left, right, .. } => contains_agg(left) || contains_agg(right),
+        ExprKind::Between {
             expr, low, high, ..
         } => contains_agg(expr) || contains_agg(low) || contains_agg(high),
-        Expr::InList { expr, list, .. } => contains_agg(expr) || list.iter().any(contains_agg),
-        Expr::Case {
+        ExprKind::InList { expr, list, .. } => contains_agg(expr) || list.iter().any(contains_agg),
+        ExprKind::Case {
             operand,
             whens,
             otherwise,
@@ -802,22 +810,27 @@ fn out_dtype(e: &PExpr, attrs: &[usize], schema: &ArraySchema) -> DType {
     }
 }
 
+/// The coordinate value `e` compares a dimension with; errors point at `e`.
 fn coord_lit(schema: &ArraySchema, d: usize, e: &Expr) -> Result<CLit, QueryError> {
+    coord_lit_kind(schema, d, e).map_err(|err| err.at(e.span))
+}
+
+fn coord_lit_kind(schema: &ArraySchema, d: usize, e: &Expr) -> Result<CLit, QueryError> {
     let dim = &schema.dims[d];
-    match (&dim.coord, e) {
-        (Coordinate::Time { .. }, Expr::Str(s)) => parse_instant(s)
+    match (&dim.coord, &e.kind) {
+        (Coordinate::Time { .. }, ExprKind::Str(s)) => parse_instant(s)
             .map(CLit::Time)
             .ok_or_else(|| type_err(format!("'{s}' is not an ISO-8601 timestamp (compared with time dimension '{}')", dim.name))),
         (Coordinate::Time { .. }, other) => Err(type_err(format!(
             "time dimension '{}' is compared with {other}; write a timestamp string like '2023-01-01T00:00:00Z'",
             dim.name
         ))),
-        (Coordinate::Regular { .. }, Expr::Number { value, .. }) => Ok(CLit::Num(*value)),
-        (Coordinate::Regular { .. }, Expr::Str(s)) => Err(type_err(format!(
+        (Coordinate::Regular { .. }, ExprKind::Number { value, .. }) => Ok(CLit::Num(*value)),
+        (Coordinate::Regular { .. }, ExprKind::Str(s)) => Err(type_err(format!(
             "the string '{s}' is compared with the float coordinate '{}'",
             dim.name
         ))),
-        (Coordinate::Labels { .. }, Expr::Number { value, int: true, .. }) => Ok(CLit::Label(*value as i64)),
+        (Coordinate::Labels { .. }, ExprKind::Number { value, int: true, .. }) => Ok(CLit::Label(*value as i64)),
         (Coordinate::Labels { .. }, other) => Err(type_err(format!(
             "label dimension '{}' is compared with {other}; labels are integers",
             dim.name
@@ -1059,8 +1072,8 @@ pub fn strip_parens(s: &str) -> String {
 }
 
 fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::Binary {
+    match &e.kind {
+        ExprKind::Binary {
             op: BinOp::And,
             left,
             right,
@@ -1068,7 +1081,7 @@ fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
             conjuncts(left, out);
             conjuncts(right, out);
         }
-        other => out.push(other),
+        _ => out.push(e),
     }
 }
 
@@ -1093,25 +1106,37 @@ fn where_to_constraints(
     let mut parts = Vec::new();
     conjuncts(filter, &mut parts);
     for p in parts {
+        // Errors point at the condition unless a name or value in it is to blame.
+        part_constraints(binder, p, &mut per_dim).map_err(|e| e.at(p.span))?;
+    }
+    Ok(per_dim)
+}
+
+/// Adds the constraints of one conjunct of the WHERE clause.
+fn part_constraints(
+    binder: &Binder,
+    p: &Expr,
+    per_dim: &mut [Vec<(Constraint, String)>],
+) -> Result<(), QueryError> {
+    let schema = binder.schema;
+    {
         let text = strip_parens(&p.to_string());
         let dim_of = |e: &Expr| -> Result<Option<usize>, QueryError> {
-            match e {
-                Expr::Ident(n) => match binder.resolve(n)? {
+            match &e.kind {
+                ExprKind::Ident(n) => match binder.resolve(n).map_err(|err| err.at(e.span))? {
                     Name::Dim(d) => Ok(Some(d)),
-                    Name::Attr(_) => Err(QueryError::Plan(format!(
-                        "WHERE selects coordinates of dimensions, but '{n}' is an attribute; to mask values use CASE WHEN ... THEN {n} END"
-                    ))),
+                    Name::Attr(_) => Err(attr_in_where(n).at(e.span)),
                 },
                 _ => Ok(None),
             }
         };
         let bad = || {
-            QueryError::Plan(format!(
+            QueryError::plan(format!(
                 "unsupported WHERE condition {text}: use dim = v, <, <=, >, >=, BETWEEN, IN (...) on dimensions, combined with AND"
             ))
         };
-        match p {
-            Expr::Binary { op, left, right } if op.is_comparison() => {
+        match &p.kind {
+            ExprKind::Binary { op, left, right } if op.is_comparison() => {
                 let (d, lit, op) = match (dim_of(left)?, dim_of(right)?) {
                     (Some(d), None) => (d, right.as_ref(), *op),
                     (None, Some(d)) => (d, left.as_ref(), flip(*op)),
@@ -1126,7 +1151,7 @@ fn where_to_constraints(
                     BinOp::GtEq => Constraint::Lo(v, true),
                     BinOp::NotEq => {
                         if !matches!(schema.dims[d].coord, Coordinate::Labels { .. }) {
-                            return Err(QueryError::Plan(format!(
+                            return Err(QueryError::plan(format!(
                                 "'<>' is only supported on label dimensions ({text})"
                             )));
                         }
@@ -1136,7 +1161,7 @@ fn where_to_constraints(
                 };
                 per_dim[d].push((c, text));
             }
-            Expr::Between {
+            ExprKind::Between {
                 expr,
                 low,
                 high,
@@ -1148,7 +1173,7 @@ fn where_to_constraints(
                 per_dim[d].push((Constraint::Lo(lo, true), text.clone()));
                 per_dim[d].push((Constraint::Hi(hi, true), text));
             }
-            Expr::InList {
+            ExprKind::InList {
                 expr,
                 list,
                 negated,
@@ -1160,7 +1185,7 @@ fn where_to_constraints(
                     .collect::<Result<Vec<_>, _>>()?;
                 if *negated {
                     if !matches!(schema.dims[d].coord, Coordinate::Labels { .. }) {
-                        return Err(QueryError::Plan(format!(
+                        return Err(QueryError::plan(format!(
                             "NOT IN is only supported on label dimensions ({text})"
                         )));
                     }
@@ -1169,14 +1194,14 @@ fn where_to_constraints(
                     per_dim[d].push((Constraint::In(vals), text));
                 }
             }
-            Expr::Binary { op: BinOp::Or, .. } => {
-                return Err(QueryError::Plan(format!(
+            ExprKind::Binary { op: BinOp::Or, .. } => {
+                return Err(QueryError::plan(format!(
                 "OR is not supported in WHERE ({text}); use IN (...) to select several coordinates"
             )))
             }
-            Expr::Ident(n) => {
+            ExprKind::Ident(n) => {
                 dim_of(p)?;
-                return Err(QueryError::Plan(format!("'{n}' alone is not a condition")));
+                return Err(QueryError::plan(format!("'{n}' alone is not a condition")));
             }
             _ => {
                 // Name errors first (unknown names, attributes), then the shape error.
@@ -1185,28 +1210,34 @@ fn where_to_constraints(
             }
         }
     }
-    Ok(per_dim)
+    Ok(())
+}
+
+fn attr_in_where(n: &str) -> QueryError {
+    QueryError::plan(format!(
+        "WHERE selects coordinates of dimensions, but '{n}' is an attribute; to mask values use CASE WHEN ... THEN {n} END"
+    ))
 }
 
 fn check_names(binder: &Binder, e: &Expr) -> Result<(), QueryError> {
-    match e {
-        Expr::Ident(n) => match binder.resolve(n)? {
-            Name::Attr(_) => Err(QueryError::Plan(format!(
-                "WHERE selects coordinates of dimensions, but '{n}' is an attribute; to mask values use CASE WHEN ... THEN {n} END"
-            ))),
+    match &e.kind {
+        ExprKind::Ident(n) => match binder.resolve(n).map_err(|err| err.at(e.span))? {
+            Name::Attr(_) => Err(attr_in_where(n).at(e.span)),
             Name::Dim(_) => Ok(()),
         },
-        Expr::Unary { expr, .. } | Expr::Cast { expr, .. } => check_names(binder, expr),
-        Expr::Binary { left, right, .. } => {
+        ExprKind::Unary { expr, .. } | ExprKind::Cast { expr, .. } => check_names(binder, expr),
+        ExprKind::Binary { left, right, .. } => {
             check_names(binder, left)?;
             check_names(binder, right)
         }
-        Expr::Between { expr, low, high, .. } => {
+        ExprKind::Between {
+            expr, low, high, ..
+        } => {
             check_names(binder, expr)?;
             check_names(binder, low)?;
             check_names(binder, high)
         }
-        Expr::Func { args, .. } => args.iter().try_for_each(|a| check_names(binder, a)),
+        ExprKind::Func { args, .. } => args.iter().try_for_each(|a| check_names(binder, a)),
         _ => Ok(()),
     }
 }
@@ -1225,27 +1256,36 @@ fn coord_values(coord: &Coordinate, idx: &[u64]) -> CoordValues {
     }
 }
 
-/// A GROUP BY expression resolved: dimension plus optional calendar bucket.
+/// A GROUP BY expression resolved: dimension plus optional calendar bucket. Errors
+/// point at the expression, or at the argument of date_trunc that is wrong.
 fn group_key_of(
     binder: &Binder,
     e: &Expr,
     items: &[(Expr, Option<String>)],
 ) -> Result<(usize, Option<Trunc>), QueryError> {
+    group_key_kind(binder, e, items).map_err(|err| err.at(e.span))
+}
+
+fn group_key_kind(
+    binder: &Binder,
+    e: &Expr,
+    items: &[(Expr, Option<String>)],
+) -> Result<(usize, Option<Trunc>), QueryError> {
     let schema = binder.schema;
-    match e {
-        Expr::Number {
+    match &e.kind {
+        ExprKind::Number {
             value, int: true, ..
         } => {
             let k = *value as usize;
             if k == 0 || k > items.len() {
-                return Err(QueryError::Plan(format!(
+                return Err(QueryError::plan(format!(
                     "GROUP BY {k}: there are {} select items",
                     items.len()
                 )));
             }
             group_key_of(binder, &items[k - 1].0, &[])
         }
-        Expr::Ident(n) => {
+        ExprKind::Ident(n) => {
             if let Some((ie, _)) = items.iter().find(|(_, a)| a.as_deref() == Some(n.as_str())) {
                 if ie != e && schema.dims.iter().all(|d| d.name != *n) {
                     return group_key_of(binder, ie, &[]);
@@ -1253,23 +1293,23 @@ fn group_key_of(
             }
             match binder.resolve(n)? {
                 Name::Dim(d) => Ok((d, None)),
-                Name::Attr(_) => Err(QueryError::Plan(format!(
+                Name::Attr(_) => Err(QueryError::plan(format!(
                     "GROUP BY keeps dimensions; '{n}' is an attribute (grouping by values is not supported)"
                 ))),
             }
         }
-        Expr::Func { name, args, .. } if name == "date_trunc" => {
+        ExprKind::Func { name, args, .. } if name == "date_trunc" => {
             if args.len() < 2 || args.len() > 3 {
-                return Err(QueryError::Plan(
-                    "date_trunc(unit, time_dimension [, 'Time/Zone']) takes 2 or 3 arguments"
-                        .into(),
+                return Err(QueryError::plan(
+                    "date_trunc(unit, time_dimension [, 'Time/Zone']) takes 2 or 3 arguments",
                 ));
             }
-            let Expr::Str(unit) = &args[0] else {
+            let (ua, da) = (&args[0], &args[1]);
+            let ExprKind::Str(unit) = &ua.kind else {
                 return Err(type_err(format!(
-                    "date_trunc unit must be a string like 'day', got {}",
-                    args[0]
-                )));
+                    "date_trunc unit must be a string like 'day', got {ua}"
+                ))
+                .at(ua.span));
             };
             let unit = TruncUnit::parse(unit).ok_or_else(|| {
                 not_found(
@@ -1278,47 +1318,53 @@ fn group_key_of(
                     "",
                     ["minute", "hour", "day", "week", "month", "year"],
                 )
+                .at(ua.span)
             })?;
-            let Expr::Ident(dn) = &args[1] else {
-                return Err(QueryError::Plan(format!(
-                    "date_trunc needs a time dimension, got {}",
-                    args[1]
-                )));
+            let ExprKind::Ident(dn) = &da.kind else {
+                return Err(QueryError::plan(format!(
+                    "date_trunc needs a time dimension, got {da}"
+                ))
+                .at(da.span));
             };
-            let d = match binder.resolve(dn)? {
+            let d = match binder.resolve(dn).map_err(|err| err.at(da.span))? {
                 Name::Dim(d) => d,
                 Name::Attr(_) => {
                     return Err(type_err(format!(
                         "date_trunc needs a time dimension; '{dn}' is an attribute"
-                    )))
+                    ))
+                    .at(da.span))
                 }
             };
             if !matches!(schema.dims[d].coord, Coordinate::Time { .. }) {
                 return Err(type_err(format!(
                     "date_trunc needs a time dimension; '{dn}' has {} coordinates",
                     schema.dims[d].coord.kind_name()
-                )));
+                ))
+                .at(da.span));
             }
             let tz = match args.get(2) {
                 None => None,
-                Some(Expr::Str(z)) => Some(parse_tz(z).ok_or_else(|| {
-                    QueryError::UnknownName(format!(
-                        "unknown time zone '{z}' (use an IANA name like 'Europe/Amsterdam')"
-                    ))
-                })?),
-                Some(other) => {
-                    return Err(type_err(format!(
-                        "the time zone must be a string, got {other}"
-                    )))
-                }
+                Some(za) => match &za.kind {
+                    ExprKind::Str(z) => Some(parse_tz(z).ok_or_else(|| {
+                        QueryError::unknown_name(format!("unknown time zone '{z}'"))
+                            .with_hint("use an IANA name like 'Europe/Amsterdam'")
+                            .at(za.span)
+                    })?),
+                    _ => {
+                        return Err(
+                            type_err(format!("the time zone must be a string, got {za}"))
+                                .at(za.span),
+                        )
+                    }
+                },
             };
             Ok((d, Some((unit, tz))))
         }
-        Expr::Func { name, .. } if AggFunc::parse(name).is_some() => Err(QueryError::Plan(
+        ExprKind::Func { name, .. } if AggFunc::parse(name).is_some() => Err(QueryError::plan(
             format!("cannot GROUP BY an aggregate ({e})"),
         )),
-        other => Err(QueryError::Plan(format!(
-            "GROUP BY takes dimension names or date_trunc('unit', time[, 'Zone']), got {other}"
+        _ => Err(QueryError::plan(format!(
+            "GROUP BY takes dimension names or date_trunc('unit', time[, 'Zone']), got {e}"
         ))),
     }
 }
@@ -1358,19 +1404,23 @@ pub fn plan_select(
     let mut items: Vec<(Expr, Option<String>)> = Vec::new();
     for it in &sel.items {
         match it {
-            SelectItem::Wildcard => {
+            SelectItem::Wildcard(span) => {
                 for a in &schema.attrs {
-                    items.push((Expr::Ident(a.name.clone()), None));
+                    items.push((Expr::new(ExprKind::Ident(a.name.clone()), *span), None));
                 }
             }
             SelectItem::Expr { expr, alias } => items.push((expr.clone(), alias.clone())),
         }
     }
     let is_agg = !sel.group_by.is_empty() || items.iter().any(|(e, _)| contains_agg(e));
-    if is_agg && sel.items.iter().any(|i| matches!(i, SelectItem::Wildcard)) {
-        return Err(QueryError::Plan(
-            "SELECT * cannot be combined with aggregates or GROUP BY".into(),
-        ));
+    let wildcard = sel.items.iter().find_map(|i| match i {
+        SelectItem::Wildcard(span) => Some(*span),
+        SelectItem::Expr { .. } => None,
+    });
+    if let (true, Some(span)) = (is_agg, wildcard) {
+        return Err(
+            QueryError::plan("SELECT * cannot be combined with aggregates or GROUP BY").at(span),
+        );
     }
 
     let mut col_texts = Vec::new();
@@ -1408,10 +1458,11 @@ pub fn plan_select(
         for g in &sel.group_by {
             let (d, trunc) = group_key_of(&binder, g, &items)?;
             if groups.iter().any(|k| k.dim == d) {
-                return Err(QueryError::Plan(format!(
+                return Err(QueryError::plan(format!(
                     "dimension '{}' appears twice in GROUP BY",
                     schema.dims[d].name
-                )));
+                ))
+                .at(g.span));
             }
             let s = &dims[d];
             let idx = s.indices();
@@ -1444,8 +1495,8 @@ pub fn plan_select(
                 }
             };
             let default_name = schema.dims[d].name.clone();
-            let alias_hit = match g {
-                Expr::Ident(n) if schema.dims.iter().all(|x| x.name != *n) => items
+            let alias_hit = match &g.kind {
+                ExprKind::Ident(n) if schema.dims.iter().all(|x| x.name != *n) => items
                     .iter()
                     .find(|(_, a)| a.as_deref() == Some(n.as_str()))
                     .map(|_| n.clone()),
@@ -1455,7 +1506,7 @@ pub fn plan_select(
                 .or_else(|| {
                     items
                         .iter()
-                        .find(|(ie, _)| ie == g || matches!(g, Expr::Ident(n) if matches!(ie, Expr::Ident(m) if m == n)))
+                        .find(|(ie, _)| ie == g || matches!(&g.kind, ExprKind::Ident(n) if matches!(&ie.kind, ExprKind::Ident(m) if m == n)))
                         .and_then(|(_, a)| a.clone())
                 })
                 .unwrap_or(default_name);
@@ -1476,8 +1527,8 @@ pub fn plan_select(
         let mut outputs = Vec::new();
         for (e, alias) in &items {
             let is_key = key_exprs.iter().any(|k| k == e)
-                || groups.iter().any(|g| matches!(e, Expr::Ident(n) if *n == schema.dims[g.dim].name || alias.as_deref() == Some(g.name.as_str()) && *n == g.name))
-                || (matches!(e, Expr::Func { name, .. } if name == "date_trunc")
+                || groups.iter().any(|g| matches!(&e.kind, ExprKind::Ident(n) if *n == schema.dims[g.dim].name || alias.as_deref() == Some(g.name.as_str()) && *n == g.name))
+                || (matches!(&e.kind, ExprKind::Func { name, .. } if name == "date_trunc")
                     && group_key_of(&binder, e, &[]).is_ok_and(|(d, t)| groups.iter().any(|g| g.dim == d && g.trunc.map(|x| x.0) == t.map(|x| x.0))));
             if is_key {
                 continue;
@@ -1494,8 +1545,8 @@ pub fn plan_select(
             col_names.push(alias.clone().unwrap_or_else(|| e.to_string()));
         }
         if outputs.is_empty() {
-            return Err(QueryError::Plan(
-                "an aggregate query needs at least one aggregate, e.g. avg(t2m)".into(),
+            return Err(QueryError::plan(
+                "an aggregate query needs at least one aggregate, e.g. avg(t2m)",
             ));
         }
         let ngroups: u64 = groups.iter().map(|g| g.len as u64).product();
@@ -1539,14 +1590,15 @@ pub fn plan_select(
             schema
                 .layouts
                 .iter()
-                .position(|l| l.name == *name)
+                .position(|l| l.name == name.value)
                 .ok_or_else(|| {
                     not_found(
                         "layout",
-                        name,
+                        &name.value,
                         &format!(" of array '{}'", schema.name),
                         schema.layouts.iter().map(|l| l.name.as_str()),
                     )
+                    .at(name.span)
                 })?,
         ),
     };

@@ -3,13 +3,13 @@
 //! SQL has no words for. Every syntax error carries a 1-based line:column.
 
 use crate::ast::*;
-use crate::error::QueryError;
+use crate::error::{QueryError, Span};
 use arrayq_storage::DType;
 use sqlparser::ast as sq;
+use sqlparser::ast::Spanned;
 use sqlparser::dialect::Dialect;
-use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::{Location, Span as SqSpan, Token, TokenWithSpan, Tokenizer};
 
 /// The SQL dialect of arrayq: plain identifiers, `"quoted"` identifiers,
 /// `'string'` literals. No array syntax of its own: array DDL is parsed by arrayq.
@@ -75,7 +75,7 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
         if c.peek_kw("ARRAY") {
             c.next();
         }
-        let name = c.ident("an array name")?;
+        let name = c.name("an array name")?;
         c.expect_end()?;
         return Ok(Statement::Describe(name));
     }
@@ -223,6 +223,15 @@ impl Cursor<'_> {
         }
     }
 
+    /// An identifier and where it is.
+    pub fn name(&mut self, what: &str) -> Result<Name, QueryError> {
+        let span = span_of(self.cur().span);
+        Ok(Name {
+            value: self.ident(what)?,
+            span,
+        })
+    }
+
     pub fn ident(&mut self, what: &str) -> Result<String, QueryError> {
         match self.peek_tok().map(|t| &t.token) {
             Some(Token::Word(w)) => {
@@ -281,9 +290,10 @@ fn is_kw(t: &Token, kw: &str) -> bool {
 }
 
 /// Removes `AS OF VERSION n`, `AS OF TIMESTAMP '...'` and `FOR SYSTEM_TIME AS OF ...`
-/// from the tokens (sqlparser knows none of them for a plain dialect).
-fn extract_as_of(toks: &mut Vec<TokenWithSpan>) -> Result<AsOfSpec, QueryError> {
-    let mut found: Option<AsOfSpec> = None;
+/// from the tokens (sqlparser knows none of them for a plain dialect); returns it and
+/// the span of its value.
+fn extract_as_of(toks: &mut Vec<TokenWithSpan>) -> Result<(AsOfSpec, Span), QueryError> {
+    let mut found: Option<(AsOfSpec, Span)> = None;
     let mut i = 0;
     while i < toks.len() {
         let sys = is_kw(&toks[i].token, "FOR")
@@ -339,14 +349,15 @@ fn extract_as_of(toks: &mut Vec<TokenWithSpan>) -> Result<AsOfSpec, QueryError> 
                 ))
             }
         };
-        found = Some(spec);
+        found = Some((spec, span_of(val.span)));
         toks.drain(i..=j);
     }
-    Ok(found.unwrap_or(AsOfSpec::Latest))
+    Ok(found.unwrap_or((AsOfSpec::Latest, Span::default())))
 }
 
 fn parse_select(sql: &str, mut toks: Vec<TokenWithSpan>) -> Result<Select, QueryError> {
-    let as_of = extract_as_of(&mut toks)?;
+    let (as_of, as_of_span) = extract_as_of(&mut toks)?;
+    let conv = Converter { toks: toks.clone() };
     let mut parser = Parser::new(&DIALECT).with_tokens_with_locations(toks);
     let stmt = parser
         .parse_statement()
@@ -357,11 +368,9 @@ fn parse_select(sql: &str, mut toks: Vec<TokenWithSpan>) -> Result<Select, Query
         return Err(err_at(&next, "expected end of statement"));
     }
     let sq::Statement::Query(q) = stmt else {
-        return Err(QueryError::Plan(
-            "only SELECT queries are supported here".into(),
-        ));
+        return Err(QueryError::plan("only SELECT queries are supported here"));
     };
-    convert_query(*q, as_of)
+    conv.query(*q, as_of, as_of_span)
 }
 
 fn parser_error(sql: &str, parser: &Parser, e: ParserError) -> QueryError {
@@ -400,120 +409,541 @@ fn parser_error(sql: &str, parser: &Parser, e: ParserError) -> QueryError {
 }
 
 fn unsupported(what: &str) -> QueryError {
-    QueryError::Plan(format!("{what} is not supported by arrayq"))
+    QueryError::plan(format!("{what} is not supported by arrayq"))
 }
 
-fn convert_query(q: sq::Query, as_of: AsOfSpec) -> Result<Select, QueryError> {
-    if q.with.is_some() {
-        return Err(unsupported("WITH"));
+pub(crate) fn span_of(s: SqSpan) -> Span {
+    Span::new(s.start.line, s.start.column, s.end.line, s.end.column)
+}
+
+fn loc(l: Location) -> (u64, u64) {
+    (l.line, l.column)
+}
+
+/// Turns sqlparser's query AST into arrayq's, with the span of every expression.
+/// sqlparser's spans leave out parentheses, operators and keywords around their
+/// operands (`(a + b)`, `-x`, `CAST(x AS INT)`, `f(x)` ends at `x`); the tokens of
+/// the statement give them back.
+struct Converter {
+    /// Non-whitespace tokens, in text order.
+    toks: Vec<TokenWithSpan>,
+}
+
+impl Converter {
+    /// Index of the first token starting at or after `at`.
+    fn first_from(&self, at: Location) -> usize {
+        self.toks.partition_point(|t| loc(t.span.start) < loc(at))
     }
-    if q.order_by.is_some() {
-        return Err(unsupported(
-            "ORDER BY (results are ordered by their coordinates)",
-        ));
+
+    fn tok(&self, i: usize) -> Option<&Token> {
+        self.toks.get(i).map(|t| &t.token)
     }
-    if q.limit_clause.is_some() || q.fetch.is_some() {
-        return Err(unsupported(
-            "LIMIT (select a smaller region with WHERE instead)",
-        ));
+
+    /// The index of the `)` closing the `(` at `open`.
+    fn closing(&self, open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        for (k, t) in self.toks.iter().enumerate().skip(open) {
+            match t.token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
-    let sq::SetExpr::Select(s) = *q.body else {
-        return Err(unsupported("set operations and VALUES"));
-    };
-    let s = *s;
-    if s.distinct.is_some() {
-        return Err(unsupported("DISTINCT"));
+
+    /// `inner` widened to the parentheses right around it, if any.
+    fn parenthesised(&self, inner: Span) -> Span {
+        if !inner.is_known() {
+            return inner;
+        }
+        let i = self.first_from(Location::new(inner.line, inner.column));
+        if i == 0 || self.tok(i - 1) != Some(&Token::LParen) {
+            return inner;
+        }
+        match self.closing(i - 1) {
+            Some(c) => span_of(self.toks[i - 1].span).union(span_of(self.toks[c].span)),
+            None => inner,
+        }
     }
-    if s.having.is_some() {
-        return Err(unsupported("HAVING"));
+
+    /// `inner` widened to the `WORD( ... )` call around it (`CAST(x AS INT)`,
+    /// `FLOOR(x)`), or to the prefix operator token before it (`-x`, `NOT x`).
+    fn prefixed(&self, inner: Span, words: &[&str], op: Option<&Token>) -> Span {
+        if !inner.is_known() {
+            return inner;
+        }
+        let i = self.first_from(Location::new(inner.line, inner.column));
+        if let Some(op) = op {
+            return match i.checked_sub(1).map(|k| (k, &self.toks[k])) {
+                Some((_, t)) if &t.token == op || words.iter().any(|w| is_kw(&t.token, w)) => {
+                    span_of(t.span).union(inner)
+                }
+                _ => inner,
+            };
+        }
+        if i >= 2
+            && self.tok(i - 1) == Some(&Token::LParen)
+            && words.iter().any(|w| is_kw(&self.toks[i - 2].token, w))
+        {
+            if let Some(c) = self.closing(i - 1) {
+                return span_of(self.toks[i - 2].span).union(span_of(self.toks[c].span));
+            }
+        }
+        inner
     }
-    if s.into.is_some() || s.top.is_some() || s.qualify.is_some() || s.prewhere.is_some() {
-        return Err(unsupported("this SELECT clause"));
+
+    /// `from` extended over the `( ... )` that follows it (a call's argument list).
+    fn with_args(&self, from: Span) -> Span {
+        if !from.is_known() {
+            return from;
+        }
+        let i = self.first_from(Location::new(from.end_line, from.end_column));
+        if self.tok(i) != Some(&Token::LParen) {
+            return from;
+        }
+        match self.closing(i) {
+            Some(c) => from.union(span_of(self.toks[c].span)),
+            None => from,
+        }
     }
-    if s.from.len() != 1 {
-        return Err(QueryError::Plan(
-            "a query reads exactly one array: SELECT ... FROM name".into(),
-        ));
+
+    /// `inner` extended over the `)` right after it (`x IN (1, 2)`).
+    fn closed(&self, inner: Span) -> Span {
+        if !inner.is_known() {
+            return inner;
+        }
+        let i = self.first_from(Location::new(inner.end_line, inner.end_column));
+        match self.toks.get(i) {
+            Some(t) if t.token == Token::RParen => inner.union(span_of(t.span)),
+            _ => inner,
+        }
     }
-    let twj = s.from.into_iter().next().unwrap();
-    if !twj.joins.is_empty() {
-        return Err(unsupported("JOIN"));
+
+    /// The first keyword `kw` of the statement (clauses arrayq rejects).
+    fn keyword(&self, kw: &str) -> Span {
+        self.toks
+            .iter()
+            .find(|t| is_kw(&t.token, kw))
+            .map(|t| span_of(t.span))
+            .unwrap_or_default()
     }
-    let mut layout = None;
-    let from = match twj.relation {
-        sq::TableFactor::Table {
-            name,
-            args,
-            version,
-            alias,
-            with_hints,
-            ..
-        } => {
-            for h in with_hints {
-                let name = table_option(&h)?;
-                if layout.replace(name).is_some() {
-                    return Err(QueryError::Plan("WITH (layout = ...) given twice".into()));
+
+    fn query(&self, q: sq::Query, as_of: AsOfSpec, as_of_span: Span) -> Result<Select, QueryError> {
+        if let Some(w) = &q.with {
+            return Err(unsupported("WITH").at(span_of(w.with_token.0.span)));
+        }
+        if q.order_by.is_some() {
+            return Err(
+                unsupported("ORDER BY (results are ordered by their coordinates)")
+                    .at(self.keyword("ORDER")),
+            );
+        }
+        if q.limit_clause.is_some() || q.fetch.is_some() {
+            let at = ["LIMIT", "OFFSET", "FETCH"]
+                .iter()
+                .map(|k| self.keyword(k))
+                .find(Span::is_known)
+                .unwrap_or_default();
+            return Err(unsupported("LIMIT (select a smaller region with WHERE instead)").at(at));
+        }
+        let sq::SetExpr::Select(s) = *q.body else {
+            let at = ["UNION", "EXCEPT", "INTERSECT", "VALUES"]
+                .iter()
+                .map(|k| self.keyword(k))
+                .find(Span::is_known)
+                .unwrap_or_default();
+            return Err(unsupported("set operations and VALUES").at(at));
+        };
+        let s = *s;
+        if s.distinct.is_some() {
+            return Err(unsupported("DISTINCT").at(self.keyword("DISTINCT")));
+        }
+        if s.having.is_some() {
+            return Err(unsupported("HAVING").at(self.keyword("HAVING")));
+        }
+        if s.into.is_some() || s.top.is_some() || s.qualify.is_some() || s.prewhere.is_some() {
+            let at = ["INTO", "TOP", "QUALIFY", "PREWHERE"]
+                .iter()
+                .map(|k| self.keyword(k))
+                .find(Span::is_known)
+                .unwrap_or_default();
+            return Err(unsupported("this SELECT clause").at(at));
+        }
+        if s.from.len() != 1 {
+            let at = match s.from.get(1) {
+                Some(t) => span_of(t.relation.span()),
+                None => span_of(s.select_token.0.span),
+            };
+            return Err(
+                QueryError::plan("a query reads exactly one array: SELECT ... FROM name").at(at),
+            );
+        }
+        let twj = s.from.into_iter().next().unwrap();
+        if !twj.joins.is_empty() {
+            return Err(unsupported("JOIN").at(self.keyword("JOIN")));
+        }
+        let mut layout = None;
+        let from = match twj.relation {
+            sq::TableFactor::Table {
+                name,
+                args,
+                version,
+                alias,
+                with_hints,
+                ..
+            } => {
+                for h in with_hints {
+                    let at = span_of(h.span());
+                    let name = table_option(&h).map_err(|e| e.at(at))?;
+                    if layout.replace(name).is_some() {
+                        return Err(QueryError::plan("WITH (layout = ...) given twice").at(at));
+                    }
+                }
+                let name_span = span_of(name.span());
+                if args.is_some() {
+                    return Err(unsupported("table functions").at(self.with_args(name_span)));
+                }
+                if version.is_some() {
+                    return Err(unsupported(
+                        "this time-travel syntax (use AS OF VERSION n or AS OF TIMESTAMP '...')",
+                    )
+                    .at(self.keyword("FOR")));
+                }
+                if let Some(a) = alias {
+                    return Err(unsupported("array aliases").at(span_of(a.name.span)));
+                }
+                Name {
+                    value: object_name(&name),
+                    span: name_span,
                 }
             }
-            if args.is_some() {
-                return Err(unsupported("table functions"));
+            other => {
+                return Err(unsupported("subqueries and derived tables")
+                    .at(self.parenthesised(span_of(other.span()))))
             }
-            if version.is_some() {
-                return Err(unsupported(
-                    "this time-travel syntax (use AS OF VERSION n or AS OF TIMESTAMP '...')",
-                ));
-            }
-            if alias.is_some() {
-                return Err(unsupported("array aliases"));
-            }
-            object_name(&name)
+        };
+        let mut items = Vec::new();
+        for it in s.projection {
+            let at = span_of(it.span());
+            items.push(match it {
+                sq::SelectItem::Wildcard(w) => {
+                    SelectItem::Wildcard(span_of(w.wildcard_token.0.span))
+                }
+                sq::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
+                    expr: self.expr(e)?,
+                    alias: None,
+                },
+                sq::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
+                    expr: self.expr(expr)?,
+                    alias: Some(alias.value),
+                },
+                sq::SelectItem::QualifiedWildcard(..) => {
+                    return Err(unsupported("qualified wildcards").at(at))
+                }
+            });
         }
-        _ => return Err(unsupported("subqueries and derived tables")),
-    };
-    let mut items = Vec::new();
-    for it in s.projection {
-        items.push(match it {
-            sq::SelectItem::Wildcard(_) => SelectItem::Wildcard,
-            sq::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
-                expr: convert_expr(e)?,
-                alias: None,
-            },
-            sq::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
-                expr: convert_expr(expr)?,
-                alias: Some(alias.value),
-            },
-            sq::SelectItem::QualifiedWildcard(..) => {
-                return Err(unsupported("qualified wildcards"))
+        let filter = s.selection.map(|e| self.expr(e)).transpose()?;
+        let group_by = match s.group_by {
+            sq::GroupByExpr::Expressions(exprs, mods) => {
+                if !mods.is_empty() {
+                    return Err(unsupported("GROUP BY modifiers").at(self.keyword("GROUP")));
+                }
+                exprs
+                    .into_iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<_, _>>()?
             }
-        });
+            sq::GroupByExpr::All(_) => {
+                return Err(unsupported("GROUP BY ALL").at(self.keyword("GROUP")))
+            }
+        };
+        Ok(Select {
+            items,
+            from,
+            as_of,
+            as_of_span,
+            filter,
+            group_by,
+            layout,
+        })
     }
-    let filter = s.selection.map(convert_expr).transpose()?;
-    let group_by = match s.group_by {
-        sq::GroupByExpr::Expressions(exprs, mods) => {
-            if !mods.is_empty() {
-                return Err(unsupported("GROUP BY modifiers"));
+
+    fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {
+        use sq::Expr as E;
+        use ExprKind as K;
+        let raw = span_of(e.span());
+        let b = |e: sq::Expr| self.expr(e).map(Box::new);
+        let (kind, span) = match e {
+            E::Identifier(i) => (K::Ident(i.value), span_of(i.span)),
+            E::CompoundIdentifier(parts) => {
+                // array.attr: keep the last part (one array per query).
+                let name = parts.last().map(|p| p.value.clone()).unwrap_or_default();
+                (K::Ident(name), raw)
             }
-            exprs
-                .into_iter()
-                .map(convert_expr)
-                .collect::<Result<_, _>>()?
+            E::Value(v) => {
+                let kind = match v.value {
+                    sq::Value::Number(s, _) => {
+                        let value: f64 = s.parse().map_err(|_| {
+                            QueryError::type_error(format!("malformed number '{s}'")).at(raw)
+                        })?;
+                        let int = !s.contains(['.', 'e', 'E']);
+                        K::Number {
+                            value,
+                            int,
+                            text: s,
+                        }
+                    }
+                    sq::Value::SingleQuotedString(s) => K::Str(s),
+                    sq::Value::Boolean(b) => K::Bool(b),
+                    sq::Value::Null => {
+                        return Err(unsupported("NULL (arrays use NaN for missing values)").at(raw))
+                    }
+                    other => return Err(unsupported(&format!("the literal {other}")).at(raw)),
+                };
+                (kind, raw)
+            }
+            E::TypedString { value, .. } => {
+                let kind = match value.value {
+                    sq::Value::SingleQuotedString(s) => K::Str(s),
+                    other => K::Str(other.to_string()),
+                };
+                (kind, raw)
+            }
+            E::Nested(e) => {
+                let inner = self.expr(*e)?;
+                let span = self.parenthesised(inner.span);
+                (inner.kind, span)
+            }
+            E::UnaryOp { op, expr } => match op {
+                sq::UnaryOperator::Minus => {
+                    let x = self.expr(*expr)?;
+                    let span = self.prefixed(x.span, &[], Some(&Token::Minus));
+                    let kind = match x.kind {
+                        K::Number { value, int, text } => K::Number {
+                            value: -value,
+                            int,
+                            text: format!("-{text}"),
+                        },
+                        other => K::Unary {
+                            op: UnOp::Neg,
+                            expr: Box::new(Expr::new(other, x.span)),
+                        },
+                    };
+                    (kind, span)
+                }
+                sq::UnaryOperator::Plus => {
+                    let x = self.expr(*expr)?;
+                    let span = self.prefixed(x.span, &[], Some(&Token::Plus));
+                    (x.kind, span)
+                }
+                sq::UnaryOperator::Not => {
+                    let x = b(*expr)?;
+                    let span = self.prefixed(x.span, &["NOT"], Some(&Token::ExclamationMark));
+                    (
+                        K::Unary {
+                            op: UnOp::Not,
+                            expr: x,
+                        },
+                        span,
+                    )
+                }
+                other => return Err(unsupported(&format!("the operator {other}")).at(raw)),
+            },
+            E::BinaryOp { left, op, right } => {
+                use sq::BinaryOperator as O;
+                let op = match op {
+                    O::Plus => BinOp::Add,
+                    O::Minus => BinOp::Sub,
+                    O::Multiply => BinOp::Mul,
+                    O::Divide => BinOp::Div,
+                    O::Modulo => BinOp::Mod,
+                    O::Eq => BinOp::Eq,
+                    O::NotEq => BinOp::NotEq,
+                    O::Lt => BinOp::Lt,
+                    O::LtEq => BinOp::LtEq,
+                    O::Gt => BinOp::Gt,
+                    O::GtEq => BinOp::GtEq,
+                    O::And => BinOp::And,
+                    O::Or => BinOp::Or,
+                    other => return Err(unsupported(&format!("the operator {other}")).at(raw)),
+                };
+                let (left, right) = (b(*left)?, b(*right)?);
+                let span = left.span.union(right.span);
+                (K::Binary { op, left, right }, span)
+            }
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (expr, low, high) = (b(*expr)?, b(*low)?, b(*high)?);
+                let span = expr.span.union(high.span);
+                (
+                    K::Between {
+                        expr,
+                        low,
+                        high,
+                        negated,
+                    },
+                    span,
+                )
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let expr = b(*expr)?;
+                let list: Vec<Expr> = list
+                    .into_iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<_, _>>()?;
+                let last = list.last().map(|e| e.span).unwrap_or(expr.span);
+                let span = self.closed(expr.span.union(last));
+                (
+                    K::InList {
+                        expr,
+                        list,
+                        negated,
+                    },
+                    span,
+                )
+            }
+            E::Function(f) => self.function(f)?,
+            E::Floor { expr, .. } => {
+                let x = self.expr(*expr)?;
+                let span = self.prefixed(x.span, &["FLOOR"], None);
+                let kind = K::Func {
+                    name: "floor".into(),
+                    args: vec![x],
+                    star: false,
+                };
+                (kind, span)
+            }
+            E::Ceil { expr, .. } => {
+                let x = self.expr(*expr)?;
+                let span = self.prefixed(x.span, &["CEIL", "CEILING"], None);
+                let kind = K::Func {
+                    name: "ceil".into(),
+                    args: vec![x],
+                    star: false,
+                };
+                (kind, span)
+            }
+            E::Case {
+                case_token,
+                end_token,
+                operand,
+                conditions,
+                else_result,
+            } => {
+                let span = span_of(case_token.0.span).union(span_of(end_token.0.span));
+                let kind = K::Case {
+                    operand: operand.map(|o| b(*o)).transpose()?,
+                    whens: conditions
+                        .into_iter()
+                        .map(|w| Ok((self.expr(w.condition)?, self.expr(w.result)?)))
+                        .collect::<Result<_, QueryError>>()?,
+                    otherwise: else_result.map(|o| b(*o)).transpose()?,
+                };
+                (kind, span)
+            }
+            E::Cast {
+                expr,
+                data_type,
+                format,
+                ..
+            } => {
+                let x = b(*expr)?;
+                let span = self.prefixed(x.span, &["CAST", "TRY_CAST", "SAFE_CAST"], None);
+                if format.is_some() {
+                    return Err(unsupported("CAST ... FORMAT").at(span));
+                }
+                let name = data_type.to_string();
+                let dtype = dtype_of(&name).ok_or_else(|| {
+                    QueryError::type_error(format!(
+                        "cannot cast to {name}: not an array element type"
+                    ))
+                    .at(span)
+                })?;
+                (K::Cast { expr: x, dtype }, span)
+            }
+            E::IsNull(_) | E::IsNotNull(_) => {
+                return Err(
+                    unsupported("IS NULL (use isnan(x) for missing float values)")
+                        .at(self.closed_null(raw)),
+                )
+            }
+            other => return Err(unsupported(&format!("the expression '{other}'")).at(raw)),
+        };
+        Ok(Expr::new(kind, span))
+    }
+
+    /// `x IS [NOT] NULL`: sqlparser's span covers `x` only.
+    fn closed_null(&self, x: Span) -> Span {
+        if !x.is_known() {
+            return x;
         }
-        sq::GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
-    };
-    Ok(Select {
-        items,
-        from,
-        as_of,
-        filter,
-        group_by,
-        layout,
-    })
+        let i = self.first_from(Location::new(x.end_line, x.end_column));
+        let end = self.toks[i.min(self.toks.len())..]
+            .iter()
+            .take(3)
+            .find(|t| is_kw(&t.token, "NULL"));
+        match end {
+            Some(t) => x.union(span_of(t.span)),
+            None => x,
+        }
+    }
+
+    fn function(&self, f: sq::Function) -> Result<(ExprKind, Span), QueryError> {
+        let name = object_name(&f.name).to_ascii_lowercase();
+        let span = self.with_args(span_of(f.name.span()));
+        if f.over.is_some() {
+            return Err(unsupported("window functions").at(self.keyword("OVER")));
+        }
+        if f.filter.is_some() {
+            return Err(unsupported("FILTER in aggregates").at(self.keyword("FILTER")));
+        }
+        let mut args = Vec::new();
+        let mut star = false;
+        match f.args {
+            sq::FunctionArguments::None => {}
+            sq::FunctionArguments::Subquery(_) => return Err(unsupported("subqueries").at(span)),
+            sq::FunctionArguments::List(l) => {
+                if l.duplicate_treatment.is_some() || !l.clauses.is_empty() {
+                    return Err(unsupported(&format!("DISTINCT/clauses in {name}()")).at(span));
+                }
+                for a in l.args {
+                    match a {
+                        sq::FunctionArg::Unnamed(sq::FunctionArgExpr::Expr(e)) => {
+                            args.push(self.expr(e)?)
+                        }
+                        sq::FunctionArg::Unnamed(sq::FunctionArgExpr::Wildcard) => star = true,
+                        _ => {
+                            return Err(unsupported(&format!(
+                                "named or qualified arguments in {name}()"
+                            ))
+                            .at(span))
+                        }
+                    }
+                }
+            }
+        }
+        Ok((ExprKind::Func { name, args, star }, span))
+    }
 }
 
 /// One option of `FROM name WITH (...)`: only `layout = 'name'` (or a bare name).
-fn table_option(h: &sq::Expr) -> Result<String, QueryError> {
+fn table_option(h: &sq::Expr) -> Result<Name, QueryError> {
     let bad = || {
-        QueryError::Plan(format!(
+        QueryError::plan(format!(
             "unsupported array option {h}: the only one is WITH (layout = 'name')"
         ))
     };
@@ -527,10 +957,17 @@ fn table_option(h: &sq::Expr) -> Result<String, QueryError> {
     if key != "layout" || *op != sq::BinaryOperator::Eq {
         return Err(bad());
     }
+    let span = span_of(right.span());
     match right.as_ref() {
-        sq::Expr::Identifier(i) => Ok(i.value.clone()),
+        sq::Expr::Identifier(i) => Ok(Name {
+            value: i.value.clone(),
+            span,
+        }),
         sq::Expr::Value(v) => match &v.value {
-            sq::Value::SingleQuotedString(s) => Ok(s.clone()),
+            sq::Value::SingleQuotedString(s) => Ok(Name {
+                value: s.clone(),
+                span,
+            }),
             _ => Err(bad()),
         },
         _ => Err(bad()),
@@ -562,190 +999,6 @@ pub(crate) fn dtype_of(name: &str) -> Option<DType> {
     }
 }
 
-fn convert_expr(e: sq::Expr) -> Result<Expr, QueryError> {
-    use sq::Expr as E;
-    let b = |e: sq::Expr| convert_expr(e).map(Box::new);
-    Ok(match e {
-        E::Identifier(i) => Expr::Ident(i.value),
-        E::CompoundIdentifier(parts) => {
-            // array.attr: keep the last part (one array per query).
-            Expr::Ident(parts.last().map(|p| p.value.clone()).unwrap_or_default())
-        }
-        E::Value(v) => match v.value {
-            sq::Value::Number(s, _) => {
-                let value: f64 = s
-                    .parse()
-                    .map_err(|_| QueryError::Type(format!("malformed number '{s}'")))?;
-                let int = !s.contains(['.', 'e', 'E']);
-                Expr::Number {
-                    value,
-                    int,
-                    text: s,
-                }
-            }
-            sq::Value::SingleQuotedString(s) => Expr::Str(s),
-            sq::Value::Boolean(b) => Expr::Bool(b),
-            sq::Value::Null => return Err(unsupported("NULL (arrays use NaN for missing values)")),
-            other => return Err(unsupported(&format!("the literal {other}"))),
-        },
-        E::TypedString { value, .. } => match value.value {
-            sq::Value::SingleQuotedString(s) => Expr::Str(s),
-            other => Expr::Str(other.to_string()),
-        },
-        E::Nested(e) => convert_expr(*e)?,
-        E::UnaryOp { op, expr } => match op {
-            sq::UnaryOperator::Minus => match convert_expr(*expr)? {
-                Expr::Number { value, int, text } => Expr::Number {
-                    value: -value,
-                    int,
-                    text: format!("-{text}"),
-                },
-                other => Expr::Unary {
-                    op: UnOp::Neg,
-                    expr: Box::new(other),
-                },
-            },
-            sq::UnaryOperator::Plus => convert_expr(*expr)?,
-            sq::UnaryOperator::Not => Expr::Unary {
-                op: UnOp::Not,
-                expr: b(*expr)?,
-            },
-            other => return Err(unsupported(&format!("the operator {other}"))),
-        },
-        E::BinaryOp { left, op, right } => {
-            use sq::BinaryOperator as O;
-            let op = match op {
-                O::Plus => BinOp::Add,
-                O::Minus => BinOp::Sub,
-                O::Multiply => BinOp::Mul,
-                O::Divide => BinOp::Div,
-                O::Modulo => BinOp::Mod,
-                O::Eq => BinOp::Eq,
-                O::NotEq => BinOp::NotEq,
-                O::Lt => BinOp::Lt,
-                O::LtEq => BinOp::LtEq,
-                O::Gt => BinOp::Gt,
-                O::GtEq => BinOp::GtEq,
-                O::And => BinOp::And,
-                O::Or => BinOp::Or,
-                other => return Err(unsupported(&format!("the operator {other}"))),
-            };
-            Expr::Binary {
-                op,
-                left: b(*left)?,
-                right: b(*right)?,
-            }
-        }
-        E::Between {
-            expr,
-            negated,
-            low,
-            high,
-        } => Expr::Between {
-            expr: b(*expr)?,
-            low: b(*low)?,
-            high: b(*high)?,
-            negated,
-        },
-        E::InList {
-            expr,
-            list,
-            negated,
-        } => Expr::InList {
-            expr: b(*expr)?,
-            list: list
-                .into_iter()
-                .map(convert_expr)
-                .collect::<Result<_, _>>()?,
-            negated,
-        },
-        E::Function(f) => convert_function(f)?,
-        E::Floor { expr, .. } => Expr::Func {
-            name: "floor".into(),
-            args: vec![convert_expr(*expr)?],
-            star: false,
-        },
-        E::Ceil { expr, .. } => Expr::Func {
-            name: "ceil".into(),
-            args: vec![convert_expr(*expr)?],
-            star: false,
-        },
-        E::Case {
-            operand,
-            conditions,
-            else_result,
-            ..
-        } => Expr::Case {
-            operand: operand.map(|o| b(*o)).transpose()?,
-            whens: conditions
-                .into_iter()
-                .map(|w| Ok((convert_expr(w.condition)?, convert_expr(w.result)?)))
-                .collect::<Result<_, QueryError>>()?,
-            otherwise: else_result.map(|o| b(*o)).transpose()?,
-        },
-        E::Cast {
-            expr,
-            data_type,
-            format,
-            ..
-        } => {
-            if format.is_some() {
-                return Err(unsupported("CAST ... FORMAT"));
-            }
-            let name = data_type.to_string();
-            let dtype = dtype_of(&name).ok_or_else(|| {
-                QueryError::Type(format!("cannot cast to {name}: not an array element type"))
-            })?;
-            Expr::Cast {
-                expr: b(*expr)?,
-                dtype,
-            }
-        }
-        E::IsNull(_) | E::IsNotNull(_) => {
-            return Err(unsupported(
-                "IS NULL (use isnan(x) for missing float values)",
-            ))
-        }
-        other => return Err(unsupported(&format!("the expression '{other}'"))),
-    })
-}
-
-fn convert_function(f: sq::Function) -> Result<Expr, QueryError> {
-    let name = object_name(&f.name).to_ascii_lowercase();
-    if f.over.is_some() {
-        return Err(unsupported("window functions"));
-    }
-    if f.filter.is_some() {
-        return Err(unsupported("FILTER in aggregates"));
-    }
-    let mut args = Vec::new();
-    let mut star = false;
-    match f.args {
-        sq::FunctionArguments::None => {}
-        sq::FunctionArguments::Subquery(_) => return Err(unsupported("subqueries")),
-        sq::FunctionArguments::List(l) => {
-            if l.duplicate_treatment.is_some() || !l.clauses.is_empty() {
-                return Err(unsupported(&format!("DISTINCT/clauses in {name}()")));
-            }
-            for a in l.args {
-                match a {
-                    sq::FunctionArg::Unnamed(sq::FunctionArgExpr::Expr(e)) => {
-                        args.push(convert_expr(e)?)
-                    }
-                    sq::FunctionArg::Unnamed(sq::FunctionArgExpr::Wildcard) => star = true,
-                    _ => {
-                        return Err(unsupported(&format!(
-                            "named or qualified arguments in {name}()"
-                        )))
-                    }
-                }
-            }
-        }
-    }
-    let _ = Keyword::NoKeyword;
-    Ok(Expr::Func { name, args, star })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,9 +1014,9 @@ mod tests {
     fn select_with_as_of() {
         let s =
             sel("SELECT sum(value) FROM power AS OF VERSION 2 WHERE asset IN (1, 2) GROUP BY time");
-        assert_eq!(s.from, "power");
+        assert_eq!(s.from.value, "power");
         assert_eq!(s.as_of, AsOfSpec::Version(2));
-        assert_eq!(s.group_by, vec![Expr::Ident("time".into())]);
+        assert_eq!(s.group_by, vec![ExprKind::Ident("time".into()).into()]);
         let s = sel("SELECT * FROM power FOR SYSTEM_TIME AS OF '2026-01-01T00:00:00Z'");
         assert_eq!(s.as_of, AsOfSpec::Timestamp("2026-01-01T00:00:00Z".into()));
         let s = sel("SELECT * FROM power AS OF TIMESTAMP '2026-01-01T00:00:00Z';");
@@ -787,9 +1040,9 @@ mod tests {
     #[test]
     fn forced_layout_option() {
         let s = sel("SELECT t2m FROM era5 WITH (layout = 'maps') WHERE lat = 5");
-        assert_eq!(s.layout.as_deref(), Some("maps"));
+        assert_eq!(s.layout.map(|n| n.value).as_deref(), Some("maps"));
         let s = sel("SELECT t2m FROM era5 AS OF VERSION 2 WITH (layout = pencils)");
-        assert_eq!(s.layout.as_deref(), Some("pencils"));
+        assert_eq!(s.layout.map(|n| n.value).as_deref(), Some("pencils"));
         assert!(parse("SELECT t2m FROM era5 WITH (nolock)").is_err());
         assert!(parse("SELECT t2m FROM era5 WITH (layout = 'a', layout = 'b')").is_err());
     }
@@ -797,9 +1050,9 @@ mod tests {
     #[test]
     fn negative_literals_and_cast() {
         let s = sel("SELECT CAST(t2m AS DOUBLE) FROM era5 WHERE lon > -5");
-        let Some(Expr::Binary { right, .. }) = s.filter else {
+        let Some(ExprKind::Binary { right, .. }) = s.filter.map(|f| f.kind) else {
             panic!()
         };
-        assert!(matches!(*right, Expr::Number { value, .. } if value == -5.0));
+        assert!(matches!(right.kind, ExprKind::Number { value, .. } if value == -5.0));
     }
 }

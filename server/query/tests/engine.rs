@@ -334,6 +334,134 @@ fn valid_queries() -> Vec<&'static str> {
     ]
 }
 
+/// The position of the error of `sql` and its last two rendered lines (the source
+/// line and the carets).
+fn error_at(e: &Engine, sql: &str) -> ((u64, u64), String, String) {
+    let ctx = QueryContext::default();
+    let err = match e.execute(sql, &ctx) {
+        Err(err) => err,
+        Ok(_) => panic!("{sql:?} succeeded"),
+    };
+    let pos = err
+        .position()
+        .unwrap_or_else(|| panic!("no position: {err}"));
+    let r = err.render(sql);
+    let lines: Vec<&str> = r.lines().collect();
+    assert!(lines.len() >= 3, "{r}");
+    let head = lines[..lines.len() - 2].join("\n");
+    let tail = lines[lines.len() - 2..].join("\n");
+    (pos, head, tail)
+}
+
+#[test]
+fn errors_after_parsing_point_at_the_offending_text() {
+    let e = engine_with(EngineConfig::default());
+    let cases: &[(&str, (u64, u64), &str, &str)] = &[
+        (
+            "SELECT a\nFROM cube\nWHERE yy = 3",
+            (3, 7),
+            "unknown attribute or dimension 'yy' in array 'cube' at line 3, column 7 (did you mean 'y'?)",
+            "WHERE yy = 3\n      ^^",
+        ),
+        (
+            "SELECT a\n  FROM cub",
+            (2, 8),
+            "unknown array 'cub' at line 2, column 8 (did you mean 'cube'?)",
+            "  FROM cub\n       ^^^",
+        ),
+        (
+            "SELECT\n  sqr(a)\nFROM cube",
+            (2, 3),
+            "unknown function 'sqr' at line 2, column 3 (did you mean 'sqrt'?)",
+            "  sqr(a)\n  ^^^^^^",
+        ),
+        (
+            "SELECT a FROM cube\nWHERE time = 'noon'",
+            (2, 14),
+            "type error at line 2, column 14: 'noon' is not an ISO-8601 timestamp (compared with time dimension 'time')",
+            "WHERE time = 'noon'\n             ^^^^^^",
+        ),
+        (
+            "SELECT a\nFROM cube WHERE a > 1",
+            (2, 17),
+            "planning error at line 2, column 17: WHERE selects coordinates of dimensions, but 'a' is an attribute; to mask values use CASE WHEN ... THEN a END",
+            "FROM cube WHERE a > 1\n                ^",
+        ),
+        // An expression that goes on over the next line: carets to the end of the first.
+        (
+            "SELECT a FROM cube\nWHERE y = 1 OR\n  y = 2",
+            (2, 7),
+            "planning error at line 2, column 7: OR is not supported in WHERE ((y = 1) OR (y = 2)); use IN (...) to select several coordinates",
+            "WHERE y = 1 OR\n      ^^^^^^^^",
+        ),
+        (
+            "SELECT avg(a)\nFROM cube\nGROUP BY y, a",
+            (3, 13),
+            "planning error at line 3, column 13: GROUP BY keeps dimensions; 'a' is an attribute (grouping by values is not supported)",
+            "GROUP BY y, a\n            ^",
+        ),
+        (
+            "SELECT avg(a) FROM cube\nGROUP BY date_trunc('day',\n    time, 'Mars/Olympus')",
+            (3, 11),
+            "unknown time zone 'Mars/Olympus' at line 3, column 11 (use an IANA name like 'Europe/Amsterdam')",
+            "    time, 'Mars/Olympus')\n          ^^^^^^^^^^^^^^",
+        ),
+        (
+            "SELECT avg(a) FROM cube\nGROUP BY date_trunc('fortnight', time)",
+            (2, 21),
+            "unknown date_trunc unit 'fortnight' at line 2, column 21",
+            "GROUP BY date_trunc('fortnight', time)\n                    ^^^^^^^^^^^",
+        ),
+        (
+            "SELECT a FROM cube\n  AS OF TIMESTAMP 'later'",
+            (2, 19),
+            "type error at line 2, column 19: AS OF TIMESTAMP 'later' is not an ISO-8601 timestamp",
+            "  AS OF TIMESTAMP 'later'\n                  ^^^^^^^",
+        ),
+        (
+            "SELECT a FROM cube\nORDER BY a",
+            (2, 1),
+            "planning error at line 2, column 1: ORDER BY (results are ordered by their coordinates) is not supported by arrayq",
+            "ORDER BY a\n^^^^^",
+        ),
+        // Parentheses, casts and calls belong to the expression they enclose.
+        (
+            "SELECT a +\n  ((y > 1)) FROM cube",
+            (2, 3),
+            "type error at line 2, column 3: arithmetic '+' on the bool expression (y > 1); CAST it to a number first",
+            "  ((y > 1)) FROM cube\n  ^^^^^^^^^",
+        ),
+        (
+            "SELECT x,\n  max(CAST(a AS BOOLEAN)) FROM cube GROUP BY x",
+            (2, 7),
+            "type error at line 2, column 7: max() of the bool expression CAST(a AS bool); use count() or max(CAST(CAST(a AS bool) AS INT))",
+            "  max(CAST(a AS BOOLEAN)) FROM cube GROUP BY x\n      ^^^^^^^^^^^^^^^^^^",
+        ),
+        (
+            "SELECT a FROM cube\n  WITH (layout = 'mpas')",
+            (2, 18),
+            "unknown layout 'mpas' of array 'cube' at line 2, column 18",
+            "  WITH (layout = 'mpas')\n                 ^^^^^^",
+        ),
+        (
+            "CREATE ARRAY q (t DOUBLE START 0 STEP 1 LENGTH 2, v REAL)\n  WITH (chunk = (1))",
+            (2, 9),
+            "unknown option 'chunk' at line 2, column 9 (did you mean 'chunks'?)",
+            "  WITH (chunk = (1))\n        ^^^^^",
+        ),
+        (
+            "DESCRIBE\n  cueb",
+            (2, 3),
+            "unknown array 'cueb' at line 2, column 3 (did you mean 'cube'?)",
+            "  cueb\n  ^^^^",
+        ),
+    ];
+    for (sql, pos, head, tail) in cases {
+        let (p, h, t) = error_at(&e, sql);
+        assert_eq!((p, h.as_str(), t.as_str()), (*pos, *head, *tail), "{sql:?}");
+    }
+}
+
 fn check(e: &Engine, sql: &str) {
     let ctx = QueryContext {
         max_result_bytes: Some(1 << 20),
@@ -351,10 +479,16 @@ fn check(e: &Engine, sql: &str) {
         Ok(Err(QueryError::Internal(m))) => panic!("internal error on {sql:?}: {m}"),
         Ok(Err(err)) => {
             let _ = err.render(sql);
-            if let QueryError::Parse { line, column, .. } = err {
+            // Every position points into the text (or just past the end of a line).
+            if let Some((line, column)) = err.position() {
+                let lines = sql.lines().count().max(1) as u64;
+                let fits = sql
+                    .lines()
+                    .nth(line as usize - 1)
+                    .is_none_or(|t| column as usize <= t.chars().count() + 1);
                 assert!(
-                    line >= 1 && column >= 1,
-                    "{sql:?}: position {line}:{column}"
+                    (1..=lines).contains(&line) && column >= 1 && fits,
+                    "{sql:?}: position {line}:{column} of {err}"
                 );
             }
         }
