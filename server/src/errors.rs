@@ -28,7 +28,7 @@ pub fn storage_status(e: StorageError) -> Status {
         StorageError::Cancelled => Code::Cancelled,
         StorageError::Corrupt { .. } => Code::DataLoss,
         // The disk or the database failed: not the client's fault, possibly transient.
-        StorageError::Sled(_) | StorageError::Io(_) => Code::Unavailable,
+        StorageError::Sled(_) | StorageError::Io(_) | StorageError::InUse(_) => Code::Unavailable,
         StorageError::Codec(_) | StorageError::Metadata(_) | StorageError::FormatVersion { .. } => {
             Code::Internal
         }

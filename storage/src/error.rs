@@ -67,6 +67,8 @@ pub enum StorageError {
     Codec(String),
     #[error("store format version {found} is not supported (this build reads {supported})")]
     FormatVersion { found: u32, supported: u32 },
+    #[error("the store at {0} is open in another process")]
+    InUse(String),
     #[error("corrupt metadata: {0}")]
     Metadata(String),
     #[error("operation cancelled")]

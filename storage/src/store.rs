@@ -153,10 +153,7 @@ impl Store {
     }
 
     fn open_dir(path: &Path, opts: Options, temp: Option<TempDir>) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(opts.cache_bytes)
-            .open()?;
+        let db = open_sled(path, opts.cache_bytes)?;
         let segments = Segments::open(
             &path.join("segments"),
             opts.inline_bytes,
@@ -634,6 +631,28 @@ impl Store {
     /// Stores one encoded chunk version (payload in a segment, pointer in sled).
     pub(crate) fn put_chunk_value(&self, payload: &[u8]) -> Result<Vec<u8>> {
         self.inner.segments.append(payload)
+    }
+}
+
+/// Opens sled, waiting briefly for its file lock: sled's background I/O tasks can
+/// hold the lock for a moment after the previous handle in this process is dropped.
+/// A lock held longer means another process has the store open.
+fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StorageError::InUse(path.display().to_string()));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
