@@ -8,8 +8,9 @@
 //! (`pwrite`), reclaimed by compaction when vacuum or drop leaves a segment mostly
 //! dead, and read in place through a read-only shared mapping: decoding straight from
 //! the page cache costs no copy. Mapped pages count as the process's memory while
-//! mapped, so after every `resident_max` bytes read the mappings are dropped
-//! (`MADV_DONTNEED`; the page cache keeps the data), which bounds a full scan's RSS.
+//! mapped, so once reads have touched `resident_max` bytes not touched since the last
+//! release, the mappings are dropped (`MADV_DONTNEED`; the page cache keeps the data):
+//! a full scan's RSS stays bounded while a working set smaller than that stays mapped.
 //!
 //! A sled value is either `0x00 ‖ payload` (tiny chunks, inline) or
 //! `0x01 ‖ segment u32 BE ‖ offset u64 BE ‖ length u32 BE`.
@@ -69,7 +70,18 @@ struct Segment {
     /// End of the bytes written so far: reads never touch the mapping beyond it (past
     /// the end of the file a mapping faults with SIGBUS).
     end: AtomicU64,
+    /// Where the next early writeback starts.
+    writeback_from: AtomicU64,
+    /// One bit per [`GRANULE`] of the mapping: read since the mappings were last
+    /// released, so its pages are (probably) mapped and count in the RSS already.
+    touched: Box<[AtomicU64]>,
 }
+
+/// The unit in which reads through a mapping are tracked.
+const GRANULE: u64 = 64 << 10;
+
+/// Appended bytes between two early writebacks.
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 /// A read-only shared mapping of the first `len` bytes of a file (possibly beyond
 /// its current end, so appends become readable without remapping).
@@ -135,9 +147,60 @@ impl Segment {
         let map = Mapping::new(&file, map_len.max(end))?;
         Ok(Segment {
             file,
-            map,
             end: AtomicU64::new(end),
+            writeback_from: AtomicU64::new(end),
+            touched: (0..(map.len as u64).div_ceil(GRANULE * 64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            map,
         })
+    }
+
+    /// The range appended below `end` since the last early writeback, once it is at
+    /// least [`WRITEBACK_STEP`] bytes (claimed by exactly one caller).
+    fn writeback_range(&self, end: u64) -> Option<(u64, u64)> {
+        let from = self.writeback_from.load(Ordering::Relaxed);
+        if end < from + WRITEBACK_STEP {
+            return None;
+        }
+        self.writeback_from
+            .compare_exchange(from, end, Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
+            .map(|_| (from, end))
+    }
+
+    /// Asks the kernel to start writing `[from, to)` to disk, without waiting.
+    fn start_writeback(&self, from: u64, to: u64) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; its failure only loses a hint.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                from as libc::off64_t,
+                (to - from) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+
+    /// Marks `[offset, offset + len)` as read; returns the bytes of granules that were
+    /// not marked yet (newly mapped since the last release).
+    fn touch(&self, offset: u64, len: u32) -> u64 {
+        if len == 0 {
+            return 0;
+        }
+        let (g0, g1) = (offset / GRANULE, (offset + u64::from(len) - 1) / GRANULE);
+        let mut fresh = 0;
+        for g in g0..=g1 {
+            let Some(word) = self.touched.get((g / 64) as usize) else {
+                break;
+            };
+            let bit = 1u64 << (g % 64);
+            if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+                fresh += GRANULE;
+            }
+        }
+        fresh
     }
 
     /// The `len` bytes at `offset`, or `None` if they lie beyond what was written.
@@ -172,9 +235,11 @@ pub(crate) struct Segments {
     inline_max: usize,
     /// A segment stops taking appends beyond this size.
     max_len: u64,
-    /// Bytes read through the mappings since they were last released.
+    /// Bytes of granules first read through the mappings since they were last released.
     read_since_release: AtomicU64,
     resident_max: u64,
+    /// To the thread that starts early writeback (it ends when this is dropped).
+    writeback: Mutex<std::sync::mpsc::Sender<(Arc<Segment>, u64, u64)>>,
 }
 
 fn segment_name(id: u32) -> String {
@@ -221,6 +286,14 @@ impl Segments {
             segment,
         });
         let next_id = active.as_ref().map(|a| a.id + 1).unwrap_or(1);
+        let (tx, rx) = std::sync::mpsc::channel::<(Arc<Segment>, u64, u64)>();
+        std::thread::Builder::new()
+            .name("arrayq-writeback".into())
+            .spawn(move || {
+                for (segment, from, to) in rx {
+                    segment.start_writeback(from, to);
+                }
+            })?;
         Ok(Segments {
             dir: dir.to_path_buf(),
             files: RwLock::new(files),
@@ -231,6 +304,7 @@ impl Segments {
             max_len,
             read_since_release: AtomicU64::new(0),
             resident_max,
+            writeback: Mutex::new(tx),
         })
     }
 
@@ -286,6 +360,12 @@ impl Segments {
         segment.file.write_all_at(payload, offset)?;
         segment.end.fetch_max(offset + n, Ordering::AcqRel);
         self.dirty.lock().insert(id);
+        if let Some((from, to)) = segment.writeback_range(offset + n) {
+            // Early writeback: the disk works while encoding goes on, so the commit's
+            // fdatasync waits only for the tail (like RocksDB's bytes_per_sync). A
+            // thread of its own issues it, since starting I/O can block.
+            let _ = self.writeback.lock().send((segment.clone(), from, to));
+        }
         Ok(Pointer {
             segment: id,
             offset,
@@ -312,11 +392,14 @@ impl Segments {
             return f(&[]);
         };
         let out = f(segment.bytes(p.offset, p.len).unwrap_or(&[]));
-        let read = self
-            .read_since_release
-            .fetch_add(u64::from(p.len), Ordering::Relaxed);
-        if read + u64::from(p.len) > self.resident_max {
-            self.release_mappings();
+        // Only reads of granules not read since the last release map new pages: data
+        // read again and again (a hot working set) never forces a release.
+        let fresh = segment.touch(p.offset, p.len);
+        if fresh > 0 {
+            let mapped = self.read_since_release.fetch_add(fresh, Ordering::Relaxed) + fresh;
+            if mapped > self.resident_max {
+                self.release_mappings();
+            }
         }
         out
     }
@@ -326,6 +409,9 @@ impl Segments {
         self.read_since_release.store(0, Ordering::Relaxed);
         for seg in self.files.read().values() {
             seg.map.release();
+            for word in seg.touched.iter() {
+                word.store(0, Ordering::Relaxed);
+            }
         }
     }
 

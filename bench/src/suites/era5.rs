@@ -1218,6 +1218,10 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         by_system.insert(GRPC.to_string(), v);
     }
 
+    // Peak RSS of a separate server process answering the full-cube queries.
+    bar.set_message("era5: server memory");
+    memory_checks(&mut res, &main_dir, &log_dir, ctx.threads)?;
+
     // Peers.
     if let (Some(py), Some(files)) = (&venv, &files) {
         for (name, system, layout) in PEERS {
@@ -1572,6 +1576,40 @@ pub(crate) fn pivot(cases: &[CaseResult], ids: &[&str], order: &[String], cold: 
         s.push('\n');
     }
     s
+}
+
+/// The server's peak RSS (VmHWM of a child process serving the main store) while it
+/// answers the full-cube mean twice and then streams the whole cube to a client that
+/// discards it; the target bounds the mean's peak.
+fn memory_checks(res: &mut SuiteResult, dir: &Path, work: &Path, threads: usize) -> Result<()> {
+    const LIMIT_MB: f64 = 300.0;
+    let mean = "SELECT avg(t2m) FROM era5";
+    let stream = "SELECT t2m FROM era5";
+    let r = super::memory::measure(dir, threads, work, &[mean, mean, stream])?;
+    let mb = |b: u64| b as f64 / 1e6;
+    let after_means = r.queries[1].peak_bytes;
+    res.checks.push(Check::at_most(
+        "server peak RSS during full-cube means, MB",
+        mb(after_means),
+        LIMIT_MB,
+        &format!(
+            "VmHWM of a separate server process after two `{mean}` over gRPC \
+             (RSS after opening the store: {:.0} MB)",
+            mb(r.open_bytes)
+        ),
+    ));
+    let streamed = &r.queries[2];
+    res.notes.push(format!(
+        "Server memory: RSS {:.0} MB after open, peak {:.0} MB after two full-cube means, \
+         {:.0} MB after also streaming the whole cube ({:.0} MB in {:.1} s) to a client \
+         that discards it.",
+        mb(r.open_bytes),
+        mb(after_means),
+        mb(streamed.peak_bytes),
+        mb(streamed.streamed_bytes),
+        streamed.seconds
+    ));
+    Ok(())
 }
 
 #[cfg(test)]

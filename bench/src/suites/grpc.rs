@@ -146,9 +146,11 @@ pub fn cached_era5(ctx: &Ctx, layouts: &[(&str, [u64; 3])]) -> Result<CachedCube
         .iter()
         .map(|(n, s)| format!("{n}{}x{}x{}", s[0], s[1], s[2]))
         .collect();
+    // The store format is part of the key: a store of another format does not open.
     let key = format!(
-        "{ARRAY}-{scale}-{}-z{LEVEL}-v{CACHE_VERSION}",
-        shapes.join("-")
+        "{ARRAY}-{scale}-{}-z{LEVEL}-v{CACHE_VERSION}-f{}",
+        shapes.join("-"),
+        arrayq_storage::FORMAT_VERSION
     );
     let root = ctx
         .cache_dir

@@ -20,6 +20,7 @@ pub mod energy;
 pub mod era5;
 pub mod grpc;
 pub mod layouts;
+pub mod memory;
 mod pgcopy;
 pub mod storage;
 
