@@ -38,12 +38,14 @@ pub fn serve(dir: &Path, addr_file: &Path, threads: usize) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let config = arrayq_server::Config {
+        let mut config = arrayq_server::Config {
             data_dir: dir.to_path_buf(),
             grpc_addr: "127.0.0.1:0".into(),
             reflection: false,
             ..Default::default()
         };
+        // The whole M cube (1.5 GB) streams past the default 1 GiB result limit.
+        config.limits.max_result_bytes = 1 << 33;
         let server = arrayq_server::Server::bind(config).await?;
         let tmp = addr_file.with_extension("tmp");
         std::fs::write(&tmp, server.local_addr().to_string())?;
