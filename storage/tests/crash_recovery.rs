@@ -224,7 +224,7 @@ fn interrupted_commit_garbage_is_removed_on_open() {
             .unwrap();
     }
     {
-        let db = sled::open(&dir).unwrap();
+        let db = raw_sled(&dir);
         let t = db.open_tree("arrayq").unwrap();
         let keys: Vec<_> = t
             .scan_prefix(b"C")
@@ -275,7 +275,7 @@ fn interrupted_drop_is_finished_on_open() {
             .unwrap();
     }
     {
-        let db = sled::open(&dir).unwrap();
+        let db = raw_sled(&dir);
         assert_eq!(chunk_keys(&db), 4);
         let t = db.open_tree("arrayq").unwrap();
         t.remove(b"Nc").unwrap();
@@ -287,7 +287,7 @@ fn interrupted_drop_is_finished_on_open() {
     let store = Store::open(&dir).unwrap();
     assert!(store.list_arrays().is_empty());
     drop(store);
-    let db = sled::open(&dir).unwrap();
+    let db = raw_sled(&dir);
     assert_eq!(chunk_keys(&db), 0);
     assert_eq!(db.open_tree("arrayq").unwrap().scan_prefix(b"D").count(), 0);
 }

@@ -416,7 +416,7 @@ fn corrupted_chunk_is_reported_by_name_never_returned() {
     }
     {
         // Flip one byte of the stored chunk (1, 0) directly in sled.
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let t = db.open_tree("arrayq").unwrap();
         let mut key = b"C".to_vec();
         key.extend_from_slice(&1u32.to_be_bytes());
@@ -461,7 +461,7 @@ fn format_version_is_checked_on_open() {
     let path = dir.path().join("db");
     drop(Store::open(&path).unwrap());
     {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         db.open_tree("arrayq")
             .unwrap()
             .insert(b"F", &99u32.to_be_bytes())

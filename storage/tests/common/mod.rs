@@ -40,3 +40,18 @@ pub fn as_f32(b: Buffer) -> ndarray::ArrayD<f32> {
         other => panic!("expected f32, got {:?}", other.dtype()),
     }
 }
+
+/// Opens a store's sled database directly (to damage or inspect it), waiting briefly
+/// for the lock: sled's background I/O can hold it a moment after a store is dropped.
+pub fn raw_sled(path: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening {} with sled: {e}", path.display()),
+        }
+    }
+}
