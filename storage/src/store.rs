@@ -154,12 +154,6 @@ impl Store {
 
     fn open_dir(path: &Path, opts: Options, temp: Option<TempDir>) -> Result<Store> {
         let db = open_sled(path, opts.cache_bytes)?;
-        let segments = Segments::open(
-            &path.join("segments"),
-            opts.inline_bytes,
-            opts.segment_bytes,
-            opts.resident_bytes,
-        )?;
         let tree = db.open_tree("arrayq")?;
         match tree.get(keys::FORMAT)? {
             None => {
@@ -178,6 +172,13 @@ impl Store {
                 }
             }
         }
+        // Only a store of this format gets (or keeps) a segment directory.
+        let segments = Segments::open(
+            &path.join("segments"),
+            opts.inline_bytes,
+            opts.segment_bytes,
+            opts.resident_bytes,
+        )?;
         let last_seq = tree
             .scan_prefix(b"L")
             .keys()

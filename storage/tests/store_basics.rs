@@ -475,6 +475,13 @@ fn format_version_is_checked_on_open() {
             supported: FORMAT_VERSION
         })
     ));
+    // A store of another format (here: one without segment files) is left as it was.
+    std::fs::remove_dir(path.join("segments")).unwrap();
+    assert!(Store::open(&path).is_err());
+    assert!(
+        !path.join("segments").exists(),
+        "opening a store of another format created its segment directory"
+    );
 }
 
 #[test]
