@@ -259,7 +259,8 @@ pub fn unshuffle(src: &[u8], out: &mut [u8], size: usize) {
     assert_eq!(src.len(), out.len());
     let n = src.len() / size;
     let done = match size {
-        2 | 4 | 8 => simd::unshuffle(src, out, n, size),
+        4 => simd::unshuffle4_wide(src, out, n),
+        2 | 8 => simd::unshuffle(src, out, n, size),
         _ => 0,
     };
     for i in done..n {
@@ -344,6 +345,52 @@ mod simd {
         blocks * 16
     }
 
+    /// Unshuffles 4-byte elements with AVX2 when the CPU has it (32 per step), else
+    /// with SSE2; returns how many elements it did (the caller does the tail).
+    pub fn unshuffle4_wide(src: &[u8], out: &mut [u8], n: usize) -> usize {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            unsafe { unshuffle4_avx2(src, out, n) }
+        } else {
+            unshuffle(src, out, n, 4)
+        }
+    }
+
+    /// The AVX2 form of the 4-byte unshuffle: 32 elements per step.
+    #[target_feature(enable = "avx2")]
+    unsafe fn unshuffle4_avx2(src: &[u8], out: &mut [u8], n: usize) -> usize {
+        let blocks = n / 32;
+        debug_assert!(src.len() >= n * 4 && out.len() >= n * 4);
+        let s = src.as_ptr();
+        let o = out.as_mut_ptr();
+        for b in 0..blocks {
+            // SAFETY: loads read 32 bytes at `k * n + 32 * b` with b < n / 32 (inside
+            // stream k); stores write 32 bytes below `128 * blocks <= out.len()`.
+            unsafe {
+                let ld = |k: usize| _mm256_loadu_si256(s.add(k * n + 32 * b) as *const __m256i);
+                let (a, bb, c, d) = (ld(0), ld(1), ld(2), ld(3));
+                // Within each 128-bit lane, as the SSE2 form: x0 holds elements 0-3 (lane
+                // 0) and 16-19 (lane 1), x1 4-7 / 20-23, x2 8-11 / 24-27, x3 12-15 / 28-31.
+                let ab_lo = _mm256_unpacklo_epi8(a, bb);
+                let ab_hi = _mm256_unpackhi_epi8(a, bb);
+                let cd_lo = _mm256_unpacklo_epi8(c, d);
+                let cd_hi = _mm256_unpackhi_epi8(c, d);
+                let x0 = _mm256_unpacklo_epi16(ab_lo, cd_lo);
+                let x1 = _mm256_unpackhi_epi16(ab_lo, cd_lo);
+                let x2 = _mm256_unpacklo_epi16(ab_hi, cd_hi);
+                let x3 = _mm256_unpackhi_epi16(ab_hi, cd_hi);
+                let st = |j: usize, v: __m256i| {
+                    _mm256_storeu_si256(o.add(128 * b + 32 * j) as *mut __m256i, v)
+                };
+                st(0, _mm256_permute2x128_si256::<0x20>(x0, x1));
+                st(1, _mm256_permute2x128_si256::<0x20>(x2, x3));
+                st(2, _mm256_permute2x128_si256::<0x31>(x0, x1));
+                st(3, _mm256_permute2x128_si256::<0x31>(x2, x3));
+            }
+        }
+        blocks * 32
+    }
+
     /// Shuffles the first `16 * floor(n / 16)` 4-byte elements; returns how many.
     pub fn shuffle4(src: &[u8], out: &mut [u8], n: usize) -> usize {
         let blocks = n / 16;
@@ -383,6 +430,10 @@ mod simd {
     }
 
     pub fn unshuffle(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
+        0
+    }
+
+    pub fn unshuffle4_wide(_: &[u8], _: &mut [u8], _: usize) -> usize {
         0
     }
 }
@@ -451,10 +502,15 @@ mod tests {
 
     #[test]
     fn shuffle_roundtrip_all_sizes() {
-        for (size, len) in [1, 2, 3, 4, 8]
-            .into_iter()
-            .flat_map(|s| [(s, 7), (s, 1003), (s, 4096 + 5)])
-        {
+        for (size, len) in [1, 2, 3, 4, 8].into_iter().flat_map(|s| {
+            [
+                (s, 7),
+                (s, 1003),
+                (s, 4096 + 5),
+                (s, 4 * 95),
+                (s, 4 * 160 + 2),
+            ]
+        }) {
             let src: Vec<u8> = (0..len as u32)
                 .map(|i| (i * 7 + 3 + i / 251) as u8)
                 .collect();
@@ -469,6 +525,24 @@ mod tests {
             }
             unshuffle(&s, &mut back, size);
             assert_eq!(src, back, "size {size}");
+        }
+    }
+
+    #[test]
+    fn wide_and_narrow_4_byte_unshuffles_agree() {
+        // The SSE2 form runs only on CPUs without AVX2: check it against the one used.
+        let n = 32 * 9 + 16;
+        let src: Vec<u8> = (0..4 * n as u32).map(|i| (i * 13 + i / 7) as u8).collect();
+        let (mut wide, mut narrow) = (vec![0; src.len()], vec![0; src.len()]);
+        let done_wide = simd::unshuffle4_wide(&src, &mut wide, n);
+        let done_narrow = simd::unshuffle(&src, &mut narrow, n, 4);
+        let done = done_wide.min(done_narrow);
+        assert!(done >= 32 * 9 || cfg!(not(target_arch = "x86_64")));
+        assert_eq!(wide[..4 * done], narrow[..4 * done]);
+        for i in 0..done {
+            for k in 0..4 {
+                assert_eq!(narrow[i * 4 + k], src[k * n + i]);
+            }
         }
     }
 
