@@ -591,17 +591,9 @@ impl Store {
         chunk: &[u64],
         version: u64,
     ) -> Result<Option<(u64, Vec<u8>)>> {
-        let prefix = keys::chunk_prefix(id, layout, attr, chunk);
-        let lo = keys::with_version(&prefix, 0);
-        let hi = keys::with_version(&prefix, version);
-        match self.inner.tree.range(lo..=hi).next_back() {
-            None => Ok(None),
-            Some(kv) => {
-                let (k, v) = kv?;
-                let bytes = self.inner.segments.read(&v)?;
-                Ok(Some((keys::split_version(&k).1, bytes)))
-            }
-        }
+        self.with_chunk(id, layout, attr, chunk, version, |found| {
+            Ok(found.map(|(v, bytes)| (v, bytes.to_vec())))
+        })
     }
 
     /// Calls `f` with the newest stored version <= `version` of one chunk, borrowed

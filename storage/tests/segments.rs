@@ -36,10 +36,10 @@ fn noisy_block(seed: u64, shape: [usize; 2]) -> Buffer {
     })
 }
 
-fn read_all(store: &Store, version: u64, shape: [u64; 2]) -> ndarray::ArrayD<f32> {
+fn read_all(store: &Store, array: &str, version: u64, shape: [u64; 2]) -> ndarray::ArrayD<f32> {
     as_f32(
         store
-            .snapshot("a", AsOf::Version(version))
+            .snapshot(array, AsOf::Version(version))
             .unwrap()
             .read("v", &Region::full(&shape))
             .unwrap(),
@@ -114,15 +114,23 @@ fn truncated_segment_is_reported_as_corrupt() {
     the_corrupt_chunk(&Store::open(&path).unwrap());
 }
 
+/// A store with segment files only, holding a 64 x 64 array for each name.
+fn store_with_arrays(path: &Path, names: &[&str]) -> Store {
+    let store = Store::open_with(path, segment_options()).unwrap();
+    for name in names {
+        store
+            .create_array(grid_schema(name, [64, 64], &[("tiles", [16, 64])]))
+            .unwrap();
+    }
+    store
+}
+
 #[test]
 fn vacuum_gives_segment_space_back_and_keeps_what_is_needed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let shape = [64, 64];
-    let store = Store::open_with(&path, segment_options()).unwrap();
-    store
-        .create_array(grid_schema("a", shape, &[("tiles", [16, 64])]))
-        .unwrap();
+    let store = store_with_arrays(&path, &["a"]);
     // Ten versions overwrite the whole array; one more overwrites only its top half,
     // so the bottom half of version 10 must survive the vacuum.
     for k in 1..=10 {
@@ -133,29 +141,27 @@ fn vacuum_gives_segment_space_back_and_keeps_what_is_needed() {
     store
         .write("a", "v", &[0, 0], noisy_block(99, [32, 64]))
         .unwrap();
-    let want = read_all(&store, 11, shape);
+    // Version 11 from the generator: block 99 on top, the bottom half of block 10.
+    let mut want = as_f32(noisy_block(10, [64, 64]));
+    want.slice_mut(ndarray::s![0..32, ..])
+        .assign(&as_f32(noisy_block(99, [32, 64])));
     let before = store.size_on_disk().unwrap();
     let stats = store.vacuum("a", 11).unwrap();
     let after = store.size_on_disk().unwrap();
     assert!(stats.bytes_reclaimed > 0, "{stats:?}");
     // Nine of eleven full versions are dead: at least half the payload bytes go.
     assert!(after * 2 < before, "size {before} -> {after}");
-    assert_eq!(read_all(&store, 11, shape), want);
+    assert_eq!(read_all(&store, "a", 11, shape), want);
     drop(store);
     let store = Store::open(&path).unwrap();
-    assert_eq!(read_all(&store, 11, shape), want);
+    assert_eq!(read_all(&store, "a", 11, shape), want);
 }
 
 #[test]
 fn drop_removes_the_segment_bytes_of_the_array() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let store = Store::open_with(&path, segment_options()).unwrap();
-    for name in ["a", "b"] {
-        store
-            .create_array(grid_schema(name, [64, 64], &[("tiles", [16, 64])]))
-            .unwrap();
-    }
+    let store = store_with_arrays(&path, &["a", "b"]);
     for k in 1..=4 {
         store
             .write("a", "v", &[0, 0], noisy_block(k, [64, 64]))
@@ -164,13 +170,6 @@ fn drop_removes_the_segment_bytes_of_the_array() {
     store
         .write("b", "v", &[0, 0], noisy_block(7, [64, 64]))
         .unwrap();
-    let want_b = as_f32(
-        store
-            .snapshot("b", AsOf::Latest)
-            .unwrap()
-            .read("v", &Region::full(&[64, 64]))
-            .unwrap(),
-    );
     let segment_bytes = |p: &Path| -> u64 {
         segment_files(p)
             .iter()
@@ -184,45 +183,30 @@ fn drop_removes_the_segment_bytes_of_the_array() {
     assert!(after * 2 < before, "segments {before} -> {after}");
     drop(store);
     let store = Store::open(&path).unwrap();
-    let got = as_f32(
-        store
-            .snapshot("b", AsOf::Latest)
-            .unwrap()
-            .read("v", &Region::full(&[64, 64]))
-            .unwrap(),
+    assert_eq!(
+        read_all(&store, "b", 1, [64, 64]),
+        as_f32(noisy_block(7, [64, 64]))
     );
-    assert_eq!(got, want_b);
 }
 
 #[test]
 fn appends_continue_after_reopen_without_touching_old_payloads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let shape = [32, 32];
-    {
+    let shape = [64, 64];
+    drop(store_with_arrays(&path, &["a"]));
+    // Each commit from a freshly opened store: the second appends after the first.
+    for (k, start, block) in [(1, [0, 0], [64, 64]), (2, [8, 8], [16, 16])] {
         let store = Store::open_with(&path, segment_options()).unwrap();
         store
-            .create_array(grid_schema("a", shape, &[("tiles", [16, 16])]))
-            .unwrap();
-        store
-            .write("a", "v", &[0, 0], noisy_block(1, [32, 32]))
+            .write("a", "v", &start, noisy_block(k, block))
             .unwrap();
     }
-    let v1 = {
-        let store = Store::open_with(&path, segment_options()).unwrap();
-        let v1 = read_all(&store, 1, shape);
-        store
-            .write("a", "v", &[8, 8], noisy_block(2, [16, 16]))
-            .unwrap();
-        v1
-    };
     let store = Store::open(&path).unwrap();
-    assert_eq!(read_all(&store, 1, shape), v1);
-    let v2 = read_all(&store, 2, shape);
-    let patch = as_f32(noisy_block(2, [16, 16]));
-    assert_eq!(v2.slice(ndarray::s![8..24, 8..24]).into_dyn(), patch.view());
-    assert_eq!(
-        v2.slice(ndarray::s![0..8, ..]),
-        v1.slice(ndarray::s![0..8, ..])
-    );
+    let v1 = as_f32(noisy_block(1, [64, 64]));
+    assert_eq!(read_all(&store, "a", 1, shape), v1);
+    let mut v2 = v1.clone();
+    v2.slice_mut(ndarray::s![8..24, 8..24])
+        .assign(&as_f32(noisy_block(2, [16, 16])));
+    assert_eq!(read_all(&store, "a", 2, shape), v2);
 }
