@@ -498,7 +498,7 @@ impl<'a> Floor<'a> {
 
 // ------------------------------------------------------------------ load
 
-fn open_or_load(args: &Args) -> (Store, Option<tempfile_dir::TempDir>) {
+fn open_or_load(args: &Args) -> (Store, Option<tempfile::TempDir>) {
     let opts = Options {
         cache_bytes: args.cache_mb << 20,
         ..Default::default()
@@ -506,8 +506,11 @@ fn open_or_load(args: &Args) -> (Store, Option<tempfile_dir::TempDir>) {
     let (dir, tmp) = match &args.data {
         Some(d) => (d.clone(), None),
         None => {
-            let t = tempfile_dir::TempDir::new();
-            (t.path.clone(), Some(t))
+            let t = tempfile::Builder::new()
+                .prefix("era5_perf-")
+                .tempdir()
+                .expect("a temporary directory");
+            (t.path().to_path_buf(), Some(t))
         }
     };
     let store = Store::open_with(&dir, opts).expect("open store");
@@ -581,35 +584,6 @@ fn open_or_load(args: &Args) -> (Store, Option<tempfile_dir::TempDir>) {
         peak_mb()
     );
     (store, tmp)
-}
-
-/// A temporary directory without a dependency (removed on drop).
-mod tempfile_dir {
-    use std::path::PathBuf;
-
-    pub struct TempDir {
-        pub path: PathBuf,
-    }
-
-    impl TempDir {
-        pub fn new() -> TempDir {
-            let path = std::env::temp_dir().join(format!(
-                "era5_perf-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            ));
-            TempDir { path }
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 // ------------------------------------------------------------------ checks

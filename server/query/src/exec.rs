@@ -23,7 +23,7 @@
 use crate::error::QueryError;
 use crate::eval::{eval, Col, EType, Inputs, PExpr};
 use crate::logical::{AggCall, AggFunc, AggInput, GroupKey, Kind, Plan, SKIP};
-use crate::scan::{strides, Reader};
+use crate::scan::{next_index, strides, Reader};
 use arrayq_storage::{Coordinate, ReadStats, Region};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -148,7 +148,7 @@ struct Acc {
     /// record visits).
     n: Vec<u64>,
     /// Group ranges `(g0, len)` of NaN-free slice runs, each counting one value per
-    /// group; folded into `n` by `settle`, so the hot loop of a slice run touches one
+    /// group; folded into `n` by `counts` / `counts_in`, so the hot loop of a slice run touches one
     /// state vector instead of two.
     visits: Vec<(usize, usize)>,
     s: Vec<f64>,
@@ -156,7 +156,7 @@ struct Acc {
     mn: Vec<f64>,
     mx: Vec<f64>,
     /// Minima / maxima of f32 inputs, kept in f32 while accumulating (exact, and half
-    /// the memory traffic); folded into `mn` / `mx` by `settle`.
+    /// the memory traffic); folded into `mn` / `mx` when partials merge (`merge_from`).
     mn32: Vec<f32>,
     mx32: Vec<f32>,
 }
@@ -593,16 +593,7 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
                 }
             }
         }
-        // Next outer index.
-        let mut d = j;
-        while d > 0 {
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        next_index(&mut idx, &shape[..j]);
     }
     if open != NO_GROUP {
         lanes.flush::<T, S, MN, MX, V>(acc, open);
@@ -1072,7 +1063,7 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
     let needs: Vec<Need> = inputs.iter().map(Need::of).collect();
     let gshape: Vec<usize> = groups.iter().map(|g| g.len).collect();
     let ng: usize = gshape.iter().product();
-    // Finished partials (settled), combined only when the outputs are computed.
+    // Finished partials, combined only when the outputs are computed.
     let done: Mutex<Vec<Partial>> = Mutex::new(Vec::new());
     let retire = |part: Partial| done.lock().push(part);
     if !plan.empty && ng > 0 {
@@ -1294,12 +1285,11 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
                 acc
             })
             .collect();
-        let off = 0;
         for (ci, c) in calls.iter().enumerate() {
             let (ptr, len) = ptrs.get(ci);
             assert!(e <= len, "segment inside the column");
             let acc = &accs[c.input];
-            let r = off..off + (e - a);
+            let r = 0..e - a;
             // SAFETY: segments are disjoint ranges of every output column's capacity,
             // each written by one worker (as MaybeUninit: nothing is read); the columns
             // outlive the loop.
@@ -1348,10 +1338,7 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
 /// dimensions), or NO_GROUP for unpicked cells. Non-decreasing along each dimension
 /// apart from NO_GROUP (group positions follow the array order).
 fn group_contributions(plan: &Plan, groups: &[GroupKey]) -> Vec<Vec<usize>> {
-    let mut gstrides = vec![1usize; groups.len()];
-    for o in (0..groups.len().saturating_sub(1)).rev() {
-        gstrides[o] = gstrides[o + 1] * groups[o + 1].len;
-    }
+    let gstrides = strides(&groups.iter().map(|g| g.len).collect::<Vec<_>>());
     (0..plan.region.rank())
         .map(|d| {
             let len = (plan.region.0[d].end - plan.region.0[d].start) as usize;
@@ -1549,10 +1536,7 @@ pub fn project_slab(
                 .count()
         })
         .collect();
-    let mut ostrides = vec![1usize; rank];
-    for d in (0..rank.saturating_sub(1)).rev() {
-        ostrides[d] = ostrides[d + 1] * oshape[d + 1];
-    }
+    let ostrides = strides(&oshape);
     let offsets: Vec<Vec<usize>> = (0..rank)
         .map(|d| {
             positions[d]
@@ -1621,7 +1605,7 @@ fn slab_first(plan: &Plan, slab: &Slab, d: usize) -> Option<u32> {
         .find(|&x| x != SKIP)
 }
 
-fn col_is(c: &Col, ty: EType) -> bool {
+pub(crate) fn col_is(c: &Col, ty: EType) -> bool {
     matches!(
         (c, ty),
         (Col::F32(_), EType::F32)
@@ -1691,15 +1675,7 @@ fn scatter(out: *mut u8, len: usize, v: &Col, shape: &[usize], contrib: &[&[usiz
                     }
                 }
             }
-            let mut d = rank - 1;
-            while d > 0 {
-                d -= 1;
-                idx[d] += 1;
-                if idx[d] < shape[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
+            next_index(&mut idx, &shape[..rank - 1]);
         }
     }
     match v {

@@ -7,8 +7,8 @@
 //! Finished readers hand their buffers to a small global pool for the next query.
 
 use crate::error::QueryError;
-use crate::eval::Col;
-use crate::exec::Exec;
+use crate::eval::{Col, EType};
+use crate::exec::{col_is, Exec};
 use crate::logical::Plan;
 use arrayq_storage::{Buffer, DType, Element, ReadOptions, Region};
 use ndarray::{ArrayD, IxDyn};
@@ -165,7 +165,7 @@ impl Reader {
                 plan.snap
                     .read_into(a, piece, opts, &mut buf)
                     .map_err(QueryError::from_storage)?;
-                from_buffer(buf)
+                Col::from_buffer(buf)
             } else {
                 // Decode the whole chunk into this worker's chunk buffer (no scratch, no
                 // fill pass in storage), then cut the piece out of it, or leave it there
@@ -173,7 +173,7 @@ impl Reader {
                 let cshape = cbox.shape();
                 let cn: usize = cshape.iter().product();
                 let old = match self.boxes[k].take() {
-                    Some(b) if same_type(&b, dtype) && col_len(&b) == cn => b,
+                    Some(b) if col_is(&b, EType::of(dtype)) && col_len(&b) == cn => b,
                     Some(b) => {
                         self.give(b);
                         self.take(cn)
@@ -204,7 +204,7 @@ impl Reader {
                 } else {
                     cut(&buf, &cshape, &start, &shape, col, n)
                 };
-                self.boxes[k] = Some(from_buffer(buf));
+                self.boxes[k] = Some(Col::from_buffer(buf));
                 out
             };
             self.cols[k] = col;
@@ -218,6 +218,18 @@ impl Reader {
 /// Shortest innermost extent of a piece left in its chunk buffer as a view.
 const VIEW_MIN_ROW: usize = 32;
 
+/// Steps `idx` to the next index of `shape` in row-major order (wrapping to zeros).
+#[inline]
+pub fn next_index(idx: &mut [usize], shape: &[usize]) {
+    for d in (0..idx.len()).rev() {
+        idx[d] += 1;
+        if idx[d] < shape[d] {
+            return;
+        }
+        idx[d] = 0;
+    }
+}
+
 /// Row-major element strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
@@ -225,16 +237,6 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
         s[d] = s[d + 1] * shape[d + 1];
     }
     s
-}
-
-fn same_type(c: &Col, dtype: DType) -> bool {
-    matches!(
-        (c, dtype),
-        (Col::F32(_), DType::F32)
-            | (Col::F64(_), DType::F64)
-            | (Col::I64(_), DType::I64)
-            | (Col::Bool(_), DType::Bool)
-    )
 }
 
 fn col_len(c: &Col) -> usize {
@@ -305,22 +307,6 @@ fn into_buffer(dtype: DType, col: Col, shape: &[usize], n: usize) -> Buffer {
     }
 }
 
-/// The column holding a native buffer's memory (no copy).
-fn from_buffer(b: Buffer) -> Col {
-    fn raw<T>(a: ArrayD<T>) -> Vec<T> {
-        let (v, off) = a.into_raw_vec_and_offset();
-        debug_assert_eq!(off.unwrap_or(0), 0);
-        v
-    }
-    match b {
-        Buffer::F32(a) => Col::F32(raw(a)),
-        Buffer::F64(a) => Col::F64(raw(a)),
-        Buffer::I64(a) => Col::I64(raw(a)),
-        Buffer::Bool(a) => Col::Bool(raw(a)),
-        other => Col::from_buffer(other),
-    }
-}
-
 /// Copies the box `count` at `start` of a row-major `src` of `shape` into `dst`'s
 /// memory (resized to `n`).
 fn cut(src: &Buffer, shape: &[usize], start: &[usize], count: &[usize], dst: Col, n: usize) -> Col {
@@ -338,10 +324,7 @@ fn cut(src: &Buffer, shape: &[usize], start: &[usize], count: &[usize], dst: Col
         if n == 0 {
             return out;
         }
-        let mut strides = vec![1usize; rank];
-        for d in (0..rank - 1).rev() {
-            strides[d] = strides[d + 1] * shape[d + 1];
-        }
+        let strides = strides(shape);
         let mut idx = vec![0usize; rank - 1];
         for row in out.chunks_exact_mut(inner) {
             let mut off = start[rank - 1];
@@ -349,15 +332,7 @@ fn cut(src: &Buffer, shape: &[usize], start: &[usize], count: &[usize], dst: Col
                 off += (start[d] + idx[d]) * strides[d];
             }
             row.copy_from_slice(&src[off..off + inner]);
-            let mut d = rank - 1;
-            while d > 0 {
-                d -= 1;
-                idx[d] += 1;
-                if idx[d] < count[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
+            next_index(&mut idx, &count[..rank - 1]);
         }
         out
     }

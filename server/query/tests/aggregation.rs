@@ -216,7 +216,8 @@ fn check_all(e: &Engine, arg: &str, filter: &str, group_by: &str, w: &Want) {
             let sql =
                 format!("SELECT {call}({arg}) FROM t WITH (layout = '{l}') {filter} {group_by}");
             let got = run(e, &sql).columns[0].to_f64_vec();
-            for (g, &got_g) in got.iter().enumerate().take(ng) {
+            assert_eq!(got.len(), ng, "{sql}");
+            for (g, &got_g) in got.iter().enumerate() {
                 let want = [
                     if w.n[g] == 0 { 0.0 } else { w.sum[g] },
                     if w.n[g] == 0 {
@@ -354,22 +355,26 @@ fn projections_agree_across_layouts() {
     let base = run(&e, &q.replace("{L}", "tiles"));
     assert_eq!(base.header.shape, vec![NT - 2, NL - 4, 3]);
     let picked = [0usize, 4, 5];
-    let got = base.columns[0].to_f64_vec();
+    let (got, got_w) = (base.columns[0].to_f64_vec(), base.columns[1].to_f64_vec());
     let mut k = 0;
     for t in 2..NT {
         for i in 4..NL {
             for &j in &picked {
                 let want = value(t, i, j) as f64;
                 assert!(close(got[k], want, 0.0), "v[{t},{i},{j}]");
+                // Doubling is exact in f32 and f64 alike.
+                assert!(close(got_w[k], want * 2.0, 0.0), "w[{t},{i},{j}]");
                 k += 1;
             }
         }
     }
+    assert_eq!(k, got.len());
     for l in ["boxes", "pencils"] {
         let r = run(&e, &q.replace("{L}", l));
         assert_eq!(r.header.layout, l);
         for c in 0..2 {
             let (a, b) = (base.columns[c].to_f64_vec(), r.columns[c].to_f64_vec());
+            assert_eq!(a.len(), b.len(), "{l} column {c}");
             assert!(
                 a.iter().zip(&b).all(|(x, y)| close(*x, *y, 0.0)),
                 "{l} column {c}"
