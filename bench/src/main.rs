@@ -89,14 +89,6 @@ enum Cmd {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
-    /// Serves a store over gRPC until stdin closes (the memory measurement's child).
-    #[command(hide = true)]
-    Serve {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        addr_file: PathBuf,
-    },
     /// Merges result JSON files into one table and chart.
     Report {
         /// Result files (default: every <suite>-<scale>.json in --out-dir).
@@ -168,10 +160,6 @@ fn run() -> Result<ExitCode> {
         }
         Cmd::Report { files, out } => {
             report(&cli.out_dir, files, out.as_deref())?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Cmd::Serve { data, addr_file } => {
-            arrayq_bench::suites::memory::serve(data, addr_file, threads)?;
             return Ok(ExitCode::SUCCESS);
         }
     };

@@ -50,7 +50,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryResult};
+use arrayq_query::{Engine, Execution, QueryContext, QueryResult};
 use arrayq_storage::{AsOf, Options, Region, Store};
 use arrayq_workload::load::{self, Era5LoadOptions, BALANCED, MAP_TILES};
 use arrayq_workload::{era5, Scale};
@@ -831,7 +831,7 @@ fn ensure_store(root: &Path, def: &StoreDef, scale: Scale) -> Result<(LoadMarker
 pub(crate) fn open_engine(dir: &Path) -> Result<Engine> {
     let store = Store::open_with(dir, Options::default())
         .with_context(|| format!("opening {}", dir.display()))?;
-    Ok(Engine::new(store, EngineConfig::default()))
+    Ok(super::grpc::server_like_engine(store))
 }
 
 /// One system's measurement of one query.
@@ -1220,7 +1220,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
 
     // Peak RSS of a separate server process answering the full-cube queries.
     bar.set_message("era5: server memory");
-    memory_checks(&mut res, &main_dir, &log_dir, ctx.threads)?;
+    memory_checks(&mut res, &main_dir, ctx.threads)?;
 
     // Peers.
     if let (Some(py), Some(files)) = (&venv, &files) {
@@ -1581,11 +1581,11 @@ pub(crate) fn pivot(cases: &[CaseResult], ids: &[&str], order: &[String], cold: 
 /// The server's peak RSS (VmHWM of a child process serving the main store) while it
 /// answers the full-cube mean twice and then streams the whole cube to a client that
 /// discards it; the target bounds the mean's peak.
-fn memory_checks(res: &mut SuiteResult, dir: &Path, work: &Path, threads: usize) -> Result<()> {
+fn memory_checks(res: &mut SuiteResult, dir: &Path, threads: usize) -> Result<()> {
     const LIMIT_MB: f64 = 300.0;
     let mean = "SELECT avg(t2m) FROM era5";
     let stream = "SELECT t2m FROM era5";
-    let r = super::memory::measure(dir, threads, work, &[mean, mean, stream])?;
+    let r = super::memory::measure(dir, threads, &[mean, mean, stream])?;
     let mb = |b: u64| b as f64 / 1e6;
     let after_means = r.queries[1].peak_bytes;
     res.checks.push(Check::at_most(
@@ -1593,8 +1593,9 @@ fn memory_checks(res: &mut SuiteResult, dir: &Path, work: &Path, threads: usize)
         mb(after_means),
         LIMIT_MB,
         &format!(
-            "VmHWM of a separate server process after two `{mean}` over gRPC \
+            "VmHWM of arrayqd ({}) after two `{mean}` over gRPC \
              (RSS after opening the store: {:.0} MB)",
+            r.binary,
             mb(r.open_bytes)
         ),
     ));

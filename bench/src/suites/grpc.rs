@@ -78,7 +78,7 @@ pub const STREAM_RATIO_TARGET: f64 = 0.5;
 pub const P99_TARGET_MS: f64 = 20.0;
 /// Largest result both sides accept (the full cube at M is 1.5 GB; the server's
 /// default limit is 1 GiB).
-const MAX_RESULT_BYTES: u64 = 1 << 33;
+pub(crate) const MAX_RESULT_BYTES: u64 = 1 << 33;
 /// Bumped when the cached store's content or format changes.
 const CACHE_VERSION: u32 = 1;
 
@@ -408,6 +408,17 @@ impl ArrayqdProcess {
     /// Process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// A field of its `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
+    pub fn status_bytes(&self, field: &str) -> Result<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb = text
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .ok_or_else(|| anyhow!("no {field} in /proc/{}/status", self.child.id()))?;
+        Ok(kb * 1024)
     }
 
     /// CPU time the server has used so far (all live threads).
