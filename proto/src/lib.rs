@@ -381,24 +381,8 @@ impl ResultHeader {
 ///
 /// # Panics
 /// If `elem_size` is 0 or larger than [`MAX_BLOCK_BYTES`].
-pub fn data_blocks(
-    column: u32,
-    elem_size: usize,
-    data: &[u8],
-) -> impl Iterator<Item = DataBlock> + '_ {
-    assert!(
-        elem_size > 0 && elem_size <= MAX_BLOCK_BYTES,
-        "invalid element size {elem_size}"
-    );
-    debug_assert_eq!(data.len() % elem_size, 0, "partial element in column data");
-    let step = (MAX_BLOCK_BYTES / elem_size) * elem_size;
-    data.chunks(step)
-        .enumerate()
-        .map(move |(i, chunk)| DataBlock {
-            column,
-            element_offset: (i * (step / elem_size)) as u64,
-            data: Bytes::copy_from_slice(chunk),
-        })
+pub fn data_blocks(column: u32, elem_size: usize, data: &[u8]) -> impl Iterator<Item = DataBlock> {
+    data_blocks_shared(column, elem_size, Bytes::copy_from_slice(data))
 }
 
 /// [`data_blocks`] over shared bytes: each block is a slice of `data` (no copy).
@@ -974,12 +958,18 @@ impl WriteCollector {
 /// position `line:col`. The message becomes `"line:col: message"` and the
 /// trailers carry `arrayq-error-position: line:col`.
 pub fn invalid_argument_at(line: u32, col: u32, message: impl fmt::Display) -> Status {
+    status_at(Code::InvalidArgument, line, col, message)
+}
+
+/// Server side: a status of `code` for an error at `line:col` of the query text, in
+/// the form [`invalid_argument_at`] describes.
+pub fn status_at(code: Code, line: u32, col: u32, message: impl fmt::Display) -> Status {
     let pos = format!("{line}:{col}");
     let mut md = MetadataMap::new();
     if let Ok(v) = MetadataValue::try_from(pos.as_str()) {
         md.insert(ERROR_POSITION_METADATA_KEY, v);
     }
-    Status::with_metadata(Code::InvalidArgument, format!("{pos}: {message}"), md)
+    Status::with_metadata(code, format!("{pos}: {message}"), md)
 }
 
 /// Client side: the `(line, col)` of an error status, from the

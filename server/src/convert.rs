@@ -447,7 +447,6 @@ pub fn stats_to_pb(s: &QueryStats, version: u64) -> pb::QueryStats {
     }
 }
 
-/// Row-major little-endian bytes of a buffer (bool: one byte 0/1 per element).
 /// [`buffer_le_bytes`] taking ownership: on little-endian targets a contiguous
 /// numeric buffer becomes the `Bytes` of a `DataBlock` without a copy (the block
 /// then owns the engine's buffer until the transport has written it).
@@ -467,6 +466,7 @@ impl AsRef<[u8]> for LeBuffer {
     }
 }
 
+/// Row-major little-endian bytes of a buffer (bool: one byte 0/1 per element).
 pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
     if cfg!(target_endian = "little") {
         if let Some(raw) = buffer_bytes(b) {

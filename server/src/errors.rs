@@ -1,7 +1,7 @@
 //! Mapping of storage and query errors to gRPC statuses (see the "Errors" section of
 //! `proto/arrayq/v1/arrayq.proto`).
 
-use arrayq_proto::invalid_argument_at;
+use arrayq_proto::status_at;
 use arrayq_query::QueryError;
 use arrayq_storage::StorageError;
 use tonic::{Code, Status};
@@ -41,16 +41,12 @@ pub fn storage_status(e: StorageError) -> Status {
 /// `line:col: ` prefix and the `arrayq-error-position` trailer.
 pub fn query_status(e: QueryError) -> Status {
     if let Some((line, col)) = e.position() {
-        let at = invalid_argument_at(line as u32, col as u32, e.message_without_position());
-        return match e {
-            // An unknown array keeps NOT_FOUND, with the position of its name.
-            QueryError::NotFound(_) => Status::with_metadata(
-                Code::NotFound,
-                at.message().to_string(),
-                at.metadata().clone(),
-            ),
-            _ => at,
+        // An unknown array keeps NOT_FOUND, with the position of its name.
+        let code = match e {
+            QueryError::NotFound(_) => Code::NotFound,
+            _ => Code::InvalidArgument,
         };
+        return status_at(code, line as u32, col as u32, e.message_without_position());
     }
     match e {
         QueryError::Parse { .. } | QueryError::Plan(_) | QueryError::Type(_) => {

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use arrayq_proto::v1::{QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
-use arrayq_proto::{data_blocks_shared, header_messages, MAX_BLOCK_BYTES};
+use arrayq_proto::{data_blocks_shared, header_messages};
 use arrayq_query::{render_table, Execution, QueryContext, QueryError};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -331,16 +331,12 @@ impl Worker {
                     };
                     let elem = block.data.dtype().size();
                     let (column, offset) = (block.column as u32, block.offset as u64);
+                    // Engine blocks larger than a message are split (slices, no copy).
                     let bytes = buffer_into_le_bytes(block.data);
-                    let n = (bytes.len() / elem) as u64;
-                    if bytes.len() <= MAX_BLOCK_BYTES {
-                        self.send_data(QueryResponse::data(column, offset, bytes), n)?;
-                    } else {
-                        for mut b in data_blocks_shared(column, elem, bytes) {
-                            b.element_offset += offset;
-                            let k = (b.data.len() / elem) as u64;
-                            self.send_data(b.into(), k)?;
-                        }
+                    for mut b in data_blocks_shared(column, elem, bytes) {
+                        b.element_offset += offset;
+                        let k = (b.data.len() / elem) as u64;
+                        self.send_data(b.into(), k)?;
                     }
                 }
                 let stats = stream.stats();
