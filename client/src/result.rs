@@ -567,16 +567,7 @@ pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
 
 /// `b` with a new shape holding the same number of elements.
 pub fn reshape(b: Buffer, shape: &[usize]) -> std::result::Result<Buffer, String> {
-    if b.shape() == shape {
-        return Ok(b);
-    }
-    let n: usize = shape.iter().product();
-    if b.len() != n {
-        return Err(format!("{} values do not fit shape {shape:?}", b.len()));
-    }
-    let dtype = b.dtype();
-    let bytes = buffer_le_bytes(&b);
-    Buffer::from_le_bytes(dtype, shape, &bytes).map_err(|e| e.to_string())
+    b.into_shape(shape).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

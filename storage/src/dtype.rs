@@ -389,6 +389,24 @@ impl Buffer {
         out
     }
 
+    /// The same elements, row-major, in `shape`; no copy when the buffer is already
+    /// in standard layout.
+    pub fn into_shape(self, shape: &[usize]) -> crate::Result<Buffer> {
+        let n: usize = shape.iter().product();
+        if self.len() != n {
+            return Err(crate::StorageError::ShapeMismatch(format!(
+                "{} values do not fit shape {shape:?}",
+                self.len()
+            )));
+        }
+        crate::with_buffer!(self, a => {
+            let a = if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() };
+            a.into_shape_with_order(ndarray::IxDyn(shape))
+                .map(Element::wrap)
+                .map_err(|e| crate::StorageError::ShapeMismatch(e.to_string()))
+        })
+    }
+
     /// Builds a buffer from row-major little-endian bytes.
     pub fn from_le_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> crate::Result<Buffer> {
         let n: usize = shape.iter().product();
@@ -425,5 +443,27 @@ fn advise_huge_pages(b: &mut Buffer) {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn into_shape_keeps_row_major_order() {
+        let a = ndarray::Array2::from_shape_fn((2, 3), |(i, j)| (10 * i + j) as i32);
+        let b = Buffer::I32(a.clone().into_dyn())
+            .into_shape(&[3, 2])
+            .unwrap();
+        assert_eq!(b.to_f64_vec(), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+        // A transposed (non-standard) array is reshaped in its logical order.
+        let t = Buffer::I32(a.reversed_axes().into_dyn())
+            .into_shape(&[6])
+            .unwrap();
+        assert_eq!(t.to_f64_vec(), vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0]);
+        assert!(Buffer::I32(ndarray::ArrayD::zeros(vec![4]))
+            .into_shape(&[5])
+            .is_err());
     }
 }

@@ -376,10 +376,6 @@ fn place(dst: &mut Buffer, offset: usize, src: &Buffer) -> Result<(), QueryError
 }
 
 fn reshape(b: Buffer, shape: &[usize]) -> Result<Buffer, QueryError> {
-    use ndarray::IxDyn;
-    arrayq_storage::with_buffer!(b, a => {
-        a.into_shape_with_order(IxDyn(shape))
-            .map(arrayq_storage::Element::wrap)
-            .map_err(|e| QueryError::Internal(format!("reshape: {e}")))
-    })
+    b.into_shape(shape)
+        .map_err(|e| QueryError::Internal(format!("reshape: {e}")))
 }
