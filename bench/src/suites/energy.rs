@@ -40,12 +40,12 @@ use arrayq_workload::{energy, load, Scale};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::era5::{
-    close, compare, data_root, iso, last_json, measure_store, peer_timing, peers_dir, pivot, tail,
-    venv, Answer, GrpcServer, Measured, REL_TOL,
+    close, compare, data_root, iso, last_json, measure_grpc, measure_store, peer_timing, peers_dir,
+    pivot, tail, venv, Answer, Measured, REL_TOL,
 };
 use super::pgcopy::{self, Layout};
 use super::{Ctx, Suite};
-use crate::measure::{fmt_bytes, time_runs, Timing};
+use crate::measure::{fmt_bytes, Timing};
 use crate::results::{CaseResult, SuiteResult};
 
 /// The energy query suite.
@@ -632,21 +632,8 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     // gRPC.
     bar.set_message("energy: gRPC");
     {
-        let server = GrpcServer::start(&dir, ctx.threads)?;
-        let mut v = Vec::new();
-        for (_, sql) in &qs {
-            let (t, r) = time_runs(runs, 1, || server.query(sql))?;
-            v.push(Some(Measured {
-                warm: t,
-                cold: None,
-                answer: Answer::from_client(&r),
-                chunks: Some(r.stats.chunks_read),
-                read_bytes: Some(r.stats.bytes_read),
-                layout: Some(r.stats.layout.clone()),
-            }));
-            bar.inc(1);
-        }
-        server.stop()?;
+        let sqls: Vec<&str> = qs.iter().map(|(_, sql)| sql.as_str()).collect();
+        let v = measure_grpc(&dir, &sqls, ctx.threads, runs, &bar)?;
         order.push(GRPC.into());
         by_system.insert(GRPC.into(), v);
     }

@@ -845,6 +845,33 @@ pub(crate) struct Measured {
     pub layout: Option<String>,
 }
 
+/// Every query through an in-process server on the store in `dir` over loopback
+/// gRPC: `runs` timed warm runs each (no cold run: the server keeps the store open).
+pub(crate) fn measure_grpc(
+    dir: &Path,
+    sqls: &[&str],
+    threads: usize,
+    runs: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<Option<Measured>>> {
+    let server = GrpcServer::start(dir, threads)?;
+    let mut v = Vec::new();
+    for sql in sqls {
+        let (t, r) = time_runs(runs, 1, || server.query(sql))?;
+        v.push(Some(Measured {
+            warm: t,
+            cold: None,
+            answer: Answer::from_client(&r),
+            chunks: Some(r.stats.chunks_read),
+            read_bytes: Some(r.stats.bytes_read),
+            layout: Some(r.stats.layout.clone()),
+        }));
+        bar.inc(1);
+    }
+    server.stop()?;
+    Ok(v)
+}
+
 /// Every query on one arrayq store: per query a cold run (files evicted, store
 /// reopened), one untimed warm-up and `runs` timed runs.
 pub(crate) fn measure_store(
@@ -1199,21 +1226,8 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     // gRPC on the main store.
     bar.set_message("era5: gRPC");
     {
-        let server = GrpcServer::start(&main_dir, ctx.threads)?;
-        let mut v = Vec::new();
-        for q in &qs {
-            let (t, r) = time_runs(runs, 1, || server.query(&q.sql))?;
-            v.push(Some(Measured {
-                warm: t,
-                cold: None,
-                answer: Answer::from_client(&r),
-                chunks: Some(r.stats.chunks_read),
-                read_bytes: Some(r.stats.bytes_read),
-                layout: Some(r.stats.layout.clone()),
-            }));
-            bar.inc(1);
-        }
-        server.stop()?;
+        let sqls: Vec<&str> = qs.iter().map(|q| q.sql.as_str()).collect();
+        let v = measure_grpc(&main_dir, &sqls, ctx.threads, runs, &bar)?;
         order.push(GRPC.to_string());
         by_system.insert(GRPC.to_string(), v);
     }
