@@ -31,6 +31,9 @@ pub mod v1 {
 
 pub use prost::bytes::Bytes;
 use prost::Message;
+/// The protobuf codec of the generated services, for code that frames or decodes
+/// messages itself.
+pub use tonic_prost::ProstCodec;
 use v1::result_dimension::Coordinates;
 use v1::{
     query_response, write_request, CoordinateBlock, DType, DataBlock, DoubleList, IndexRange,

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use arrayq_proto::v1::array_q_server::ArrayQServer;
 use arrayq_proto::FILE_DESCRIPTOR_SET;
 use arrayq_query::{Engine, EngineConfig};
 use arrayq_storage::Store;
@@ -163,14 +162,8 @@ impl Server {
             shutdown_tx,
         } = self;
         let limits = &config.limits;
-        let generated = ArrayQServer::new(ArrayQService::new(shared.clone()))
-            .max_decoding_message_size(limits.max_message_bytes)
-            .max_encoding_message_size(limits.max_message_bytes);
-        let service = ArrayQRoutes::new(
-            generated,
-            ArrayQService::new(shared.clone()),
-            limits.max_message_bytes,
-        );
+        let service =
+            ArrayQRoutes::new(ArrayQService::new(shared.clone()), limits.max_message_bytes);
         let reflection = if config.reflection {
             Some(
                 tonic_reflection::server::Builder::configure()

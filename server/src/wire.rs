@@ -15,15 +15,15 @@ use std::task::{ready, Context, Poll};
 
 use arrayq_proto::v1::array_q_server::{ArrayQ, ArrayQServer};
 use arrayq_proto::v1::{query_response::Msg, DataBlock, QueryRequest, QueryResponse};
-use arrayq_proto::Bytes;
+use arrayq_proto::{Bytes, ProstCodec};
 use http::{HeaderMap, HeaderValue};
 use http_body::Frame;
-use http_body_util::BodyExt;
 use prost::bytes::{BufMut, BytesMut};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::body::Body;
+use tonic::codec::{Codec, Streaming};
 use tonic::server::NamedService;
 use tonic::{Code, Status};
 use tower::Service;
@@ -46,11 +46,12 @@ pub struct ArrayQRoutes {
 }
 
 impl ArrayQRoutes {
-    pub fn new(
-        inner: ArrayQServer<ArrayQService>,
-        service: ArrayQService,
-        max_message_bytes: usize,
-    ) -> Self {
+    /// Every RPC of `service` (messages of at most `max_message_bytes`), Query framed
+    /// by [`QueryBody`].
+    pub fn new(service: ArrayQService, max_message_bytes: usize) -> Self {
+        let inner = ArrayQServer::new(service.clone())
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
         ArrayQRoutes {
             inner,
             service,
@@ -100,8 +101,9 @@ impl Service<http::Request<Body>> for ArrayQRoutes {
     }
 }
 
-/// The single message of a unary request body (uncompressed, at most `max` bytes).
-async fn unary_request<M: Message + Default>(
+/// The single message of a unary request body (uncompressed, at most `max` bytes),
+/// decoded by tonic's own request decoder.
+async fn unary_request<M: Message + Default + Send + 'static>(
     req: http::Request<Body>,
     max: usize,
 ) -> Result<tonic::Request<M>, Status> {
@@ -113,31 +115,11 @@ async fn unary_request<M: Message + Default>(
         }
     }
     let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map_err(|e| Status::cancelled(format!("reading the request: {e}")))?
-        .to_bytes();
-    if bytes.len() < 5 {
-        return Err(Status::internal("Missing request message."));
-    }
-    if bytes[0] != 0 {
-        return Err(Status::unimplemented(
-            "compressed request messages are not supported",
-        ));
-    }
-    let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
-    if len > max {
-        return Err(Status::out_of_range(format!(
-            "Error, decoded message length too large: found {len} bytes, the limit is: {max} bytes"
-        )));
-    }
-    if bytes.len() != 5 + len {
-        return Err(Status::internal(
-            "the request body does not hold exactly one message",
-        ));
-    }
-    let msg = M::decode(&bytes[5..]).map_err(|e| Status::internal(e.to_string()))?;
+    let decoder = ProstCodec::<M, M>::default().decoder();
+    let msg = Streaming::new_request(decoder, body, None, Some(max))
+        .message()
+        .await?
+        .ok_or_else(|| Status::internal("Missing request message."))?;
     Ok(tonic::Request::from_http(http::Request::from_parts(
         parts, msg,
     )))
@@ -275,6 +257,7 @@ mod tests {
             }),
         ];
         for (i, m) in msgs.into_iter().enumerate() {
+            let original = m.clone();
             let expected = tonic_framing(&m);
             let (head, payload) = frame_message(m);
             assert_eq!(payload.is_some(), i < 2, "message {i}");
@@ -283,6 +266,15 @@ mod tests {
                 got.extend_from_slice(&p);
             }
             assert_eq!(got, expected, "message {i}");
+            // And tonic's own decoder reads the frame back as the message.
+            let body = http_body_util::Full::new(Bytes::from(got));
+            let decoder = ProstCodec::<QueryResponse, QueryResponse>::default().decoder();
+            let back = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(Streaming::new_request(decoder, body, None, None).message())
+                .unwrap();
+            assert_eq!(back.as_ref(), Some(&original), "message {i}");
         }
     }
 
