@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arrayq_proto::v1::{self, array_q_client::ArrayQClient, query_response::Msg};
 use arrayq_proto::Bytes;
-use arrayq_storage::Buffer;
+use arrayq_storage::{Buffer, DType};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::result::{
     buffer_from_le, buffer_le_bytes, Block, ColumnBuilder, Header, QueryResult, QueryStats,
 };
+use crate::stored::{on_rayon, StoredData};
 
 /// Largest message the client accepts or sends (the server keeps streamed
 /// messages under 4 MiB; unary answers with very long label lists can be
@@ -30,6 +31,11 @@ const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// scale S) cost the client 199 ms of CPU with 16 KiB frames and 44 ms with
 /// 1 MiB frames (bench/README.md).
 pub const MAX_FRAME_BYTES: u32 = 1 << 20;
+
+/// HTTP/2 receive window per call: how far the server may send ahead of what
+/// the caller has taken. A few result blocks, so the transfer goes on while the
+/// client decodes a block.
+pub const STREAM_WINDOW_BYTES: u32 = 16 << 20;
 
 /// Adds `authorization: Bearer <token>` to every call when a token is set.
 #[derive(Clone, Default)]
@@ -81,6 +87,9 @@ pub struct QueryOptions {
     pub max_result_bytes: u64,
     /// Server-side time limit (None: server default).
     pub timeout: Option<Duration>,
+    /// Ask for raw elements only. By default the server may send whole chunks
+    /// of a plain projection as stored (compressed), which this client decodes.
+    pub raw_blocks: bool,
 }
 
 /// The plan of a query (see [`Client::explain`]).
@@ -141,7 +150,9 @@ impl Client {
             .map_err(|e| fail(format!("invalid address: {e}")))?
             .connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)))
             .tcp_nodelay(true)
-            .max_frame_size(MAX_FRAME_BYTES);
+            .max_frame_size(MAX_FRAME_BYTES)
+            .initial_stream_window_size(STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(2 * STREAM_WINDOW_BYTES);
         if let Some(pem) = &opts.ca_cert_pem {
             let mut tls_config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
             if let Some(domain) = &opts.tls_domain {
@@ -217,6 +228,7 @@ impl Client {
             sql: sql.to_string(),
             max_result_bytes: opts.max_result_bytes,
             timeout_ms: opts.timeout.map_or(0, |t| (t.as_millis() as u64).max(1)),
+            accept_stored_chunks: !opts.raw_blocks,
         };
         let inner = self.rpc().query(req).await?.into_inner();
         QueryStream::open(inner).await
@@ -504,8 +516,27 @@ impl QueryStream {
     }
 
     /// The next block of raw bytes: (column, element offset, bytes); `None`
-    /// after the footer. The bytes are shared with the receive buffer (no copy).
+    /// after the footer. Raw blocks are shared with the receive buffer (no copy);
+    /// stored chunks are decoded first.
     pub async fn next_raw(&mut self) -> Result<Option<(usize, usize, Bytes)>> {
+        Ok(match self.next_data().await? {
+            None => None,
+            Some((col, offset, Data::Raw(bytes))) => Some((col, offset, bytes)),
+            Some((col, offset, Data::Stored(s))) => {
+                let dtype = self.header.columns[col].dtype;
+                let values = on_rayon(move || {
+                    let mut b = ColumnBuilder::with_capacity(dtype, s.elements);
+                    s.decode_onto(&mut b)?;
+                    b.finish(&[s.elements])
+                })
+                .await??;
+                Some((col, offset, Bytes::from(buffer_le_bytes(&values))))
+            }
+        })
+    }
+
+    /// The next data block, checked against the header and what came before.
+    async fn next_data(&mut self) -> Result<Option<(usize, usize, Data)>> {
         if self.stats.is_some() {
             return Ok(None);
         }
@@ -530,13 +561,22 @@ impl QueryStream {
                 }
                 self.current_column = col;
                 let size = self.elem_sizes[col];
-                if b.data.is_empty() || !b.data.len().is_multiple_of(size) {
-                    return Err(Error::Protocol(format!(
-                        "DataBlock of {} bytes for {size}-byte elements",
-                        b.data.len()
-                    )));
-                }
-                let n = b.data.len() / size;
+                let (n, data) = match b.stored {
+                    Some(stored) => {
+                        let dtype = self.header.columns[col].dtype;
+                        let s = StoredData::new(stored, b.data, dtype)?;
+                        (s.elements, Data::Stored(s))
+                    }
+                    None => {
+                        if b.data.is_empty() || !b.data.len().is_multiple_of(size) {
+                            return Err(Error::Protocol(format!(
+                                "DataBlock of {} bytes for {size}-byte elements",
+                                b.data.len()
+                            )));
+                        }
+                        (b.data.len() / size, Data::Raw(b.data))
+                    }
+                };
                 if b.element_offset != self.received[col] as u64
                     || self.received[col] + n > self.expected
                 {
@@ -547,7 +587,7 @@ impl QueryStream {
                 }
                 let offset = self.received[col];
                 self.received[col] += n;
-                Ok(Some((col, offset, b.data)))
+                Ok(Some((col, offset, data)))
             }
             Msg::Footer(f) => {
                 if let Some(c) = self.received.iter().position(|&r| r != self.expected) {
@@ -574,11 +614,21 @@ impl QueryStream {
 
     /// The next block of values; `None` once the result is complete.
     pub async fn next_block(&mut self) -> Result<Option<Block>> {
-        let Some((column, offset, bytes)) = self.next_raw().await? else {
+        let Some((column, offset, data)) = self.next_data().await? else {
             return Ok(None);
         };
         let dtype = self.header.columns[column].dtype;
-        let values = buffer_from_le(dtype, &bytes)?;
+        let values = match data {
+            Data::Raw(bytes) => buffer_from_le(dtype, &bytes)?,
+            Data::Stored(s) => {
+                on_rayon(move || {
+                    let mut b = ColumnBuilder::with_capacity(dtype, s.elements);
+                    s.decode_onto(&mut b)?;
+                    b.finish(&[s.elements])
+                })
+                .await??
+            }
+        };
         Ok(Some(Block {
             column,
             offset,
@@ -588,9 +638,9 @@ impl QueryStream {
 
     /// Receives the rest of the result.
     pub async fn collect(mut self) -> Result<QueryResult> {
-        // Each block is copied once, into its column's typed buffer of the final
-        // size and shape (next_raw has checked that blocks are contiguous and in
-        // order).
+        // Each block is copied (or decoded) once, into its column's typed buffer of
+        // the final size and shape (next_data has checked that blocks are contiguous
+        // and in order).
         let mut cols: Vec<ColumnBuilder> = self
             .header
             .columns
@@ -598,8 +648,18 @@ impl QueryStream {
             .zip(&self.elem_sizes)
             .map(|(c, &s)| ColumnBuilder::with_capacity(c.dtype, self.expected.min((1 << 30) / s)))
             .collect();
-        while let Some((col, _, bytes)) = self.next_raw().await? {
-            cols[col].extend_le(&bytes);
+        while let Some((col, _, data)) = self.next_data().await? {
+            match data {
+                Data::Raw(bytes) => cols[col].extend_le(&bytes),
+                Data::Stored(s) => {
+                    let mut c = std::mem::replace(
+                        &mut cols[col],
+                        ColumnBuilder::with_capacity(DType::U8, 0),
+                    );
+                    c = on_rayon(move || s.decode_onto(&mut c).map(|_| c)).await??;
+                    cols[col] = c;
+                }
+            }
         }
         let shape = if self.header.scalar {
             Vec::new()
@@ -613,6 +673,14 @@ impl QueryStream {
         let stats = self.stats.take().unwrap_or_default();
         QueryResult::new(self.header.clone(), values, stats)
     }
+}
+
+/// The values of a data block as received.
+enum Data {
+    /// Little-endian elements.
+    Raw(Bytes),
+    /// Stored chunks, to decode.
+    Stored(StoredData),
 }
 
 async fn next_msg(inner: &mut Streaming<v1::QueryResponse>) -> Result<Msg> {

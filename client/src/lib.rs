@@ -30,6 +30,7 @@ pub mod npy;
 pub mod result;
 pub mod schema;
 pub mod sql;
+mod stored;
 
 pub use arrayq_proto::v1 as proto;
 pub use arrayq_storage::{Buffer, DType};

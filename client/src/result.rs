@@ -127,6 +127,31 @@ impl ColumnBuilder {
         each_column!(self, v => extend_le(v, bytes), b => b.extend(bytes.iter().map(|&x| x != 0)))
     }
 
+    /// Appends `n` zero elements and returns their bytes, to be overwritten with
+    /// little-endian values followed by [`ColumnBuilder::tail_from_le`]; `None` for
+    /// BOOL, whose elements are not stored as bytes here.
+    pub(crate) fn extend_zeroed(&mut self, n: usize) -> Option<&mut [u8]> {
+        fn tail<T: LeElem>(v: &mut Vec<T>, n: usize) -> &mut [u8] {
+            let old = v.len();
+            v.resize(old + n, T::zeroed());
+            bytemuck::cast_slice_mut(&mut v[old..])
+        }
+        each_column!(self, v => Some(tail(v, n)), _b => None)
+    }
+
+    /// Converts the last `n` elements from little-endian to native order (nothing
+    /// to do on little-endian targets).
+    pub(crate) fn tail_from_le(&mut self, n: usize) {
+        if cfg!(target_endian = "big") {
+            each_column!(self, v => {
+                let len = v.len();
+                for x in &mut v[len - n..] {
+                    *x = x.le_to_native();
+                }
+            }, _b => {})
+        }
+    }
+
     /// The column as a buffer of `shape` (which must hold exactly its elements).
     pub(crate) fn finish(self, shape: &[usize]) -> Result<Buffer> {
         use ndarray::{ArrayD, IxDyn};

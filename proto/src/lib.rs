@@ -203,6 +203,7 @@ impl QueryResponse {
                 column,
                 element_offset,
                 data: data.into(),
+                stored: None,
             })),
         }
     }
@@ -408,6 +409,7 @@ pub fn data_blocks_shared(
         column,
         element_offset: (start / elem_size) as u64,
         data: data.slice(start..(start + step).min(len)),
+        stored: None,
     })
 }
 
@@ -770,6 +772,11 @@ impl ResultCollector {
                     "DataBlock for column {col} before column {earlier} was complete"
                 )));
             }
+        }
+        if b.stored.is_some() {
+            return Err(ProtocolError::new(
+                "DataBlock of stored chunks, which were not requested (accept_stored_chunks)",
+            ));
         }
         self.current_column = col;
         let size = self.elem_sizes[col];

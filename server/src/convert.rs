@@ -6,7 +6,7 @@ use arrayq_proto::v1::attribute::Fill;
 use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_proto::v1::ResultDimension;
 use arrayq_proto::{format_unix_ns, Bytes};
-use arrayq_query::{CoordValues, QueryStats};
+use arrayq_query::{CoordValues, QueryStats, StoredBlock};
 use arrayq_storage::codec::buffer_bytes;
 use arrayq_storage::{
     ArraySchema, Attribute, Buffer, BytesToBytes, CodecChain, CoordValue, Coordinate, DType,
@@ -445,6 +445,35 @@ pub fn stats_to_pb(s: &QueryStats, version: u64) -> pb::QueryStats {
         layout: s.layout.clone(),
         version,
     }
+}
+
+/// A block of stored chunks as a `DataBlock` (the chunks' bytes moved, not copied).
+pub fn stored_block_to_pb(b: StoredBlock) -> pb::DataBlock {
+    let (elements, bytes) = b.parts.iter().map(|&(n, l)| (n as u64, l as u64)).unzip();
+    pb::DataBlock {
+        column: b.column as u32,
+        element_offset: b.offset as u64,
+        data: Bytes::from(b.data),
+        stored: Some(pb::StoredChunks {
+            codecs: codec_to_pb(&b.codec),
+            elements,
+            bytes,
+        }),
+    }
+}
+
+/// The bytes-to-bytes steps of a chunk codec chain, in encoding order.
+pub fn codec_to_pb(c: &CodecChain) -> Vec<pb::CodecStep> {
+    use pb::codec_step::Step;
+    c.bytes_to_bytes
+        .iter()
+        .map(|s| pb::CodecStep {
+            step: Some(match *s {
+                BytesToBytes::Shuffle { elem_size } => Step::ShuffleElementSize(elem_size as u32),
+                BytesToBytes::Zstd { level } => Step::ZstdLevel(level),
+            }),
+        })
+        .collect()
 }
 
 /// [`buffer_le_bytes`] taking ownership: on little-endian targets a contiguous

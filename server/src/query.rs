@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use arrayq_proto::v1::{QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
-use arrayq_proto::{data_blocks_shared, header_messages};
-use arrayq_query::{render_table, Execution, QueryContext, QueryError};
+use arrayq_proto::{data_blocks_shared, header_messages, MAX_BLOCK_BYTES};
+use arrayq_query::{render_table, Execution, QueryContext, QueryError, WireBlock};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_stream::Stream;
@@ -23,7 +23,7 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 use tracing::{info, warn};
 
-use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb};
+use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb, stored_block_to_pb};
 use crate::errors::query_status;
 use crate::state::{CallCancel, Reason, Registered, Shared};
 
@@ -183,6 +183,8 @@ pub fn cancel_status(reason: Reason) -> Status {
 pub struct QueryCall {
     pub sql: String,
     pub max_result_bytes: u64,
+    /// The client decodes stored chunks (`QueryRequest.accept_stored_chunks`).
+    pub accept_stored_chunks: bool,
     pub deadline: Option<Instant>,
     pub permit: OwnedSemaphorePermit,
     pub peer: String,
@@ -198,12 +200,13 @@ pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryRes
         .counters
         .queries_total
         .fetch_add(1, Ordering::Relaxed);
-    let worker = Worker {
+    let mut worker = Worker {
         shared: shared.clone(),
         tx,
         cancel: cancel.clone(),
         deadline: call.deadline,
         handle: Handle::current(),
+        stored: false,
         elements_sent: 0,
         bytes_sent: 0,
         messages_sent: 0,
@@ -212,10 +215,12 @@ pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryRes
     let QueryCall {
         sql,
         max_result_bytes,
+        accept_stored_chunks,
         deadline,
         permit,
         peer,
     } = call;
+    worker.stored = accept_stored_chunks;
     shared.spawn_blocking(move || worker.run(&sql, max_result_bytes, deadline, &out, &peer));
     CallStream {
         rx,
@@ -239,6 +244,8 @@ struct Worker {
     cancel: Arc<CallCancel>,
     deadline: Option<Instant>,
     handle: Handle,
+    /// Send stored chunks where the query allows.
+    stored: bool,
     elements_sent: u64,
     bytes_sent: u64,
     messages_sent: u64,
@@ -317,9 +324,23 @@ impl Worker {
                 for m in header_messages(header) {
                     self.send(m)?;
                 }
+                if self.stored {
+                    stream.send_stored_chunks(MAX_BLOCK_BYTES);
+                }
                 loop {
                     self.check_cancel()?;
-                    let Some(block) = stream.next() else { break };
+                    let Some(block) = stream.next_wire() else {
+                        break;
+                    };
+                    let block = match block {
+                        Ok(WireBlock::Stored(b)) => {
+                            let k = b.elements() as u64;
+                            self.send_data(stored_block_to_pb(b).into(), k)?;
+                            continue;
+                        }
+                        Ok(WireBlock::Values(b)) => Ok(b),
+                        Err(e) => Err(e),
+                    };
                     let block = match block {
                         Ok(b) => b,
                         Err(e) => {

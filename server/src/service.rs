@@ -396,6 +396,7 @@ impl ArrayQ for ArrayQService {
             QueryCall {
                 sql: r.sql,
                 max_result_bytes: r.max_result_bytes,
+                accept_stored_chunks: r.accept_stored_chunks,
                 deadline,
                 permit,
                 peer: who,

@@ -129,8 +129,9 @@ async fn unary_request<M: Message + Default + Send + 'static>(
 /// trailers with the call's status.
 struct QueryBody {
     stream: CallStream<QueryResponse>,
-    /// The payload of the block whose prefix was just sent.
-    payload: Option<Bytes>,
+    /// The rest of the block whose prefix was just sent: its payload, then the
+    /// fields after it.
+    rest: [Option<Bytes>; 2],
     done: bool,
 }
 
@@ -138,7 +139,7 @@ impl QueryBody {
     fn new(stream: CallStream<QueryResponse>) -> Self {
         QueryBody {
             stream,
-            payload: None,
+            rest: [None, None],
             done: false,
         }
     }
@@ -153,7 +154,7 @@ impl http_body::Body for QueryBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = self.get_mut();
-        if let Some(p) = this.payload.take() {
+        if let Some(p) = this.rest.iter_mut().find_map(Option::take) {
             return Poll::Ready(Some(Ok(Frame::data(p))));
         }
         if this.done {
@@ -161,8 +162,8 @@ impl http_body::Body for QueryBody {
         }
         let status = match ready!(Pin::new(&mut this.stream).poll_next(cx)) {
             Some(Ok(msg)) => {
-                let (head, payload) = frame_message(msg);
-                this.payload = payload;
+                let (head, rest) = frame_message(msg);
+                this.rest = rest;
                 return Poll::Ready(Some(Ok(Frame::data(head))));
             }
             Some(Err(status)) => status,
@@ -173,7 +174,7 @@ impl http_body::Body for QueryBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.payload.is_none()
+        self.done && self.rest.iter().all(Option::is_none)
     }
 }
 
@@ -188,11 +189,18 @@ fn trailers(status: &Status) -> HeaderMap {
 }
 
 /// One response message as gRPC frame bytes: everything, or (for a large data
-/// block) everything up to the payload, and the payload to send after it.
-fn frame_message(msg: QueryResponse) -> (Bytes, Option<Bytes>) {
+/// block) everything up to the payload, then the payload and the encoded fields
+/// after it (stored-chunk descriptions) to send in that order.
+fn frame_message(msg: QueryResponse) -> (Bytes, [Option<Bytes>; 2]) {
     match msg.msg {
         Some(Msg::Data(mut block)) if block.data.len() > INLINE_BYTES => {
             let payload = std::mem::take(&mut block.data);
+            let tail = block.stored.take().map(|stored| {
+                let mut t =
+                    BytesMut::with_capacity(prost::encoding::message::encoded_len(4, &stored));
+                prost::encoding::message::encode(4, &stored, &mut t);
+                t.freeze()
+            });
             let head = DataBlock {
                 data: Bytes::new(),
                 ..block
@@ -200,7 +208,8 @@ fn frame_message(msg: QueryResponse) -> (Bytes, Option<Bytes>) {
             let block_len = head.encoded_len()
                 + key_len(3)
                 + encoded_len_varint(payload.len() as u64)
-                + payload.len();
+                + payload.len()
+                + tail.as_ref().map_or(0, Bytes::len);
             let msg_len = key_len(2) + encoded_len_varint(block_len as u64) + block_len;
             let mut buf = BytesMut::with_capacity(5 + msg_len - payload.len());
             buf.put_u8(0);
@@ -208,11 +217,11 @@ fn frame_message(msg: QueryResponse) -> (Bytes, Option<Bytes>) {
             encode_key(2, WireType::LengthDelimited, &mut buf);
             encode_varint(block_len as u64, &mut buf);
             // proto3 leaves default fields out and prost writes fields in tag order,
-            // so `head` (fields 1 and 2) followed by field 3 is the full encoding.
+            // so `head` (fields 1 and 2), field 3, then field 4 is the full encoding.
             head.encode_raw(&mut buf);
             encode_key(3, WireType::LengthDelimited, &mut buf);
             encode_varint(payload.len() as u64, &mut buf);
-            (buf.freeze(), Some(payload))
+            (buf.freeze(), [Some(payload), tail])
         }
         other => {
             let msg = QueryResponse { msg: other };
@@ -221,7 +230,7 @@ fn frame_message(msg: QueryResponse) -> (Bytes, Option<Bytes>) {
             buf.put_u8(0);
             buf.put_u32(len as u32);
             msg.encode_raw(&mut buf);
-            (buf.freeze(), None)
+            (buf.freeze(), [None, None])
         }
     }
 }
@@ -245,6 +254,18 @@ mod tests {
         let msgs = [
             QueryResponse::data(3, 1 << 40, big.clone()),
             QueryResponse::data(0, 0, big.slice(..40_000)),
+            QueryResponse::from(DataBlock {
+                column: 2,
+                element_offset: 9,
+                data: big.slice(..120_000),
+                stored: Some(arrayq_proto::v1::StoredChunks {
+                    codecs: vec![arrayq_proto::v1::CodecStep {
+                        step: Some(arrayq_proto::v1::codec_step::Step::ZstdLevel(3)),
+                    }],
+                    elements: vec![70_000, 80_000],
+                    bytes: vec![50_000, 70_000],
+                }),
+            }),
             QueryResponse::data(1, 7, vec![1, 2, 3, 4]),
             QueryResponse::header(ResultHeader {
                 shape: vec![2, 3],
@@ -259,10 +280,10 @@ mod tests {
         for (i, m) in msgs.into_iter().enumerate() {
             let original = m.clone();
             let expected = tonic_framing(&m);
-            let (head, payload) = frame_message(m);
-            assert_eq!(payload.is_some(), i < 2, "message {i}");
+            let (head, rest) = frame_message(m);
+            assert_eq!(rest[0].is_some(), i < 3, "message {i}");
             let mut got = head.to_vec();
-            if let Some(p) = payload {
+            for p in rest.into_iter().flatten() {
                 got.extend_from_slice(&p);
             }
             assert_eq!(got, expected, "message {i}");

@@ -30,7 +30,7 @@ pub use keys::FORMAT_VERSION;
 pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 pub use region::Region;
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
-pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
+pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot, StoredFetch};
 pub use store::{AsOf, CommitRecord, Metrics, Options, Store};
 pub use vacuum::VacuumStats;
 pub use write::WriteTx;

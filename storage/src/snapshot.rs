@@ -50,6 +50,17 @@ pub struct ReadOptions<'a> {
     pub stats: Option<&'a ReadStats>,
 }
 
+/// What [`Snapshot::stored_chunk_into`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredFetch {
+    /// Appended this many bytes.
+    Appended(usize),
+    /// The chunk was never written (it reads as the fill value); nothing appended.
+    Fill,
+    /// The stored chunk (this many bytes) would pass the limit; nothing appended.
+    TooLarge(usize),
+}
+
 /// A read-only view of one array at one version; never sees later commits.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -393,6 +404,46 @@ impl Snapshot {
     pub fn fetch(&self, layout: u16, attr: u16, chunk: &[u64]) -> Result<Option<(u64, Vec<u8>)>> {
         self.store
             .fetch_chunk(self.meta.array_id, layout, attr, chunk, self.meta.version)
+    }
+
+    /// Appends the stored form of one chunk (the codec chain's output and its CRC32,
+    /// exactly as kept on disk) to `out` without decoding it, unless that would make
+    /// `out` longer than `limit`: for clients that decode chunks themselves. Counts
+    /// an appended chunk and its bytes in the store's metrics and `stats`.
+    pub fn stored_chunk_into(
+        &self,
+        layout: usize,
+        attr: usize,
+        chunk: &[u64],
+        out: &mut Vec<u8>,
+        limit: usize,
+        stats: Option<&ReadStats>,
+    ) -> Result<StoredFetch> {
+        let schema = &self.meta.schema;
+        let (l, a) = (&schema.layouts[layout], &schema.attrs[attr]);
+        self.store.with_chunk(
+            self.meta.array_id,
+            l.id,
+            a.id,
+            chunk,
+            self.meta.version,
+            |fetched| {
+                let Some((_, stored)) = fetched else {
+                    return Ok(StoredFetch::Fill);
+                };
+                if out.len() + stored.len() > limit {
+                    return Ok(StoredFetch::TooLarge(stored.len()));
+                }
+                out.extend_from_slice(stored);
+                let m = &self.store.inner.metrics;
+                m.chunks_read.fetch_add(1, Ordering::Relaxed);
+                m.bytes_read
+                    .fetch_add(stored.len() as u64, Ordering::Relaxed);
+                count(stats, |s| &s.chunks_read, 1);
+                count(stats, |s| &s.bytes_read, stored.len() as u64);
+                Ok(StoredFetch::Appended(stored.len()))
+            },
+        )
     }
 
     /// Decodes one whole chunk (padded to the chunk shape); `None` if never written.

@@ -15,6 +15,7 @@ mod format;
 mod logical;
 mod parser;
 mod scan;
+mod stored;
 mod stream;
 mod timeutil;
 
@@ -147,6 +148,36 @@ pub struct ResultBlock {
     pub column: usize,
     pub offset: usize,
     pub data: Buffer,
+}
+
+/// Whole chunks of one result column in their stored (encoded) form, back to back:
+/// decoded and concatenated they are the column's elements from `offset` on (see
+/// [`ResultStream::send_stored_chunks`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredBlock {
+    pub column: usize,
+    pub offset: usize,
+    /// The codec chain every chunk was encoded with.
+    pub codec: arrayq_storage::CodecChain,
+    pub dtype: DType,
+    /// The chunks as stored (codec output followed by its CRC32).
+    pub data: Vec<u8>,
+    /// Per chunk: (elements, bytes in `data`).
+    pub parts: Vec<(usize, usize)>,
+}
+
+impl StoredBlock {
+    /// Number of elements the block decodes to.
+    pub fn elements(&self) -> usize {
+        self.parts.iter().map(|p| p.0).sum()
+    }
+}
+
+/// One block of a result stream as a server sends it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WireBlock {
+    Values(ResultBlock),
+    Stored(StoredBlock),
 }
 
 /// A whole result, collected.

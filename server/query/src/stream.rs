@@ -4,8 +4,9 @@ use crate::error::QueryError;
 use crate::eval::Col;
 use crate::exec::{aggregate, project_slab, slabs, Exec, Slab};
 use crate::logical::{Kind, Plan};
-use crate::{QueryResult, QueryStats, ResultBlock, ResultHeader};
-use arrayq_storage::{Buffer, DType};
+use crate::stored::{next_stored_block, stored_pieces, StoredLimits};
+use crate::{QueryResult, QueryStats, ResultBlock, ResultHeader, StoredBlock, WireBlock};
+use arrayq_storage::{Buffer, DType, Region};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,6 +29,15 @@ enum State {
         next: usize,
         only: Option<usize>,
     },
+    /// Projection sent as stored chunks where it can be (see `crate::stored`):
+    /// column `col` from piece `next` on, which starts at element `offset`.
+    Stored {
+        pieces: Vec<Region>,
+        next: usize,
+        col: usize,
+        offset: usize,
+        limits: StoredLimits,
+    },
     /// Emitting finished columns (aggregates; projection columns after the first).
     Emit {
         cols: Vec<Option<Col>>,
@@ -44,7 +54,7 @@ pub struct ResultStream {
     plan: Arc<Plan>,
     exec: Arc<Exec>,
     state: State,
-    queue: VecDeque<ResultBlock>,
+    queue: VecDeque<WireBlock>,
     /// Projection columns 1.. gathered while column 0 streams.
     stash: Vec<Vec<Col>>,
     block_bytes: usize,
@@ -126,6 +136,52 @@ impl ResultStream {
         }
     }
 
+    /// From now on, send the whole chunks of a plain projection that are contiguous
+    /// runs of a column as they are stored ([`WireBlock::Stored`], at most
+    /// `max_bytes` each) from [`ResultStream::next_wire`]; the iterator decodes them.
+    /// Columns then come one after another, each read in its own pass. Returns
+    /// whether the query qualifies (only before the first block is pulled).
+    pub fn send_stored_chunks(&mut self, max_bytes: usize) -> bool {
+        if !matches!(self.state, State::Project { next: 0, .. }) || !self.queue.is_empty() {
+            return false;
+        }
+        let Some(pieces) = stored_pieces(&self.plan) else {
+            return false;
+        };
+        self.state = State::Stored {
+            pieces,
+            next: 0,
+            col: 0,
+            offset: 0,
+            limits: StoredLimits {
+                max_bytes,
+                decoded_bytes: self.block_bytes,
+            },
+        };
+        true
+    }
+
+    /// The next block as it would go over the wire: stored chunks only after
+    /// [`ResultStream::send_stored_chunks`].
+    pub fn next_wire(&mut self) -> Option<Result<WireBlock, QueryError>> {
+        let t = Instant::now();
+        let r = loop {
+            if let Some(b) = self.queue.pop_front() {
+                break Some(Ok(b));
+            }
+            if self.failed || matches!(self.state, State::Done) {
+                break None;
+            }
+            if let Err(e) = self.exec.check().and_then(|_| self.step()) {
+                self.failed = true;
+                self.state = State::Done;
+                break Some(Err(e));
+            }
+        };
+        self.pull += t.elapsed();
+        r
+    }
+
     /// Pulls every block and assembles the columns, shaped like `header.shape`.
     pub fn collect_all(mut self) -> Result<QueryResult, QueryError> {
         let n = self.header.len();
@@ -161,22 +217,22 @@ impl ResultStream {
         let dt = self.plan.col_dtypes[col];
         let whole = data.into_buffer(dt, len);
         if len <= per {
-            self.queue.push_back(ResultBlock {
+            self.queue.push_back(WireBlock::Values(ResultBlock {
                 column: col,
                 offset: base,
                 data: whole,
-            });
+            }));
             return;
         }
         let mut start = 0;
         while start < len {
             let end = (start + per).min(len);
             let part = slice_1d(&whole, start, end);
-            self.queue.push_back(ResultBlock {
+            self.queue.push_back(WireBlock::Values(ResultBlock {
                 column: col,
                 offset: base + start,
                 data: part,
-            });
+            }));
             start = end;
         }
     }
@@ -251,6 +307,55 @@ impl ResultStream {
                     only: None,
                 };
             }
+            State::Stored {
+                pieces,
+                mut next,
+                col,
+                mut offset,
+                limits,
+            } => {
+                if next >= pieces.len() {
+                    if col + 1 < self.plan.col_dtypes.len() {
+                        self.state = State::Stored {
+                            pieces,
+                            next: 0,
+                            col: col + 1,
+                            offset: 0,
+                            limits,
+                        };
+                    }
+                    return Ok(());
+                }
+                let (plan, exec) = (&self.plan, &self.exec);
+                match next_stored_block(plan, exec, &pieces, &mut next, col, offset, limits)? {
+                    Some(b) => {
+                        offset += b.elements();
+                        self.queue.push_back(WireBlock::Stored(b));
+                    }
+                    None => {
+                        // Decoded here: cut by the region, never written or too large.
+                        let region = pieces[next].clone();
+                        let n = region.len() as usize;
+                        let slab = Slab {
+                            region,
+                            out_offset: offset,
+                            out_len: n,
+                        };
+                        let mut out = project_slab(plan, exec, &slab, Some(col))?;
+                        let c = out.pop().expect("one column");
+                        self.push_blocks(col, offset, c, n);
+                        offset += n;
+                        next += 1;
+                    }
+                }
+                self.state = State::Stored {
+                    pieces,
+                    next,
+                    col,
+                    offset,
+                    limits,
+                };
+            }
             State::Emit {
                 mut cols,
                 col,
@@ -293,23 +398,27 @@ impl Iterator for ResultStream {
     type Item = Result<ResultBlock, QueryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let t = Instant::now();
-        let r = loop {
-            if let Some(b) = self.queue.pop_front() {
-                break Some(Ok(b));
-            }
-            if self.failed || matches!(self.state, State::Done) {
-                break None;
-            }
-            if let Err(e) = self.exec.check().and_then(|_| self.step()) {
-                self.failed = true;
-                self.state = State::Done;
-                break Some(Err(e));
-            }
-        };
-        self.pull += t.elapsed();
-        r
+        match self.next_wire()? {
+            Ok(WireBlock::Values(b)) => Some(Ok(b)),
+            Ok(WireBlock::Stored(b)) => Some(decode_block(&b)),
+            Err(e) => Some(Err(e)),
+        }
     }
+}
+
+/// A stored block decoded into a values block.
+fn decode_block(b: &StoredBlock) -> Result<ResultBlock, QueryError> {
+    let n = b.elements();
+    let mut data = Buffer::filled(b.dtype, &[n], zero(b.dtype));
+    let out = arrayq_storage::codec::buffer_bytes_mut(&mut data)
+        .ok_or_else(|| QueryError::Internal("fresh buffer not contiguous".into()))?;
+    b.codec
+        .decode_chunks_into(b.dtype.size(), &b.data, &b.parts, out)?;
+    Ok(ResultBlock {
+        column: b.column,
+        offset: b.offset,
+        data,
+    })
 }
 
 fn zero(dt: DType) -> arrayq_storage::Scalar {

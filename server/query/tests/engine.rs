@@ -531,3 +531,81 @@ proptest! {
         E.with(|e| check(e, &s));
     }
 }
+
+#[test]
+fn stored_chunks_only_for_whole_contiguous_chunks_of_bare_attributes() {
+    let e = engine_with(EngineConfig {
+        block_bytes: 1000,
+        ..Default::default()
+    });
+    let ctx = QueryContext::default();
+    // y and x each exactly one chunk: every (4, 10, 10) chunk is a contiguous run.
+    let sql = "SELECT a FROM cube WHERE y <= 9 AND x BETWEEN 10 AND 19";
+    let mut s = rows(&e, sql, &ctx).unwrap();
+    assert!(s.send_stored_chunks(1 << 20));
+    let (mut next, mut stored) = (0, 0);
+    while let Some(b) = s.next_wire() {
+        let b = match b.unwrap() {
+            arrayq_query::WireBlock::Stored(b) => {
+                stored += 1;
+                assert_eq!(
+                    b.parts.len(),
+                    1,
+                    "a 1600-byte chunk fills a 1000-byte block"
+                );
+                let mut out = vec![0u8; b.elements() * 4];
+                b.codec
+                    .decode_chunks_into(4, &b.data, &b.parts, &mut out)
+                    .unwrap();
+                let v: Vec<f32> = out
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                (b.offset, v)
+            }
+            arrayq_query::WireBlock::Values(b) => panic!("decoded block at {}", b.offset),
+        };
+        assert_eq!(b.0, next);
+        for (k, v) in b.1.iter().enumerate() {
+            let i = next + k;
+            let (t, y, x) = (i / 100, (i / 10) % 10, 10 + i % 10);
+            let want = t as f32 + y as f32 / 100.0 + x as f32 / 10000.0;
+            assert_eq!(*v, want, "element {i}");
+        }
+        next += b.1.len();
+    }
+    assert_eq!((next, stored), (4000, 10));
+    assert_eq!(s.stats().bytes_decoded, 0);
+    assert_eq!(s.stats().chunks_read, 10);
+
+    // The plain iterator decodes stored blocks itself.
+    let mut s = rows(&e, sql, &ctx).unwrap();
+    assert!(s.send_stored_chunks(1 << 20));
+    let flat = |s: &mut arrayq_query::ResultStream| -> Vec<f64> {
+        s.by_ref()
+            .flat_map(|b| b.unwrap().data.to_f64_vec())
+            .collect()
+    };
+    let plain = flat(&mut rows(&e, sql, &ctx).unwrap());
+    assert_eq!(plain.len(), 4000);
+    assert!(
+        flat(&mut s) == plain,
+        "stored blocks decode to the plain result"
+    );
+
+    for sql in [
+        "SELECT a * 2 AS b FROM cube WHERE y <= 9 AND x <= 9",
+        "SELECT avg(a) FROM cube WHERE y <= 9 AND x <= 9 GROUP BY time",
+        "SELECT a FROM cube WHERE y <= 15 AND x <= 9",
+        "SELECT a FROM cube",
+    ] {
+        let mut s = rows(&e, sql, &ctx).unwrap();
+        assert!(!s.send_stored_chunks(1 << 20), "{sql}");
+    }
+    let mut s = rows(&e, sql, &ctx).unwrap();
+    s.next().unwrap().unwrap();
+    assert!(
+        !s.send_stored_chunks(1 << 20),
+        "only before the first block"
+    );
+}
