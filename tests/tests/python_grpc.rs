@@ -2,7 +2,9 @@
 //! `proto/arrayq/v1/arrayq.proto` with grpc_tools.protoc) against the real
 //! `arrayqd`: it writes the XS ERA5 cube through the Write RPC, runs Q1..Q6 in arrayq
 //! SQL and compares the answers with the project's numpy reference
-//! (`tests/reference/workload_ref.py --era5 XS --queries`).
+//! (`tests/reference/workload_ref.py --era5 XS --queries`). It also asks for stored
+//! chunks and decodes them itself (zstandard, numpy, zlib) from the description in
+//! `docs/grpc.md`.
 //!
 //! The server binary is `target/<profile>/arrayqd` (built by `cargo test
 //! --workspace`), `$ARRAYQD` if set, or else built here into a separate target
@@ -21,6 +23,7 @@ const CLIENT: &str = r#"
 import json
 import os
 import sys
+import zlib
 from datetime import datetime, timedelta, timezone
 
 stubs, ref_dir, addr, expected_path, npy_dir = sys.argv[1:6]
@@ -29,6 +32,7 @@ sys.path.insert(0, ref_dir)
 
 import grpc
 import numpy as np
+import zstandard
 
 from arrayq.v1 import arrayq_pb2 as pb
 from arrayq.v1 import arrayq_pb2_grpc as rpc
@@ -69,9 +73,38 @@ def coords(dim, n, rest):
     return ints.view("datetime64[ns]") if kind == "times_unix_ns" else ints
 
 
-def query(stub, sql):
+def decode_stored(b, dtype):
+    """The elements of a DataBlock of stored chunks (docs/grpc.md, Stored chunks)."""
+    parts, pos = [], 0
+    for n, size in zip(b.stored.elements, b.stored.bytes):
+        blob = b.data[pos:pos + size]
+        pos += size
+        payload, crc = blob[:-4], int.from_bytes(blob[-4:], "little")
+        assert zlib.crc32(payload) == crc, "stored chunk checksum"
+        raw = payload
+        for step in reversed(b.stored.codecs):
+            kind = step.WhichOneof("step")
+            if kind == "zstd_level":
+                raw = zstandard.ZstdDecompressor().decompress(
+                    raw, max_output_size=n * np.dtype(dtype).itemsize)
+            elif kind == "shuffle_element_size":
+                k = step.shuffle_element_size
+                raw = np.frombuffer(raw, np.uint8).reshape(k, -1).T.tobytes()
+            else:
+                raise AssertionError(f"unknown codec step {step}")
+        parts.append(np.frombuffer(raw, dtype=dtype))
+        assert len(parts[-1]) == n
+    assert pos == len(b.data)
+    return np.concatenate(parts)
+
+
+STORED_BLOCKS = [0]
+
+
+def query(stub, sql, stored=False):
     header, stats, cols, rest = None, None, [], []
-    for msg in stub.Query(pb.QueryRequest(sql=sql), timeout=120):
+    request = pb.QueryRequest(sql=sql, accept_stored_chunks=stored)
+    for msg in stub.Query(request, timeout=120):
         kind = msg.WhichOneof("msg")
         if kind == "header":
             header = msg.header
@@ -84,7 +117,11 @@ def query(stub, sql):
         elif kind == "data":
             b = msg.data
             col = cols[b.column]
-            values = np.frombuffer(b.data, dtype=col.dtype)
+            if b.HasField("stored"):
+                STORED_BLOCKS[0] += 1
+                values = decode_stored(b, col.dtype)
+            else:
+                values = np.frombuffer(b.data, dtype=col.dtype)
             col[b.element_offset:b.element_offset + len(values)] = values
         elif kind == "footer":
             stats = msg.footer.stats
@@ -152,6 +189,17 @@ with grpc.insecure_channel(addr) as channel:
     dims, data, stats, _ = query(stub, f"SELECT t2m FROM era5 WHERE time = '{hour}'")
     check("Q2", np.array_equal(data[0].astype(np.float64), np.array(want["Q2"])))
     assert np.allclose(dims["lat"], ref.LATS) and np.allclose(dims["lon"], ref.LONS)
+    assert STORED_BLOCKS[0] == 0, "stored chunks without asking"
+
+    # Stored chunks, decoded here: the map and the whole cube.
+    dims, data, stats, _ = query(stub, f"SELECT t2m FROM era5 WHERE time = '{hour}'", stored=True)
+    check("Q2 from stored chunks", STORED_BLOCKS[0] == 1 and stats.bytes_decoded == 0
+          and np.array_equal(data[0].astype(np.float64), np.array(want["Q2"])),
+          f"({STORED_BLOCKS[0]} stored blocks, {stats.bytes_decoded} bytes decoded by the server)")
+    dims, data, stats, _ = query(
+        stub, "SELECT t2m FROM era5 WHERE time < '2023-01-01T05:00:00Z'", stored=True)
+    check("5 maps from stored chunks", STORED_BLOCKS[0] == 2 and stats.layout == "maps"
+          and np.array_equal(data[0], cube[:5]), f"({STORED_BLOCKS[0]} stored blocks)")
 
     dims, data, stats, _ = query(
         stub, "SELECT avg(t2m) FROM era5 WHERE lat BETWEEN 50 AND 54 AND lon BETWEEN 3 AND 8 GROUP BY time")
@@ -361,7 +409,7 @@ fn python_grpc_client_runs_the_era5_queries() {
     let log = server.log();
     assert_eq!(
         log.matches("arrayq::query").count(),
-        9,
+        11,
         "one log line per query and explain:\n{log}"
     );
 }
