@@ -12,6 +12,11 @@ use arrayq_bench::suites::{self, Ctx};
 use arrayq_workload::Scale;
 use clap::{Parser, Subcommand};
 
+/// Large result blocks are allocated and freed all the time; glibc maps and unmaps
+/// each one (page faults on every block), mimalloc reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "arrayq-bench",

@@ -26,6 +26,11 @@ use clap::{Args, Parser, Subcommand};
 
 use shell::{Format, Session};
 
+/// Large result blocks are allocated and freed all the time; glibc maps and unmaps
+/// each one (page faults on every block), mimalloc reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "arrayq",

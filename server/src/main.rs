@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use arrayq_server::{init_logging, serve, shutdown_signal, Cli};
 use clap::Parser;
 
+/// Large result blocks are allocated and freed all the time; glibc maps and unmaps
+/// each one (page faults on every block), mimalloc reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Cli::parse().into_config();
