@@ -69,8 +69,15 @@ impl StoredData {
         let out = col
             .extend_zeroed(self.elements)
             .ok_or_else(|| Error::Protocol("stored chunks for a BOOL column".into()))?;
+        let mut chunks = Vec::with_capacity(self.parts.len());
+        let mut rest = &self.data[..];
+        for &(n, len) in &self.parts {
+            let (chunk, r) = rest.split_at(len);
+            chunks.push((chunk, n));
+            rest = r;
+        }
         self.codec
-            .decode_chunks_into(self.elem_size, &self.data, &self.parts, out)
+            .decode_chunks_into(self.elem_size, &chunks, out)
             .map_err(|e| Error::Protocol(format!("DataBlock of stored chunks: {e}")))?;
         col.tail_from_le(self.elements);
         Ok(())

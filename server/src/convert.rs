@@ -14,6 +14,8 @@ use arrayq_storage::{
 };
 use tonic::Status;
 
+use crate::query::QueryFrame;
+
 /// Default zstd level of layouts that ask for "server default" (level 0).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Target number of cells of one chunk of the server-chosen default layout.
@@ -447,18 +449,23 @@ pub fn stats_to_pb(s: &QueryStats, version: u64) -> pb::QueryStats {
     }
 }
 
-/// A block of stored chunks as a `DataBlock` (the chunks' bytes moved, not copied).
-pub fn stored_block_to_pb(b: StoredBlock) -> pb::DataBlock {
-    let (elements, bytes) = b.parts.iter().map(|&(n, l)| (n as u64, l as u64)).unzip();
-    pb::DataBlock {
-        column: b.column as u32,
-        element_offset: b.offset as u64,
-        data: Bytes::from(b.data),
-        stored: Some(pb::StoredChunks {
-            codecs: codec_to_pb(&b.codec),
-            elements,
-            bytes,
-        }),
+/// A block of stored chunks as a `DataBlock` frame (the chunks stay views of the
+/// store's segment files).
+pub fn stored_block_frame(b: StoredBlock) -> QueryFrame {
+    let elements = b.chunks.iter().map(|c| c.1 as u64).collect();
+    let bytes = b.chunks.iter().map(|c| c.0.len() as u64).collect();
+    QueryFrame::Stored {
+        block: pb::DataBlock {
+            column: b.column as u32,
+            element_offset: b.offset as u64,
+            data: Bytes::new(),
+            stored: Some(pb::StoredChunks {
+                codecs: codec_to_pb(&b.codec),
+                elements,
+                bytes,
+            }),
+        },
+        chunks: b.chunks.into_iter().map(|c| c.0).collect(),
     }
 }
 

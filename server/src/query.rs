@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arrayq_proto::v1::{QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
+use arrayq_proto::v1::{DataBlock, QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
+use arrayq_proto::Bytes;
 use arrayq_proto::{data_blocks_shared, header_messages, MAX_BLOCK_BYTES};
 use arrayq_query::{render_table, Execution, QueryContext, QueryError, WireBlock};
 use tokio::runtime::Handle;
@@ -23,9 +24,35 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 use tracing::{info, warn};
 
-use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb, stored_block_to_pb};
+use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb, stored_block_frame};
 use crate::errors::query_status;
 use crate::state::{CallCancel, Reason, Registered, Shared};
+
+/// One message of a Query response as the worker hands it to the transport.
+#[derive(Clone, Debug)]
+pub enum QueryFrame {
+    Message(QueryResponse),
+    /// A `DataBlock` of stored chunks: the block without `data`, and the chunks whose
+    /// concatenation is `data` (views of the store's segment files, written to the
+    /// socket as they are; see `wire.rs`).
+    Stored {
+        block: DataBlock,
+        chunks: Vec<Bytes>,
+    },
+}
+
+impl QueryFrame {
+    /// The whole protobuf message (the chunks joined into `data`).
+    pub fn into_message(self) -> QueryResponse {
+        match self {
+            QueryFrame::Message(m) => m,
+            QueryFrame::Stored { mut block, chunks } => {
+                block.data = Bytes::from(chunks.concat());
+                block.into()
+            }
+        }
+    }
+}
 
 /// How a call ended, written by the worker before it drops its sender.
 #[derive(Default)]
@@ -191,7 +218,7 @@ pub struct QueryCall {
 }
 
 /// Starts the worker of a Query call and returns its response stream.
-pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryResponse> {
+pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryFrame> {
     let cancel = CallCancel::new();
     let registered = shared.register(cancel.clone());
     let outcome = Arc::new(Outcome::default());
@@ -240,7 +267,7 @@ enum Stop {
 
 struct Worker {
     shared: Arc<Shared>,
-    tx: mpsc::Sender<Result<QueryResponse, Status>>,
+    tx: mpsc::Sender<Result<QueryFrame, Status>>,
     cancel: Arc<CallCancel>,
     deadline: Option<Instant>,
     handle: Handle,
@@ -334,8 +361,8 @@ impl Worker {
                     };
                     let block = match block {
                         Ok(WireBlock::Stored(b)) => {
-                            let k = b.elements() as u64;
-                            self.send_data(stored_block_to_pb(b).into(), k)?;
+                            self.elements_sent += b.elements() as u64;
+                            self.send_frame(stored_block_frame(b))?;
                             continue;
                         }
                         Ok(WireBlock::Values(b)) => Ok(b),
@@ -429,13 +456,20 @@ impl Worker {
         self.send(msg)
     }
 
+    fn send(&mut self, msg: QueryResponse) -> Result<(), Stop> {
+        self.send_frame(QueryFrame::Message(msg))
+    }
+
     /// Queues one message, waiting for room (backpressure) until the client goes
     /// away, the call is cancelled or its deadline passes.
-    fn send(&mut self, msg: QueryResponse) -> Result<(), Stop> {
+    fn send_frame(&mut self, msg: QueryFrame) -> Result<(), Stop> {
         self.check_cancel()?;
-        let len = match &msg.msg {
-            Some(arrayq_proto::v1::query_response::Msg::Data(d)) => d.data.len() as u64,
-            _ => 0,
+        let len = match &msg {
+            QueryFrame::Message(m) => match &m.msg {
+                Some(arrayq_proto::v1::query_response::Msg::Data(d)) => d.data.len() as u64,
+                _ => 0,
+            },
+            QueryFrame::Stored { chunks, .. } => chunks.iter().map(|c| c.len() as u64).sum(),
         };
         let tx = &self.tx;
         let cancel = &self.cancel;

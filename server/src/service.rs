@@ -21,7 +21,7 @@ use crate::auth::Authenticated;
 use crate::convert::{schema_from_pb, schema_to_pb, stats_to_pb};
 use crate::errors::{query_status, remap_transport, storage_status};
 use crate::query::{
-    acquire_slot, call_deadline, clip, error_status, start_query, CallStream, QueryCall,
+    acquire_slot, call_deadline, clip, error_status, start_query, CallStream, QueryCall, QueryFrame,
 };
 use crate::state::{CallCancel, CancelOnDrop, Shared};
 use crate::subscribe::Feed;
@@ -372,37 +372,14 @@ impl ArrayQ for ArrayQService {
         }))
     }
 
-    type QueryStream = CallStream<pb::QueryResponse>;
+    type QueryStream = MessageStream;
 
     async fn query(
         &self,
         request: Request<pb::QueryRequest>,
     ) -> Result<Response<Self::QueryStream>, Status> {
-        let now = Instant::now();
-        let deadline = call_deadline(
-            request.metadata(),
-            request.get_ref().timeout_ms,
-            self.shared.limits.query_timeout,
-            now,
-        );
-        let who = peer(&request);
-        let r = request.into_inner();
-        if r.sql.trim().is_empty() {
-            return Err(Status::invalid_argument("empty SQL text"));
-        }
-        let permit = acquire_slot(&self.shared, deadline).await?;
-        let stream = start_query(
-            &self.shared,
-            QueryCall {
-                sql: r.sql,
-                max_result_bytes: r.max_result_bytes,
-                accept_stored_chunks: r.accept_stored_chunks,
-                deadline,
-                permit,
-                peer: who,
-            },
-        );
-        Ok(Response::new(stream))
+        let frames = self.query_frames(request).await?;
+        Ok(Response::new(MessageStream(frames.into_inner())))
     }
 
     async fn explain(
@@ -544,6 +521,57 @@ impl ArrayQ for ArrayQService {
 
 fn collector_cells(h: &pb::WriteHeader) -> u64 {
     arrayq_proto::region_cells(&h.region).unwrap_or(0)
+}
+
+impl ArrayQService {
+    /// Starts a Query call: its frames, before they become protobuf messages.
+    pub async fn query_frames(
+        &self,
+        request: Request<pb::QueryRequest>,
+    ) -> Result<Response<CallStream<QueryFrame>>, Status> {
+        let now = Instant::now();
+        let deadline = call_deadline(
+            request.metadata(),
+            request.get_ref().timeout_ms,
+            self.shared.limits.query_timeout,
+            now,
+        );
+        let who = peer(&request);
+        let r = request.into_inner();
+        if r.sql.trim().is_empty() {
+            return Err(Status::invalid_argument("empty SQL text"));
+        }
+        let permit = acquire_slot(&self.shared, deadline).await?;
+        let stream = start_query(
+            &self.shared,
+            QueryCall {
+                sql: r.sql,
+                max_result_bytes: r.max_result_bytes,
+                accept_stored_chunks: r.accept_stored_chunks,
+                deadline,
+                permit,
+                peer: who,
+            },
+        );
+        Ok(Response::new(stream))
+    }
+}
+
+/// The Query response stream as protobuf messages (the generated server's path;
+/// `wire.rs` sends the frames without joining stored chunks).
+pub struct MessageStream(CallStream<QueryFrame>);
+
+impl tokio_stream::Stream for MessageStream {
+    type Item = Result<pb::QueryResponse, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map(QueryFrame::into_message)))
+    }
 }
 
 #[cfg(test)]

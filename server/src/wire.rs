@@ -9,11 +9,12 @@
 //! prost would produce (see the tests), so the contract is unchanged. Every other
 //! RPC goes to the generated `ArrayQServer`.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use arrayq_proto::v1::array_q_server::{ArrayQ, ArrayQServer};
+use arrayq_proto::v1::array_q_server::ArrayQServer;
 use arrayq_proto::v1::{query_response::Msg, DataBlock, QueryRequest, QueryResponse};
 use arrayq_proto::{Bytes, ProstCodec};
 use http::{HeaderMap, HeaderValue};
@@ -28,7 +29,7 @@ use tonic::server::NamedService;
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::query::CallStream;
+use crate::query::{CallStream, QueryFrame};
 use crate::service::ArrayQService;
 
 /// Path of the Query RPC.
@@ -83,7 +84,7 @@ impl Service<http::Request<Body>> for ArrayQRoutes {
         let max = self.max_message_bytes;
         Box::pin(async move {
             let response = match unary_request::<QueryRequest>(req, max).await {
-                Ok(request) => service.query(request).await,
+                Ok(request) => service.query_frames(request).await,
                 Err(status) => Err(status),
             };
             Ok(match response {
@@ -128,18 +129,18 @@ async fn unary_request<M: Message + Default + Send + 'static>(
 /// The response body of a Query call: its messages framed by hand, then the
 /// trailers with the call's status.
 struct QueryBody {
-    stream: CallStream<QueryResponse>,
-    /// The rest of the block whose prefix was just sent: its payload, then the
-    /// fields after it.
-    rest: [Option<Bytes>; 2],
+    stream: CallStream<QueryFrame>,
+    /// The rest of the block whose prefix was just sent: its payload (in pieces),
+    /// then the fields after it.
+    rest: VecDeque<Bytes>,
     done: bool,
 }
 
 impl QueryBody {
-    fn new(stream: CallStream<QueryResponse>) -> Self {
+    fn new(stream: CallStream<QueryFrame>) -> Self {
         QueryBody {
             stream,
-            rest: [None, None],
+            rest: VecDeque::new(),
             done: false,
         }
     }
@@ -154,7 +155,7 @@ impl http_body::Body for QueryBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = self.get_mut();
-        if let Some(p) = this.rest.iter_mut().find_map(Option::take) {
+        if let Some(p) = this.rest.pop_front() {
             return Poll::Ready(Some(Ok(Frame::data(p))));
         }
         if this.done {
@@ -174,7 +175,7 @@ impl http_body::Body for QueryBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.rest.iter().all(Option::is_none)
+        self.done && self.rest.is_empty()
     }
 }
 
@@ -189,50 +190,60 @@ fn trailers(status: &Status) -> HeaderMap {
 }
 
 /// One response message as gRPC frame bytes: everything, or (for a large data
-/// block) everything up to the payload, then the payload and the encoded fields
-/// after it (stored-chunk descriptions) to send in that order.
-fn frame_message(msg: QueryResponse) -> (Bytes, [Option<Bytes>; 2]) {
-    match msg.msg {
-        Some(Msg::Data(mut block)) if block.data.len() > INLINE_BYTES => {
+/// block) everything up to the payload, then the payload's pieces and the encoded
+/// fields after it (stored-chunk descriptions) to send in that order.
+fn frame_message(frame: QueryFrame) -> (Bytes, VecDeque<Bytes>) {
+    match frame {
+        QueryFrame::Stored { block, chunks } => frame_data(block, chunks),
+        QueryFrame::Message(QueryResponse {
+            msg: Some(Msg::Data(mut block)),
+        }) if block.data.len() > INLINE_BYTES => {
             let payload = std::mem::take(&mut block.data);
-            let tail = block.stored.take().map(|stored| {
-                let mut t =
-                    BytesMut::with_capacity(prost::encoding::message::encoded_len(4, &stored));
-                prost::encoding::message::encode(4, &stored, &mut t);
-                t.freeze()
-            });
-            let head = DataBlock {
-                data: Bytes::new(),
-                ..block
-            };
-            let block_len = head.encoded_len()
-                + key_len(3)
-                + encoded_len_varint(payload.len() as u64)
-                + payload.len()
-                + tail.as_ref().map_or(0, Bytes::len);
-            let msg_len = key_len(2) + encoded_len_varint(block_len as u64) + block_len;
-            let mut buf = BytesMut::with_capacity(5 + msg_len - payload.len());
-            buf.put_u8(0);
-            buf.put_u32(msg_len as u32);
-            encode_key(2, WireType::LengthDelimited, &mut buf);
-            encode_varint(block_len as u64, &mut buf);
-            // proto3 leaves default fields out and prost writes fields in tag order,
-            // so `head` (fields 1 and 2), field 3, then field 4 is the full encoding.
-            head.encode_raw(&mut buf);
-            encode_key(3, WireType::LengthDelimited, &mut buf);
-            encode_varint(payload.len() as u64, &mut buf);
-            (buf.freeze(), [Some(payload), tail])
+            frame_data(block, vec![payload])
         }
-        other => {
-            let msg = QueryResponse { msg: other };
+        QueryFrame::Message(msg) => {
             let len = msg.encoded_len();
             let mut buf = BytesMut::with_capacity(5 + len);
             buf.put_u8(0);
             buf.put_u32(len as u32);
             msg.encode_raw(&mut buf);
-            (buf.freeze(), [None, None])
+            (buf.freeze(), VecDeque::new())
         }
     }
+}
+
+/// A data block whose `data` is the concatenation of `pieces`: the frame up to the
+/// payload, then the pieces and the fields after `data`.
+fn frame_data(mut block: DataBlock, pieces: Vec<Bytes>) -> (Bytes, VecDeque<Bytes>) {
+    let payload_len: usize = pieces.iter().map(Bytes::len).sum();
+    let tail = block.stored.take().map(|stored| {
+        let mut t = BytesMut::with_capacity(prost::encoding::message::encoded_len(4, &stored));
+        prost::encoding::message::encode(4, &stored, &mut t);
+        t.freeze()
+    });
+    let head = DataBlock {
+        data: Bytes::new(),
+        ..block
+    };
+    let block_len = head.encoded_len()
+        + key_len(3)
+        + encoded_len_varint(payload_len as u64)
+        + payload_len
+        + tail.as_ref().map_or(0, Bytes::len);
+    let msg_len = key_len(2) + encoded_len_varint(block_len as u64) + block_len;
+    let mut buf = BytesMut::with_capacity(5 + msg_len - payload_len);
+    buf.put_u8(0);
+    buf.put_u32(msg_len as u32);
+    encode_key(2, WireType::LengthDelimited, &mut buf);
+    encode_varint(block_len as u64, &mut buf);
+    // proto3 leaves default fields out and prost writes fields in tag order, so
+    // `head` (fields 1 and 2), field 3, then field 4 is the full encoding.
+    head.encode_raw(&mut buf);
+    encode_key(3, WireType::LengthDelimited, &mut buf);
+    encode_varint(payload_len as u64, &mut buf);
+    let mut rest: VecDeque<Bytes> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    rest.extend(tail);
+    (buf.freeze(), rest)
 }
 
 #[cfg(test)]
@@ -277,13 +288,31 @@ mod tests {
                 ..Default::default()
             }),
         ];
-        for (i, m) in msgs.into_iter().enumerate() {
+        let stored_pieces = QueryFrame::Stored {
+            block: DataBlock {
+                column: 1,
+                element_offset: 5,
+                data: Bytes::new(),
+                stored: Some(arrayq_proto::v1::StoredChunks {
+                    codecs: vec![],
+                    elements: vec![10, 20, 30],
+                    bytes: vec![60_000, 0, 9],
+                }),
+            },
+            chunks: vec![big.slice(..60_000), Bytes::new(), big.slice(7..16)],
+        };
+        let frames = msgs
+            .into_iter()
+            .map(QueryFrame::Message)
+            .chain([stored_pieces]);
+        for (i, f) in frames.enumerate() {
+            let m = f.clone().into_message();
             let original = m.clone();
             let expected = tonic_framing(&m);
-            let (head, rest) = frame_message(m);
-            assert_eq!(rest[0].is_some(), i < 3, "message {i}");
+            let (head, rest) = frame_message(f);
+            assert_eq!(!rest.is_empty(), i < 3 || i == 6, "message {i}");
             let mut got = head.to_vec();
-            for p in rest.into_iter().flatten() {
+            for p in rest {
                 got.extend_from_slice(&p);
             }
             assert_eq!(got, expected, "message {i}");

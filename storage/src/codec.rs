@@ -140,51 +140,43 @@ impl CodecChain {
 }
 
 impl CodecChain {
-    /// Decodes stored chunks laid back to back in `data` (`parts`: the elements and
-    /// stored bytes of each, in order) into `out`, their elements' bytes
-    /// concatenated; one chunk per rayon task. Names the first chunk that does not
-    /// decode or fails its checksum.
+    /// Decodes stored chunks (`chunks`: each chunk's stored bytes and its number of
+    /// elements, in order) into `out`, their elements' bytes concatenated; one chunk
+    /// per rayon task. Names the first chunk that does not decode or fails its
+    /// checksum.
     pub fn decode_chunks_into(
         &self,
         elem_size: usize,
-        data: &[u8],
-        parts: &[(usize, usize)],
+        chunks: &[(&[u8], usize)],
         out: &mut [u8],
     ) -> Result<()> {
         use rayon::prelude::*;
-        let (stored, decoded) = parts.iter().fold((0usize, 0usize), |(s, d), &(n, len)| {
-            (
-                s.saturating_add(len),
-                d.saturating_add(n.saturating_mul(elem_size)),
-            )
+        let decoded = chunks.iter().fold(0usize, |d, &(_, n)| {
+            d.saturating_add(n.saturating_mul(elem_size))
         });
-        if stored != data.len() || decoded != out.len() {
+        if decoded != out.len() {
             return Err(StorageError::Codec(format!(
-                "{} stored chunks of {stored} bytes decoding to {decoded} bytes, but {} bytes \
-                 given to decode into {}",
-                parts.len(),
-                data.len(),
+                "{} stored chunks decode to {decoded} bytes, {} bytes given",
+                chunks.len(),
                 out.len()
             )));
         }
-        let mut jobs = Vec::with_capacity(parts.len());
-        let (mut src, mut dst) = (data, out);
-        for (i, &(n, len)) in parts.iter().enumerate() {
-            let (s, rest_src) = src.split_at(len);
-            let (d, rest_dst) = dst.split_at_mut(n * elem_size);
-            jobs.push((i, s, d));
-            (src, dst) = (rest_src, rest_dst);
+        let mut jobs = Vec::with_capacity(chunks.len());
+        let mut dst = out;
+        for (i, &(stored, n)) in chunks.iter().enumerate() {
+            let (d, rest) = dst.split_at_mut(n * elem_size);
+            jobs.push((i, stored, d));
+            dst = rest;
         }
+        let total = chunks.len();
         jobs.into_par_iter()
             .try_for_each(|(i, s, d)| match self.decode_into(s, d) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(StorageError::Codec(format!(
-                    "stored chunk {i} of {} fails its checksum",
-                    parts.len()
+                    "stored chunk {i} of {total} fails its checksum"
                 ))),
                 Err(e) => Err(StorageError::Codec(format!(
-                    "stored chunk {i} of {}: {e}",
-                    parts.len()
+                    "stored chunk {i} of {total}: {e}"
                 ))),
             })
     }

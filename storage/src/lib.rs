@@ -22,6 +22,8 @@ mod store;
 mod vacuum;
 mod write;
 
+/// Shared bytes, as [`Snapshot::stored_chunk`] hands out stored chunks.
+pub use bytes::Bytes;
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate};
 pub use dtype::{Buffer, DType, Element, Scalar};
@@ -30,7 +32,7 @@ pub use keys::FORMAT_VERSION;
 pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 pub use region::Region;
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
-pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot, StoredFetch};
+pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
 pub use store::{AsOf, CommitRecord, Metrics, Options, Store};
 pub use vacuum::VacuumStats;
 pub use write::WriteTx;

@@ -16,6 +16,7 @@
 //! `0x01 ‖ segment u32 BE ‖ offset u64 BE ‖ length u32 BE`.
 
 use crate::error::{Result, StorageError};
+use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -215,6 +216,22 @@ impl Segment {
     }
 }
 
+/// A payload inside a segment's mapping; holding it keeps the mapping (an unlinked
+/// segment's pages stay readable while mapped; releasing pages only drops them from
+/// this process, they fault back in from the page cache).
+struct MappedPayload {
+    segment: Arc<Segment>,
+    offset: u64,
+    len: u32,
+}
+
+impl AsRef<[u8]> for MappedPayload {
+    fn as_ref(&self) -> &[u8] {
+        // Checked to lie below the written end when created; that end only grows.
+        self.segment.bytes(self.offset, self.len).unwrap_or(&[])
+    }
+}
+
 struct Active {
     id: u32,
     segment: Arc<Segment>,
@@ -402,6 +419,34 @@ impl Segments {
             }
         }
         out
+    }
+
+    /// The payload a chunk value names, as shared bytes: for a payload in a segment, a
+    /// view of the segment's mapping that keeps the mapping alive (no copy); an
+    /// inline payload is copied. Empty when the pointer lies beyond the written data.
+    pub fn payload_shared(&self, value: &[u8]) -> Result<Bytes> {
+        let Some(p) = Pointer::decode(value)? else {
+            return Ok(Bytes::copy_from_slice(&value[1..]));
+        };
+        let segment = self.files.read().get(&p.segment).cloned();
+        let Some(segment) = segment else {
+            return Ok(Bytes::new());
+        };
+        if segment.bytes(p.offset, p.len).is_none() {
+            return Ok(Bytes::new());
+        }
+        let fresh = segment.touch(p.offset, p.len);
+        if fresh > 0 {
+            let mapped = self.read_since_release.fetch_add(fresh, Ordering::Relaxed) + fresh;
+            if mapped > self.resident_max {
+                self.release_mappings();
+            }
+        }
+        Ok(Bytes::from_owner(MappedPayload {
+            segment,
+            offset: p.offset,
+            len: p.len,
+        }))
     }
 
     /// Gives back the pages mapped by reads so far (they stay in the page cache).

@@ -50,17 +50,6 @@ pub struct ReadOptions<'a> {
     pub stats: Option<&'a ReadStats>,
 }
 
-/// What [`Snapshot::stored_chunk_into`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoredFetch {
-    /// Appended this many bytes.
-    Appended(usize),
-    /// The chunk was never written (it reads as the fill value); nothing appended.
-    Fill,
-    /// The stored chunk (this many bytes) would pass the limit; nothing appended.
-    TooLarge(usize),
-}
-
 /// A read-only view of one array at one version; never sees later commits.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -406,44 +395,41 @@ impl Snapshot {
             .fetch_chunk(self.meta.array_id, layout, attr, chunk, self.meta.version)
     }
 
-    /// Appends the stored form of one chunk (the codec chain's output and its CRC32,
-    /// exactly as kept on disk) to `out` without decoding it, unless that would make
-    /// `out` longer than `limit`: for clients that decode chunks themselves. Counts
-    /// an appended chunk and its bytes in the store's metrics and `stats`.
-    pub fn stored_chunk_into(
+    /// The stored form of one chunk (the codec chain's output and its CRC32, exactly
+    /// as kept on disk), not decoded and not copied: a view of the segment file; `None`
+    /// if the chunk was never written. For clients that decode chunks themselves.
+    /// Counts a read chunk and its bytes in the store's metrics and `stats`.
+    pub fn stored_chunk(
         &self,
         layout: usize,
         attr: usize,
         chunk: &[u64],
-        out: &mut Vec<u8>,
-        limit: usize,
         stats: Option<&ReadStats>,
-    ) -> Result<StoredFetch> {
+    ) -> Result<Option<bytes::Bytes>> {
         let schema = &self.meta.schema;
         let (l, a) = (&schema.layouts[layout], &schema.attrs[attr]);
-        self.store.with_chunk(
-            self.meta.array_id,
-            l.id,
-            a.id,
-            chunk,
-            self.meta.version,
-            |fetched| {
-                let Some((_, stored)) = fetched else {
-                    return Ok(StoredFetch::Fill);
-                };
-                if out.len() + stored.len() > limit {
-                    return Ok(StoredFetch::TooLarge(stored.len()));
-                }
-                out.extend_from_slice(stored);
-                let m = &self.store.inner.metrics;
-                m.chunks_read.fetch_add(1, Ordering::Relaxed);
-                m.bytes_read
-                    .fetch_add(stored.len() as u64, Ordering::Relaxed);
-                count(stats, |s| &s.chunks_read, 1);
-                count(stats, |s| &s.bytes_read, stored.len() as u64);
-                Ok(StoredFetch::Appended(stored.len()))
-            },
-        )
+        let Some(stored) =
+            self.store
+                .chunk_shared(self.meta.array_id, l.id, a.id, chunk, self.meta.version)?
+        else {
+            return Ok(None);
+        };
+        if stored.len() < 4 {
+            return Err(StorageError::Corrupt {
+                array: schema.name.clone(),
+                layout: l.name.clone(),
+                attr: a.name.clone(),
+                chunk: chunk.to_vec(),
+                version: self.meta.version,
+            });
+        }
+        let m = &self.store.inner.metrics;
+        m.chunks_read.fetch_add(1, Ordering::Relaxed);
+        m.bytes_read
+            .fetch_add(stored.len() as u64, Ordering::Relaxed);
+        count(stats, |s| &s.chunks_read, 1);
+        count(stats, |s| &s.bytes_read, stored.len() as u64);
+        Ok(Some(stored))
     }
 
     /// Decodes one whole chunk (padded to the chunk shape); `None` if never written.

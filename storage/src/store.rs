@@ -621,6 +621,26 @@ impl Store {
             .with_payload(&v, |stored| f(Some((found, stored))))
     }
 
+    /// The newest stored version (<= `version`) of one chunk, as shared bytes (a view
+    /// of its segment, see `Segments::payload_shared`); `None` if never written.
+    pub(crate) fn chunk_shared(
+        &self,
+        id: u32,
+        layout: u16,
+        attr: u16,
+        chunk: &[u64],
+        version: u64,
+    ) -> Result<Option<bytes::Bytes>> {
+        let prefix = keys::chunk_prefix(id, layout, attr, chunk);
+        let lo = keys::with_version(&prefix, 0);
+        let hi = keys::with_version(&prefix, version);
+        let Some(kv) = self.inner.tree.range(lo..=hi).next_back() else {
+            return Ok(None);
+        };
+        let (_, v) = kv?;
+        self.inner.segments.payload_shared(&v).map(Some)
+    }
+
     /// Stores one encoded chunk version (payload in a segment, pointer in sled).
     pub(crate) fn put_chunk_value(&self, payload: &[u8]) -> Result<Vec<u8>> {
         self.inner.segments.append(payload)

@@ -150,7 +150,7 @@ pub struct ResultBlock {
     pub data: Buffer,
 }
 
-/// Whole chunks of one result column in their stored (encoded) form, back to back:
+/// Whole chunks of one result column in their stored (encoded) form, in order:
 /// decoded and concatenated they are the column's elements from `offset` on (see
 /// [`ResultStream::send_stored_chunks`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -160,16 +160,28 @@ pub struct StoredBlock {
     /// The codec chain every chunk was encoded with.
     pub codec: arrayq_storage::CodecChain,
     pub dtype: DType,
-    /// The chunks as stored (codec output followed by its CRC32).
-    pub data: Vec<u8>,
-    /// Per chunk: (elements, bytes in `data`).
-    pub parts: Vec<(usize, usize)>,
+    /// Per chunk: its stored bytes (codec output followed by its CRC32; a view of the
+    /// store's segment file, not a copy) and its number of elements.
+    pub chunks: Vec<(arrayq_storage::Bytes, usize)>,
 }
 
 impl StoredBlock {
     /// Number of elements the block decodes to.
     pub fn elements(&self) -> usize {
-        self.parts.iter().map(|p| p.0).sum()
+        self.chunks.iter().map(|c| c.1).sum()
+    }
+
+    /// Stored bytes of all its chunks.
+    pub fn stored_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.0.len()).sum()
+    }
+
+    /// Decodes the chunks into `out` (exactly the elements' little-endian bytes).
+    pub fn decode_into(&self, out: &mut [u8]) -> Result<(), QueryError> {
+        let chunks: Vec<(&[u8], usize)> = self.chunks.iter().map(|(b, n)| (&b[..], *n)).collect();
+        Ok(self
+            .codec
+            .decode_chunks_into(self.dtype.size(), &chunks, out)?)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::eval::PExpr;
 use crate::exec::{chunk_pieces, Exec};
 use crate::logical::{Kind, Plan};
 use crate::StoredBlock;
-use arrayq_storage::{DType, Region, StoredFetch};
+use arrayq_storage::{Bytes, DType, Region};
 
 /// The pieces of the plan's region, in output order and each a contiguous run of
 /// the output, when the plan's columns can be sent as stored chunks.
@@ -55,67 +55,108 @@ pub(crate) struct StoredLimits {
     pub decoded_bytes: usize,
 }
 
-/// Gathers the stored chunks of column `col` from `pieces[*next..]` into one block,
-/// advancing `*next` past them. `None` when `pieces[*next]` itself cannot go stored
-/// (cut by the region, never written, too large): the caller decodes it.
-pub(crate) fn next_stored_block(
-    plan: &Plan,
-    ex: &Exec,
-    pieces: &[Region],
-    next: &mut usize,
-    col: usize,
-    offset: usize,
+/// Where a projection sent as stored chunks stands: column `col` from piece `next`
+/// on, which starts at element `offset` of the column.
+pub(crate) struct StoredCursor {
+    pub pieces: Vec<Region>,
+    pub next: usize,
+    pub col: usize,
+    pub offset: usize,
+    /// A chunk read for the previous block that did not fit it.
+    carry: Option<(Bytes, usize)>,
     limits: StoredLimits,
-) -> Result<Option<StoredBlock>, QueryError> {
-    let Kind::Project { cols } = &plan.kind else {
-        return Err(QueryError::Internal("stored chunks of an aggregate".into()));
-    };
-    let PExpr::Slot { k, .. } = &cols[col] else {
-        return Err(QueryError::Internal(
-            "stored chunks of an expression".into(),
-        ));
-    };
-    let schema = plan.snap.schema();
-    let attr = plan.attrs[*k];
-    let dtype = schema.attrs[attr].dtype;
-    let layout = &schema.layouts[plan.layout];
-    let cs = &layout.chunk_shape;
-    let mut data = Vec::new();
-    let mut parts: Vec<(usize, usize)> = Vec::new();
-    let mut elements = 0usize;
-    while let Some(piece) = pieces.get(*next) {
-        let chunk: Vec<u64> = piece.0.iter().zip(cs).map(|(r, c)| r.start / c).collect();
-        if Region::of_chunk(&chunk, cs) != *piece {
-            break;
+}
+
+impl StoredCursor {
+    pub(crate) fn new(pieces: Vec<Region>, limits: StoredLimits) -> StoredCursor {
+        StoredCursor {
+            pieces,
+            next: 0,
+            col: 0,
+            offset: 0,
+            carry: None,
+            limits,
         }
-        let n = piece.len() as usize;
-        if !parts.is_empty() && (elements + n) * dtype.size() > limits.decoded_bytes {
-            break;
-        }
-        if data.capacity() == 0 {
-            data.reserve(limits.max_bytes.min(limits.decoded_bytes));
-        }
-        let fetched = plan.snap.stored_chunk_into(
-            plan.layout,
-            attr,
-            &chunk,
-            &mut data,
-            limits.max_bytes,
-            Some(&ex.read),
-        )?;
-        let StoredFetch::Appended(len) = fetched else {
-            break;
-        };
-        parts.push((n, len));
-        elements += n;
-        *next += 1;
     }
-    Ok((!parts.is_empty()).then(|| StoredBlock {
-        column: col,
-        offset,
-        codec: layout.codec.clone(),
-        dtype,
-        data,
-        parts,
-    }))
+
+    /// Moves to the start of column `col`.
+    pub(crate) fn start_column(&mut self, col: usize) {
+        (self.next, self.col, self.offset, self.carry) = (0, col, 0, None);
+    }
+
+    /// Gathers the stored chunks from the current piece on into one block and moves
+    /// past them; a chunk read but over the block's limits waits for the next block.
+    /// `None` when the current piece itself cannot go stored (cut by the region,
+    /// never written, too large): the caller decodes it and calls [`Self::skip`].
+    pub(crate) fn next_block(
+        &mut self,
+        plan: &Plan,
+        ex: &Exec,
+    ) -> Result<Option<StoredBlock>, QueryError> {
+        let Kind::Project { cols } = &plan.kind else {
+            return Err(QueryError::Internal("stored chunks of an aggregate".into()));
+        };
+        let PExpr::Slot { k, .. } = &cols[self.col] else {
+            return Err(QueryError::Internal(
+                "stored chunks of an expression".into(),
+            ));
+        };
+        let schema = plan.snap.schema();
+        let attr = plan.attrs[*k];
+        let dtype = schema.attrs[attr].dtype;
+        let layout = &schema.layouts[plan.layout];
+        let cs = &layout.chunk_shape;
+        let limits = self.limits;
+        let mut chunks: Vec<(Bytes, usize)> = Vec::new();
+        let (mut elements, mut bytes) = (0usize, 0usize);
+        while let Some(piece) = self.pieces.get(self.next) {
+            let n = piece.len() as usize;
+            let stored = match self.carry.take() {
+                Some((b, _)) => b,
+                None => {
+                    let chunk: Vec<u64> =
+                        piece.0.iter().zip(cs).map(|(r, c)| r.start / c).collect();
+                    if Region::of_chunk(&chunk, cs) != *piece {
+                        break;
+                    }
+                    let read = plan
+                        .snap
+                        .stored_chunk(plan.layout, attr, &chunk, Some(&ex.read))?;
+                    match read {
+                        Some(b) => b,
+                        None => break,
+                    }
+                }
+            };
+            if stored.len() > limits.max_bytes && chunks.is_empty() {
+                // Too large for any block: decoded by the caller.
+                break;
+            }
+            let over = bytes + stored.len() > limits.max_bytes
+                || (elements + n) * dtype.size() > limits.decoded_bytes;
+            if over && !chunks.is_empty() {
+                self.carry = Some((stored, n));
+                break;
+            }
+            bytes += stored.len();
+            elements += n;
+            chunks.push((stored, n));
+            self.next += 1;
+        }
+        let block = (!chunks.is_empty()).then(|| StoredBlock {
+            column: self.col,
+            offset: self.offset,
+            codec: layout.codec.clone(),
+            dtype,
+            chunks,
+        });
+        self.offset += elements;
+        Ok(block)
+    }
+
+    /// Moves past the current piece, decoded by the caller (`n` elements).
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.next += 1;
+        self.offset += n;
+    }
 }

@@ -4,9 +4,9 @@ use crate::error::QueryError;
 use crate::eval::Col;
 use crate::exec::{aggregate, project_slab, slabs, Exec, Slab};
 use crate::logical::{Kind, Plan};
-use crate::stored::{next_stored_block, stored_pieces, StoredLimits};
+use crate::stored::{stored_pieces, StoredCursor, StoredLimits};
 use crate::{QueryResult, QueryStats, ResultBlock, ResultHeader, StoredBlock, WireBlock};
-use arrayq_storage::{Buffer, DType, Region};
+use arrayq_storage::{Buffer, DType};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,15 +29,8 @@ enum State {
         next: usize,
         only: Option<usize>,
     },
-    /// Projection sent as stored chunks where it can be (see `crate::stored`):
-    /// column `col` from piece `next` on, which starts at element `offset`.
-    Stored {
-        pieces: Vec<Region>,
-        next: usize,
-        col: usize,
-        offset: usize,
-        limits: StoredLimits,
-    },
+    /// Projection sent as stored chunks where it can be (see `crate::stored`).
+    Stored(Box<StoredCursor>),
     /// Emitting finished columns (aggregates; projection columns after the first).
     Emit {
         cols: Vec<Option<Col>>,
@@ -148,16 +141,11 @@ impl ResultStream {
         let Some(pieces) = stored_pieces(&self.plan) else {
             return false;
         };
-        self.state = State::Stored {
-            pieces,
-            next: 0,
-            col: 0,
-            offset: 0,
-            limits: StoredLimits {
-                max_bytes,
-                decoded_bytes: self.block_bytes,
-            },
+        let limits = StoredLimits {
+            max_bytes,
+            decoded_bytes: self.block_bytes,
         };
+        self.state = State::Stored(Box::new(StoredCursor::new(pieces, limits)));
         true
     }
 
@@ -307,54 +295,32 @@ impl ResultStream {
                     only: None,
                 };
             }
-            State::Stored {
-                pieces,
-                mut next,
-                col,
-                mut offset,
-                limits,
-            } => {
-                if next >= pieces.len() {
-                    if col + 1 < self.plan.col_dtypes.len() {
-                        self.state = State::Stored {
-                            pieces,
-                            next: 0,
-                            col: col + 1,
-                            offset: 0,
-                            limits,
-                        };
+            State::Stored(mut cur) => {
+                if cur.next >= cur.pieces.len() {
+                    if cur.col + 1 < self.plan.col_dtypes.len() {
+                        cur.start_column(cur.col + 1);
+                        self.state = State::Stored(cur);
                     }
                     return Ok(());
                 }
-                let (plan, exec) = (&self.plan, &self.exec);
-                match next_stored_block(plan, exec, &pieces, &mut next, col, offset, limits)? {
-                    Some(b) => {
-                        offset += b.elements();
-                        self.queue.push_back(WireBlock::Stored(b));
-                    }
+                match cur.next_block(&self.plan, &self.exec)? {
+                    Some(b) => self.queue.push_back(WireBlock::Stored(b)),
                     None => {
                         // Decoded here: cut by the region, never written or too large.
-                        let region = pieces[next].clone();
+                        let region = cur.pieces[cur.next].clone();
                         let n = region.len() as usize;
                         let slab = Slab {
                             region,
-                            out_offset: offset,
+                            out_offset: cur.offset,
                             out_len: n,
                         };
-                        let mut out = project_slab(plan, exec, &slab, Some(col))?;
+                        let mut out = project_slab(&self.plan, &self.exec, &slab, Some(cur.col))?;
                         let c = out.pop().expect("one column");
-                        self.push_blocks(col, offset, c, n);
-                        offset += n;
-                        next += 1;
+                        self.push_blocks(cur.col, cur.offset, c, n);
+                        cur.skip(n);
                     }
                 }
-                self.state = State::Stored {
-                    pieces,
-                    next,
-                    col,
-                    offset,
-                    limits,
-                };
+                self.state = State::Stored(cur);
             }
             State::Emit {
                 mut cols,
@@ -412,8 +378,7 @@ fn decode_block(b: &StoredBlock) -> Result<ResultBlock, QueryError> {
     let mut data = Buffer::filled(b.dtype, &[n], zero(b.dtype));
     let out = arrayq_storage::codec::buffer_bytes_mut(&mut data)
         .ok_or_else(|| QueryError::Internal("fresh buffer not contiguous".into()))?;
-    b.codec
-        .decode_chunks_into(b.dtype.size(), &b.data, &b.parts, out)?;
+    b.decode_into(out)?;
     Ok(ResultBlock {
         column: b.column,
         offset: b.offset,

@@ -549,14 +549,12 @@ fn stored_chunks_only_for_whole_contiguous_chunks_of_bare_attributes() {
             arrayq_query::WireBlock::Stored(b) => {
                 stored += 1;
                 assert_eq!(
-                    b.parts.len(),
+                    b.chunks.len(),
                     1,
                     "a 1600-byte chunk fills a 1000-byte block"
                 );
                 let mut out = vec![0u8; b.elements() * 4];
-                b.codec
-                    .decode_chunks_into(4, &b.data, &b.parts, &mut out)
-                    .unwrap();
+                b.decode_into(&mut out).unwrap();
                 let v: Vec<f32> = out
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
