@@ -460,6 +460,8 @@ pub struct QueryStream {
     header: Header,
     inner: Streaming<v1::QueryResponse>,
     pending: Option<Msg>,
+    /// The block after the one `next_block` returns last, already decoding.
+    ahead: Option<Pending>,
     elem_sizes: Vec<usize>,
     /// Elements received per column.
     received: Vec<usize>,
@@ -500,6 +502,7 @@ impl QueryStream {
             header,
             inner,
             pending: Some(pending),
+            ahead: None,
             current_column: 0,
             stats: None,
         })
@@ -612,27 +615,44 @@ impl QueryStream {
         }
     }
 
-    /// The next block of values; `None` once the result is complete.
+    /// The next block of values; `None` once the result is complete. While a block
+    /// of stored chunks decodes on rayon, the next block is already received (and
+    /// starts decoding), so transfer and decoding overlap.
     pub async fn next_block(&mut self) -> Result<Option<Block>> {
+        let current = match self.ahead.take() {
+            Some(p) => p,
+            None => match self.start_block().await? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+        };
+        if matches!(current, Pending::Decoding { .. }) {
+            self.ahead = self.start_block().await?;
+        }
+        current.finish().await.map(Some)
+    }
+
+    /// Receives the next data block and starts turning it into values.
+    async fn start_block(&mut self) -> Result<Option<Pending>> {
         let Some((column, offset, data)) = self.next_data().await? else {
             return Ok(None);
         };
         let dtype = self.header.columns[column].dtype;
-        let values = match data {
-            Data::Raw(bytes) => buffer_from_le(dtype, &bytes)?,
-            Data::Stored(s) => {
-                on_rayon(move || {
+        Ok(Some(match data {
+            Data::Raw(bytes) => Pending::Ready(Block {
+                column,
+                offset,
+                values: buffer_from_le(dtype, &bytes)?,
+            }),
+            Data::Stored(s) => Pending::Decoding {
+                column,
+                offset,
+                values: Box::pin(on_rayon(move || {
                     let mut b = ColumnBuilder::with_capacity(dtype, s.elements);
                     s.decode_onto(&mut b)?;
                     b.finish(&[s.elements])
-                })
-                .await??
-            }
-        };
-        Ok(Some(Block {
-            column,
-            offset,
-            values,
+                })),
+            },
         }))
     }
 
@@ -672,6 +692,34 @@ impl QueryStream {
             .collect::<Result<Vec<_>>>()?;
         let stats = self.stats.take().unwrap_or_default();
         QueryResult::new(self.header.clone(), values, stats)
+    }
+}
+
+/// A received block on its way to values.
+enum Pending {
+    Ready(Block),
+    /// Stored chunks decoding on rayon (already running: `on_rayon` spawns at once).
+    Decoding {
+        column: usize,
+        offset: usize,
+        values: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<Buffer>>> + Send>>,
+    },
+}
+
+impl Pending {
+    async fn finish(self) -> Result<Block> {
+        match self {
+            Pending::Ready(b) => Ok(b),
+            Pending::Decoding {
+                column,
+                offset,
+                values,
+            } => Ok(Block {
+                column,
+                offset,
+                values: values.await??,
+            }),
+        }
     }
 }
 

@@ -103,16 +103,19 @@ fn codec_from_pb(steps: &[v1::CodecStep]) -> Result<CodecChain> {
     Ok(chain)
 }
 
-/// Runs `f` on the rayon pool and waits for it without holding a tokio thread.
-pub(crate) async fn on_rayon<T: Send + 'static>(
+/// Starts `f` on the rayon pool at once; the returned future waits for it without
+/// holding a tokio thread.
+pub(crate) fn on_rayon<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
+) -> impl std::future::Future<Output = Result<T>> + Send {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.await
-        .map_err(|_| Error::Protocol("the decoding task stopped".into()))
+    async move {
+        rx.await
+            .map_err(|_| Error::Protocol("the decoding task stopped".into()))
+    }
 }
 
 #[cfg(test)]
