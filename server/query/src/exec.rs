@@ -11,13 +11,13 @@
 //! partials begin and end and every segment is finished in parallel, straight from
 //! the one partial covering it or after merging the few that overlap: no lock and
 //! no shared state per chunk. Per piece, the trailing dimensions are folded into
-//! runs: a run of cells that all fall into one group (a whole map for `GROUP BY
+//! runs: a long run of cells that all fall into one group (a whole map for `GROUP BY
 //! time` over map tiles, everything for a scalar) is reduced in wide NaN-free lanes
-//! (redone with masks only when it holds a NaN), and short runs of one group (the
-//! rows of a box) add up in masked lanes summed once per group; a run that maps onto
-//! consecutive groups (a map for `GROUP BY lat, lon`) takes one pass per statistic
-//! over a slice of the state; anything else (label picks, group keys in another
-//! order) goes cell by cell. The kernels are compiled twice, for AVX2 and the
+//! (redone with masks only when it holds a NaN), and groups made of shorter runs (the
+//! rows of a box, read strided from the decoded chunk) add up in lanes summed once per
+//! group (`rows`); a run that maps onto consecutive groups (a map for `GROUP BY lat,
+//! lon`) takes one pass per statistic over a slice of the state; anything else (label
+//! picks, group keys in another order) goes cell by cell. The kernels are compiled twice, for AVX2 and the
 //! baseline, and picked at run time (same arithmetic, same results).
 
 use crate::error::QueryError;
@@ -31,6 +31,8 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+mod rows;
 
 /// Cancellation, deadline and counters shared by one query's workers.
 pub struct Exec {
@@ -526,6 +528,21 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
         RunKind::Cells
     };
     debug_assert_eq!(strides[rank - 1], 1);
+    // Runs of one group up to a few hundred cells (a box's rows in a chunk, maybe
+    // several per group): per group, not per run.
+    if kind == RunKind::Reduce && run <= rows::MAX_RUN {
+        let at = rows::Shape {
+            shape,
+            contrib,
+            strides,
+            offset: a.offset,
+            lo,
+            j,
+            run,
+        };
+        rows::reduce_groups::<T, S, MN, MX, V>(acc, data, &at, k);
+        return;
+    }
     let run_off: usize = match kind {
         RunKind::Slice => (j..rank).map(|d| contrib[d][0]).sum(),
         _ => 0,
@@ -533,10 +550,6 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     let last = contrib[rank - 1];
     let outer: usize = shape[..j].iter().product();
     let mut idx = vec![0usize; j];
-    // Short runs of one group (rows of a box, several per group) add up in lanes that
-    // are summed into the state once per group.
-    let mut lanes = Lanes::new();
-    let mut open = NO_GROUP;
     for _ in 0..outer {
         let mut base = 0usize;
         let mut off = a.offset;
@@ -553,19 +566,8 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
         if !skip {
             let row = &data[off..off + run];
             match kind {
-                RunKind::Reduce if run >= 2 * WIDE => {
-                    reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k)
-                }
-                RunKind::Reduce => {
-                    let g = base - lo;
-                    if g != open {
-                        if open != NO_GROUP {
-                            lanes.flush::<T, S, MN, MX, V>(acc, open);
-                        }
-                        open = g;
-                    }
-                    lanes.add::<T, S, MN, MX, V>(row, k);
-                }
+                // Long runs only: shorter ones went to the rows kernel.
+                RunKind::Reduce => reduce_run::<T, S, MN, MX, V>(acc, base - lo, row, k),
                 RunKind::Slice => slice_run::<T, S, MN, MX, V>(acc, base + run_off - lo, row, k),
                 RunKind::Cells => {
                     acc.counts();
@@ -594,9 +596,6 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
             }
         }
         next_index(&mut idx, &shape[..j]);
-    }
-    if open != NO_GROUP {
-        lanes.flush::<T, S, MN, MX, V>(acc, open);
     }
 }
 
@@ -1097,8 +1096,11 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
         let slots: Vec<Mutex<Slot>> = (0..threads).map(|_| Mutex::default()).collect();
         let coords: Vec<Coordinate> = plan.coords();
         // With only bare attributes as inputs, pieces stay in their decoded chunks (no
-        // copy); expressions need piece-shaped columns.
+        // copy); expressions need piece-shaped columns. When the last dimension is
+        // reduced, short rows stay there too: the rows kernel takes them strided, which
+        // costs less than cutting them out.
         let views = inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
+        let short_rows = contrib.last().is_some_and(|c| c.iter().all(|&c| c == 0));
         // A new partial covers the task and room for the worker's next few tasks (which
         // follow in group order), so it rarely grows; growing copies it.
         let fresh = |t: &Task| {
@@ -1112,7 +1114,7 @@ pub fn aggregate(plan: &Plan, ex: &Exec) -> Result<Vec<Col>, QueryError> {
                 let Slot { part, reader } = std::mem::take(&mut *slots[si].lock());
                 let mut reader = reader.unwrap_or_else(|| {
                     if views {
-                        Reader::with_views(plan)
+                        Reader::with_views(plan, short_rows)
                     } else {
                         Reader::new(plan)
                     }
@@ -1789,6 +1791,140 @@ mod tests {
                 );
                 assert_eq!(a.mn[g], b.mn[g], "min[{g}]");
                 assert_eq!(a.mx[g], b.mx[g], "max[{g}]");
+            }
+        }
+    }
+
+    /// Per group of a direct loop over the cells: count, sum, min, max, var_pop.
+    fn direct(cells: &[Vec<f64>]) -> Vec<(u64, f64, f64, f64, f64)> {
+        cells
+            .iter()
+            .map(|c| {
+                let v: Vec<f64> = c.iter().copied().filter(|x| !x.is_nan()).collect();
+                let n = v.len() as f64;
+                let sum: f64 = v.iter().sum();
+                let mean = sum / n;
+                let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+                let mn = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let mx = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (v.len() as u64, sum, mn, mx, var)
+            })
+            .collect()
+    }
+
+    /// `GROUP BY` the first dimension of a piece left strided in its chunk (rows of
+    /// every width, the last rows ending where the values end, groups skipped by label
+    /// picks, groups holding NaN or infinities): the rows kernel against a direct loop,
+    /// for every combination of statistics.
+    #[test]
+    fn rows_kernel_matches_a_direct_loop() {
+        let needs = [
+            ALL,
+            Need {
+                min: false,
+                max: false,
+                var: false,
+                ..ALL
+            },
+            Need {
+                sum: false,
+                max: false,
+                var: false,
+                ..ALL
+            },
+            Need {
+                sum: false,
+                min: false,
+                var: false,
+                ..ALL
+            },
+            Need {
+                sum: false,
+                min: false,
+                max: false,
+                var: false,
+                ..ALL
+            },
+        ];
+        for (shape, start, count) in [
+            ([40usize, 8, 8], [0usize, 0, 0], [40usize, 8, 8]),
+            ([40, 8, 8], [3, 2, 3], [37, 6, 5]),
+            ([40, 8, 8], [0, 7, 7], [40, 1, 1]),
+            ([9, 5, 23], [1, 1, 2], [8, 4, 21]),
+            ([9, 5, 23], [0, 0, 15], [9, 5, 8]),
+            ([6, 3, 300], [0, 1, 0], [6, 2, 300]),
+        ] {
+            let n: usize = shape.iter().product();
+            let st = strides(&shape);
+            let data: Vec<f32> = (0..n)
+                .map(|i| {
+                    let t = i / st[0];
+                    match (t % 5, i % 11) {
+                        (1, 4) => f32::NAN,
+                        (3, 6) => f32::INFINITY,
+                        (3, 7) => f32::NEG_INFINITY,
+                        _ => (i as f32 * 0.61).cos() * 15.0 + 285.0,
+                    }
+                })
+                .collect();
+            // Every other group of the first dimension picked (the rest skipped).
+            let ng = count[0].div_ceil(2);
+            let c0: Vec<usize> = (0..count[0])
+                .map(|t| if t % 2 == 0 { t / 2 } else { NO_GROUP })
+                .collect();
+            let contrib = [c0.clone(), vec![0; count[1]], vec![0; count[2]]];
+            let cs: Vec<&[usize]> = contrib.iter().map(|c| c.as_slice()).collect();
+            let mut cells = vec![Vec::new(); ng];
+            for t in 0..count[0] {
+                for i in 0..count[1] {
+                    for j in 0..count[2] {
+                        let off = (start[0] + t) * st[0] + (start[1] + i) * st[1] + start[2] + j;
+                        if c0[t] != NO_GROUP {
+                            cells[c0[t]].push(data[off] as f64);
+                        }
+                    }
+                }
+            }
+            let want = direct(&cells);
+            let offset: usize = (0..3).map(|d| start[d] * st[d]).sum();
+            let args = PieceArgs {
+                shape: &count,
+                contrib: &cs,
+                lo: 0,
+                offset,
+                strides: &st,
+            };
+            for need in needs {
+                let mut acc = Acc::new(ng, need);
+                accumulate(&mut acc, need, &Col::F32(data.clone()), &args);
+                let mut m = Acc::new(ng, Need { f32: false, ..need });
+                m.merge_from(&acc, 0);
+                for (g, &(n, sum, mn, mx, var)) in want.iter().enumerate() {
+                    let what =
+                        format!("group {g} of {count:?} at {start:?} in {shape:?}, {need:?}");
+                    assert_eq!(m.n[g], n, "count, {what}");
+                    let nf = n as f64;
+                    if need.sum {
+                        let got = nf * m.k + m.s[g];
+                        let ok = got == sum
+                            || (got.is_nan() && sum.is_nan())
+                            || (got - sum).abs() <= 1e-12 * sum.abs().max(1.0);
+                        assert!(ok, "sum {got} vs {sum}, {what}");
+                    }
+                    if need.var && sum.is_finite() {
+                        let got = (m.q[g] - m.s[g] * m.s[g] / nf).max(0.0) / nf;
+                        assert!(
+                            (got - var).abs() <= 1e-9 * var.max(1.0),
+                            "var {got} vs {var}, {what}"
+                        );
+                    }
+                    if need.min {
+                        assert_eq!(m.mn[g], mn, "min, {what}");
+                    }
+                    if need.max {
+                        assert_eq!(m.mx[g], mx, "max, {what}");
+                    }
+                }
             }
         }
     }

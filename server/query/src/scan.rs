@@ -26,9 +26,9 @@ pub struct Reader {
     spare: Vec<Col>,
     /// Slots not read (no expression of the caller uses them).
     skip: Vec<bool>,
-    /// Leave a piece that is part of its chunk in the chunk buffer (see
-    /// [`Reader::input`]) instead of cutting it out.
-    views: bool,
+    /// Leave a piece that is part of its chunk, with rows at least this long, in the
+    /// chunk buffer (see [`Reader::input`]) instead of cutting it out.
+    view_min_row: usize,
     /// Per slot, when the last piece was left in its chunk buffer: its offset there
     /// and the buffer's shape.
     view: Vec<Option<(usize, Vec<usize>)>>,
@@ -48,7 +48,7 @@ impl Reader {
                 p.split_off(k)
             },
             skip: plan.attrs.iter().map(|_| false).collect(),
-            views: false,
+            view_min_row: usize::MAX,
             view: plan.attrs.iter().map(|_| None).collect(),
             array_shape: plan.snap.shape(),
             chunk_shape: plan.snap.schema().layouts[plan.layout].chunk_shape.clone(),
@@ -63,10 +63,12 @@ impl Reader {
     }
 
     /// A reader whose pieces may stay in their chunk buffers (callers that read
-    /// values through [`Reader::input`] only, never through `cols`).
-    pub fn with_views(plan: &Plan) -> Reader {
+    /// values through [`Reader::input`] only, never through `cols`). Pieces with short
+    /// rows are cut out unless `short_rows` (callers whose kernels take strided short
+    /// rows as they come).
+    pub fn with_views(plan: &Plan, short_rows: bool) -> Reader {
         let mut r = Reader::new(plan);
-        r.views = true;
+        r.view_min_row = if short_rows { 1 } else { VIEW_MIN_ROW };
         r
     }
 
@@ -190,10 +192,10 @@ impl Reader {
                     .zip(&cbox.0)
                     .map(|(p, c)| (p.start - c.start) as usize)
                     .collect();
-                // Short rows are cut out anyway: contiguous, they fold into longer runs
-                // that vectorise, which pays for the copy.
-                let long_rows = shape.last().is_some_and(|&w| w >= VIEW_MIN_ROW);
-                let out = if self.views && long_rows {
+                // Short rows are cut out unless the caller takes them strided: contiguous,
+                // they fold into longer runs that vectorise, which pays for the copy.
+                let view = shape.last().is_some_and(|&w| w >= self.view_min_row);
+                let out = if view {
                     let off = start
                         .iter()
                         .zip(strides(&cshape))
