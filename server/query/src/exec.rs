@@ -27,6 +27,7 @@ use crate::scan::{next_index, strides, Reader};
 use arrayq_storage::{Coordinate, ReadStats, Region};
 use parking_lot::Mutex;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -269,6 +270,15 @@ impl Acc {
             }
         }
         c
+    }
+
+    /// The counts of groups `r`, borrowed when they are all in `n`.
+    fn counts_of(&self, r: std::ops::Range<usize>) -> Cow<'_, [u64]> {
+        if self.visits.is_empty() && !self.n.is_empty() {
+            Cow::Borrowed(&self.n[r])
+        } else {
+            Cow::Owned(self.counts_in(r))
+        }
     }
 
     /// Adds groups `off..off + self.len` of the worker partial `part` (counts still
@@ -912,8 +922,15 @@ fn slice_run<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     }
 }
 
-/// The value of call `f` for the groups `r` of `acc` (never a count), into `out`.
-fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [MaybeUninit<f64>]) {
+/// The value of call `f` for the groups `r` of `acc` (never a count), into `out`;
+/// `n` are the counts of those groups.
+fn finish_into(
+    acc: &Acc,
+    r: std::ops::Range<usize>,
+    n: &[u64],
+    f: AggFunc,
+    out: &mut [MaybeUninit<f64>],
+) {
     if acc.k.is_nan() {
         // Saw no value: every group is empty.
         let v = if f == AggFunc::Sum { 0.0 } else { f64::NAN };
@@ -923,16 +940,22 @@ fn finish_into(acc: &Acc, r: std::ops::Range<usize>, f: AggFunc, out: &mut [Mayb
         return;
     }
     let k = acc.k;
-    let n = &acc.n[r.clone()];
-    let pick = |v: &[f64], out: &mut [MaybeUninit<f64>]| {
-        for ((o, &c), &x) in out.iter_mut().zip(n).zip(&v[r.clone()]) {
-            o.write(if c == 0 { f64::NAN } else { x });
+    // Extrema of f32 data may still be in f32 (a worker's own partial).
+    let pick = |v: &[f64], v32: &[f32], out: &mut [MaybeUninit<f64>]| {
+        if v.is_empty() {
+            for ((o, &c), &x) in out.iter_mut().zip(n).zip(&v32[r.clone()]) {
+                o.write(if c == 0 { f64::NAN } else { x as f64 });
+            }
+        } else {
+            for ((o, &c), &x) in out.iter_mut().zip(n).zip(&v[r.clone()]) {
+                o.write(if c == 0 { f64::NAN } else { x });
+            }
         }
     };
     match f {
         AggFunc::Count => unreachable!("counts are integers"),
-        AggFunc::Min => pick(&acc.mn, out),
-        AggFunc::Max => pick(&acc.mx, out),
+        AggFunc::Min => pick(&acc.mn, &acc.mn32, out),
+        AggFunc::Max => pick(&acc.mx, &acc.mx32, out),
         AggFunc::Sum => {
             for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.s[r.clone()]) {
                 o.write(if c == 0 { 0.0 } else { c as f64 * k + s });
@@ -1274,24 +1297,33 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
     );
     segs.par_iter().for_each(|&(a, e)| {
         let over: Vec<&Partial> = parts.iter().filter(|p| p.lo <= a && p.hi >= e).collect();
-        // The segment's statistics, merged from the partials covering it (in cache:
-        // segments are short), as f64 with plain counts.
-        let accs: Vec<Acc> = needs
-            .iter()
-            .enumerate()
-            .map(|(i, &nd)| {
-                let mut acc = Acc::new(e - a, Need { f32: false, ..nd });
-                for p in &over {
-                    acc.merge_from(&p.accs[i], a - p.lo);
-                }
-                acc
-            })
-            .collect();
+        // A segment covered by one partial is finished straight from its statistics;
+        // one covered by several merges them first (in cache: segments are short), as
+        // f64 with plain counts.
+        let merged: Vec<Acc>;
+        let (accs, off): (Vec<&Acc>, usize) = match over[..] {
+            [p] => (p.accs.iter().collect(), a - p.lo),
+            _ => {
+                merged = needs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &nd)| {
+                        let mut acc = Acc::new(e - a, Need { f32: false, ..nd });
+                        for p in &over {
+                            acc.merge_from(&p.accs[i], a - p.lo);
+                        }
+                        acc
+                    })
+                    .collect();
+                (merged.iter().collect(), 0)
+            }
+        };
+        let r = off..off + (e - a);
+        let counts: Vec<Cow<[u64]>> = accs.iter().map(|acc| acc.counts_of(r.clone())).collect();
         for (ci, c) in calls.iter().enumerate() {
             let (ptr, len) = ptrs.get(ci);
             assert!(e <= len, "segment inside the column");
-            let acc = &accs[c.input];
-            let r = 0..e - a;
+            let n = &counts[c.input];
             // SAFETY: segments are disjoint ranges of every output column's capacity,
             // each written by one worker (as MaybeUninit: nothing is read); the columns
             // outlive the loop.
@@ -1299,24 +1331,14 @@ fn combine(mut parts: Vec<Partial>, needs: &[Need], calls: &[AggCall], ng: usize
                 let out = unsafe {
                     std::slice::from_raw_parts_mut((ptr as *mut MaybeUninit<i64>).add(a), e - a)
                 };
-                match acc.n.get(r) {
-                    Some(n) => {
-                        for (o, &n) in out.iter_mut().zip(n) {
-                            o.write(n as i64);
-                        }
-                    }
-                    None => {
-                        // Saw no value.
-                        for o in out.iter_mut() {
-                            o.write(0);
-                        }
-                    }
+                for (o, &n) in out.iter_mut().zip(n.iter()) {
+                    o.write(n as i64);
                 }
             } else {
                 let out = unsafe {
                     std::slice::from_raw_parts_mut((ptr as *mut MaybeUninit<f64>).add(a), e - a)
                 };
-                finish_into(acc, r, c.func, out);
+                finish_into(accs[c.input], r.clone(), n, c.func, out);
             }
         }
     });
