@@ -249,24 +249,48 @@ impl Acc {
 
     /// The counts of groups `r`: `n` plus the visits of NaN-free slice runs.
     fn counts_in(&self, r: std::ops::Range<usize>) -> Vec<u64> {
-        let mut c = match self.n.is_empty() {
-            true => vec![0u64; r.len()],
-            false => self.n[r.clone()].to_vec(),
-        };
-        if !self.visits.is_empty() {
-            // A difference array over the range, then one running sum.
-            let mut diff = vec![0i64; r.len() + 1];
-            for &(g0, len) in &self.visits {
-                let (a, b) = (g0.max(r.start), (g0 + len).min(r.end));
-                if a < b {
-                    diff[a - r.start] += 1;
-                    diff[b - r.start] -= 1;
+        let len = r.len();
+        // Where the number of visits covering a group changes inside `r`: visits are
+        // usually few and long (whole maps), and the counts are then runs of one
+        // value (plus `n`), written in one pass.
+        let mut steps: Vec<(usize, i64)> = Vec::new();
+        for &(g0, l) in &self.visits {
+            let (a, b) = (g0.max(r.start), (g0 + l).min(r.end));
+            if a < b {
+                steps.push((a - r.start, 1));
+                if b < r.end {
+                    steps.push((b - r.start, -1));
                 }
+            }
+        }
+        let n = (!self.n.is_empty()).then(|| &self.n[r.clone()]);
+        if steps.len() > len / 8 {
+            // Many short visits: a difference array, then one running sum.
+            let mut c = n.map_or_else(|| vec![0u64; len], |n| n.to_vec());
+            let mut diff = vec![0i64; len + 1];
+            for (at, v) in steps {
+                diff[at] += v;
             }
             let mut run = 0i64;
             for (x, &v) in c.iter_mut().zip(&diff) {
                 run += v;
                 *x += run as u64;
+            }
+            return c;
+        }
+        steps.sort_unstable_by_key(|s| s.0);
+        let mut c = Vec::with_capacity(len);
+        let (mut run, mut i) = (0i64, 0);
+        while c.len() < len {
+            let at = c.len();
+            while i < steps.len() && steps[i].0 == at {
+                run += steps[i].1;
+                i += 1;
+            }
+            let next = steps.get(i).map_or(len, |s| s.0);
+            match n {
+                Some(n) => c.extend(n[at..next].iter().map(|&x| x + run as u64)),
+                None => c.resize(next, run as u64),
             }
         }
         c
@@ -295,16 +319,10 @@ impl Acc {
         let len = self.len;
         let r = off..off + len;
         let pn = part.counts_in(r.clone());
-        let f64s = |v64: &[f64], v32: &[f32]| -> Option<Vec<f64>> {
-            if !v64.is_empty() {
-                Some(v64[r.clone()].to_vec())
-            } else if !v32.is_empty() {
-                Some(v32[r.clone()].iter().map(|&x| x as f64).collect())
-            } else {
-                None
-            }
-        };
-        let (pmn, pmx) = (f64s(&part.mn, &part.mn32), f64s(&part.mx, &part.mx32));
+        let (pmn, pmx) = (
+            Ext::of(&part.mn, &part.mn32, r.clone()),
+            Ext::of(&part.mx, &part.mx32, r.clone()),
+        );
         self.counts();
         if pmn.is_some() && self.mn.is_empty() {
             self.mn = vec![f64::INFINITY; len];
@@ -326,11 +344,11 @@ impl Acc {
                 if !part.s.is_empty() {
                     self.s[g] += part.s[p] + nf * d;
                 }
-                if let Some(m) = &pmn {
-                    self.mn[g] = self.mn[g].min(m[g]);
+                if let Some(m) = pmn {
+                    self.mn[g] = self.mn[g].min(m.get(g));
                 }
-                if let Some(m) = &pmx {
-                    self.mx[g] = self.mx[g].max(m[g]);
+                if let Some(m) = pmx {
+                    self.mx[g] = self.mx[g].max(m.get(g));
                 }
             }
             return;
@@ -350,15 +368,48 @@ impl Acc {
                 *g += s + n as f64 * d;
             }
         }
-        if let Some(m) = &pmn {
-            for (g, &p) in self.mn.iter_mut().zip(m) {
-                *g = g.min(p);
-            }
+        if let Some(m) = pmn {
+            m.fold_into(&mut self.mn, f64::min);
         }
-        if let Some(m) = &pmx {
-            for (g, &p) in self.mx.iter_mut().zip(m) {
-                *g = g.max(p);
-            }
+        if let Some(m) = pmx {
+            m.fold_into(&mut self.mx, f64::max);
+        }
+    }
+}
+
+/// Extrema of some groups of a partial: f64, or still f32 (f32 data).
+#[derive(Clone, Copy)]
+enum Ext<'a> {
+    F64(&'a [f64]),
+    F32(&'a [f32]),
+}
+
+impl<'a> Ext<'a> {
+    fn of(v64: &'a [f64], v32: &'a [f32], r: std::ops::Range<usize>) -> Option<Ext<'a>> {
+        if !v64.is_empty() {
+            Some(Ext::F64(&v64[r]))
+        } else if !v32.is_empty() {
+            Some(Ext::F32(&v32[r]))
+        } else {
+            None
+        }
+    }
+
+    fn get(self, g: usize) -> f64 {
+        match self {
+            Ext::F64(v) => v[g],
+            Ext::F32(v) => v[g] as f64,
+        }
+    }
+
+    /// `dst[g] = f(dst[g], self[g])`.
+    fn fold_into(self, dst: &mut [f64], f: impl Fn(f64, f64) -> f64) {
+        match self {
+            Ext::F64(v) => dst.iter_mut().zip(v).for_each(|(d, &x)| *d = f(*d, x)),
+            Ext::F32(v) => dst
+                .iter_mut()
+                .zip(v)
+                .for_each(|(d, &x)| *d = f(*d, x as f64)),
         }
     }
 }
@@ -1946,6 +1997,34 @@ mod tests {
                     if need.max {
                         assert_eq!(m.mx[g], mx, "max, {what}");
                     }
+                }
+            }
+        }
+    }
+
+    /// Counts from visits (few and long, or many and short) and plain counts, over
+    /// any range: against counting group by group.
+    #[test]
+    fn counts_in_matches_counting_each_visit() {
+        let len = 200;
+        let few: Vec<(usize, usize)> = vec![(0, 200), (20, 50), (20, 50), (150, 50), (199, 1)];
+        let many: Vec<(usize, usize)> = (0..300).map(|i| ((i * 37) % 190, 1 + i % 9)).collect();
+        for visits in [few, many] {
+            for plain in [false, true] {
+                let mut acc = Acc::new(len, ALL);
+                acc.visits = visits.clone();
+                if plain {
+                    acc.n = (0..len as u64).map(|g| g % 3).collect();
+                }
+                for r in [0..len, 0..1, 19..71, 70..200, 100..100, 150..199] {
+                    let want: Vec<u64> = r
+                        .clone()
+                        .map(|g| {
+                            let n = if plain { g as u64 % 3 } else { 0 };
+                            n + visits.iter().filter(|v| v.0 <= g && g < v.0 + v.1).count() as u64
+                        })
+                        .collect();
+                    assert_eq!(acc.counts_in(r.clone()), want, "{r:?}, plain {plain}");
                 }
             }
         }
