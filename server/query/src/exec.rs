@@ -17,8 +17,9 @@
 //! rows of a box, read strided from the decoded chunk) add up in lanes summed once per
 //! group (`rows`); a run that maps onto consecutive groups (a map for `GROUP BY lat,
 //! lon`) takes one pass per statistic over a slice of the state; anything else (label
-//! picks, group keys in another order) goes cell by cell. The kernels are compiled twice, for AVX2 and the
-//! baseline, and picked at run time (same arithmetic, same results).
+//! picks, group keys in another order) goes cell by cell. The kernels are compiled
+//! twice, for AVX2 and the baseline, and picked at run time (same arithmetic, same
+//! results).
 
 use crate::error::QueryError;
 use crate::eval::{eval, Col, EType, Inputs, PExpr};
