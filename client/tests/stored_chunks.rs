@@ -47,27 +47,28 @@ fn expected<T>(
     v
 }
 
+/// `got` holds exactly `want` (NaN where `want` has NaN).
 fn same_f32(got: &Buffer, want: &[f32]) {
     let Buffer::F32(a) = got else {
         panic!("not f32: {:?}", got.dtype())
     };
-    let a: Vec<f32> = a.iter().copied().collect();
-    assert_eq!(a.len(), want.len());
-    for (i, (x, y)) in a.iter().zip(want).enumerate() {
-        assert!(
-            x == y || (x.is_nan() && y.is_nan()),
-            "element {i}: {x} vs {y}"
-        );
-    }
+    same(
+        a.iter().map(|&x| x as f64),
+        want.iter().map(|&x| x as f64),
+        want.len(),
+    );
 }
 
 fn same_f64(got: &Buffer, want: &[f64]) {
     let Buffer::F64(a) = got else {
         panic!("not f64: {:?}", got.dtype())
     };
-    let a: Vec<f64> = a.iter().copied().collect();
-    assert_eq!(a.len(), want.len());
-    for (i, (x, y)) in a.iter().zip(want).enumerate() {
+    same(a.iter().copied(), want.iter().copied(), want.len());
+}
+
+fn same(got: impl ExactSizeIterator<Item = f64>, want: impl Iterator<Item = f64>, n: usize) {
+    assert_eq!(got.len(), n);
+    for (i, (x, y)) in got.zip(want).enumerate() {
         assert!(
             x == y || (x.is_nan() && y.is_nan()),
             "element {i}: {x} vs {y}"

@@ -415,13 +415,7 @@ impl Snapshot {
             return Ok(None);
         };
         if stored.len() < 4 {
-            return Err(StorageError::Corrupt {
-                array: schema.name.clone(),
-                layout: l.name.clone(),
-                attr: a.name.clone(),
-                chunk: chunk.to_vec(),
-                version: self.meta.version,
-            });
+            return Err(self.corrupt(layout, attr, chunk));
         }
         let m = &self.store.inner.metrics;
         m.chunks_read.fetch_add(1, Ordering::Relaxed);
@@ -446,15 +440,21 @@ impl Snapshot {
         let dims: Vec<usize> = region.shape();
         let mut raw = vec![0u8; l.chunk_len() * a.dtype.size()];
         if !l.codec.decode_into(&stored, &mut raw)? {
-            return Err(StorageError::Corrupt {
-                array: schema.name.clone(),
-                layout: l.name.clone(),
-                attr: a.name.clone(),
-                chunk: chunk.to_vec(),
-                version: self.meta.version,
-            });
+            return Err(self.corrupt(layout, attr, chunk));
         }
         Buffer::from_le_bytes(a.dtype, &dims, &raw).map(Some)
+    }
+
+    /// The error for a stored chunk of this snapshot that fails its checks.
+    fn corrupt(&self, layout: usize, attr: usize, chunk: &[u64]) -> StorageError {
+        let schema = &self.meta.schema;
+        StorageError::Corrupt {
+            array: schema.name.clone(),
+            layout: schema.layouts[layout].name.clone(),
+            attr: schema.attrs[attr].name.clone(),
+            chunk: chunk.to_vec(),
+            version: self.meta.version,
+        }
     }
 }
 

@@ -608,17 +608,32 @@ impl Store {
         version: u64,
         f: impl FnOnce(Option<(u64, &[u8])>) -> Result<R>,
     ) -> Result<R> {
+        let Some((found, v)) = self.newest_chunk_value(id, layout, attr, chunk, version)? else {
+            return f(None);
+        };
+        self.inner
+            .segments
+            .with_payload(&v, |stored| f(Some((found, stored))))
+    }
+
+    /// The sled value (payload pointer or inline payload) of the newest stored version
+    /// (<= `version`) of one chunk, with that version.
+    fn newest_chunk_value(
+        &self,
+        id: u32,
+        layout: u16,
+        attr: u16,
+        chunk: &[u64],
+        version: u64,
+    ) -> Result<Option<(u64, sled::IVec)>> {
         let prefix = keys::chunk_prefix(id, layout, attr, chunk);
         let lo = keys::with_version(&prefix, 0);
         let hi = keys::with_version(&prefix, version);
         let Some(kv) = self.inner.tree.range(lo..=hi).next_back() else {
-            return f(None);
+            return Ok(None);
         };
         let (k, v) = kv?;
-        let found = keys::split_version(&k).1;
-        self.inner
-            .segments
-            .with_payload(&v, |stored| f(Some((found, stored))))
+        Ok(Some((keys::split_version(&k).1, v)))
     }
 
     /// The newest stored version (<= `version`) of one chunk, as shared bytes (a view
@@ -631,13 +646,9 @@ impl Store {
         chunk: &[u64],
         version: u64,
     ) -> Result<Option<bytes::Bytes>> {
-        let prefix = keys::chunk_prefix(id, layout, attr, chunk);
-        let lo = keys::with_version(&prefix, 0);
-        let hi = keys::with_version(&prefix, version);
-        let Some(kv) = self.inner.tree.range(lo..=hi).next_back() else {
+        let Some((_, v)) = self.newest_chunk_value(id, layout, attr, chunk, version)? else {
             return Ok(None);
         };
-        let (_, v) = kv?;
         self.inner.segments.payload_shared(&v).map(Some)
     }
 

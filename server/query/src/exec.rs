@@ -613,19 +613,7 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
     let outer: usize = shape[..j].iter().product();
     let mut idx = vec![0usize; j];
     for _ in 0..outer {
-        let mut base = 0usize;
-        let mut off = a.offset;
-        let mut skip = false;
-        for d in 0..j {
-            let c = contrib[d][idx[d]];
-            if c == NO_GROUP {
-                skip = true;
-                break;
-            }
-            base += c;
-            off += idx[d] * strides[d];
-        }
-        if !skip {
+        if let Some((base, off)) = outer_position(contrib, strides, &idx, a.offset) {
             let row = &data[off..off + run];
             match kind {
                 // Long runs only: shorter ones went to the rows kernel.
@@ -659,6 +647,28 @@ fn acc_piece<T: Val, const S: bool, const MN: bool, const MX: bool, const V: boo
         }
         next_index(&mut idx, &shape[..j]);
     }
+}
+
+/// For outer index `idx` (the leading dimensions, before the runs): the group base
+/// it contributes and where its run starts in the data; `None` when a coordinate
+/// belongs to no group.
+#[inline(always)]
+fn outer_position(
+    contrib: &[&[usize]],
+    strides: &[usize],
+    idx: &[usize],
+    offset: usize,
+) -> Option<(usize, usize)> {
+    let (mut base, mut off) = (0usize, offset);
+    for (d, &i) in idx.iter().enumerate() {
+        let c = contrib[d][i];
+        if c == NO_GROUP {
+            return None;
+        }
+        base += c;
+        off += i * strides[d];
+    }
+    Some((base, off))
 }
 
 const LANES: usize = 8;

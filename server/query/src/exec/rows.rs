@@ -6,7 +6,7 @@
 //! redone with the masked per-cell lanes of the general path. The state and the
 //! shift `k` are the caller's: same statistics, same precision (f64 of `v - k`).
 
-use super::{Acc, Lanes, Val, NO_GROUP};
+use super::{outer_position, Acc, Lanes, Val};
 use crate::scan::next_index;
 
 const L: usize = 8;
@@ -70,18 +70,7 @@ pub(super) fn reduce_groups<
     let outer: usize = shape[..p].iter().product();
     let mut idx = vec![0usize; p];
     for _ in 0..outer {
-        let (mut base, mut off) = (0usize, a.offset);
-        let mut skip = false;
-        for d in 0..p {
-            let c = contrib[d][idx[d]];
-            if c == NO_GROUP {
-                skip = true;
-                break;
-            }
-            base += c;
-            off += idx[d] * strides[d];
-        }
-        if !skip {
+        if let Some((base, off)) = outer_position(contrib, strides, &idx, a.offset) {
             let g = base - a.lo;
             if !group::<T, S, MN, MX, V>(acc, g, data, off, &offs, run, &tail, k) {
                 // A NaN (or an infinity in the sums): the masked path, row by row.
