@@ -277,6 +277,8 @@ pub struct CreateArray {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DimDef {
     pub name: String,
+    /// Where the dimension's name is in the query text.
+    pub span: Span,
     pub kind: DimKind,
     pub length: Option<u64>,
     pub growable: bool,
@@ -319,5 +321,7 @@ pub struct AddLayout {
     pub array: Name,
     pub layout: String,
     pub chunks: Vec<u64>,
+    /// Where the CHUNKS list is (from its first extent to its last).
+    pub chunks_span: Span,
     pub options: Vec<Opt>,
 }

@@ -27,8 +27,9 @@ pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
     let mut dims = Vec::new();
     let mut attrs = Vec::new();
     loop {
+        let item_span = span_of(c.cur().span);
         let item = c.ident("a dimension or attribute name")?;
-        parse_item(c, item, &mut dims, &mut attrs)?;
+        parse_item(c, item, item_span, &mut dims, &mut attrs)?;
         if c.eat(&Token::Comma) {
             continue;
         }
@@ -49,6 +50,7 @@ pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
 fn parse_item(
     c: &mut Cursor,
     name: String,
+    name_span: Span,
     dims: &mut Vec<DimDef>,
     attrs: &mut Vec<AttrDef>,
 ) -> Result<(), QueryError> {
@@ -100,14 +102,30 @@ fn parse_item(
         if c.peek_kw("START") {
             c.next();
             if is_time {
-                start_str = Some(c.string("the start timestamp")?);
+                let t = c.cur();
+                let s = c.string("the start timestamp")?;
+                if parse_instant(&s).is_none() {
+                    return Err(QueryError::type_error(format!(
+                        "'{s}' is not an ISO-8601 timestamp (START of '{name}')"
+                    ))
+                    .at(span_of(t.span)));
+                }
+                start_str = Some(s);
             } else {
                 start_num = Some(c.number("START")?);
             }
         } else if c.peek_kw("STEP") {
             c.next();
             if is_time {
-                step_str = Some(c.string("the step, e.g. '1 hour'")?);
+                let t = c.cur();
+                let s = c.string("the step, e.g. '1 hour'")?;
+                if parse_duration(&s).is_none() {
+                    return Err(QueryError::type_error(format!(
+                        "'{s}' is not a duration like '1 hour' (STEP of '{name}')"
+                    ))
+                    .at(span_of(t.span)));
+                }
+                step_str = Some(s);
             } else {
                 step_num = Some(c.number("STEP")?);
             }
@@ -162,6 +180,7 @@ fn parse_item(
     };
     dims.push(DimDef {
         name,
+        span: name_span,
         kind,
         length,
         growable,
@@ -223,8 +242,11 @@ pub(crate) fn parse_alter(c: &mut Cursor) -> Result<Statement, QueryError> {
     c.expect_kw("CHUNKS")?;
     c.expect(&Token::LParen)?;
     let mut chunks = Vec::new();
+    let first = c.cur().span;
+    let mut last;
     loop {
         let t = c.cur();
+        last = t.span;
         let n = c.integer("a chunk extent")?;
         if n <= 0 {
             return Err(err_at(&t, "chunk extents must be positive"));
@@ -241,6 +263,12 @@ pub(crate) fn parse_alter(c: &mut Cursor) -> Result<Statement, QueryError> {
         array,
         layout,
         chunks,
+        chunks_span: Span::new(
+            first.start.line,
+            first.start.column,
+            last.end.line,
+            last.end.column,
+        ),
         options,
     }))
 }
@@ -378,7 +406,8 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                         d.name,
                         l.len(),
                         d.length.unwrap()
-                    )));
+                    ))
+                    .at(d.span));
                 }
                 (
                     Coordinate::Labels { labels: l.clone() },
@@ -393,7 +422,8 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                 return Err(QueryError::plan(format!(
                     "dimension '{}' needs LENGTH n (or GROWABLE)",
                     d.name
-                )));
+                ))
+                .at(d.span));
             }
         };
         dims.push(Dimension {
@@ -490,7 +520,8 @@ pub(crate) fn add_layout(store: &Store, a: &AddLayout) -> Result<Execution, Quer
             "CHUNKS has {} extents for {rank} dimensions of '{}'",
             a.chunks.len(),
             a.array.value
-        )));
+        ))
+        .at(a.chunks_span));
     }
     let layout = Layout::new(&a.layout, a.chunks.clone(), codec_from(&a.options, esize)?);
     let info = store
