@@ -462,6 +462,8 @@ pub struct QueryStream {
     pending: Option<Msg>,
     /// The block after the one `next_block` returns last, already decoding.
     ahead: Option<Pending>,
+    /// The error met while receiving `ahead`, reported on the next call.
+    deferred: Option<Error>,
     elem_sizes: Vec<usize>,
     /// Elements received per column.
     received: Vec<usize>,
@@ -503,6 +505,7 @@ impl QueryStream {
             inner,
             pending: Some(pending),
             ahead: None,
+            deferred: None,
             current_column: 0,
             stats: None,
         })
@@ -522,20 +525,33 @@ impl QueryStream {
     /// after the footer. Raw blocks are shared with the receive buffer (no copy);
     /// stored chunks are decoded first.
     pub async fn next_raw(&mut self) -> Result<Option<(usize, usize, Bytes)>> {
-        Ok(match self.next_data().await? {
-            None => None,
-            Some((col, offset, Data::Raw(bytes))) => Some((col, offset, bytes)),
-            Some((col, offset, Data::Stored(s))) => {
-                let dtype = self.header.columns[col].dtype;
-                let values = on_rayon(move || {
-                    let mut b = ColumnBuilder::with_capacity(dtype, s.elements);
-                    s.decode_onto(&mut b)?;
-                    b.finish(&[s.elements])
-                })
-                .await??;
-                Some((col, offset, Bytes::from(buffer_le_bytes(&values))))
+        let Some(p) = self.take_next().await? else {
+            return Ok(None);
+        };
+        Ok(Some(match p {
+            Pending::Raw {
+                column,
+                offset,
+                bytes,
+            } => (column, offset, bytes),
+            decoding => {
+                let dtype = self.header.columns[decoding.column()].dtype;
+                let b = decoding.finish(dtype).await?;
+                (b.column, b.offset, Bytes::from(buffer_le_bytes(&b.values)))
             }
-        })
+        }))
+    }
+
+    /// The block `next_block` received ahead (or the error that ended the stream
+    /// there), else the next one from the stream.
+    async fn take_next(&mut self) -> Result<Option<Pending>> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        if let Some(p) = self.ahead.take() {
+            return Ok(Some(p));
+        }
+        self.start_block().await
     }
 
     /// The next data block, checked against the header and what came before.
@@ -580,8 +596,9 @@ impl QueryStream {
                         (b.data.len() / size, Data::Raw(b.data))
                     }
                 };
+                let end = self.received[col].checked_add(n);
                 if b.element_offset != self.received[col] as u64
-                    || self.received[col] + n > self.expected
+                    || end.is_none_or(|e| e > self.expected)
                 {
                     return Err(Error::Protocol(format!(
                         "column {col}: block at element {} with {n} elements, {} of {} received",
@@ -619,17 +636,18 @@ impl QueryStream {
     /// of stored chunks decodes on rayon, the next block is already received (and
     /// starts decoding), so transfer and decoding overlap.
     pub async fn next_block(&mut self) -> Result<Option<Block>> {
-        let current = match self.ahead.take() {
-            Some(p) => p,
-            None => match self.start_block().await? {
-                Some(p) => p,
-                None => return Ok(None),
-            },
+        let Some(current) = self.take_next().await? else {
+            return Ok(None);
         };
         if matches!(current, Pending::Decoding { .. }) {
-            self.ahead = self.start_block().await?;
+            // An error there ends the stream after this block, not before it.
+            match self.start_block().await {
+                Ok(p) => self.ahead = p,
+                Err(e) => self.deferred = Some(e),
+            }
         }
-        current.finish().await.map(Some)
+        let dtype = self.header.columns[current.column()].dtype;
+        current.finish(dtype).await.map(Some)
     }
 
     /// Receives the next data block and starts turning it into values.
@@ -639,11 +657,11 @@ impl QueryStream {
         };
         let dtype = self.header.columns[column].dtype;
         Ok(Some(match data {
-            Data::Raw(bytes) => Pending::Ready(Block {
+            Data::Raw(bytes) => Pending::Raw {
                 column,
                 offset,
-                values: buffer_from_le(dtype, &bytes)?,
-            }),
+                bytes,
+            },
             Data::Stored(s) => Pending::Decoding {
                 column,
                 offset,
@@ -668,6 +686,14 @@ impl QueryStream {
             .zip(&self.elem_sizes)
             .map(|(c, &s)| ColumnBuilder::with_capacity(c.dtype, self.expected.min((1 << 30) / s)))
             .collect();
+        if let Some(p) = self.ahead.take() {
+            let dtype = self.header.columns[p.column()].dtype;
+            let b = p.finish(dtype).await?;
+            cols[b.column].extend_le(&buffer_le_bytes(&b.values));
+        }
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         while let Some((col, _, data)) = self.next_data().await? {
             match data {
                 Data::Raw(bytes) => cols[col].extend_le(&bytes),
@@ -697,7 +723,12 @@ impl QueryStream {
 
 /// A received block on its way to values.
 enum Pending {
-    Ready(Block),
+    /// Little-endian elements as received.
+    Raw {
+        column: usize,
+        offset: usize,
+        bytes: Bytes,
+    },
     /// Stored chunks decoding on rayon (already running: `on_rayon` spawns at once).
     Decoding {
         column: usize,
@@ -707,9 +738,24 @@ enum Pending {
 }
 
 impl Pending {
-    async fn finish(self) -> Result<Block> {
+    fn column(&self) -> usize {
         match self {
-            Pending::Ready(b) => Ok(b),
+            Pending::Raw { column, .. } | Pending::Decoding { column, .. } => *column,
+        }
+    }
+
+    /// The values (raw bytes read as `dtype`, the column's type).
+    async fn finish(self, dtype: DType) -> Result<Block> {
+        match self {
+            Pending::Raw {
+                column,
+                offset,
+                bytes,
+            } => Ok(Block {
+                column,
+                offset,
+                values: buffer_from_le(dtype, &bytes)?,
+            }),
             Pending::Decoding {
                 column,
                 offset,

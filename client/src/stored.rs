@@ -110,11 +110,18 @@ pub(crate) fn on_rayon<T: Send + 'static>(
 ) -> impl std::future::Future<Output = Result<T>> + Send {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let _ = tx.send(f());
+        // A panic on a rayon thread would abort the process: report it instead.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(r);
     });
     async move {
-        rx.await
-            .map_err(|_| Error::Protocol("the decoding task stopped".into()))
+        match rx.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(Error::Protocol(
+                "decoding a block failed (a panic in the decoder)".into(),
+            )),
+            Err(_) => Err(Error::Protocol("the decoding task stopped".into())),
+        }
     }
 }
 

@@ -106,8 +106,8 @@ async fn load(c: &Client) {
 
 #[test]
 fn stored_chunks_decode_to_the_written_values() {
-    // Small blocks: several stored blocks per column, one f64 chunk (864 B of f32,
-    // 1728 B of f64 per chunk) already over the limit on its own.
+    // Small blocks: several stored blocks per column (two 864-byte f32 chunks, or one
+    // 1728-byte f64 chunk, per 2000-byte block).
     let s = Server::start_with(&["--block-bytes", "2000"]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,6 +150,16 @@ fn stored_chunks_decode_to_the_written_values() {
             blocks += 1;
         }
         assert_eq!((next, blocks), (want.len(), NT / 2));
+
+        // next_block reads one block ahead; next_raw after it still gets every block.
+        let mut st = c.query_stream("SELECT d FROM cube").await.unwrap();
+        let first = st.next_block().await.unwrap().unwrap();
+        let mut next = first.values.len();
+        while let Some((_, offset, b)) = st.next_raw().await.unwrap() {
+            assert_eq!(offset, next);
+            next += b.len() / 8;
+        }
+        assert_eq!(next, want.len());
         let mut st = c.query_stream("SELECT t FROM cube").await.unwrap();
         let mut bytes = Vec::new();
         while let Some((_, offset, b)) = st.next_raw().await.unwrap() {

@@ -396,8 +396,9 @@ impl Snapshot {
     }
 
     /// The stored form of one chunk (the codec chain's output and its CRC32, exactly
-    /// as kept on disk), not decoded and not copied: a view of the segment file; `None`
-    /// if the chunk was never written. For clients that decode chunks themselves.
+    /// as kept on disk, checksum verified), not decoded and not copied: a view of the
+    /// segment file; `None` if the chunk was never written. For clients that decode
+    /// chunks themselves.
     /// Counts a read chunk and its bytes in the store's metrics and `stats`.
     pub fn stored_chunk(
         &self,
@@ -414,7 +415,9 @@ impl Snapshot {
         else {
             return Ok(None);
         };
-        if stored.len() < 4 {
+        // Checked here too (the reader checks again): a damaged chunk is reported by
+        // name where it is stored, not as a bad message at the other end.
+        if crate::codec::checked_payload(&stored).is_none() {
             return Err(self.corrupt(layout, attr, chunk));
         }
         let m = &self.store.inner.metrics;

@@ -46,10 +46,15 @@ pub(crate) fn stored_pieces(plan: &Plan) -> Option<Vec<Region>> {
     Some(chunk_pieces(&plan.region, cs))
 }
 
+/// What a chunk adds to a block's message besides its bytes, at most: its element
+/// and byte counts (two varints) and a share of the codec description.
+const DESCRIPTION_BYTES_PER_CHUNK: usize = 24;
+
 /// Limits of one stored block.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StoredLimits {
-    /// Stored bytes per block (a chunk larger than this is decoded instead).
+    /// Stored bytes plus description per block (a chunk larger than this is
+    /// decoded instead), so the whole message stays within the transport's bound.
     pub max_bytes: usize,
     /// Decoded bytes per block; a single chunk may exceed it.
     pub decoded_bytes: usize,
@@ -128,17 +133,19 @@ impl StoredCursor {
                     }
                 }
             };
-            if stored.len() > limits.max_bytes && chunks.is_empty() {
+            // A chunk costs its bytes and its entries in the block's description.
+            let cost = stored.len() + DESCRIPTION_BYTES_PER_CHUNK;
+            if cost > limits.max_bytes && chunks.is_empty() {
                 // Too large for any block: decoded by the caller.
                 break;
             }
-            let over = bytes + stored.len() > limits.max_bytes
+            let over = bytes + cost > limits.max_bytes
                 || (elements + n) * dtype.size() > limits.decoded_bytes;
             if over && !chunks.is_empty() {
                 self.carry = Some((stored, n));
                 break;
             }
-            bytes += stored.len();
+            bytes += cost;
             elements += n;
             chunks.push((stored, n));
             self.next += 1;

@@ -607,3 +607,50 @@ fn stored_chunks_only_for_whole_contiguous_chunks_of_bare_attributes() {
         "only before the first block"
     );
 }
+
+#[test]
+fn stored_blocks_count_their_description_against_the_size_bound() {
+    let e = Engine::new(Store::temporary().unwrap(), EngineConfig::default());
+    let ctx = QueryContext::default();
+    e.execute(
+        "CREATE ARRAY tiny (i DOUBLE START 0 STEP 1 LENGTH 3000, v REAL) WITH (chunks = (2))",
+        &ctx,
+    )
+    .unwrap();
+    // Incompressible-ish values: chunk payloads of a few bytes each.
+    let v: Vec<f32> = (0..3000u32)
+        .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761) >> 2))
+        .collect();
+    e.store()
+        .write(
+            "tiny",
+            "v",
+            &[0],
+            Buffer::F32(ArrayD::from_shape_vec(IxDyn(&[3000]), v.clone()).unwrap()),
+        )
+        .unwrap();
+    let max = 2000;
+    let mut s = rows(&e, "SELECT v FROM tiny", &ctx).unwrap();
+    assert!(s.send_stored_chunks(max));
+    let (mut got, mut blocks) = (Vec::new(), 0);
+    while let Some(b) = s.next_wire() {
+        let arrayq_query::WireBlock::Stored(b) = b.unwrap() else {
+            panic!("a decoded block")
+        };
+        // Bytes plus two varints per chunk and the codec steps stay under the bound.
+        assert!(
+            b.stored_bytes() + 24 * b.chunks.len() <= max,
+            "{}",
+            b.stored_bytes()
+        );
+        let mut out = vec![0u8; b.elements() * 4];
+        b.decode_into(&mut out).unwrap();
+        got.extend(
+            out.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()).to_bits()),
+        );
+        blocks += 1;
+    }
+    assert!(blocks > 1);
+    assert_eq!(got, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+}
