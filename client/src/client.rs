@@ -582,8 +582,10 @@ impl QueryStream {
                 let size = self.elem_sizes[col];
                 let (n, data) = match b.stored {
                     Some(stored) => {
-                        let dtype = self.header.columns[col].dtype;
-                        let s = StoredData::new(stored, b.data, dtype)?;
+                        let c = &self.header.columns[col];
+                        let place =
+                            format!("column '{}' from element {}", c.name, b.element_offset);
+                        let s = StoredData::new(stored, b.data, c.dtype, place)?;
                         (s.elements, Data::Stored(s))
                     }
                     None => {

@@ -133,7 +133,12 @@ impl ColumnBuilder {
     pub(crate) fn extend_zeroed(&mut self, n: usize) -> Option<&mut [u8]> {
         fn tail<T: LeElem>(v: &mut Vec<T>, n: usize) -> &mut [u8] {
             let old = v.len();
-            v.resize(old + n, T::zeroed());
+            if old == 0 && v.capacity() < n {
+                // Zeroed allocation: fresh pages come zeroed, no memset.
+                *v = vec![T::zeroed(); n];
+            } else {
+                v.resize(old + n, T::zeroed());
+            }
             bytemuck::cast_slice_mut(&mut v[old..])
         }
         each_column!(self, v => Some(tail(v, n)), _b => None)

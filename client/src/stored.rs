@@ -20,11 +20,18 @@ pub(crate) struct StoredData {
     data: Bytes,
     /// Elements after decoding.
     pub(crate) elements: usize,
+    /// Which part of the result, for errors ("column 't2m' from element 0").
+    place: String,
 }
 
 impl StoredData {
     /// Checks a block's description against its data and the column's type.
-    pub(crate) fn new(stored: v1::StoredChunks, data: Bytes, dtype: DType) -> Result<StoredData> {
+    pub(crate) fn new(
+        stored: v1::StoredChunks,
+        data: Bytes,
+        dtype: DType,
+        place: String,
+    ) -> Result<StoredData> {
         let bad = |m: String| Err(Error::Protocol(format!("DataBlock of stored chunks: {m}")));
         if dtype == DType::Bool {
             return bad("stored BOOL chunks are not sent".into());
@@ -61,6 +68,7 @@ impl StoredData {
             parts,
             data,
             elements,
+            place,
         })
     }
 
@@ -78,7 +86,12 @@ impl StoredData {
         }
         self.codec
             .decode_chunks_into(self.elem_size, &chunks, out)
-            .map_err(|e| Error::Protocol(format!("DataBlock of stored chunks: {e}")))?;
+            .map_err(|e| {
+                Error::Protocol(format!(
+                    "stored chunks of {}: {e} (damaged on the server's disk or in transit)",
+                    self.place
+                ))
+            })?;
         col.tail_from_le(self.elements);
         Ok(())
     }
@@ -159,7 +172,7 @@ mod tests {
     }
 
     fn decode(desc: v1::StoredChunks, data: Vec<u8>) -> Result<Vec<f32>> {
-        let s = StoredData::new(desc, Bytes::from(data), DType::F32)?;
+        let s = StoredData::new(desc, Bytes::from(data), DType::F32, "column 'v'".into())?;
         let mut col = ColumnBuilder::with_capacity(DType::F32, 0);
         col.extend_le(&f32_le(&[7.0]));
         s.decode_onto(&mut col)?;
