@@ -14,9 +14,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::Streaming;
 
 use crate::error::{Error, Result};
-use crate::result::{
-    buffer_from_le, buffer_le_bytes, Block, ColumnBuilder, Header, QueryResult, QueryStats,
-};
+use crate::result::{buffer_from_le, Block, ColumnBuilder, Header, QueryResult, QueryStats};
 use crate::stored::{on_rayon, StoredData};
 
 /// Largest message the client accepts or sends (the server keeps streamed
@@ -354,7 +352,7 @@ impl Client {
                 )));
             }
         }
-        let bytes = data.iter().map(buffer_le_bytes).collect();
+        let bytes = data.iter().map(Buffer::to_le_bytes).collect();
         self.write_raw(header, bytes).await
     }
 
@@ -537,7 +535,7 @@ impl QueryStream {
             decoding => {
                 let dtype = self.header.columns[decoding.column()].dtype;
                 let b = decoding.finish(dtype).await?;
-                (b.column, b.offset, Bytes::from(buffer_le_bytes(&b.values)))
+                (b.column, b.offset, b.values.into_le_bytes())
             }
         }))
     }
@@ -691,7 +689,7 @@ impl QueryStream {
         if let Some(p) = self.ahead.take() {
             let dtype = self.header.columns[p.column()].dtype;
             let b = p.finish(dtype).await?;
-            cols[b.column].extend_le(&buffer_le_bytes(&b.values));
+            cols[b.column].extend_le(&b.values.to_le_bytes());
         }
         if let Some(e) = self.deferred.take() {
             return Err(e);

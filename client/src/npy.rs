@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 
 use arrayq_storage::{Buffer, DType};
 
-use crate::result::{buffer_le_bytes, QueryResult};
+use crate::result::QueryResult;
 
 /// An array read from an `.npy` file.
 #[derive(Clone, Debug, PartialEq)]
@@ -222,7 +222,7 @@ pub fn write_result_npy(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
             w,
             r.columns[0].dtype(),
             &shape,
-            &buffer_le_bytes(&r.columns[0].values),
+            &r.columns[0].values.to_le_bytes(),
         ),
         _ => {
             let fields: Vec<String> = r
@@ -234,7 +234,7 @@ pub fn write_result_npy(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
             let cols: Vec<(Vec<u8>, usize)> = r
                 .columns
                 .iter()
-                .map(|c| (buffer_le_bytes(&c.values), c.dtype().size()))
+                .map(|c| (c.values.to_le_bytes(), c.dtype().size()))
                 .collect();
             let row: usize = cols.iter().map(|(_, s)| s).sum();
             let n = r.len();

@@ -581,20 +581,6 @@ pub fn dtype_to_proto(d: DType) -> v1::DType {
     }
 }
 
-/// Row-major little-endian bytes of a buffer (fast path for contiguous
-/// numeric buffers).
-pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
-    if cfg!(target_endian = "little") {
-        if let Some(bytes) = arrayq_storage::codec::buffer_bytes(b) {
-            return bytes.to_vec();
-        }
-    }
-    if let Buffer::Bool(a) = b {
-        return a.iter().map(|&v| v as u8).collect();
-    }
-    b.to_le_bytes()
-}
-
 /// `b` with a new shape holding the same number of elements.
 pub fn reshape(b: Buffer, shape: &[usize]) -> std::result::Result<Buffer, String> {
     b.into_shape(shape).map_err(|e| e.to_string())
@@ -652,7 +638,7 @@ mod tests {
         assert_eq!(r.columns[0].values.shape(), &[2, 3]);
         assert_eq!(r.index_of(4), vec![1, 1]);
         assert_eq!(r.values_f64(0)[5], 5.0);
-        assert_eq!(buffer_le_bytes(&r.columns[0].values).len(), 24);
+        assert_eq!(r.columns[0].values.to_le_bytes().len(), 24);
     }
 
     #[test]

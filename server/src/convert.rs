@@ -7,11 +7,11 @@ use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_proto::v1::ResultDimension;
 use arrayq_proto::{format_unix_ns, Bytes};
 use arrayq_query::{CoordValues, QueryStats, StoredBlock};
-use arrayq_storage::codec::buffer_bytes;
 use arrayq_storage::{
-    ArraySchema, Attribute, Buffer, BytesToBytes, CodecChain, CoordValue, Coordinate, DType,
-    Dimension, Layout, Scalar,
+    ArraySchema, Attribute, BytesToBytes, CodecChain, CoordValue, Coordinate, DType, Dimension,
+    Layout, Scalar,
 };
+use prost::bytes::BytesMut;
 use tonic::Status;
 
 use crate::query::QueryFrame;
@@ -465,8 +465,33 @@ pub fn stored_block_frame(b: StoredBlock) -> QueryFrame {
                 bytes,
             }),
         },
-        chunks: b.chunks.into_iter().map(|c| c.0).collect(),
+        chunks: coalesce(b.chunks.into_iter().map(|c| c.0)),
     }
+}
+
+/// Pieces below this size are copied together: a frame per tiny chunk would cost
+/// more than the copy (done here, on the query's worker, not on the I/O threads that
+/// write the frames).
+const SMALL_PIECE: usize = 16 * 1024;
+
+/// The pieces in order, runs of small ones joined (large ones untouched).
+fn coalesce(pieces: impl Iterator<Item = Bytes>) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut small = BytesMut::new();
+    for p in pieces {
+        if p.len() < SMALL_PIECE {
+            small.extend_from_slice(&p);
+            continue;
+        }
+        if !small.is_empty() {
+            out.push(small.split().freeze());
+        }
+        out.push(p);
+    }
+    if !small.is_empty() {
+        out.push(small.freeze());
+    }
+    out
 }
 
 /// The bytes-to-bytes steps of a chunk codec chain, in encoding order.
@@ -483,40 +508,24 @@ pub fn codec_to_pb(c: &CodecChain) -> Vec<pb::CodecStep> {
         .collect()
 }
 
-/// [`buffer_le_bytes`] taking ownership: on little-endian targets a contiguous
-/// numeric buffer becomes the `Bytes` of a `DataBlock` without a copy (the block
-/// then owns the engine's buffer until the transport has written it).
-pub fn buffer_into_le_bytes(b: Buffer) -> Bytes {
-    if cfg!(target_endian = "little") && buffer_bytes(&b).is_some() {
-        return Bytes::from_owner(LeBuffer(b));
-    }
-    Bytes::from(buffer_le_bytes(&b))
-}
-
-/// A buffer whose memory is its little-endian bytes (checked by the constructor).
-struct LeBuffer(Buffer);
-
-impl AsRef<[u8]> for LeBuffer {
-    fn as_ref(&self) -> &[u8] {
-        buffer_bytes(&self.0).unwrap_or(&[])
-    }
-}
-
-/// Row-major little-endian bytes of a buffer (bool: one byte 0/1 per element).
-pub fn buffer_le_bytes(b: &Buffer) -> Vec<u8> {
-    if cfg!(target_endian = "little") {
-        if let Some(raw) = buffer_bytes(b) {
-            return raw.to_vec();
-        }
-    }
-    if let Buffer::Bool(a) = b {
-        return a.iter().map(|&x| x as u8).collect();
-    }
-    b.to_le_bytes()
-}
-
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn small_pieces_are_joined_large_ones_kept() {
+        let big = Bytes::from(vec![7u8; SMALL_PIECE]);
+        let pieces = [
+            Bytes::from_static(b"ab"),
+            Bytes::from_static(b"c"),
+            big.clone(),
+            Bytes::from_static(b"d"),
+        ];
+        let out = coalesce(pieces.clone().into_iter());
+        assert_eq!(out.len(), 3);
+        assert_eq!(&out[0][..], b"abc");
+        assert_eq!(out[1].as_ptr(), big.as_ptr(), "a large piece is not copied");
+        assert_eq!(&out[2][..], b"d");
+    }
+
     use super::*;
 
     fn sample() -> pb::ArraySchema {
@@ -601,12 +610,13 @@ mod tests {
 
     #[test]
     fn le_bytes() {
+        use arrayq_storage::Buffer;
         let b = Buffer::from_le_bytes(DType::U16, &[2], &[1, 0, 2, 0]).unwrap();
-        assert_eq!(buffer_le_bytes(&b), vec![1, 0, 2, 0]);
+        assert_eq!(b.to_le_bytes(), vec![1, 0, 2, 0]);
         let b = Buffer::from_le_bytes(DType::Bool, &[3], &[1, 0, 1]).unwrap();
-        assert_eq!(buffer_le_bytes(&b), vec![1, 0, 1]);
-        assert_eq!(buffer_into_le_bytes(b), vec![1u8, 0, 1]);
+        assert_eq!(b.to_le_bytes(), vec![1, 0, 1]);
+        assert_eq!(b.into_le_bytes(), vec![1u8, 0, 1]);
         let b = Buffer::from_le_bytes(DType::I32, &[2], &[1, 0, 0, 0, 2, 0, 0, 0]).unwrap();
-        assert_eq!(buffer_into_le_bytes(b), vec![1u8, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(b.into_le_bytes(), vec![1u8, 0, 0, 0, 2, 0, 0, 0]);
     }
 }

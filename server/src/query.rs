@@ -24,7 +24,7 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 use tracing::{info, warn};
 
-use crate::convert::{buffer_into_le_bytes, header_to_pb, stats_to_pb, stored_block_frame};
+use crate::convert::{header_to_pb, stats_to_pb, stored_block_frame};
 use crate::errors::query_status;
 use crate::state::{CallCancel, Reason, Registered, Shared};
 
@@ -361,8 +361,8 @@ impl Worker {
                     };
                     let block = match block {
                         Ok(WireBlock::Stored(b)) => {
-                            self.elements_sent += b.elements() as u64;
-                            self.send_frame(stored_block_frame(b))?;
+                            let k = b.elements() as u64;
+                            self.send_data(stored_block_frame(b), k)?;
                             continue;
                         }
                         Ok(WireBlock::Values(b)) => Ok(b),
@@ -380,11 +380,11 @@ impl Worker {
                     let elem = block.data.dtype().size();
                     let (column, offset) = (block.column as u32, block.offset as u64);
                     // Engine blocks larger than a message are split (slices, no copy).
-                    let bytes = buffer_into_le_bytes(block.data);
+                    let bytes = block.data.into_le_bytes();
                     for mut b in data_blocks_shared(column, elem, bytes) {
                         b.element_offset += offset;
                         let k = (b.data.len() / elem) as u64;
-                        self.send_data(b.into(), k)?;
+                        self.send_data(QueryFrame::Message(b.into()), k)?;
                     }
                 }
                 let stats = stream.stats();
@@ -451,9 +451,9 @@ impl Worker {
         Ok(())
     }
 
-    fn send_data(&mut self, msg: QueryResponse, elements: u64) -> Result<(), Stop> {
+    fn send_data(&mut self, frame: QueryFrame, elements: u64) -> Result<(), Stop> {
         self.elements_sent += elements;
-        self.send(msg)
+        self.send_frame(frame)
     }
 
     fn send(&mut self, msg: QueryResponse) -> Result<(), Stop> {

@@ -47,6 +47,38 @@ impl ArrayQService {
             .await
             .map_err(|e| Status::internal(format!("worker failed: {e}")))?
     }
+
+    /// Starts a Query call: its frames, before they become protobuf messages.
+    pub async fn query_frames(
+        &self,
+        request: Request<pb::QueryRequest>,
+    ) -> Result<Response<CallStream<QueryFrame>>, Status> {
+        let now = Instant::now();
+        let deadline = call_deadline(
+            request.metadata(),
+            request.get_ref().timeout_ms,
+            self.shared.limits.query_timeout,
+            now,
+        );
+        let who = peer(&request);
+        let r = request.into_inner();
+        if r.sql.trim().is_empty() {
+            return Err(Status::invalid_argument("empty SQL text"));
+        }
+        let permit = acquire_slot(&self.shared, deadline).await?;
+        let stream = start_query(
+            &self.shared,
+            QueryCall {
+                sql: r.sql,
+                max_result_bytes: r.max_result_bytes,
+                accept_stored_chunks: r.accept_stored_chunks,
+                deadline,
+                permit,
+                peer: who,
+            },
+        );
+        Ok(Response::new(stream))
+    }
 }
 
 fn peer<T>(req: &Request<T>) -> String {
@@ -521,40 +553,6 @@ impl ArrayQ for ArrayQService {
 
 fn collector_cells(h: &pb::WriteHeader) -> u64 {
     arrayq_proto::region_cells(&h.region).unwrap_or(0)
-}
-
-impl ArrayQService {
-    /// Starts a Query call: its frames, before they become protobuf messages.
-    pub async fn query_frames(
-        &self,
-        request: Request<pb::QueryRequest>,
-    ) -> Result<Response<CallStream<QueryFrame>>, Status> {
-        let now = Instant::now();
-        let deadline = call_deadline(
-            request.metadata(),
-            request.get_ref().timeout_ms,
-            self.shared.limits.query_timeout,
-            now,
-        );
-        let who = peer(&request);
-        let r = request.into_inner();
-        if r.sql.trim().is_empty() {
-            return Err(Status::invalid_argument("empty SQL text"));
-        }
-        let permit = acquire_slot(&self.shared, deadline).await?;
-        let stream = start_query(
-            &self.shared,
-            QueryCall {
-                sql: r.sql,
-                max_result_bytes: r.max_result_bytes,
-                accept_stored_chunks: r.accept_stored_chunks,
-                deadline,
-                permit,
-                peer: who,
-            },
-        );
-        Ok(Response::new(stream))
-    }
 }
 
 /// The Query response stream as protobuf messages (the generated server's path;

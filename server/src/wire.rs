@@ -241,31 +241,9 @@ fn frame_data(mut block: DataBlock, pieces: Vec<Bytes>) -> (Bytes, VecDeque<Byte
     head.encode_raw(&mut buf);
     encode_key(3, WireType::LengthDelimited, &mut buf);
     encode_varint(payload_len as u64, &mut buf);
-    (buf.freeze(), coalesce(pieces, tail))
-}
-
-/// Pieces below this size are copied together into one frame: a frame per tiny
-/// chunk would cost more than the copy.
-const SMALL_PIECE: usize = 16 * 1024;
-
-/// The pieces to send in order, runs of small ones joined (large ones untouched).
-fn coalesce(pieces: Vec<Bytes>, tail: Option<Bytes>) -> VecDeque<Bytes> {
-    let mut out = VecDeque::new();
-    let mut small = BytesMut::new();
-    for p in pieces.into_iter().chain(tail) {
-        if p.len() < SMALL_PIECE {
-            small.extend_from_slice(&p);
-            continue;
-        }
-        if !small.is_empty() {
-            out.push_back(small.split().freeze());
-        }
-        out.push_back(p);
-    }
-    if !small.is_empty() {
-        out.push_back(small.freeze());
-    }
-    out
+    let mut rest: VecDeque<Bytes> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    rest.extend(tail);
+    (buf.freeze(), rest)
 }
 
 #[cfg(test)]

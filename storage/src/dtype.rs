@@ -378,8 +378,17 @@ impl Buffer {
         with_buffer!(self, a => a.iter().map(|v| v.to_scalar().as_f64()).collect())
     }
 
-    /// Row-major little-endian bytes of the elements.
+    /// Row-major little-endian bytes of the elements (bool: one byte 0/1 each); one
+    /// copy for a contiguous numeric buffer on a little-endian target.
     pub fn to_le_bytes(&self) -> Vec<u8> {
+        if cfg!(target_endian = "little") {
+            if let Some(raw) = crate::codec::buffer_bytes(self) {
+                return raw.to_vec();
+            }
+        }
+        if let Buffer::Bool(a) = self {
+            return a.iter().map(|&x| x as u8).collect();
+        }
         let mut out = Vec::with_capacity(self.len() * self.dtype().size());
         with_buffer!(self, a => {
             for v in a.iter() {
@@ -387,6 +396,15 @@ impl Buffer {
             }
         });
         out
+    }
+
+    /// [`Buffer::to_le_bytes`] taking ownership: a contiguous numeric buffer on a
+    /// little-endian target becomes the bytes without a copy (they own the buffer).
+    pub fn into_le_bytes(self) -> bytes::Bytes {
+        if cfg!(target_endian = "little") && crate::codec::buffer_bytes(&self).is_some() {
+            return bytes::Bytes::from_owner(LeBuffer(self));
+        }
+        bytes::Bytes::from(self.to_le_bytes())
     }
 
     /// The same elements, row-major, in `shape`; no copy when the buffer is already
@@ -443,6 +461,15 @@ fn advise_huge_pages(b: &mut Buffer) {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
+    }
+}
+
+/// A buffer whose memory is its little-endian bytes (checked before wrapping).
+struct LeBuffer(Buffer);
+
+impl AsRef<[u8]> for LeBuffer {
+    fn as_ref(&self) -> &[u8] {
+        crate::codec::buffer_bytes(&self.0).unwrap_or(&[])
     }
 }
 

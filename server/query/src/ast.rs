@@ -286,8 +286,15 @@ pub struct DimDef {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DimKind {
-    Regular { start: f64, step: f64 },
-    Time { start: String, step: String },
+    Regular {
+        start: f64,
+        step: f64,
+    },
+    /// START and STEP, parsed (UTC ns since the epoch, ns).
+    Time {
+        start_ns: i64,
+        step_ns: i64,
+    },
     Labels(Vec<i64>),
 }
 

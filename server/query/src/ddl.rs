@@ -92,9 +92,9 @@ fn parse_item(
         }
     }
     let mut start_num = None;
-    let mut start_str = None;
+    let mut start_ns = None;
     let mut step_num = None;
-    let mut step_str = None;
+    let mut step_ns = None;
     let mut labels = None;
     let mut length = None;
     let mut growable = false;
@@ -102,30 +102,21 @@ fn parse_item(
         if c.peek_kw("START") {
             c.next();
             if is_time {
-                let t = c.cur();
-                let s = c.string("the start timestamp")?;
-                if parse_instant(&s).is_none() {
-                    return Err(QueryError::type_error(format!(
-                        "'{s}' is not an ISO-8601 timestamp (START of '{name}')"
-                    ))
-                    .at(span_of(t.span)));
-                }
-                start_str = Some(s);
+                start_ns = Some(time_text(c, "the start timestamp", parse_instant, |s| {
+                    format!("'{s}' is not an ISO-8601 timestamp (START of '{name}')")
+                })?);
             } else {
                 start_num = Some(c.number("START")?);
             }
         } else if c.peek_kw("STEP") {
             c.next();
             if is_time {
-                let t = c.cur();
-                let s = c.string("the step, e.g. '1 hour'")?;
-                if parse_duration(&s).is_none() {
-                    return Err(QueryError::type_error(format!(
-                        "'{s}' is not a duration like '1 hour' (STEP of '{name}')"
-                    ))
-                    .at(span_of(t.span)));
-                }
-                step_str = Some(s);
+                step_ns = Some(time_text(
+                    c,
+                    "the step, e.g. '1 hour'",
+                    parse_duration,
+                    |s| format!("'{s}' is not a duration like '1 hour' (STEP of '{name}')"),
+                )?);
             } else {
                 step_num = Some(c.number("STEP")?);
             }
@@ -163,10 +154,10 @@ fn parse_item(
         DimKind::Labels(l)
     } else if is_time {
         DimKind::Time {
-            start: start_str.ok_or_else(|| {
+            start_ns: start_ns.ok_or_else(|| {
                 err_at(&here, format!("time dimension '{name}' needs START '...'"))
             })?,
-            step: step_str.ok_or_else(|| {
+            step_ns: step_ns.ok_or_else(|| {
                 err_at(&here, format!("time dimension '{name}' needs STEP '...'"))
             })?,
         }
@@ -186,6 +177,19 @@ fn parse_item(
         growable,
     });
     Ok(())
+}
+
+/// A quoted time text (a timestamp or a duration) read into nanoseconds by `parse`;
+/// a text it rejects is a type error at the string, worded by `bad`.
+fn time_text(
+    c: &mut Cursor,
+    what: &str,
+    parse: fn(&str) -> Option<i64>,
+    bad: impl FnOnce(&str) -> String,
+) -> Result<i64, QueryError> {
+    let t = c.cur();
+    let s = c.string(what)?;
+    parse(&s).ok_or_else(|| QueryError::type_error(bad(&s)).at(span_of(t.span)))
 }
 
 fn parse_with(c: &mut Cursor) -> Result<Vec<Opt>, QueryError> {
@@ -384,21 +388,13 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                 },
                 d.length,
             ),
-            DimKind::Time { start, step } => {
-                let start_ns = parse_instant(start).ok_or_else(|| {
-                    QueryError::type_error(format!(
-                        "'{start}' is not an ISO-8601 timestamp (START of '{}')",
-                        d.name
-                    ))
-                })?;
-                let step_ns = parse_duration(step).ok_or_else(|| {
-                    QueryError::type_error(format!(
-                        "'{step}' is not a duration like '1 hour' (STEP of '{}')",
-                        d.name
-                    ))
-                })?;
-                (Coordinate::Time { start_ns, step_ns }, d.length)
-            }
+            DimKind::Time { start_ns, step_ns } => (
+                Coordinate::Time {
+                    start_ns: *start_ns,
+                    step_ns: *step_ns,
+                },
+                d.length,
+            ),
             DimKind::Labels(l) => {
                 if d.length.is_some_and(|n| n != l.len() as u64) {
                     return Err(QueryError::plan(format!(
