@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     pub next_seq: AtomicU64,
     pub metrics: Metrics,
     pub opts: Options,
+    /// Where ingest sinks spill staged data (`<store>/staging`).
+    pub staging_dir: PathBuf,
     listeners: RwLock<Vec<Listener>>,
     last_seq: Mutex<u64>,
     seq_cv: Condvar,
@@ -179,6 +181,9 @@ impl Store {
             opts.segment_bytes,
             opts.resident_bytes,
         )?;
+        // Nothing staged by an earlier process can still be committed.
+        let staging_dir = crate::ingest::staging_dir(path);
+        crate::ingest::clean_staging_dir(&staging_dir)?;
         let last_seq = tree
             .scan_prefix(b"L")
             .keys()
@@ -195,6 +200,7 @@ impl Store {
             next_seq: AtomicU64::new(last_seq + 1),
             metrics: Metrics::default(),
             opts,
+            staging_dir,
             listeners: RwLock::new(Vec::new()),
             last_seq: Mutex::new(last_seq),
             seq_cv: Condvar::new(),

@@ -1,10 +1,10 @@
 //! Writes: hyperslabs of any alignment, over many chunks, attributes and layouts,
 //! committed atomically as one new version.
 
-use crate::codec::buffer_bytes;
 use crate::coord::Coordinate;
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
+use crate::ingest::source::{copy_box_from, BufferSource, WriteSource};
 use crate::keys;
 use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 use crate::region::{copy_box, is_contiguous, offset_of, Region};
@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 struct PendingWrite {
     attr: usize,
     region: Region,
-    data: Buffer,
+    /// Row-major little-endian bytes of the region: a caller's buffer or staged data
+    /// (possibly in a spill file), read chunk by chunk at commit.
+    data: Box<dyn WriteSource>,
 }
 
 /// A set of writes that becomes one version when committed (or nothing at all).
@@ -85,9 +87,40 @@ impl WriteTx {
         self.writes.push(PendingWrite {
             attr: a,
             region,
-            data,
+            data: Box::new(BufferSource::new(data)),
         });
         Ok(self)
+    }
+
+    /// Stages the bytes of `region` of attribute index `attr` from `data`, whose
+    /// length the caller has checked.
+    pub(crate) fn stage(&mut self, attr: usize, region: Region, data: Box<dyn WriteSource>) {
+        debug_assert_eq!(
+            data.len() as u64,
+            region.len() * self.schema.attrs[attr].dtype.size() as u64
+        );
+        self.writes.push(PendingWrite { attr, region, data });
+    }
+
+    /// The schema the write was begun on.
+    pub(crate) fn schema(&self) -> &ArraySchema {
+        &self.schema
+    }
+
+    /// Fails as the commit would if `region` lies outside the array once the labels
+    /// appended so far are in (growable dimensions may be exceeded).
+    pub(crate) fn check_region(&self, region: &Region) -> Result<()> {
+        if region.rank() != self.schema.dims.len() {
+            return Err(StorageError::ShapeMismatch(format!(
+                "array '{}' has {} dimensions; the region {region} has {}",
+                self.array,
+                self.schema.dims.len(),
+                region.rank()
+            )));
+        }
+        let mut schema = self.schema.clone();
+        apply_labels(&mut schema, &self.labels)?;
+        grow_to_fit(&mut schema, std::iter::once(region))
     }
 
     /// Appends labels to a growable label dimension (e.g. new asset ids).
@@ -126,7 +159,7 @@ impl WriteTx {
             )));
         }
         let label_region = apply_labels(&mut schema, &self.labels)?;
-        grow_to_fit(&mut schema, &self.writes)?;
+        grow_to_fit(&mut schema, self.writes.iter().map(|w| &w.region))?;
         let version = st.head.version + 1;
         let stats = write_chunks(&store, &st, &schema, &self.writes, version)?;
         let mut bbox: Option<Region> = label_region;
@@ -261,7 +294,6 @@ struct EncodeJob<'a> {
     layout: &'a Layout,
     attr: &'a crate::schema::Attribute,
     writes: &'a [PendingWrite],
-    sources: &'a [Cow<'a, [u8]>],
     full: &'a Region,
     version: u64,
 }
@@ -302,8 +334,17 @@ impl EncodeJob<'_> {
                     .map(|(a, b)| (a.start - b.start) as usize)
                     .collect();
                 let off = offset_of(&wshape, &start) * esize;
-                let raw = &self.sources[w][off..off + layout.chunk_len() * esize];
-                return Ok((key, layout.codec.encode(raw)?, old_len));
+                let len = layout.chunk_len() * esize;
+                let source = &self.writes[w].data;
+                let raw = match source.as_slice() {
+                    Some(all) => Cow::Borrowed(&all[off..off + len]),
+                    None => {
+                        let mut raw = vec![0u8; len];
+                        source.read_at(off, &mut raw)?;
+                        Cow::Owned(raw)
+                    }
+                };
+                return Ok((key, layout.codec.encode(&raw)?, old_len));
             }
         }
         let mut raw = match (&old, cover) {
@@ -335,8 +376,8 @@ impl EncodeJob<'_> {
                         .map(|(a, b)| (a.start - b.start) as usize)
                         .collect()
                 };
-                copy_box(
-                    &self.sources[w],
+                copy_box_from(
+                    &*self.writes[w].data,
                     &wr.shape(),
                     &rel(wr),
                     &mut raw,
@@ -344,7 +385,7 @@ impl EncodeJob<'_> {
                     &rel(&creg),
                     &i.shape(),
                     esize,
-                );
+                )?;
             }
         }
         Ok((key, layout.codec.encode(&raw)?, old_len))
@@ -366,7 +407,6 @@ fn write_chunks(
     }
     store.mark_pending(st.id, version)?;
     let tree = &store.inner.tree;
-    let sources: Vec<Cow<[u8]>> = writes.iter().map(|w| le_bytes(&w.data)).collect();
     let full = Region::full(&schema.shape());
     for (li, layout) in schema.layouts.iter().enumerate() {
         for (ai, attr) in schema.attrs.iter().enumerate() {
@@ -385,7 +425,6 @@ fn write_chunks(
                 layout,
                 attr,
                 writes,
-                sources: &sources,
                 full: &full,
                 version,
             };
@@ -457,10 +496,13 @@ fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Resul
     Ok(region)
 }
 
-fn grow_to_fit(schema: &mut ArraySchema, writes: &[PendingWrite]) -> Result<()> {
-    for w in writes {
+fn grow_to_fit<'a>(
+    schema: &mut ArraySchema,
+    regions: impl IntoIterator<Item = &'a Region>,
+) -> Result<()> {
+    for region in regions {
         let shape = schema.shape();
-        for (d, r) in w.region.0.iter().enumerate() {
+        for (d, r) in region.0.iter().enumerate() {
             if r.end <= shape[d] {
                 continue;
             }
@@ -481,7 +523,7 @@ fn grow_to_fit(schema: &mut ArraySchema, writes: &[PendingWrite]) -> Result<()> 
             };
             return Err(StorageError::OutOfRange {
                 array: schema.name.clone(),
-                region: w.region.to_string(),
+                region: region.to_string(),
                 shape,
                 why,
             });
@@ -533,6 +575,6 @@ fn standard_layout(b: Buffer) -> Buffer {
 pub(crate) fn le_bytes(b: &Buffer) -> Cow<'_, [u8]> {
     match b {
         Buffer::Bool(a) => Cow::Owned(a.iter().map(|&v| v as u8).collect()),
-        other => Cow::Borrowed(buffer_bytes(other).expect("standard layout")),
+        other => Cow::Borrowed(crate::codec::buffer_bytes(other).expect("standard layout")),
     }
 }
