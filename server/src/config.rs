@@ -50,9 +50,11 @@ pub struct Limits {
     pub query_timeout: Option<Duration>,
     /// Largest incoming or outgoing gRPC message.
     pub max_message_bytes: usize,
-    /// Largest Write (sum of all attributes' bytes); the server holds it in memory
-    /// until the commit.
+    /// Largest Write (sum of all attributes' bytes).
     pub max_write_bytes: u64,
+    /// Bytes of one Write held in memory before the rest spills to the store's
+    /// staging directory (so a Write's size bounds disk, not memory).
+    pub staging_memory_bytes: usize,
     /// Payload bytes of one DataBlock (at most [`MAX_BLOCK_BYTES`]).
     pub block_bytes: usize,
     /// Messages buffered between a query's worker thread and its response stream.
@@ -71,6 +73,7 @@ impl Default for Limits {
             query_timeout: Some(Duration::from_secs(300)),
             max_message_bytes: 16 << 20,
             max_write_bytes: 4 << 30,
+            staging_memory_bytes: 64 << 20,
             block_bytes: MAX_BLOCK_BYTES,
             stream_buffer: 2,
             event_buffer: 1024,
@@ -143,6 +146,9 @@ pub struct Cli {
     /// Largest Write (all attributes) in bytes.
     #[arg(long, env = "ARRAYQ_MAX_WRITE_BYTES", default_value_t = 4 << 30)]
     pub max_write_bytes: u64,
+    /// Bytes of one Write held in memory; the rest spills to `<data>/staging/`.
+    #[arg(long, env = "ARRAYQ_STAGING_MEMORY_BYTES", default_value_t = 64 << 20)]
+    pub staging_memory_bytes: usize,
     /// Payload bytes per DataBlock of query results (at most 4128768).
     #[arg(long, env = "ARRAYQ_BLOCK_BYTES", default_value_t = MAX_BLOCK_BYTES)]
     pub block_bytes: usize,
@@ -180,6 +186,7 @@ impl Cli {
                     .then(|| Duration::from_secs(self.query_timeout_secs)),
                 max_message_bytes: self.max_message_bytes.max(64 << 10),
                 max_write_bytes: self.max_write_bytes,
+                staging_memory_bytes: self.staging_memory_bytes,
                 block_bytes: self.block_bytes.clamp(64, MAX_BLOCK_BYTES),
                 event_buffer: self.event_buffer.max(1),
                 ..Limits::default()

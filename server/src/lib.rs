@@ -33,6 +33,7 @@ mod service;
 mod state;
 mod subscribe;
 mod wire;
+mod write;
 
 pub use auth::{constant_time_eq, Auth, HEALTH_PATH};
 pub use config::{Cli, Config, Limits, TlsFiles};

@@ -8,9 +8,8 @@ use std::time::Instant;
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::array_q_server::ArrayQ;
 use arrayq_proto::v1::create_array_request::Definition;
-use arrayq_proto::WriteCollector;
 use arrayq_query::{Execution, QueryContext};
-use arrayq_storage::{AsOf, Buffer, CommitInfo, Snapshot, Store};
+use arrayq_storage::{AsOf, Snapshot, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataValue;
@@ -19,7 +18,7 @@ use tracing::info;
 
 use crate::auth::Authenticated;
 use crate::convert::{schema_from_pb, schema_to_pb, stats_to_pb};
-use crate::errors::{query_status, remap_transport, storage_status};
+use crate::errors::{query_status, storage_status};
 use crate::query::{
     acquire_slot, call_deadline, clip, error_status, start_query, CallStream, QueryCall, QueryFrame,
 };
@@ -187,42 +186,6 @@ fn skip_space_and_comments(mut s: &str) -> &str {
     }
 }
 
-/// Commits one collected Write as one version.
-fn commit_write(
-    store: &Store,
-    header: pb::WriteHeader,
-    buffers: Vec<Vec<u8>>,
-) -> Result<CommitInfo, Status> {
-    let snap = store
-        .snapshot(&header.array, AsOf::Latest)
-        .map_err(storage_status)?;
-    let rank = snap.schema().dims.len();
-    if header.region.len() != rank {
-        return Err(Status::invalid_argument(format!(
-            "the region has {} ranges but array '{}' has {rank} dimensions",
-            header.region.len(),
-            header.array
-        )));
-    }
-    let start: Vec<u64> = header.region.iter().map(|r| r.start).collect();
-    let shape: Vec<usize> = header.region.iter().map(|r| r.count as usize).collect();
-    let mut tx = store.begin_write(&header.array).map_err(storage_status)?;
-    for l in &header.labels {
-        tx.append_labels(&l.dim, &l.labels)
-            .map_err(storage_status)?;
-    }
-    for (name, bytes) in header.attributes.iter().zip(buffers) {
-        let dtype = snap.schema().attr(name).map_err(storage_status)?.dtype;
-        let data = Buffer::from_le_bytes(dtype, &shape, &bytes).map_err(storage_status)?;
-        drop(bytes);
-        tx.write(name, &start, data).map_err(storage_status)?;
-    }
-    if let Some(v) = header.expect_version {
-        tx.expect_version(v);
-    }
-    tx.commit().map_err(storage_status)
-}
-
 #[tonic::async_trait]
 impl ArrayQ for ArrayQService {
     async fn create_array(
@@ -340,68 +303,8 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<Streaming<pb::WriteRequest>>,
     ) -> Result<Response<pb::WriteResponse>, Status> {
-        let started = Instant::now();
         let who = peer(&request);
-        let mut stream = request.into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(remap_transport)?
-            .ok_or_else(|| Status::invalid_argument("empty Write stream: no WriteHeader"))?;
-        let header = first.into_header()?;
-        let snap = self
-            .shared
-            .store
-            .snapshot(&header.array, AsOf::Latest)
-            .map_err(storage_status)?;
-        let sizes = header
-            .attributes
-            .iter()
-            .map(|a| {
-                snap.schema()
-                    .attr(a)
-                    .map(|x| x.dtype.size())
-                    .map_err(storage_status)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(snap);
-        let mut collector = WriteCollector::new(header, &sizes)?;
-        if collector.expected_total_bytes() > self.shared.limits.max_write_bytes {
-            return Err(Status::resource_exhausted(format!(
-                "the write holds {} bytes; the server accepts at most {} per Write (split it)",
-                collector.expected_total_bytes(),
-                self.shared.limits.max_write_bytes
-            )));
-        }
-        // A stream that fails or is cancelled ends here, before anything is staged.
-        while let Some(m) = stream.message().await.map_err(remap_transport)? {
-            collector.push(m)?;
-        }
-        let (header, buffers) = collector.finish()?;
-        let array = header.array.clone();
-        let cells = collector_cells(&header);
-        let store = self.shared.store.clone();
-        let info = self
-            .blocking(move || commit_write(&store, header, buffers))
-            .await?;
-        self.shared
-            .counters
-            .writes_total
-            .fetch_add(1, Ordering::Relaxed);
-        info!(
-            target: "arrayq::write",
-            peer = %who,
-            array = %array,
-            version = info.version,
-            cells,
-            ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
-            "write committed"
-        );
-        Ok(Response::new(pb::WriteResponse {
-            version: info.version,
-            timestamp_ns: info.timestamp_ns,
-            cells_written: info.cells_written,
-        }))
+        crate::write::write(&self.shared, who, request.into_inner()).await
     }
 
     type QueryStream = MessageStream;
@@ -549,10 +452,6 @@ impl ArrayQ for ArrayQService {
         }
         Ok(resp)
     }
-}
-
-fn collector_cells(h: &pb::WriteHeader) -> u64 {
-    arrayq_proto::region_cells(&h.region).unwrap_or(0)
 }
 
 /// The Query response stream as protobuf messages (the generated server's path;

@@ -10,7 +10,7 @@ use crate::region::Region;
 use crate::schema::ArraySchema;
 use crate::store::Store;
 use crate::write::WriteTx;
-use crate::Buffer;
+use crate::{Buffer, DType};
 use std::borrow::Cow;
 
 /// How much a sink may hold.
@@ -171,7 +171,13 @@ impl IngestSink {
                 len: need,
             });
         }
-        self.staging.append(item, data)?;
+        if attr.dtype == DType::Bool && data.iter().any(|&b| b > 1) {
+            // Stored bools are 0/1 bytes, whatever true byte the sender used.
+            let norm: Vec<u8> = data.iter().map(|&b| (b != 0) as u8).collect();
+            self.staging.append(item, &norm)?;
+        } else {
+            self.staging.append(item, data)?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,178 @@
+//! The Write RPC: one header, then data blocks, fed into the store's ingest sink as
+//! they arrive. The sink holds at most `staging_memory_bytes` in memory and spills
+//! the rest to the store's staging directory, so a write's size bounds the disk it
+//! takes, not the server's memory; the commit reads it back chunk by chunk.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrayq_proto::v1 as pb;
+use arrayq_proto::v1::write_request::Msg;
+use arrayq_storage::{BlockId, IngestError, IngestOptions, IngestSink};
+use tonic::{Response, Status, Streaming};
+use tracing::info;
+
+use crate::errors::{remap_transport, storage_status};
+use crate::state::Shared;
+
+/// Receives one Write stream and commits it as one version. A stream that fails
+/// or is cancelled commits nothing and leaves no staged data behind.
+pub(crate) async fn write(
+    shared: &Arc<Shared>,
+    who: String,
+    mut stream: Streaming<pb::WriteRequest>,
+) -> Result<Response<pb::WriteResponse>, Status> {
+    let started = Instant::now();
+    let first = stream
+        .message()
+        .await
+        .map_err(remap_transport)?
+        .ok_or_else(|| Status::invalid_argument("empty Write stream: no WriteHeader"))?;
+    let header = first.into_header()?;
+    let cells = check_header(&header)?;
+    let (mut sink, blocks) = open_sink(shared, &header, cells)?;
+    while let Some(m) = stream.message().await.map_err(remap_transport)? {
+        let b = match m.msg {
+            Some(Msg::Data(b)) => b,
+            Some(Msg::Header(_)) => {
+                return Err(Status::invalid_argument(
+                    "WriteHeader after the first message",
+                ))
+            }
+            None => return Err(Status::invalid_argument("empty WriteRequest")),
+        };
+        let block = *blocks.get(b.attribute as usize).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "WriteBlock for attribute index {}, header lists {}",
+                b.attribute,
+                blocks.len()
+            ))
+        })?;
+        // Staging may write to the spill file: off the I/O threads. On error the
+        // sink is dropped there, which removes what it staged.
+        sink = blocking(shared, move || {
+            sink.push_block(block, b.byte_offset, &b.data)
+                .map(|()| sink)
+                .map_err(ingest_status)
+        })
+        .await?;
+    }
+    let info = blocking(shared, move || sink.commit().map_err(ingest_status)).await?;
+    shared.counters.writes_total.fetch_add(1, Ordering::Relaxed);
+    info!(
+        target: "arrayq::write",
+        peer = %who,
+        array = %header.array,
+        version = info.version,
+        cells,
+        ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
+        "write committed"
+    );
+    Ok(Response::new(pb::WriteResponse {
+        version: info.version,
+        timestamp_ns: info.timestamp_ns,
+        cells_written: info.cells_written,
+    }))
+}
+
+/// The header's own consistency (the schema is checked by the sink); returns the
+/// number of cells of the region.
+fn check_header(h: &pb::WriteHeader) -> Result<u64, Status> {
+    if h.attributes.is_empty() {
+        return Err(Status::invalid_argument("WriteHeader lists no attributes"));
+    }
+    for (i, a) in h.attributes.iter().enumerate() {
+        if h.attributes[..i].contains(a) {
+            return Err(Status::invalid_argument(format!(
+                "attribute '{a}' listed twice"
+            )));
+        }
+    }
+    if let Some(i) = h.region.iter().position(|r| r.count == 0) {
+        return Err(Status::invalid_argument(format!(
+            "region count of dimension {i} is 0"
+        )));
+    }
+    if h.region.iter().any(|r| r.end().is_none()) {
+        return Err(Status::invalid_argument("region end overflows"));
+    }
+    arrayq_proto::region_cells(&h.region)
+        .ok_or_else(|| Status::invalid_argument("region too large"))
+}
+
+/// A sink for the header's write with one block per attribute, after the size
+/// limit and the labels.
+fn open_sink(
+    shared: &Arc<Shared>,
+    h: &pb::WriteHeader,
+    cells: u64,
+) -> Result<(IngestSink, Vec<BlockId>), Status> {
+    let limit = shared.limits.max_write_bytes;
+    let mut sink = shared
+        .store
+        .ingest_with(
+            &h.array,
+            IngestOptions {
+                memory_bytes: shared.limits.staging_memory_bytes,
+                max_bytes: Some(limit),
+            },
+        )
+        .map_err(ingest_status)?;
+    let mut total = 0u64;
+    for a in &h.attributes {
+        let size = sink.schema().attr(a).map_err(storage_status)?.dtype.size() as u64;
+        total = total.saturating_add(cells.saturating_mul(size));
+    }
+    if total > limit {
+        return Err(Status::resource_exhausted(format!(
+            "the write holds {total} bytes; the server accepts at most {limit} per Write (split it)"
+        )));
+    }
+    let rank = sink.schema().dims.len();
+    if h.region.len() != rank {
+        return Err(Status::invalid_argument(format!(
+            "the region has {} ranges but array '{}' has {rank} dimensions",
+            h.region.len(),
+            h.array
+        )));
+    }
+    for l in &h.labels {
+        sink.append_labels(&l.dim, &l.labels)
+            .map_err(ingest_status)?;
+    }
+    if let Some(v) = h.expect_version {
+        sink.expect_version(v);
+    }
+    let start: Vec<u64> = h.region.iter().map(|r| r.start).collect();
+    let shape: Vec<u64> = h.region.iter().map(|r| r.count).collect();
+    let blocks = h
+        .attributes
+        .iter()
+        .map(|a| sink.begin_block(a, &start, &shape))
+        .collect::<Result<_, _>>()
+        .map_err(ingest_status)?;
+    Ok((sink, blocks))
+}
+
+/// Runs `f` on the blocking pool; a panic becomes INTERNAL.
+async fn blocking<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    shared
+        .spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
+}
+
+/// The gRPC status of an ingest error: the storage error's own code, otherwise
+/// the client's data was wrong (or too large, or the staging disk failed).
+fn ingest_status(e: IngestError) -> Status {
+    match e {
+        IngestError::Storage(e) => storage_status(e),
+        IngestError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        IngestError::Staging(_) => Status::unavailable(e.to_string()),
+        e => Status::invalid_argument(e.to_string()),
+    }
+}

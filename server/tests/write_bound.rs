@@ -1,0 +1,164 @@
+//! Writes larger than the server's in-memory staging bound: they spill to the
+//! store's staging directory, commit exactly the values written, leave no staging
+//! file behind, and keep the real `arrayqd`'s peak memory far below their size.
+
+mod common;
+
+use arrayq_proto::v1::*;
+use common::*;
+
+/// Hour `t` of a cube as Write blocks of at most `block` bytes, made on demand so
+/// the client never holds the whole write either.
+fn hour_blocks(t0: u64, nt: u64, nl: u64, no: u64, block: usize) -> Vec<WriteRequest> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for t in t0..t0 + nt {
+        let bytes = f32_bytes(&cube_values(t, 1, nl, no));
+        for piece in bytes.chunks(block) {
+            out.push(WriteRequest::data(0, offset, piece.to_vec()));
+            offset += piece.len() as u64;
+        }
+    }
+    out
+}
+
+fn header(name: &str, t0: u64, nt: u64, nl: u64, no: u64) -> WriteHeader {
+    WriteHeader {
+        array: name.into(),
+        attributes: vec!["t2m".into()],
+        region: vec![
+            IndexRange::new(t0, nt),
+            IndexRange::new(0, nl),
+            IndexRange::new(0, no),
+        ],
+        ..Default::default()
+    }
+}
+
+async fn create_cube(
+    c: &mut array_q_client::ArrayQClient<tonic::transport::Channel>,
+    nl: u64,
+    no: u64,
+) {
+    c.create_array(CreateArrayRequest {
+        definition: Some(create_array_request::Definition::Schema(cube_schema(
+            "cube", nl, no,
+        ))),
+    })
+    .await
+    .unwrap();
+}
+
+/// A `VmHWM`/`VmRSS` line of /proc/<pid>/status, in KiB.
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn staging_files(d: &Daemon) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(d.data.join("staging"))
+        .expect("the store has a staging directory")
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_past_the_staging_bound_commits_the_formula() {
+    const NL: u64 = 60;
+    const NO: u64 = 70;
+    const NT: u64 = 100; // 100 x 60 x 70 f32 = 1.68 MB against a 256 KiB bound
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[], &[("ARRAYQ_STAGING_MEMORY_BYTES", "262144")]);
+    let mut c = d.client().await;
+    create_cube(&mut c, NL, NO).await;
+    let mut reqs = vec![WriteRequest::header(header("cube", 0, NT, NL, NO))];
+    reqs.extend(hour_blocks(0, NT, NL, NO, 100_000));
+    let w = c
+        .write(tokio_stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((w.version, w.cells_written), (1, NT * NL * NO));
+    assert!(staging_files(&d).is_empty(), "{:?}", staging_files(&d));
+    let r = query(&mut c, "SELECT t2m FROM cube").await.unwrap();
+    assert_eq!(r.header.shape, vec![NT, NL, NO]);
+    assert_eq!(f32_values(&r.columns[0]), cube_values(0, NT, NL, NO));
+
+    // A stream cut short (its last block missing) commits nothing and cleans up.
+    let mut reqs = vec![WriteRequest::header(header("cube", NT, 20, NL, NO))];
+    let mut blocks = hour_blocks(NT, 20, NL, NO, 100_000);
+    blocks.pop();
+    reqs.extend(blocks);
+    let e = c.write(tokio_stream::iter(reqs)).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("'t2m'") && e.message().contains("needs 336000"),
+        "{e:?}"
+    );
+    assert!(staging_files(&d).is_empty(), "{:?}", staging_files(&d));
+    let r = query(&mut c, "SELECT t2m FROM cube").await.unwrap();
+    assert_eq!(r.header.shape, vec![NT, NL, NO], "nothing committed");
+}
+
+/// A 256 MB write (64 maps of 1000 x 1000 f32) through a server whose staging bound
+/// is 16 MiB. Holding the write in memory, as a collecting server would, takes at
+/// least its 256 MB; the sink holds the staging bound, a few gRPC messages in
+/// flight (4 MB each) and one chunk (4 MB raw + its encoding) per rayon worker. The
+/// bound below, 160 MiB, leaves room for the allocator, sled's cache and the
+/// runtime's threads while still failing for anything that keeps the write whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peak_memory_of_a_large_write_stays_bounded() {
+    const NL: u64 = 1000;
+    const NO: u64 = 1000;
+    const NT: u64 = 64;
+    const BOUND_KIB: u64 = 160 << 10;
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[], &[("ARRAYQ_STAGING_MEMORY_BYTES", "16777216")]);
+    let mut c = d.client().await;
+    create_cube(&mut c, NL, NO).await;
+    let pid = d.child.id();
+    let before = status_kib(pid, "VmHWM:");
+    // Blocks are made as the stream is polled: one hour at a time.
+    let head = std::iter::once(WriteRequest::header(header("cube", 0, NT, NL, NO)));
+    let blocks = (0..NT).flat_map(|t| {
+        hour_blocks(t, 1, NL, NO, 4_000_000)
+            .into_iter()
+            .map(move |mut r| {
+                if let Some(write_request::Msg::Data(b)) = &mut r.msg {
+                    b.byte_offset += t * NL * NO * 4;
+                }
+                r
+            })
+    });
+    let w = c
+        .write(tokio_stream::iter(head.chain(blocks)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(w.cells_written, NT * NL * NO);
+    let peak = status_kib(pid, "VmHWM:");
+    eprintln!("arrayqd VmHWM: {before} KiB before the write, {peak} KiB after");
+    assert!(
+        peak < BOUND_KIB,
+        "peak RSS {peak} KiB during a 256 MB write; bound {BOUND_KIB} KiB"
+    );
+    assert!(staging_files(&d).is_empty(), "{:?}", staging_files(&d));
+    // The values are the formula written: a few whole maps.
+    for t in [0, 17, 40, 63] {
+        let sql = format!(
+            "SELECT t2m FROM cube WHERE time = '2023-01-{:02}T{:02}:00:00Z'",
+            1 + t / 24,
+            t % 24
+        );
+        let r = query(&mut c, &sql).await.unwrap();
+        assert_eq!(
+            f32_values(&r.columns[0]),
+            cube_values(t, 1, NL, NO),
+            "hour {t}"
+        );
+    }
+}
