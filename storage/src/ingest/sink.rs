@@ -16,7 +16,9 @@ use std::borrow::Cow;
 /// How much a sink may hold.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
-    /// Staged bytes kept in memory before they spill to the staging file.
+    /// Staged bytes kept in memory before they spill to the staging file. Records
+    /// being assembled into tiles are sealed into staging once tiles and staged
+    /// bytes together pass it, so a records load holds at most about twice this.
     pub memory_bytes: usize,
     /// Total bytes one write may stage (all blocks and records); none if `None`.
     pub max_bytes: Option<u64>,
