@@ -162,3 +162,34 @@ async fn peak_memory_of_a_large_write_stays_bounded() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_streams_keep_their_status_codes() {
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[], &[("ARRAYQ_MAX_WRITE_BYTES", "10000")]);
+    let mut c = d.client().await;
+    create_cube(&mut c, 10, 10).await;
+    // 30 x 10 x 10 f32 = 12000 bytes > 10000: refused before any data.
+    let e = c
+        .write(tokio_stream::iter(vec![WriteRequest::header(header(
+            "cube", 0, 30, 10, 10,
+        ))]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("12000 bytes"), "{e:?}");
+    // A block out of order, and one for an attribute the header does not list.
+    for (attr, offset, want) in [
+        (0, 8, "data at byte 8 but 0 bytes received"),
+        (1, 0, "attribute index 1, header lists 1"),
+    ] {
+        let reqs = vec![
+            WriteRequest::header(header("cube", 0, 1, 10, 10)),
+            WriteRequest::data(attr, offset, vec![0; 400]),
+        ];
+        let e = c.write(tokio_stream::iter(reqs)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        assert!(e.message().contains(want), "{e:?}");
+    }
+    assert!(staging_files(&d).is_empty());
+}
