@@ -293,8 +293,41 @@ fn change_log_records_every_commit_in_order_and_resumes() {
         ]
     );
     assert_eq!(*seen.lock(), all.iter().map(|e| e.seq).collect::<Vec<_>>());
-    assert_eq!(all[1].region[0].start, 1);
-    assert_eq!(all[1].region[1].end, 4);
+    // The first write: rows 1..3 and columns 1..4 of the unit grid, 6 cells.
+    let extent = |d: &DimExtent| (d.dim.clone(), d.start, d.end, d.first, d.last);
+    assert_eq!(
+        all[1].region.iter().map(extent).collect::<Vec<_>>(),
+        vec![
+            (
+                "x".to_string(),
+                1,
+                3,
+                CoordValue::Number(1.0),
+                CoordValue::Number(2.0)
+            ),
+            (
+                "y".to_string(),
+                1,
+                4,
+                CoordValue::Number(1.0),
+                CoordValue::Number(3.0)
+            ),
+        ]
+    );
+    assert_eq!(
+        (
+            all[1].version,
+            all[1].cells_written,
+            all[2].version,
+            all[2].cells_written
+        ),
+        (1, 6, 2, 1)
+    );
+    assert!(
+        all[0].region.is_empty() && all[3].region.is_empty(),
+        "create and drop write no cells"
+    );
+    assert_eq!((all[0].cells_written, all[3].cells_written), (0, 0));
     // Resume from the middle, across a reopen.
     drop(store);
     let store = Store::open(dir.path().join("db")).unwrap();
