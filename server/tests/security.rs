@@ -117,7 +117,12 @@ async fn token_is_required_except_for_health() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(l.arrays.len(), 1);
+    let names: Vec<&str> = l.arrays.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["cube"]);
+    assert_eq!(
+        (l.arrays[0].shape.clone(), l.arrays[0].head_version),
+        (vec![1, 2, 3], 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

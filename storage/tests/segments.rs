@@ -61,14 +61,21 @@ fn two_chunk_store(seed: u64) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Reads the two 16-row chunks of `a` separately; returns which one is reported
-/// corrupt (by the chunk named in the error), checking the other reads.
-fn the_corrupt_chunk(store: &Store) -> u64 {
+/// Reads the two 16-row chunks of `a` (written by [`two_chunk_store`] from `seed`)
+/// separately; returns which one is reported corrupt (by the chunk named in the
+/// error), checking the other reads as written.
+fn the_corrupt_chunk(store: &Store, seed: u64) -> u64 {
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
+    let written = as_f32(noisy_block(seed, [32, 32]));
     let mut corrupt = vec![];
     for c in 0..2u64 {
+        let rows = c as usize * 16..c as usize * 16 + 16;
         match snap.read("v", &Region(vec![c * 16..c * 16 + 16, 0..32])) {
-            Ok(_) => {}
+            Ok(b) => assert_eq!(
+                as_f32(b),
+                written.slice(ndarray::s![rows, ..]).into_dyn(),
+                "intact chunk {c}"
+            ),
             Err(StorageError::Corrupt {
                 array,
                 layout,
@@ -83,8 +90,12 @@ fn the_corrupt_chunk(store: &Store) -> u64 {
         }
     }
     assert_eq!(corrupt.len(), 1, "exactly one chunk was damaged");
-    // A read spanning both chunks fails as a whole: no partial data is returned.
-    assert!(snap.read("v", &Region::full(&[32, 32])).is_err());
+    // A read spanning both chunks fails as a whole, naming the damaged chunk: no
+    // partial data is returned.
+    match snap.read("v", &Region::full(&[32, 32])) {
+        Err(StorageError::Corrupt { chunk, .. }) => assert_eq!(chunk, vec![corrupt[0], 0]),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
     // The stored form handed to clients that decode is the damaged one as it is: their
     // checksum check finds it (or, cut short, it is reported here).
     for c in 0..2u64 {
@@ -110,7 +121,7 @@ fn corrupted_segment_payload_is_reported_by_name_never_returned() {
     let mut bytes = std::fs::read(seg).unwrap();
     bytes[100] ^= 0x40;
     std::fs::write(seg, &bytes).unwrap();
-    the_corrupt_chunk(&Store::open(&path).unwrap());
+    the_corrupt_chunk(&Store::open(&path).unwrap(), 1);
 }
 
 #[test]
@@ -124,7 +135,7 @@ fn truncated_segment_is_reported_as_corrupt() {
         .unwrap()
         .set_len(len - 10)
         .unwrap();
-    the_corrupt_chunk(&Store::open(&path).unwrap());
+    the_corrupt_chunk(&Store::open(&path).unwrap(), 2);
 }
 
 /// A store with segment files only, holding a 64 x 64 array for each name.
@@ -161,6 +172,10 @@ fn vacuum_gives_segment_space_back_and_keeps_what_is_needed() {
     let before = store.size_on_disk().unwrap();
     let stats = store.vacuum("a", 11).unwrap();
     let after = store.size_on_disk().unwrap();
+    // Versions 0..=10 go; of their chunks (four of 16 rows per full write) only the
+    // bottom two of version 10 are still needed: 9 * 4 + 2 are removed.
+    assert_eq!(stats.versions_removed, 11, "{stats:?}");
+    assert_eq!(stats.chunks_removed, 38, "{stats:?}");
     assert!(stats.bytes_reclaimed > 0, "{stats:?}");
     // Nine of eleven full versions are dead: at least half the payload bytes go.
     assert!(after * 2 < before, "size {before} -> {after}");

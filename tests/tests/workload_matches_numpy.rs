@@ -1,7 +1,7 @@
 //! The Rust workload generator (`arrayq-workload`) against the project's independent
 //! numpy reference (`tests/reference/workload_ref.py`) at scale XS.
 
-use arrayq_tests::{read_npy_f32, run_reference, ulp_diff};
+use arrayq_tests::{read_npy_f32, run_reference, ulp_diff, Npy};
 use arrayq_workload::{energy, era5, Scale};
 
 /// Runs the reference with `args`, panicking with its stderr on failure.
@@ -15,23 +15,24 @@ fn reference(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// Asserts `rust` equals `numpy`: bit-identical except for at most a handful of
-/// values 1 ulp apart (libm differences), whose count is printed.
+/// Asserts `rust` equals `numpy` bit for bit: both compute every value in `f64` in
+/// the formula's operation order and round to `f32` once (the generator's contract).
+/// A failure reports how many values differ and the first, with its distance in ulps.
 fn assert_same(what: &str, rust: &[f32], numpy: &[f32]) {
     assert_eq!(rust.len(), numpy.len(), "{what}: lengths");
-    let mut off = 0usize;
-    for (k, (&r, &p)) in rust.iter().zip(numpy).enumerate() {
-        if r.to_bits() != p.to_bits() {
-            let d = ulp_diff(r, p);
-            assert!(d <= 1, "{what}[{k}]: rust {r} numpy {p} ({d} ulp)");
-            off += 1;
-        }
+    let differ: Vec<usize> = (0..rust.len())
+        .filter(|&k| rust[k].to_bits() != numpy[k].to_bits())
+        .collect();
+    if let Some(&k) = differ.first() {
+        panic!(
+            "{what}: {} of {} values differ; first [{k}]: rust {} numpy {} ({} ulp)",
+            differ.len(),
+            rust.len(),
+            rust[k],
+            numpy[k],
+            ulp_diff(rust[k], numpy[k])
+        );
     }
-    println!("{what}: {} values, {off} differ by 1 ulp", rust.len());
-    assert!(
-        off * 100_000 <= rust.len(),
-        "{what}: {off} values 1 ulp off"
-    );
 }
 
 #[test]
@@ -44,22 +45,54 @@ fn era5_cube_matches_numpy() {
     assert_eq!(numpy.shape, [n, era5::N_LAT, era5::N_LON]);
     let rust = era5::cube(Scale::XS);
     assert_same("era5 XS", rust.as_slice().unwrap(), &numpy.data);
+
+    // The loaders' box generator and the per-cell formula against numpy's cells.
+    let at = |h: usize, i: usize, j: usize| numpy.data[(h * era5::N_LAT + i) * era5::N_LON + j];
+    let (t, la, lo) = (5..29, 70..83, 270..281);
+    let boxed = era5::block(t.clone(), la.clone(), lo.clone());
+    let mut want = Vec::with_capacity(boxed.len());
+    for h in t {
+        for i in la.clone() {
+            for j in lo.clone() {
+                want.push(at(h, i, j));
+            }
+        }
+    }
+    assert_same("era5::block", &boxed, &want);
+    let cells: Vec<(usize, usize, usize)> = (0..n)
+        .step_by(7)
+        .flat_map(|h| (0..era5::N_LAT).step_by(19).map(move |i| (h, i)))
+        .flat_map(|(h, i)| (0..era5::N_LON).step_by(23).map(move |j| (h, i, j)))
+        .collect();
+    let per_cell: Vec<f32> = cells
+        .iter()
+        .map(|&(h, i, j)| era5::value(h as u64, i, j))
+        .collect();
+    let want: Vec<f32> = cells.iter().map(|&(h, i, j)| at(h, i, j)).collect();
+    assert_same("era5::value", &per_cell, &want);
+}
+
+/// numpy's portfolio `(asset, quarter)` after ingest round `round` (`None`: newest).
+fn numpy_portfolio(round: Option<u32>) -> Npy<f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("energy.npy");
+    let mut args = vec!["--energy", "XS", "--out", path.to_str().unwrap()];
+    let r = round.map(|r| r.to_string());
+    if let Some(r) = &r {
+        args.extend(["--as-of-round", r.as_str()]);
+    }
+    reference(&args);
+    read_npy_f32(&path).unwrap()
 }
 
 #[test]
 fn energy_portfolio_matches_numpy() {
-    let dir = tempfile::tempdir().unwrap();
-    for round in [None, Some(1), Some(2)] {
-        let path = dir.path().join("energy.npy");
-        let mut args = vec!["--energy", "xs", "--out", path.to_str().unwrap()];
-        let r = round.map(|r: u32| r.to_string());
-        if let Some(r) = &r {
-            args.extend(["--as-of-round", r.as_str()]);
-        }
-        reference(&args);
-        let numpy = read_npy_f32(&path).unwrap();
+    let (n_assets, _) = energy::sizes(Scale::XS);
+    for round in [None, Some(1), Some(2), Some(3)] {
+        let numpy = numpy_portfolio(round);
+        assert_eq!(numpy.shape, [n_assets, energy::n_quarters(Scale::XS)]);
         let rust = energy::portfolio(Scale::XS, round);
-        assert_eq!(numpy.shape, rust.shape());
+        assert_eq!(rust.shape(), numpy.shape.as_slice());
         assert_same(
             &format!("energy XS as of {round:?}"),
             rust.as_slice().unwrap(),
@@ -68,25 +101,27 @@ fn energy_portfolio_matches_numpy() {
     }
 }
 
-/// Applying rounds 1..=3 in order yields the "as of" portfolios and finally the newest.
+/// Applying the Rust ingest rounds 1..=3 in order yields numpy's "as of round"
+/// portfolios, and after the last round numpy's newest one: every cell is written
+/// in round 1, later rounds overwrite exactly the batches that have newer versions.
 #[test]
-fn rounds_reproduce_portfolio() {
-    let mut m = energy::portfolio(Scale::XS, None);
-    m.fill(f32::NAN);
+fn rounds_reproduce_numpy_portfolio() {
+    let (n_assets, _) = energy::sizes(Scale::XS);
+    let n_q = energy::n_quarters(Scale::XS);
+    let mut m = vec![f32::NAN; n_assets * n_q];
     for r in 1..=3 {
         for b in energy::round(Scale::XS, r) {
-            let mut row = m.row_mut(b.asset as usize - 1);
-            for (k, v) in b.values.iter().enumerate() {
-                row[b.q0 + k] = *v;
-            }
+            assert_eq!(b.version, r, "round {r} delivers version {r}");
+            let row = (b.asset as usize - 1) * n_q;
+            m[row + b.q0..row + b.q0 + b.values.len()].copy_from_slice(&b.values);
         }
-        let want = energy::portfolio(Scale::XS, Some(r));
-        assert!(
-            m.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "round {r}"
+        assert_same(
+            &format!("rounds 1..={r}"),
+            &m,
+            &numpy_portfolio(Some(r)).data,
         );
     }
-    assert_eq!(m, energy::portfolio(Scale::XS, None));
+    assert_same("rounds 1..=3 vs newest", &m, &numpy_portfolio(None).data);
 }
 
 /// The reference's CSV (every version in ingest order) lists exactly the Rust batches.

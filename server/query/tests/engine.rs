@@ -186,8 +186,16 @@ fn explain_analyze_reports_io_and_stages() {
         )
         .unwrap()
     {
-        Execution::Explain(x) => assert!(x.analyze.is_some()),
-        _ => panic!(),
+        Execution::Explain(x) => {
+            // x = 3 lies in the first of two x chunks: all 10 time chunks x 3 y
+            // chunks, each decoded whole (4 x 10 x 10 f32).
+            let s = x.analyze.expect("EXPLAIN ANALYZE runs the query");
+            assert_eq!(s.chunks_read, 10 * 3);
+            assert_eq!(s.bytes_decoded, 10 * 3 * 400 * 4);
+            assert_eq!(x.layout, "primary");
+            assert!(x.text.contains("chunks read: 30"), "{}", x.text);
+        }
+        _ => panic!("EXPLAIN ANALYZE did not return an explanation"),
     }
 }
 
