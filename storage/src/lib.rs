@@ -26,7 +26,7 @@ mod write;
 pub use bytes::Bytes;
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate};
-pub use dtype::{Buffer, DType, Element, Scalar};
+pub use dtype::{with_buffer, with_dtype, Buffer, DType, Element, Scalar};
 pub use error::{Result, StorageError};
 pub use keys::FORMAT_VERSION;
 pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
