@@ -6,7 +6,7 @@
 
 use arrayq_proto::v1;
 use arrayq_proto::Bytes;
-use arrayq_storage::{BytesToBytes, CodecChain, DType};
+use arrayq_format::{BytesToBytes, CodecChain, DType};
 
 use crate::error::{Error, Result};
 use crate::result::ColumnBuilder;
@@ -177,7 +177,7 @@ mod tests {
         col.extend_le(&f32_le(&[7.0]));
         s.decode_onto(&mut col)?;
         match col.finish(&[1 + s.elements])? {
-            arrayq_storage::Buffer::F32(a) => Ok(a.iter().copied().collect()),
+            arrayq_format::Buffer::F32(a) => Ok(a.iter().copied().collect()),
             _ => unreachable!(),
         }
     }
