@@ -174,7 +174,8 @@ fn json_coord(c: &Coords, i: usize, w: &mut dyn Write) -> io::Result<()> {
     match c.get(i) {
         arrayq_format::CoordValue::Number(x) => x.json(w),
         arrayq_format::CoordValue::Time(ns) => {
-            serde_json::to_writer(w, &arrayq_format::time::format_unix_ns(ns)).map_err(io::Error::other)
+            serde_json::to_writer(w, &arrayq_format::time::format_unix_ns(ns))
+                .map_err(io::Error::other)
         }
         arrayq_format::CoordValue::Label(l) => write!(w, "{l}"),
     }

@@ -33,8 +33,8 @@ pub mod schema;
 pub mod sql;
 mod stored;
 
-pub use arrayq_proto::v1 as proto;
 pub use arrayq_format::{Buffer, DType};
+pub use arrayq_proto::v1 as proto;
 pub use client::{Client, ConnectOptions, ExplainResult, QueryOptions, QueryStream, Subscription};
 pub use error::{Code, Error, Position, Result, StatusError};
 pub use result::{Block, Column, ColumnInfo, Coords, Dim, Header, QueryResult, QueryStats};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use arrayq_proto::v1;
 use arrayq_format::{Buffer, CoordValue, DType};
+use arrayq_proto::v1;
 
 use crate::error::{Error, Result};
 

@@ -4,9 +4,9 @@
 //! about half the bytes of the raw elements, and the decoding moves from the
 //! server to this side, spread over this machine's cores.
 
+use arrayq_format::{BytesToBytes, CodecChain, DType};
 use arrayq_proto::v1;
 use arrayq_proto::Bytes;
-use arrayq_format::{BytesToBytes, CodecChain, DType};
 
 use crate::error::{Error, Result};
 use crate::result::ColumnBuilder;
