@@ -21,7 +21,7 @@
 //!
 //! Modules: [`client`] (connection and RPCs), [`result`] (the result model),
 //! [`error`], [`mod@format`] (tables, summaries, CSV, JSON), [`npy`] (.npy I/O),
-//! [`sql`] (statement splitting), [`schema`] (storage <-> wire schemas).
+//! [`sql`] (statement splitting), `schema` (storage -> wire schemas, feature `cli`).
 
 pub mod client;
 pub mod error;

@@ -146,7 +146,8 @@ mod tests {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
-    /// Two chunks encoded by the store's own codec, described as the server does.
+    /// Two chunks encoded by the codec chain, described as the server does (the chain
+    /// itself is checked against a hand-made encoding in arrayq-format).
     fn two_chunks() -> (v1::StoredChunks, Vec<u8>, Vec<f32>) {
         let codec = CodecChain::shuffle_zstd(4, 3);
         let a: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
