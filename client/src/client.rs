@@ -4,9 +4,9 @@
 use std::ops::Range;
 use std::time::Duration;
 
+use arrayq_format::{Buffer, DType};
 use arrayq_proto::v1::{self, array_q_client::ArrayQClient, query_response::Msg};
 use arrayq_proto::Bytes;
-use arrayq_storage::{Buffer, DType};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;

@@ -18,7 +18,7 @@
 
 use std::io::{self, Write};
 
-use arrayq_storage::{with_buffer, Buffer, DType};
+use arrayq_format::{with_buffer, Buffer, DType};
 use ndarray::ArrayD;
 
 use crate::error::{code_name, Error, Position};
@@ -172,11 +172,12 @@ fn advance(idx: &mut [usize], shape: &[usize]) {
 
 fn json_coord(c: &Coords, i: usize, w: &mut dyn Write) -> io::Result<()> {
     match c.get(i) {
-        arrayq_storage::CoordValue::Number(x) => x.json(w),
-        arrayq_storage::CoordValue::Time(ns) => {
-            serde_json::to_writer(w, &arrayq_proto::format_unix_ns(ns)).map_err(io::Error::other)
+        arrayq_format::CoordValue::Number(x) => x.json(w),
+        arrayq_format::CoordValue::Time(ns) => {
+            serde_json::to_writer(w, &arrayq_format::time::format_unix_ns(ns))
+                .map_err(io::Error::other)
         }
-        arrayq_storage::CoordValue::Label(l) => write!(w, "{l}"),
+        arrayq_format::CoordValue::Label(l) => write!(w, "{l}"),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 
-use arrayq_storage::{Buffer, DType};
+use arrayq_format::{Buffer, DType};
 
 use crate::result::QueryResult;
 

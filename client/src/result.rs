@@ -1,11 +1,11 @@
 //! Query results on the client: dimensions with coordinates, typed columns
-//! (as [`arrayq_storage::Buffer`]s shaped like the result), notes and
+//! (as [`arrayq_format::Buffer`]s shaped like the result), notes and
 //! statistics.
 
 use std::time::Duration;
 
+use arrayq_format::{Buffer, CoordValue, DType};
 use arrayq_proto::v1;
-use arrayq_storage::{Buffer, CoordValue, DType};
 
 use crate::error::{Error, Result};
 
@@ -262,7 +262,7 @@ impl Coords {
 pub fn coord_text(v: CoordValue) -> String {
     match v {
         CoordValue::Number(x) => format_f64(x),
-        CoordValue::Time(ns) => arrayq_proto::format_unix_ns(ns),
+        CoordValue::Time(ns) => arrayq_format::time::format_unix_ns(ns),
         CoordValue::Label(l) => l.to_string(),
     }
 }

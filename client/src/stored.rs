@@ -4,9 +4,9 @@
 //! about half the bytes of the raw elements, and the decoding moves from the
 //! server to this side, spread over this machine's cores.
 
+use arrayq_format::{BytesToBytes, CodecChain, DType};
 use arrayq_proto::v1;
 use arrayq_proto::Bytes;
-use arrayq_storage::{BytesToBytes, CodecChain, DType};
 
 use crate::error::{Error, Result};
 use crate::result::ColumnBuilder;
@@ -146,7 +146,8 @@ mod tests {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
-    /// Two chunks encoded by the store's own codec, described as the server does.
+    /// Two chunks encoded by the codec chain, described as the server does (the chain
+    /// itself is checked against a hand-made encoding in arrayq-format).
     fn two_chunks() -> (v1::StoredChunks, Vec<u8>, Vec<f32>) {
         let codec = CodecChain::shuffle_zstd(4, 3);
         let a: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
@@ -177,7 +178,7 @@ mod tests {
         col.extend_le(&f32_le(&[7.0]));
         s.decode_onto(&mut col)?;
         match col.finish(&[1 + s.elements])? {
-            arrayq_storage::Buffer::F32(a) => Ok(a.iter().copied().collect()),
+            arrayq_format::Buffer::F32(a) => Ok(a.iter().copied().collect()),
             _ => unreachable!(),
         }
     }

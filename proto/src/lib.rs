@@ -130,26 +130,14 @@ impl DType {
         }
     }
 
-    /// Parses a type name, case-insensitively: short names (`f32`, `u8`,
-    /// `bool`), numpy / SQL-ish names (`float32`, `double`, `int64`, `uint16`,
-    /// `boolean`, ...) and proto names (`D_TYPE_F32`).
+    /// Parses a type name, case-insensitively: proto names (`D_TYPE_F32`) and
+    /// every name of the one mapping, `arrayq_format::DType::from_name` (short
+    /// names, SQL names with SQL's meaning: `int8` is I64, `int1`/`tinyint` I8).
     pub fn from_name(name: &str) -> Option<DType> {
         let lower = name.trim().to_ascii_lowercase();
         let n = lower.strip_prefix("d_type_").unwrap_or(&lower);
-        Some(match n {
-            "f32" | "float32" | "float" | "real" => DType::F32,
-            "f64" | "float64" | "double" => DType::F64,
-            "i8" | "int8" | "tinyint" => DType::I8,
-            "i16" | "int16" | "smallint" => DType::I16,
-            "i32" | "int32" | "int" | "integer" => DType::I32,
-            "i64" | "int64" | "bigint" => DType::I64,
-            "u8" | "uint8" => DType::U8,
-            "u16" | "uint16" => DType::U16,
-            "u32" | "uint32" => DType::U32,
-            "u64" | "uint64" => DType::U64,
-            "bool" | "boolean" => DType::Bool,
-            _ => return None,
-        })
+        let d = arrayq_format::DType::from_name(n)?;
+        DType::ALL.into_iter().find(|p| p.short_name() == d.name())
     }
 
     /// `F32` or `F64`.
@@ -1171,6 +1159,11 @@ mod tests {
             assert_eq!(DType::from_wire(d as i32), Ok(d));
         }
         assert_eq!(DType::from_name("Float64"), Some(DType::F64));
+        // SQL's meaning: int8 is the 8-byte integer, int1 / tinyint the 1-byte one.
+        assert_eq!(DType::from_name("int8"), Some(DType::I64));
+        assert_eq!(DType::from_name("INT1"), Some(DType::I8));
+        assert_eq!(DType::from_name("tinyint"), Some(DType::I8));
+        assert_eq!(DType::from_name("double precision"), Some(DType::F64));
         assert_eq!(DType::from_name("complex"), None);
         assert!(DType::from_wire(0).is_err());
         assert!(DType::from_wire(99).is_err());

@@ -17,9 +17,7 @@ use tonic::Status;
 use crate::query::QueryFrame;
 
 /// Default zstd level of layouts that ask for "server default" (level 0).
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
-/// Target number of cells of one chunk of the server-chosen default layout.
-const DEFAULT_CHUNK_CELLS: u64 = 1 << 20;
+pub const DEFAULT_ZSTD_LEVEL: i32 = arrayq_storage::schema::DEFAULT_ZSTD_LEVEL;
 
 /// Storage dtype of a protobuf dtype.
 pub fn dtype_from_pb(d: pb::DType) -> Option<DType> {
@@ -158,11 +156,7 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
         layouts.push(Layout::new(&name, l.chunk_shape.clone(), codec));
     }
     if layouts.is_empty() && rank > 0 {
-        layouts.push(Layout::new(
-            "default",
-            default_chunk_shape(&dims),
-            CodecChain::shuffle_zstd(esize, DEFAULT_ZSTD_LEVEL),
-        ));
+        layouts.push(arrayq_storage::schema::default_layout(&dims, &attrs));
     }
     Ok(ArraySchema {
         name: s.name.clone(),
@@ -170,20 +164,6 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
         attrs,
         layouts,
     })
-}
-
-/// About [`DEFAULT_CHUNK_CELLS`] cells per chunk, filled from the last (fastest)
-/// dimension outwards; empty growable dimensions get up to 1024.
-fn default_chunk_shape(dims: &[Dimension]) -> Vec<u64> {
-    let mut budget = DEFAULT_CHUNK_CELLS;
-    let mut shape = vec![1u64; dims.len()];
-    for (k, d) in dims.iter().enumerate().rev() {
-        let want = if d.len == 0 { 1024 } else { d.len };
-        let ext = want.min(budget).max(1);
-        shape[k] = ext;
-        budget = (budget / ext).max(1);
-    }
-    shape
 }
 
 /// A fill value, checked to be representable in `dtype` without loss.
@@ -571,7 +551,9 @@ mod tests {
         let mut s = schema_from_pb(&sample()).unwrap();
         s.validate().unwrap();
         assert_eq!(s.layouts.len(), 1);
-        assert_eq!(s.layouts[0].chunk_shape, vec![1024, 2]);
+        // Both dimensions are growable: 256 each (storage's default layout rule).
+        assert_eq!(s.layouts[0].name, "primary");
+        assert_eq!(s.layouts[0].chunk_shape, vec![256, 256]);
         let back = schema_to_pb(&s, false);
         assert_eq!(back.dimensions, sample().dimensions);
         assert_eq!(back.attributes[0].fill, None);

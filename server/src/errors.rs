@@ -7,7 +7,8 @@ use arrayq_storage::StorageError;
 use tonic::{Code, Status};
 
 /// The gRPC status of a storage error.
-pub fn storage_status(e: StorageError) -> Status {
+pub fn storage_status(e: impl Into<StorageError>) -> Status {
+    let e: StorageError = e.into();
     let msg = e.to_string();
     let code = match &e {
         StorageError::UnknownArray(_)

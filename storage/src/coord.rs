@@ -15,14 +15,8 @@ pub enum Coordinate {
     Labels { labels: Vec<i64> },
 }
 
-/// One coordinate value, as reported in change events and results.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
-pub enum CoordValue {
-    Number(f64),
-    Time(i64),
-    Label(i64),
-}
+/// One coordinate value (shared with clients, so it lives in `arrayq-format`).
+pub use arrayq_format::CoordValue;
 
 impl Coordinate {
     pub fn kind_name(&self) -> &'static str {
@@ -127,15 +121,6 @@ impl Coordinate {
                 labels.iter().position(|&l| l == label).map(|p| p as u64)
             }
             _ => None,
-        }
-    }
-}
-
-impl CoordValue {
-    pub fn as_f64(self) -> f64 {
-        match self {
-            CoordValue::Number(v) => v,
-            CoordValue::Time(t) | CoordValue::Label(t) => t as f64,
         }
     }
 }

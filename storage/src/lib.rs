@@ -27,7 +27,7 @@ mod write;
 pub use bytes::Bytes;
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate};
-pub use dtype::{Buffer, DType, Element, Scalar};
+pub use dtype::{with_buffer, with_dtype, Buffer, DType, Element, Scalar};
 pub use error::{Result, StorageError};
 pub use ingest::{BlockId, IngestError, IngestOptions, IngestResult, IngestSink};
 pub use keys::FORMAT_VERSION;

@@ -70,6 +70,51 @@ impl Layout {
     }
 }
 
+/// Name of the layout an array gets when its creator gives none.
+pub const DEFAULT_LAYOUT_NAME: &str = "primary";
+/// zstd level of the default layout, and of layouts that leave the level to the server.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Largest extent of a default chunk along one dimension.
+pub const DEFAULT_CHUNK_EXTENT: u64 = 256;
+/// Largest number of cells of a default chunk.
+pub const DEFAULT_CHUNK_CELLS: u64 = 1 << 20;
+
+/// The chunk shape an array gets when its creator gives none (SQL `CREATE ARRAY`
+/// without `chunks`, gRPC `CreateArray` without layouts): per dimension its length
+/// clamped to 1..=256, or 256 when growable; then, while the chunk holds more than
+/// 2^20 cells, the largest extent (the last of equals) is halved, rounding up.
+pub fn default_chunk_shape(dims: &[Dimension]) -> Vec<u64> {
+    let mut shape: Vec<u64> = dims
+        .iter()
+        .map(|d| {
+            if d.growable {
+                DEFAULT_CHUNK_EXTENT
+            } else {
+                d.len.clamp(1, DEFAULT_CHUNK_EXTENT)
+            }
+        })
+        .collect();
+    while shape.iter().product::<u64>() > DEFAULT_CHUNK_CELLS {
+        let Some((k, _)) = shape.iter().enumerate().max_by_key(|&(_, x)| *x) else {
+            break;
+        };
+        shape[k] = shape[k].div_ceil(2);
+    }
+    shape
+}
+
+/// The layout an array gets when its creator gives none: [`DEFAULT_LAYOUT_NAME`],
+/// [`default_chunk_shape`], byte shuffle by the largest element size, then zstd at
+/// [`DEFAULT_ZSTD_LEVEL`].
+pub fn default_layout(dims: &[Dimension], attrs: &[Attribute]) -> Layout {
+    let elem_size = attrs.iter().map(|a| a.dtype.size()).max().unwrap_or(4);
+    Layout::new(
+        DEFAULT_LAYOUT_NAME,
+        default_chunk_shape(dims),
+        CodecChain::shuffle_zstd(elem_size, DEFAULT_ZSTD_LEVEL),
+    )
+}
+
 /// What an array is: its dimensions, attributes and layouts (the first is primary).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArraySchema {
@@ -221,7 +266,7 @@ pub(crate) fn check_layout(l: &Layout, rank: usize, names: &mut HashSet<String>)
     if l.chunk_len() > 1 << 28 {
         return bad(format!("layout '{}' chunks exceed 2^28 cells", l.name));
     }
-    l.codec.validate()
+    Ok(l.codec.validate()?)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -229,4 +274,56 @@ fn valid_name(s: &str) -> bool {
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
         && s.len() <= 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::BytesToBytes;
+
+    fn dim(len: u64, growable: bool) -> Dimension {
+        Dimension {
+            name: "d".into(),
+            coord: Coordinate::Regular {
+                start: 0.0,
+                step: 1.0,
+            },
+            len,
+            growable,
+        }
+    }
+
+    #[test]
+    fn default_chunk_shapes_follow_the_rule() {
+        // Short fixed dimensions are taken whole; an empty one still gets one cell.
+        assert_eq!(default_chunk_shape(&[dim(10, false)]), vec![10]);
+        assert_eq!(default_chunk_shape(&[dim(0, false)]), vec![1]);
+        assert_eq!(default_chunk_shape(&[dim(3, true)]), vec![256]);
+        // era5 (time growable, 153 lat, 281 lon): 256x153x256 = 10,027,008 cells, then
+        // halve 256 (lon) 256 (time) 153 (lat) 128 (lon): 128x77x64 = 630,784 cells.
+        assert_eq!(
+            default_chunk_shape(&[dim(0, true), dim(153, false), dim(281, false)]),
+            vec![128, 77, 64]
+        );
+        // Four 256s are halved round-robin from the last until 32^4 = 2^20.
+        assert_eq!(default_chunk_shape(&vec![dim(1000, false); 4]), vec![32; 4]);
+    }
+
+    #[test]
+    fn default_layout_shuffles_by_the_widest_element() {
+        let attrs = [
+            Attribute::new("a", DType::I16, None),
+            Attribute::new("b", DType::F64, None),
+        ];
+        let l = default_layout(&[dim(5, false), dim(7, false)], &attrs);
+        assert_eq!(l.name, "primary");
+        assert_eq!(l.chunk_shape, vec![5, 7]);
+        assert_eq!(
+            l.codec.bytes_to_bytes,
+            vec![
+                BytesToBytes::Shuffle { elem_size: 8 },
+                BytesToBytes::Zstd { level: 3 }
+            ]
+        );
+    }
 }

@@ -443,7 +443,7 @@ impl Snapshot {
         if !l.codec.decode_into(&stored, &mut raw)? {
             return Err(self.corrupt(layout, attr, chunk));
         }
-        Buffer::from_le_bytes(a.dtype, &dims, &raw).map(Some)
+        Ok(Some(Buffer::from_le_bytes(a.dtype, &dims, &raw)?))
     }
 
     /// The error for a stored chunk of this snapshot that fails its checks.

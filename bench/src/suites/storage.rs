@@ -150,7 +150,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
             let e = raw_chunks
                 .par_iter()
                 .map(|c| chain.encode(c))
-                .collect::<arrayq_storage::Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
             *stored_ref.borrow_mut() = e;
             Ok(None)
         }),

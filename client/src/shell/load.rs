@@ -10,7 +10,7 @@ use arrayq_client::npy::{read_npy, NpyArray};
 use arrayq_client::result::dtype_from_wire;
 use arrayq_client::schema::schema_to_proto;
 use arrayq_client::{Client, Code, DType, Error};
-use arrayq_storage::Scalar;
+use arrayq_format::Scalar;
 use arrayq_workload::{era5, load, Scale};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 

@@ -77,7 +77,7 @@ fn coordinate_text(d: &v1::Dimension) -> String {
         ),
         Some(C::Time(t)) => format!(
             "time, from {} step {}",
-            arrayq_proto::format_unix_ns(t.start_unix_ns),
+            arrayq_format::time::format_unix_ns(t.start_unix_ns),
             duration_text(t.step_ns)
         ),
         Some(C::Labels(l)) => {
@@ -98,7 +98,7 @@ fn fill_text(a: &v1::Attribute) -> String {
     match &a.fill {
         None => match dtype_from_wire(a.dtype) {
             Ok(d) if d.is_float() => "NaN".into(),
-            Ok(arrayq_storage::DType::Bool) => "false".into(),
+            Ok(arrayq_format::DType::Bool) => "false".into(),
             _ => "0".into(),
         },
         Some(Fill::FillDouble(x)) => format_f64(*x),
@@ -132,7 +132,7 @@ pub fn describe(d: &v1::DescribeArrayResponse) -> String {
     if let Some(last) = d.commits.last() {
         out.push_str(&format!(
             ", last commit {}",
-            arrayq_proto::format_unix_ns(last.timestamp_ns)
+            arrayq_format::time::format_unix_ns(last.timestamp_ns)
         ));
     }
     out.push('\n');
@@ -260,7 +260,7 @@ pub fn event(e: &v1::ChangeEvent) -> String {
     let mut out = format!(
         "[{}] {} {kind} \"{}\" version {}",
         e.seq,
-        arrayq_proto::format_unix_ns(e.timestamp_ns),
+        arrayq_format::time::format_unix_ns(e.timestamp_ns),
         e.array,
         e.version
     );

@@ -181,7 +181,8 @@ impl StoredBlock {
         let chunks: Vec<(&[u8], usize)> = self.chunks.iter().map(|(b, n)| (&b[..], *n)).collect();
         Ok(self
             .codec
-            .decode_chunks_into(self.dtype.size(), &chunks, out)?)
+            .decode_chunks_into(self.dtype.size(), &chunks, out)
+            .map_err(arrayq_storage::StorageError::from)?)
     }
 }
 

@@ -984,19 +984,10 @@ fn object_name(n: &sq::ObjectName) -> String {
         .join(".")
 }
 
-/// Maps an SQL type name to a dtype.
+/// Maps an SQL type name (a type modifier such as `(24)` ignored) to a dtype, with
+/// the one name mapping (`int8` is i64, `int1` / `tinyint` i8).
 pub(crate) fn dtype_of(name: &str) -> Option<DType> {
-    let n = name.to_ascii_lowercase();
-    let n = n.split('(').next().unwrap_or("").trim().to_string();
-    match n.as_str() {
-        "double precision" | "float8" | "double" => Some(DType::F64),
-        "float4" | "real" | "float" => Some(DType::F32),
-        "int2" => Some(DType::I16),
-        "int4" => Some(DType::I32),
-        "int8" => Some(DType::I64),
-        "bool" | "boolean" => Some(DType::Bool),
-        other => DType::parse(other),
-    }
+    DType::from_name(name.split('(').next().unwrap_or(""))
 }
 
 #[cfg(test)]
