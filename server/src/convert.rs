@@ -5,7 +5,7 @@ use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::attribute::Fill;
 use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_proto::v1::ResultDimension;
-use arrayq_proto::{format_unix_ns, Bytes};
+use arrayq_proto::Bytes;
 use arrayq_query::{CoordValues, QueryStats, StoredBlock};
 use arrayq_storage::{
     ArraySchema, Attribute, BytesToBytes, CodecChain, CoordValue, Coordinate, DType, Dimension,
@@ -15,16 +15,18 @@ use prost::bytes::BytesMut;
 use tonic::Status;
 
 use crate::query::QueryFrame;
+use crate::time_text::format_unix_ns;
 
 /// Default zstd level of layouts that ask for "server default" (level 0).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Target number of cells of one chunk of the server-chosen default layout.
 const DEFAULT_CHUNK_CELLS: u64 = 1 << 20;
 
-/// Storage dtype of a protobuf dtype.
+/// Storage dtype of a protobuf dtype; `None` for `Unspecified` and for the
+/// result-only `String`.
 pub fn dtype_from_pb(d: pb::DType) -> Option<DType> {
     Some(match d {
-        pb::DType::Unspecified => return None,
+        pb::DType::Unspecified | pb::DType::String => return None,
         pb::DType::F32 => DType::F32,
         pb::DType::F64 => DType::F64,
         pb::DType::I8 => DType::I8,
@@ -114,15 +116,22 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
     }
     let mut attrs = Vec::with_capacity(s.attributes.len());
     for a in &s.attributes {
-        let dtype = pb::DType::from_wire(a.dtype)
-            .ok()
-            .and_then(dtype_from_pb)
-            .ok_or_else(|| {
-                bad(format!(
-                    "attribute '{}': invalid dtype value {}",
-                    a.name, a.dtype
-                ))
-            })?;
+        let dtype = match pb::DType::from_wire(a.dtype) {
+            Ok(pb::DType::String) => {
+                return Err(bad(format!(
+                    "attribute '{}': dtype STRING is a result-only type, attributes hold numbers or booleans",
+                    a.name
+                )))
+            }
+            Ok(d) => dtype_from_pb(d),
+            Err(_) => None,
+        }
+        .ok_or_else(|| {
+            bad(format!(
+                "attribute '{}': invalid dtype value {}",
+                a.name, a.dtype
+            ))
+        })?;
         let fill = match &a.fill {
             None => None,
             Some(f) => Some(fill_scalar(&a.name, dtype, f)?),
@@ -158,11 +167,7 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
         layouts.push(Layout::new(&name, l.chunk_shape.clone(), codec));
     }
     if layouts.is_empty() && rank > 0 {
-        layouts.push(Layout::new(
-            "default",
-            default_chunk_shape(&dims),
-            CodecChain::shuffle_zstd(esize, DEFAULT_ZSTD_LEVEL),
-        ));
+        layouts.push(default_layout(&dims, esize));
     }
     Ok(ArraySchema {
         name: s.name.clone(),
@@ -170,6 +175,17 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
         attrs,
         layouts,
     })
+}
+
+/// The layout of a schema that names none: called `primary` with shuffle + zstd at
+/// [`DEFAULT_ZSTD_LEVEL`], the name and codec `CREATE ARRAY` gives its layout when
+/// the statement leaves them open.
+fn default_layout(dims: &[Dimension], elem_size: usize) -> Layout {
+    Layout::new(
+        "primary",
+        default_chunk_shape(dims),
+        CodecChain::shuffle_zstd(elem_size, DEFAULT_ZSTD_LEVEL),
+    )
 }
 
 /// About [`DEFAULT_CHUNK_CELLS`] cells per chunk, filled from the last (fastest)
@@ -464,6 +480,7 @@ pub fn stored_block_frame(b: StoredBlock) -> QueryFrame {
                 elements,
                 bytes,
             }),
+            strings: Vec::new(),
         },
         chunks: coalesce(b.chunks.into_iter().map(|c| c.0)),
     }
@@ -571,6 +588,7 @@ mod tests {
         let mut s = schema_from_pb(&sample()).unwrap();
         s.validate().unwrap();
         assert_eq!(s.layouts.len(), 1);
+        assert_eq!(s.layouts[0].name, "primary");
         assert_eq!(s.layouts[0].chunk_shape, vec![1024, 2]);
         let back = schema_to_pb(&s, false);
         assert_eq!(back.dimensions, sample().dimensions);
@@ -597,6 +615,14 @@ mod tests {
         assert!(schema_from_pb(&s).is_ok());
         s.attributes[0].dtype = 0;
         assert!(schema_from_pb(&s).is_err());
+        s.attributes[0].dtype = pb::DType::String as i32;
+        let e = schema_from_pb(&s).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(
+            e.message().contains("dtype STRING is a result-only type"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
