@@ -16,6 +16,7 @@ use tonic::Streaming;
 use crate::error::{Error, Result};
 use crate::result::{buffer_from_le, Block, ColumnBuilder, Header, QueryResult, QueryStats};
 use crate::stored::{on_rayon, StoredData};
+use crate::values::{ColumnType, ColumnValues};
 
 /// Largest message the client accepts or sends (the server keeps streamed
 /// messages under 4 MiB; unary answers with very long label lists can be
@@ -494,7 +495,12 @@ impl QueryStream {
             }
         }
         let header = Header::from_proto(h)?;
-        let elem_sizes = header.columns.iter().map(|c| c.dtype.size()).collect();
+        // Text columns have no element size: their values come as strings.
+        let elem_sizes = header
+            .columns
+            .iter()
+            .map(|c| c.column_type.dtype().map_or(0, |d| d.size()))
+            .collect();
         Ok(QueryStream {
             expected: header.len(),
             received: vec![0; header.columns.len()],
@@ -533,7 +539,7 @@ impl QueryStream {
                 bytes,
             } => (column, offset, bytes),
             decoding => {
-                let dtype = self.header.columns[decoding.column()].dtype;
+                let dtype = self.numeric_dtype(decoding.column())?;
                 let b = decoding.finish(dtype).await?;
                 (b.column, b.offset, b.values.into_le_bytes())
             }
@@ -578,15 +584,30 @@ impl QueryStream {
                 }
                 self.current_column = col;
                 let size = self.elem_sizes[col];
-                let (n, data) = match b.stored {
-                    Some(stored) => {
-                        let c = &self.header.columns[col];
+                let c = &self.header.columns[col];
+                let (n, data) = match (c.column_type, b.stored) {
+                    (ColumnType::Text, stored) => {
+                        if b.strings.is_empty() || !b.data.is_empty() || stored.is_some() {
+                            return Err(Error::Protocol(format!(
+                                "DataBlock of text column '{}' without strings",
+                                c.name
+                            )));
+                        }
+                        (b.strings.len(), Data::Text(b.strings))
+                    }
+                    (ColumnType::Numeric(_), _) if !b.strings.is_empty() => {
+                        return Err(Error::Protocol(format!(
+                            "DataBlock of numeric column '{}' with strings",
+                            c.name
+                        )));
+                    }
+                    (ColumnType::Numeric(dtype), Some(stored)) => {
                         let place =
                             format!("column '{}' from element {}", c.name, b.element_offset);
-                        let s = StoredData::new(stored, b.data, c.dtype, place)?;
+                        let s = StoredData::new(stored, b.data, dtype, place)?;
                         (s.elements, Data::Stored(s))
                     }
-                    None => {
+                    (ColumnType::Numeric(_), None) => {
                         if b.data.is_empty() || !b.data.len().is_multiple_of(size) {
                             return Err(Error::Protocol(format!(
                                 "DataBlock of {} bytes for {size}-byte elements",
@@ -646,8 +667,22 @@ impl QueryStream {
                 Err(e) => self.deferred = Some(e),
             }
         }
-        let dtype = self.header.columns[current.column()].dtype;
+        let dtype = self.numeric_dtype(current.column())?;
         current.finish(dtype).await.map(Some)
+    }
+
+    /// The element type of numeric column `column`; a text column is refused (the
+    /// streaming API hands out [`Buffer`]s: text results arrive whole, with
+    /// [`QueryStream::collect`]).
+    fn numeric_dtype(&self, column: usize) -> Result<DType> {
+        let c = &self.header.columns[column];
+        match c.column_type {
+            ColumnType::Numeric(dtype) => Ok(dtype),
+            ColumnType::Text => Err(Error::InvalidInput(format!(
+                "column '{}' holds text: read the result with collect()",
+                c.name
+            ))),
+        }
     }
 
     /// Receives the next data block and starts turning it into values.
@@ -655,13 +690,17 @@ impl QueryStream {
         let Some((column, offset, data)) = self.next_data().await? else {
             return Ok(None);
         };
-        let dtype = self.header.columns[column].dtype;
+        let dtype = self.header.columns[column]
+            .column_type
+            .dtype()
+            .unwrap_or(DType::U8);
         Ok(Some(match data {
             Data::Raw(bytes) => Pending::Raw {
                 column,
                 offset,
                 bytes,
             },
+            Data::Text(strings) => Pending::Text { column, strings },
             Data::Stored(s) => Pending::Decoding {
                 column,
                 offset,
@@ -679,32 +718,48 @@ impl QueryStream {
         // Each block is copied (or decoded) once, into its column's typed buffer of
         // the final size and shape (next_data has checked that blocks are contiguous
         // and in order).
-        let mut cols: Vec<ColumnBuilder> = self
+        let mut cols: Vec<Collecting> = self
             .header
             .columns
             .iter()
-            .zip(&self.elem_sizes)
-            .map(|(c, &s)| ColumnBuilder::with_capacity(c.dtype, self.expected.min((1 << 30) / s)))
+            .map(|c| match c.column_type {
+                ColumnType::Numeric(d) => Collecting::Numbers(ColumnBuilder::with_capacity(
+                    d,
+                    self.expected.min((1 << 30) / d.size()),
+                )),
+                ColumnType::Text => Collecting::Text(Vec::with_capacity(self.expected)),
+            })
             .collect();
         if let Some(p) = self.ahead.take() {
-            let dtype = self.header.columns[p.column()].dtype;
-            let b = p.finish(dtype).await?;
-            cols[b.column].extend_le(&b.values.to_le_bytes());
+            match p {
+                Pending::Text { column, strings } => {
+                    if let Collecting::Text(v) = &mut cols[column] {
+                        v.extend(strings);
+                    }
+                }
+                numbers => {
+                    let dtype = self.numeric_dtype(numbers.column())?;
+                    let b = numbers.finish(dtype).await?;
+                    if let Collecting::Numbers(c) = &mut cols[b.column] {
+                        c.extend_le(&b.values.to_le_bytes());
+                    }
+                }
+            }
         }
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
         while let Some((col, _, data)) = self.next_data().await? {
-            match data {
-                Data::Raw(bytes) => cols[col].extend_le(&bytes),
-                Data::Stored(s) => {
-                    let mut c = std::mem::replace(
-                        &mut cols[col],
-                        ColumnBuilder::with_capacity(DType::U8, 0),
-                    );
+            match (data, &mut cols[col]) {
+                (Data::Raw(bytes), Collecting::Numbers(c)) => c.extend_le(&bytes),
+                (Data::Stored(s), Collecting::Numbers(c)) => {
+                    let mut c = std::mem::replace(c, ColumnBuilder::with_capacity(DType::U8, 0));
                     c = on_rayon(move || s.decode_onto(&mut c).map(|_| c)).await??;
-                    cols[col] = c;
+                    cols[col] = Collecting::Numbers(c);
                 }
+                (Data::Text(strings), Collecting::Text(v)) => v.extend(strings),
+                // next_data matched every block with its column's type.
+                _ => unreachable!("block kind checked against the column type"),
             }
         }
         let shape = if self.header.scalar {
@@ -721,6 +776,28 @@ impl QueryStream {
     }
 }
 
+/// A column being received whole.
+enum Collecting {
+    Numbers(ColumnBuilder),
+    Text(Vec<String>),
+}
+
+impl Collecting {
+    fn finish(self, shape: &[usize]) -> Result<ColumnValues> {
+        match self {
+            Collecting::Numbers(c) => c.finish(shape).map(ColumnValues::Numeric),
+            Collecting::Text(v) => {
+                let n = v.len();
+                ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v)
+                    .map(ColumnValues::Text)
+                    .map_err(|e| {
+                        Error::Protocol(format!("{n} text values do not fit shape {shape:?}: {e}"))
+                    })
+            }
+        }
+    }
+}
+
 /// A received block on its way to values.
 enum Pending {
     /// Little-endian elements as received.
@@ -729,6 +806,8 @@ enum Pending {
         offset: usize,
         bytes: Bytes,
     },
+    /// The strings of a text column.
+    Text { column: usize, strings: Vec<String> },
     /// Stored chunks decoding on rayon (already running: `on_rayon` spawns at once).
     Decoding {
         column: usize,
@@ -740,7 +819,9 @@ enum Pending {
 impl Pending {
     fn column(&self) -> usize {
         match self {
-            Pending::Raw { column, .. } | Pending::Decoding { column, .. } => *column,
+            Pending::Raw { column, .. }
+            | Pending::Text { column, .. }
+            | Pending::Decoding { column, .. } => *column,
         }
     }
 
@@ -765,6 +846,9 @@ impl Pending {
                 offset,
                 values: values.await??,
             }),
+            Pending::Text { column, .. } => Err(Error::InvalidInput(format!(
+                "column {column} holds text, not {dtype} values"
+            ))),
         }
     }
 }
@@ -773,6 +857,8 @@ impl Pending {
 enum Data {
     /// Little-endian elements.
     Raw(Bytes),
+    /// The strings of a text column.
+    Text(Vec<String>),
     /// Stored chunks, to decode.
     Stored(StoredData),
 }

@@ -21,7 +21,13 @@
 //!
 //! Modules: [`client`] (connection and RPCs), [`result`] (the result model),
 //! [`error`], [`mod@format`] (tables, summaries, CSV, JSON), [`npy`] (.npy I/O),
-//! [`sql`] (statement splitting), [`schema`] (storage <-> wire schemas).
+//! [`sql`] (statement splitting), [`schema`] (storage -> wire schemas), [`values`]
+//! (column values: numbers or text), [`time`] (timestamp text).
+//!
+//! Catalog statements (`CREATE ARRAY`, `DROP ARRAY`, `SHOW ARRAYS`, `DESCRIBE`) are
+//! queries like any other: [`Client::query`] returns their answer as a result with
+//! one dimension `row` and a column per field (text columns are
+//! [`ColumnValues::Text`]).
 
 pub mod client;
 pub mod error;
@@ -31,9 +37,12 @@ pub mod result;
 pub mod schema;
 pub mod sql;
 mod stored;
+pub mod time;
+pub mod values;
 
 pub use arrayq_proto::v1 as proto;
 pub use arrayq_storage::{Buffer, DType};
 pub use client::{Client, ConnectOptions, ExplainResult, QueryOptions, QueryStream, Subscription};
 pub use error::{Code, Error, Position, Result, StatusError};
 pub use result::{Block, Column, ColumnInfo, Coords, Dim, Header, QueryResult, QueryStats};
+pub use values::{ColumnType, ColumnValues};

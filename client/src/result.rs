@@ -1,6 +1,6 @@
 //! Query results on the client: dimensions with coordinates, typed columns
-//! (as [`arrayq_storage::Buffer`]s shaped like the result), notes and
-//! statistics.
+//! ([`ColumnValues`]: numbers as [`arrayq_storage::Buffer`]s, or text, shaped like
+//! the result), notes and statistics.
 
 use std::time::Duration;
 
@@ -8,6 +8,8 @@ use arrayq_proto::v1;
 use arrayq_storage::{Buffer, CoordValue, DType};
 
 use crate::error::{Error, Result};
+use crate::time::format_unix_ns;
+use crate::values::{ColumnType, ColumnValues};
 
 /// A 1-D buffer of `dtype` from row-major little-endian bytes (a whole number of
 /// elements), copied once straight into the typed vector.
@@ -262,7 +264,7 @@ impl Coords {
 pub fn coord_text(v: CoordValue) -> String {
     match v {
         CoordValue::Number(x) => format_f64(x),
-        CoordValue::Time(ns) => arrayq_proto::format_unix_ns(ns),
+        CoordValue::Time(ns) => format_unix_ns(ns),
         CoordValue::Label(l) => l.to_string(),
     }
 }
@@ -299,13 +301,13 @@ pub struct Dim {
     pub coords: Coords,
 }
 
-/// Name and element type of a result column.
+/// Name and type of a result column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnInfo {
-    /// Column name (attribute, alias or expression text).
+    /// Column name (attribute, alias, expression text, or a field of a listing).
     pub name: String,
-    /// Element type.
-    pub dtype: DType,
+    /// Numeric element type, or text.
+    pub column_type: ColumnType,
 }
 
 /// What a result looks like, known as soon as the stream starts.
@@ -360,11 +362,11 @@ impl Header {
             .collect::<Result<Vec<_>>>()?;
         let mut columns = Vec::with_capacity(h.columns.len());
         for c in h.columns {
-            let dtype = dtype_from_wire(c.dtype)
+            let column_type = ColumnType::from_wire(c.dtype)
                 .map_err(|e| Error::Protocol(format!("column '{}': {e}", c.name)))?;
             columns.push(ColumnInfo {
                 name: c.name,
-                dtype,
+                column_type,
             });
         }
         Ok(Header {
@@ -407,20 +409,20 @@ impl From<v1::QueryStats> for QueryStats {
     }
 }
 
-/// One column of a result: its name and values (a [`Buffer`] shaped like
-/// the result; 0-dimensional for a scalar result).
+/// One column of a result: its name and values (numbers or text shaped like the
+/// result; 0-dimensional for a scalar result).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
     /// Column name.
     pub name: String,
     /// The values, row-major over the result's dimensions.
-    pub values: Buffer,
+    pub values: ColumnValues,
 }
 
 impl Column {
-    /// Element type of the values.
-    pub fn dtype(&self) -> DType {
-        self.values.dtype()
+    /// Type of the values.
+    pub fn column_type(&self) -> ColumnType {
+        self.values.column_type()
     }
 }
 
@@ -442,9 +444,13 @@ pub struct QueryResult {
 }
 
 impl QueryResult {
-    /// Builds a result from a header and one row-major buffer per column
+    /// Builds a result from a header and the row-major values of each column
     /// (each of `header.len()` elements, any shape).
-    pub fn new(header: Header, values: Vec<Buffer>, stats: QueryStats) -> Result<QueryResult> {
+    pub fn new(
+        header: Header,
+        values: Vec<ColumnValues>,
+        stats: QueryStats,
+    ) -> Result<QueryResult> {
         if values.len() != header.columns.len() {
             return Err(Error::InvalidInput(format!(
                 "{} buffers for {} columns",
@@ -459,15 +465,16 @@ impl QueryResult {
         };
         let mut columns = Vec::with_capacity(values.len());
         for (info, v) in header.columns.into_iter().zip(values) {
-            if v.dtype() != info.dtype {
+            if v.column_type() != info.column_type {
                 return Err(Error::InvalidInput(format!(
-                    "column '{}' is {} but its buffer is {}",
+                    "column '{}' is {} but its values are {}",
                     info.name,
-                    info.dtype,
-                    v.dtype()
+                    info.column_type,
+                    v.column_type()
                 )));
             }
-            let v = reshape(v, &shape)
+            let v = v
+                .into_shape(&shape)
                 .map_err(|e| Error::InvalidInput(format!("column '{}': {e}", info.name)))?;
             columns.push(Column {
                 name: info.name,
@@ -525,7 +532,7 @@ impl QueryResult {
     }
 
     /// Column `c` as `f64` values, row-major (lossy for huge 64-bit ints;
-    /// booleans as 0/1).
+    /// booleans as 0/1; text as NaN).
     pub fn values_f64(&self, c: usize) -> Vec<f64> {
         self.columns[c].values.to_f64_vec()
     }
@@ -542,15 +549,22 @@ pub struct Block {
     pub values: Buffer,
 }
 
-/// The storage [`DType`] of a wire dtype value.
+/// The storage [`DType`] of a wire dtype value of an attribute (never STRING, a
+/// result-only type; see [`ColumnType::from_wire`] for result columns).
 pub fn dtype_from_wire(v: i32) -> Result<DType, arrayq_proto::ProtocolError> {
-    Ok(dtype_from_proto(v1::DType::from_wire(v)?))
+    match v1::DType::from_wire(v)? {
+        v1::DType::String => Err(arrayq_proto::ProtocolError::new(
+            "dtype STRING is a result-only type, not an element type",
+        )),
+        d => Ok(dtype_from_proto(d)),
+    }
 }
 
-/// Storage dtype of a (specified) proto dtype.
-pub fn dtype_from_proto(d: v1::DType) -> DType {
+/// Storage dtype of a proto dtype with elements (STRING and UNSPECIFIED have none;
+/// callers check with [`v1::DType::from_wire`] and [`ColumnType::from_wire`] first).
+pub(crate) fn dtype_from_proto(d: v1::DType) -> DType {
     match d {
-        v1::DType::F32 | v1::DType::Unspecified => DType::F32,
+        v1::DType::F32 | v1::DType::Unspecified | v1::DType::String => DType::F32,
         v1::DType::F64 => DType::F64,
         v1::DType::I8 => DType::I8,
         v1::DType::I16 => DType::I16,
@@ -579,11 +593,6 @@ pub fn dtype_to_proto(d: DType) -> v1::DType {
         DType::U64 => v1::DType::U64,
         DType::Bool => v1::DType::Bool,
     }
-}
-
-/// `b` with a new shape holding the same number of elements.
-pub fn reshape(b: Buffer, shape: &[usize]) -> std::result::Result<Buffer, String> {
-    b.into_shape(shape).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -628,17 +637,32 @@ mod tests {
             shape: vec![2, 3],
             columns: vec![ColumnInfo {
                 name: "x".into(),
-                dtype: DType::I32,
+                column_type: ColumnType::Numeric(DType::I32),
             }],
             scalar: false,
             notes: vec![],
         };
         let flat = Buffer::I32(ArrayD::from_shape_vec(vec![6], (0..6).collect()).unwrap());
-        let r = QueryResult::new(header, vec![flat], QueryStats::default()).unwrap();
+        let r = QueryResult::new(
+            header.clone(),
+            vec![ColumnValues::Numeric(flat.clone())],
+            QueryStats::default(),
+        )
+        .unwrap();
         assert_eq!(r.columns[0].values.shape(), &[2, 3]);
         assert_eq!(r.index_of(4), vec![1, 1]);
         assert_eq!(r.values_f64(0)[5], 5.0);
-        assert_eq!(r.columns[0].values.to_le_bytes().len(), 24);
+        assert_eq!(
+            r.columns[0].values.numbers().unwrap().to_le_bytes().len(),
+            24
+        );
+        // Text where the header announces numbers is refused, naming both types.
+        let text = ColumnValues::Text(ArrayD::from_elem(vec![6], "v".to_string()));
+        let e = QueryResult::new(header, vec![text], QueryStats::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            Error::InvalidInput("column 'x' is i32 but its values are string".into()).to_string()
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Statements whose answer is a small table (DDL outcomes, `SHOW ARRAYS`,
-//! `DESCRIBE`) as an ordinary Query result: one dimension `row` with coordinates
-//! `0, 1, ..., n-1` (the compact regular form, start 0 step 1) and one column per
+//! `DESCRIBE`) as an ordinary Query result: one dimension `row` with the integer
+//! labels `0, 1, ..., n-1` and one column per
 //! field, text as STRING columns (`DataBlock.strings`), counts as U64. A client
 //! reads them like any other result.
 
@@ -103,7 +103,10 @@ pub fn table_messages(columns: Vec<TableColumn>) -> Result<Vec<QueryResponse>, S
         ));
     }
     let header = ResultHeader {
-        dimensions: vec![ResultDimension::with_regular(ROW_DIMENSION, 0.0, 1.0)],
+        dimensions: vec![ResultDimension::with_labels(
+            ROW_DIMENSION,
+            (0..rows as i64).collect(),
+        )],
         columns: columns
             .iter()
             .map(|c| ResultColumn {
@@ -153,10 +156,12 @@ mod tests {
         };
         assert_eq!(h.shape, vec![2]);
         assert_eq!(h.dimensions[0].name, "row");
-        assert!(matches!(
+        assert_eq!(
             h.dimensions[0].coordinates,
-            Some(Coordinates::Regular(r)) if r.start == 0.0 && r.step == 1.0
-        ));
+            Some(Coordinates::Labels(arrayq_proto::v1::Int64List {
+                values: vec![0, 1]
+            }))
+        );
         let names: Vec<&str> = h.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["array", "version"]);
         assert!(h.columns.iter().all(|c| c.dtype() == PbDType::String));
