@@ -159,10 +159,12 @@ mod tests {
 
     #[test]
     fn long_coordinate_lists_follow_the_header() {
+        // A million labels of 6-byte varints: 6 MB, more than one message holds.
         let n = 1_000_000usize;
+        let labels: Vec<i64> = (0..n as i64).map(|i| (1 << 40) + i).collect();
         let header = ResultHeader {
             dimensions: vec![
-                ResultDimension::with_labels("id", (0..n as i64).collect()),
+                ResultDimension::with_labels("id", labels.clone()),
                 ResultDimension::with_regular("x", 0.0, 1.0),
             ],
             shape: vec![n as u64, 2],
@@ -175,7 +177,7 @@ mod tests {
             panic!("first message is not the header")
         };
         assert_eq!(h.dimensions[0].explicit_len(), Some(0));
-        let mut labels = Vec::new();
+        let mut got = Vec::new();
         for (k, m) in msgs[1..].iter().enumerate() {
             let Some(Msg::Coordinates(b)) = &m.msg else {
                 panic!("message {k} is not a CoordinateBlock")
@@ -183,9 +185,9 @@ mod tests {
             assert_eq!(b.dimension, 0);
             assert_eq!(b.offset, (k * MAX_COORDINATES_PER_BLOCK) as u64);
             assert!(m.encoded_len() < 4 * 1024 * 1024);
-            labels.extend_from_slice(&b.ints);
+            got.extend_from_slice(&b.ints);
         }
-        assert_eq!(labels, (0..n as i64).collect::<Vec<_>>());
+        assert_eq!(got, labels);
         // A small header goes alone, unchanged.
         let small = ResultHeader {
             dimensions: vec![ResultDimension::with_labels("id", vec![4, 5])],
