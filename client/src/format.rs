@@ -1045,7 +1045,7 @@ mod tests {
         let table = render_result(&r, &DisplayOptions::default());
         assert_eq!(
             table,
-            " row |  array  | version\n-----+---------+---------\n   0 | a       |       0\n   1 | b,\"c\"   |       3\n(2 rows)\n"
+            " row | array | version\n-----+-------+---------\n   0 | a     |       0\n   1 | b,\"c\" |       3\n(2 rows)\n"
         );
     }
 }
