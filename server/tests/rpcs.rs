@@ -429,7 +429,11 @@ async fn every_rpc_write_then_query() {
     assert_eq!(r.text("array"), ["cube", "plain", "power"]);
     assert_eq!(
         r.text("dimensions"),
-        ["time(5), lat(6), lon(5)", "time(0), lat(6), lon(5)", "asset(3), time(0)"]
+        [
+            "time(5), lat(6), lon(5)",
+            "time(0), lat(6), lon(5)",
+            "asset(3), time(0)"
+        ]
     );
     assert_eq!(r.text("attributes"), ["t2m f32", "t2m f32", "value f32"]);
     assert_eq!(r.text("layouts"), ["maps", "primary", "primary"]);
@@ -440,7 +444,14 @@ async fn every_rpc_write_then_query() {
     assert_eq!(r.header.shape, vec![6]);
     assert_eq!(
         r.text("kind"),
-        ["dimension", "dimension", "dimension", "attribute", "layout", "version"]
+        [
+            "dimension",
+            "dimension",
+            "dimension",
+            "attribute",
+            "layout",
+            "version"
+        ]
     );
     assert_eq!(r.text("name"), ["time", "lat", "lon", "t2m", "maps", "2"]);
     assert_eq!(

@@ -173,7 +173,7 @@ impl ResultCollector {
             n
         } else {
             let size = dtype.size_bytes();
-            if b.data.is_empty() || b.data.len() % size != 0 || !b.strings.is_empty() {
+            if b.data.is_empty() || !b.data.len().is_multiple_of(size) || !b.strings.is_empty() {
                 return Err(format!(
                     "column {k}: {} bytes of {size}-byte elements",
                     b.data.len()
