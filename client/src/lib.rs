@@ -30,6 +30,7 @@
 //! [`ColumnValues::Text`]).
 
 pub mod client;
+mod column_builder;
 pub mod error;
 pub mod format;
 pub mod npy;
@@ -37,6 +38,7 @@ pub mod result;
 pub mod schema;
 pub mod sql;
 mod stored;
+mod stream;
 pub mod time;
 pub mod values;
 

@@ -13,8 +13,8 @@ use arrayq_query::{Engine, Execution, QueryContext};
 use arrayq_storage::{AsOf, Snapshot, Store};
 use tonic::Status;
 
-use crate::convert::{schema_from_pb, schema_to_pb};
 use crate::errors::{query_status, storage_status};
+use crate::schema_pb::{schema_from_pb, schema_to_pb};
 
 /// Creates an array from either definition of a CreateArray request (blocking: run
 /// it on the blocking pool).

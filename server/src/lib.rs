@@ -30,6 +30,7 @@ mod convert;
 mod errors;
 mod frames;
 mod query;
+mod schema_pb;
 mod server;
 mod service;
 mod state;
