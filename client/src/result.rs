@@ -379,19 +379,21 @@ pub struct Block {
 /// The storage [`DType`] of a wire dtype value of an attribute (never STRING, a
 /// result-only type; see [`ColumnType::from_wire`] for result columns).
 pub fn dtype_from_wire(v: i32) -> Result<DType, arrayq_proto::ProtocolError> {
-    match v1::DType::from_wire(v)? {
-        v1::DType::String => Err(arrayq_proto::ProtocolError::new(
-            "dtype STRING is a result-only type, not an element type",
-        )),
-        d => Ok(dtype_from_proto(d)),
-    }
+    let d = v1::DType::from_wire(v)?;
+    dtype_from_proto(d).ok_or_else(|| {
+        arrayq_proto::ProtocolError::new(format!(
+            "dtype {} is a result-only type, not an element type",
+            d.as_str_name()
+        ))
+    })
 }
 
-/// Storage dtype of a proto dtype with elements (STRING and UNSPECIFIED have none;
-/// callers check with [`v1::DType::from_wire`] and [`ColumnType::from_wire`] first).
-pub(crate) fn dtype_from_proto(d: v1::DType) -> DType {
-    match d {
-        v1::DType::F32 | v1::DType::Unspecified | v1::DType::String => DType::F32,
+/// Storage dtype of a proto dtype; `None` for the two without elements,
+/// UNSPECIFIED and the result-only STRING.
+pub(crate) fn dtype_from_proto(d: v1::DType) -> Option<DType> {
+    Some(match d {
+        v1::DType::Unspecified | v1::DType::String => return None,
+        v1::DType::F32 => DType::F32,
         v1::DType::F64 => DType::F64,
         v1::DType::I8 => DType::I8,
         v1::DType::I16 => DType::I16,
@@ -402,7 +404,7 @@ pub(crate) fn dtype_from_proto(d: v1::DType) -> DType {
         v1::DType::U32 => DType::U32,
         v1::DType::U64 => DType::U64,
         v1::DType::Bool => DType::Bool,
-    }
+    })
 }
 
 /// Proto dtype of a storage dtype.

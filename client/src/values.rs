@@ -21,10 +21,9 @@ pub enum ColumnType {
 impl ColumnType {
     /// The column type of a wire dtype value (`ResultColumn.dtype`).
     pub fn from_wire(v: i32) -> std::result::Result<ColumnType, arrayq_proto::ProtocolError> {
-        match v1::DType::from_wire(v)? {
-            v1::DType::String => Ok(ColumnType::Text),
-            d => Ok(ColumnType::Numeric(crate::result::dtype_from_proto(d))),
-        }
+        // from_wire has refused UNSPECIFIED: every other type without elements is text.
+        let d = v1::DType::from_wire(v)?;
+        Ok(crate::result::dtype_from_proto(d).map_or(ColumnType::Text, ColumnType::Numeric))
     }
 
     /// The element type of a numeric column; `None` for text.
@@ -147,6 +146,13 @@ mod tests {
             Ok(ColumnType::Numeric(DType::I16))
         );
         assert!(ColumnType::from_wire(0).is_err());
+        // Attributes never have the result-only type.
+        assert_eq!(
+            crate::result::dtype_from_wire(v1::DType::String as i32)
+                .unwrap_err()
+                .to_string(),
+            "dtype D_TYPE_STRING is a result-only type, not an element type"
+        );
         assert_eq!(ColumnType::Text.to_string(), "string");
         assert_eq!(ColumnType::Numeric(DType::F64).to_string(), "f64");
     }
