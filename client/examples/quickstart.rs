@@ -32,7 +32,7 @@ async fn main() -> arrayq_client::Result<()> {
         .await?;
     println!("{:?} {:?}", r.dim_names(), r.shape);
     println!("first time {}", r.dims[0].coords.text(0)); // 2024-05-01T00:00:00Z
-    if let Buffer::F32(a) = &r.column("t").unwrap().values {
+    if let Some(Buffer::F32(a)) = r.column("t").unwrap().values.numbers() {
         println!("{}", a[[3]]);
     }
 

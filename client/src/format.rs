@@ -12,7 +12,9 @@
 //!
 //! `values` are row-major over `dims` (the last dimension varies fastest);
 //! timestamps are ISO-8601 UTC strings, NaN and infinities are `null`,
-//! booleans `true`/`false`. A scalar result (for example a full aggregate)
+//! booleans `true`/`false`, text columns JSON strings. Catalog answers (`SHOW
+//! ARRAYS`, `DESCRIBE`, DDL) are results too, with one dimension `row`:
+//! `{"dims": ["row"], ..., "values": {"array": ["a", "b"], ...}}`. A scalar result (for example a full aggregate)
 //! has `"dims": []`, `"shape": []`, `"coords": {}` and one value per column:
 //! `{"values": {"avg": [280.1]}}`.
 
@@ -23,6 +25,8 @@ use ndarray::ArrayD;
 
 use crate::error::{code_name, Error, Position};
 use crate::result::{format_f32, format_f64, Coords, QueryResult};
+use arrayq_format::time::format_unix_ns;
+use crate::values::{ColumnType, ColumnValues};
 
 // ---------------------------------------------------------------------------
 // Elements
@@ -103,18 +107,34 @@ fn elem<T: Copy>(a: &ArrayD<T>, i: usize) -> T {
     }
 }
 
-/// Element `i` (row-major) of a buffer as text: shortest round-trip decimal
-/// for floats (`NaN`, `inf`), integers, `true`/`false`.
-pub fn value_text(b: &Buffer, i: usize) -> String {
-    with_buffer!(b, a => elem(a, i).text())
+/// Element `i` (row-major) of a column as text: shortest round-trip decimal
+/// for floats (`NaN`, `inf`), integers, `true`/`false`, text as it is.
+pub fn value_text(v: &ColumnValues, i: usize) -> String {
+    match v {
+        ColumnValues::Numeric(b) => with_buffer!(b, a => elem(a, i).text()),
+        ColumnValues::Text(a) => text_elem(a, i).to_string(),
+    }
 }
 
-fn value_json(b: &Buffer, i: usize, w: &mut dyn Write) -> io::Result<()> {
-    with_buffer!(b, a => elem(a, i).json(w))
+fn value_json(v: &ColumnValues, i: usize, w: &mut dyn Write) -> io::Result<()> {
+    match v {
+        ColumnValues::Numeric(b) => with_buffer!(b, a => elem(a, i).json(w)),
+        ColumnValues::Text(a) => {
+            serde_json::to_writer(w, text_elem(a, i)).map_err(io::Error::other)
+        }
+    }
 }
 
-fn is_numeric_text(d: DType) -> bool {
-    d != DType::Bool
+fn text_elem(a: &ArrayD<String>, i: usize) -> &str {
+    match a.as_slice() {
+        Some(s) => &s[i],
+        None => a.iter().nth(i).expect("element index in range"),
+    }
+}
+
+/// Numbers are right-aligned in tables; booleans and text are not.
+fn is_numeric_text(t: ColumnType) -> bool {
+    !matches!(t, ColumnType::Numeric(DType::Bool) | ColumnType::Text)
 }
 
 // ---------------------------------------------------------------------------
@@ -149,7 +169,7 @@ pub fn write_csv(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
             line.push(',');
         }
         for c in &r.columns {
-            line.push_str(&value_text(&c.values, i));
+            line.push_str(&csv_field(&value_text(&c.values, i)));
             line.push(',');
         }
         line.pop();
@@ -174,8 +194,7 @@ fn json_coord(c: &Coords, i: usize, w: &mut dyn Write) -> io::Result<()> {
     match c.get(i) {
         arrayq_format::CoordValue::Number(x) => x.json(w),
         arrayq_format::CoordValue::Time(ns) => {
-            serde_json::to_writer(w, &arrayq_format::time::format_unix_ns(ns))
-                .map_err(io::Error::other)
+            serde_json::to_writer(w, &format_unix_ns(ns)).map_err(io::Error::other)
         }
         arrayq_format::CoordValue::Label(l) => write!(w, "{l}"),
     }
@@ -341,7 +360,7 @@ pub fn result_rows(r: &QueryResult, limit: usize) -> (Vec<String>, Vec<Vec<Strin
     let mut headers: Vec<String> = r.dims.iter().map(|d| d.name.clone()).collect();
     headers.extend(r.columns.iter().map(|c| c.name.clone()));
     let mut right: Vec<bool> = r.dims.iter().map(|d| !d.coords.is_time()).collect();
-    right.extend(r.columns.iter().map(|c| is_numeric_text(c.dtype())));
+    right.extend(r.columns.iter().map(|c| is_numeric_text(c.column_type())));
     let rank = if r.scalar { 0 } else { r.shape.len() };
     let mut idx = vec![0usize; rank];
     let mut rows = Vec::new();
@@ -518,10 +537,22 @@ pub fn render_summary(r: &QueryResult, opts: &DisplayOptions) -> String {
     let mut rows = Vec::new();
     let mut stats = Vec::new();
     for c in &r.columns {
-        let s = column_stats(&c.values);
+        let Some(numbers) = c.values.numbers() else {
+            // Text has no statistics.
+            rows.push(vec![c.name.clone(), "string".into()]);
+            stats.push(ColumnStats {
+                min: f64::NAN,
+                mean: f64::NAN,
+                max: f64::NAN,
+                nan: 0,
+                count: 0,
+            });
+            continue;
+        };
+        let s = column_stats(numbers);
         rows.push(vec![
             c.name.clone(),
-            c.dtype().to_string(),
+            c.column_type().to_string(),
             fmt_num(s.min),
             fmt_num(s.mean),
             fmt_num(s.max),
@@ -782,7 +813,9 @@ mod tests {
             shape: vec![nr, nc],
             columns: vec![Column {
                 name: "t2m".into(),
-                values: Buffer::F32(ArrayD::from_shape_vec(vec![nr, nc], v).unwrap()),
+                values: ColumnValues::Numeric(Buffer::F32(
+                    ArrayD::from_shape_vec(vec![nr, nc], v).unwrap(),
+                )),
             }],
             scalar: false,
             notes: vec![],
@@ -796,7 +829,7 @@ mod tests {
             shape: vec![],
             columns: vec![Column {
                 name: "avg".into(),
-                values: Buffer::F64(ArrayD::from_elem(vec![], v)),
+                values: ColumnValues::Numeric(Buffer::F64(ArrayD::from_elem(vec![], v))),
             }],
             scalar: true,
             notes: vec!["hello".into()],
@@ -897,7 +930,9 @@ mod tests {
             shape: vec![100],
             columns: vec![Column {
                 name: "x".into(),
-                values: Buffer::I64(ArrayD::from_shape_vec(vec![100], (0..100).collect()).unwrap()),
+                values: ColumnValues::Numeric(Buffer::I64(
+                    ArrayD::from_shape_vec(vec![100], (0..100).collect()).unwrap(),
+                )),
             }],
             scalar: false,
             notes: vec![],
@@ -962,6 +997,55 @@ mod tests {
         assert!(
             r.starts_with("ERROR:  INVALID_ARGUMENT: unknown attribute 'tmp'\nLINE 3:"),
             "{r}"
+        );
+    }
+
+    #[test]
+    fn text_columns_in_csv_json_and_tables() {
+        let text = |v: &[&str]| {
+            ColumnValues::Text(
+                ArrayD::from_shape_vec(vec![v.len()], v.iter().map(|s| s.to_string()).collect())
+                    .unwrap(),
+            )
+        };
+        let r = QueryResult {
+            dims: vec![Dim {
+                name: "row".into(),
+                coords: Coords::Labels(vec![0, 1]),
+            }],
+            shape: vec![2],
+            columns: vec![
+                Column {
+                    name: "array".into(),
+                    values: text(&["a", "b,\"c\""]),
+                },
+                Column {
+                    name: "version".into(),
+                    values: ColumnValues::Numeric(Buffer::U64(
+                        ArrayD::from_shape_vec(vec![2], vec![0, 3]).unwrap(),
+                    )),
+                },
+            ],
+            scalar: false,
+            notes: vec![],
+            stats: QueryStats::default(),
+        };
+        let mut csv = Vec::new();
+        write_csv(&mut csv, &r).unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "row,array,version\n0,a,0\n1,\"b,\"\"c\"\"\",3\n"
+        );
+        let mut json = Vec::new();
+        write_json(&mut json, &r).unwrap();
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"dims":["row"],"shape":[2],"coords":{"row":[0,1]},"values":{"array":["a","b,\"c\""],"version":[0,3]}}"#
+        );
+        let table = render_result(&r, &DisplayOptions::default());
+        assert_eq!(
+            table,
+            " row | array | version\n-----+-------+---------\n   0 | a     |       0\n   1 | b,\"c\" |       3\n(2 rows)\n"
         );
     }
 }

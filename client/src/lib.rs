@@ -21,9 +21,17 @@
 //!
 //! Modules: [`client`] (connection and RPCs), [`result`] (the result model),
 //! [`error`], [`mod@format`] (tables, summaries, CSV, JSON), [`npy`] (.npy I/O),
-//! [`sql`] (statement splitting), `schema` (storage -> wire schemas, feature `cli`).
+//! [`sql`] (statement splitting), `schema` (storage -> wire schemas, feature `cli`),
+//! [`values`] (column values: numbers or text), [`time`] (timestamp text, from
+//! `arrayq-format`).
+//!
+//! Catalog statements (`CREATE ARRAY`, `DROP ARRAY`, `SHOW ARRAYS`, `DESCRIBE`) are
+//! queries like any other: [`Client::query`] returns their answer as a result with
+//! one dimension `row` and a column per field (text columns are
+//! [`ColumnValues::Text`]).
 
 pub mod client;
+mod column_builder;
 pub mod error;
 pub mod format;
 pub mod npy;
@@ -32,9 +40,13 @@ pub mod result;
 pub mod schema;
 pub mod sql;
 mod stored;
+mod stream;
+pub mod values;
 
-pub use arrayq_format::{Buffer, DType};
 pub use arrayq_proto::v1 as proto;
+pub use arrayq_format::time;
+pub use arrayq_format::{Buffer, DType};
 pub use client::{Client, ConnectOptions, ExplainResult, QueryOptions, QueryStream, Subscription};
 pub use error::{Code, Error, Position, Result, StatusError};
 pub use result::{Block, Column, ColumnInfo, Coords, Dim, Header, QueryResult, QueryStats};
+pub use values::{ColumnType, ColumnValues};

@@ -216,25 +216,30 @@ pub fn write_result_npy(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
     } else {
         r.shape.clone()
     };
-    match r.columns.len() {
+    // .npy holds numbers: a text column (catalog listings) has no such form.
+    let mut numbers = Vec::with_capacity(r.columns.len());
+    for c in &r.columns {
+        numbers.push(c.values.numbers().ok_or_else(|| {
+            bad(format!(
+                "column '{}' holds text, which .npy cannot hold (use csv or json)",
+                c.name
+            ))
+        })?);
+    }
+    match numbers.len() {
         0 => Err(bad("the result has no columns")),
-        1 => write_npy(
-            w,
-            r.columns[0].dtype(),
-            &shape,
-            &r.columns[0].values.to_le_bytes(),
-        ),
+        1 => write_npy(w, numbers[0].dtype(), &shape, &numbers[0].to_le_bytes()),
         _ => {
             let fields: Vec<String> = r
                 .columns
                 .iter()
-                .map(|c| format!("('{}', '{}')", c.name.replace('\'', "_"), descr(c.dtype())))
+                .zip(&numbers)
+                .map(|(c, b)| format!("('{}', '{}')", c.name.replace('\'', "_"), descr(b.dtype())))
                 .collect();
             w.write_all(&header_bytes(&format!("[{}]", fields.join(", ")), &shape))?;
-            let cols: Vec<(Vec<u8>, usize)> = r
-                .columns
+            let cols: Vec<(Vec<u8>, usize)> = numbers
                 .iter()
-                .map(|c| (c.values.to_le_bytes(), c.dtype().size()))
+                .map(|b| (b.to_le_bytes(), b.dtype().size()))
                 .collect();
             let row: usize = cols.iter().map(|(_, s)| s).sum();
             let n = r.len();

@@ -1,188 +1,17 @@
 //! Query results on the client: dimensions with coordinates, typed columns
-//! (as [`arrayq_format::Buffer`]s shaped like the result), notes and
-//! statistics.
+//! ([`ColumnValues`]: numbers as [`arrayq_format::Buffer`]s, or text, shaped like
+//! the result), notes and statistics.
 
 use std::time::Duration;
 
-use arrayq_format::{Buffer, CoordValue, DType};
 use arrayq_proto::v1;
+use arrayq_format::{Buffer, CoordValue, DType};
 
+pub use crate::column_builder::buffer_from_le;
+pub(crate) use crate::column_builder::ColumnBuilder;
 use crate::error::{Error, Result};
-
-/// A 1-D buffer of `dtype` from row-major little-endian bytes (a whole number of
-/// elements), copied once straight into the typed vector.
-pub fn buffer_from_le(dtype: DType, bytes: &[u8]) -> Result<Buffer> {
-    let size = dtype.size();
-    if !bytes.len().is_multiple_of(size) {
-        return Err(Error::Protocol(format!(
-            "{} bytes are not a whole number of {size}-byte {dtype} values",
-            bytes.len()
-        )));
-    }
-    let n = bytes.len() / size;
-    let mut b = ColumnBuilder::with_capacity(dtype, n);
-    b.extend_le(bytes);
-    b.finish(&[n])
-}
-
-/// Element types whose little-endian bytes can be copied into a typed vector.
-trait LeElem: bytemuck::Pod {
-    /// The value from its little-endian representation read as a native one.
-    fn le_to_native(self) -> Self;
-}
-
-macro_rules! le_elem {
-    ($($t:ty),*) => {$(
-        impl LeElem for $t {
-            #[inline]
-            fn le_to_native(self) -> Self {
-                <$t>::from_le_bytes(self.to_ne_bytes())
-            }
-        }
-    )*};
-}
-le_elem!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
-
-/// Appends the little-endian elements in `bytes` (a whole number of them) to `v`:
-/// one `memcpy` into the spare capacity, so result blocks are copied once instead of
-/// being converted element by element or gathered in a `Vec<u8>` first.
-fn extend_le<T: LeElem>(v: &mut Vec<T>, bytes: &[u8]) {
-    let size = std::mem::size_of::<T>();
-    debug_assert!(bytes.len().is_multiple_of(size));
-    let n = bytes.len() / size;
-    v.reserve(n);
-    let old = v.len();
-    // SAFETY: `reserve` made room for `n` more elements, `bytes` holds exactly
-    // `n * size` bytes and does not overlap the vector, and `T: Pod` makes every bit
-    // pattern a valid value, so the first `old + n` elements are initialised.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            v.as_mut_ptr().add(old).cast::<u8>(),
-            n * size,
-        );
-        v.set_len(old + n);
-    }
-    if cfg!(target_endian = "big") {
-        for x in &mut v[old..] {
-            *x = x.le_to_native();
-        }
-    }
-}
-
-/// A typed column assembled from little-endian blocks in element order, then shaped
-/// without another copy.
-pub(crate) enum ColumnBuilder {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
-    U64(Vec<u64>),
-    Bool(Vec<bool>),
-}
-
-macro_rules! each_column {
-    ($self:expr, $v:ident => $e:expr, $b:ident => $eb:expr) => {
-        match $self {
-            ColumnBuilder::F32($v) => $e,
-            ColumnBuilder::F64($v) => $e,
-            ColumnBuilder::I8($v) => $e,
-            ColumnBuilder::I16($v) => $e,
-            ColumnBuilder::I32($v) => $e,
-            ColumnBuilder::I64($v) => $e,
-            ColumnBuilder::U8($v) => $e,
-            ColumnBuilder::U16($v) => $e,
-            ColumnBuilder::U32($v) => $e,
-            ColumnBuilder::U64($v) => $e,
-            ColumnBuilder::Bool($b) => $eb,
-        }
-    };
-}
-
-impl ColumnBuilder {
-    /// An empty column of `dtype` with room for `n` elements.
-    pub(crate) fn with_capacity(dtype: DType, n: usize) -> ColumnBuilder {
-        match dtype {
-            DType::F32 => ColumnBuilder::F32(Vec::with_capacity(n)),
-            DType::F64 => ColumnBuilder::F64(Vec::with_capacity(n)),
-            DType::I8 => ColumnBuilder::I8(Vec::with_capacity(n)),
-            DType::I16 => ColumnBuilder::I16(Vec::with_capacity(n)),
-            DType::I32 => ColumnBuilder::I32(Vec::with_capacity(n)),
-            DType::I64 => ColumnBuilder::I64(Vec::with_capacity(n)),
-            DType::U8 => ColumnBuilder::U8(Vec::with_capacity(n)),
-            DType::U16 => ColumnBuilder::U16(Vec::with_capacity(n)),
-            DType::U32 => ColumnBuilder::U32(Vec::with_capacity(n)),
-            DType::U64 => ColumnBuilder::U64(Vec::with_capacity(n)),
-            DType::Bool => ColumnBuilder::Bool(Vec::with_capacity(n)),
-        }
-    }
-
-    /// Appends whole little-endian elements (BOOL: one byte each, non-zero = true).
-    pub(crate) fn extend_le(&mut self, bytes: &[u8]) {
-        each_column!(self, v => extend_le(v, bytes), b => b.extend(bytes.iter().map(|&x| x != 0)))
-    }
-
-    /// Appends `n` zero elements and returns their bytes, to be overwritten with
-    /// little-endian values followed by [`ColumnBuilder::tail_from_le`]; `None` for
-    /// BOOL, whose elements are not stored as bytes here.
-    pub(crate) fn extend_zeroed(&mut self, n: usize) -> Option<&mut [u8]> {
-        fn tail<T: LeElem>(v: &mut Vec<T>, n: usize) -> &mut [u8] {
-            let old = v.len();
-            if old == 0 && v.capacity() < n {
-                // Zeroed allocation: fresh pages come zeroed, no memset.
-                *v = vec![T::zeroed(); n];
-            } else {
-                v.resize(old + n, T::zeroed());
-            }
-            bytemuck::cast_slice_mut(&mut v[old..])
-        }
-        each_column!(self, v => Some(tail(v, n)), _b => None)
-    }
-
-    /// Converts the last `n` elements from little-endian to native order (nothing
-    /// to do on little-endian targets).
-    pub(crate) fn tail_from_le(&mut self, n: usize) {
-        if cfg!(target_endian = "big") {
-            each_column!(self, v => {
-                let len = v.len();
-                for x in &mut v[len - n..] {
-                    *x = x.le_to_native();
-                }
-            }, _b => {})
-        }
-    }
-
-    /// The column as a buffer of `shape` (which must hold exactly its elements).
-    pub(crate) fn finish(self, shape: &[usize]) -> Result<Buffer> {
-        use ndarray::{ArrayD, IxDyn};
-        let bad = |e: ndarray::ShapeError| {
-            Error::Protocol(format!("column values do not fit shape {shape:?}: {e}"))
-        };
-        macro_rules! shaped {
-            ($variant:ident, $v:expr) => {
-                Buffer::$variant(ArrayD::from_shape_vec(IxDyn(shape), $v).map_err(bad)?)
-            };
-        }
-        Ok(match self {
-            ColumnBuilder::F32(v) => shaped!(F32, v),
-            ColumnBuilder::F64(v) => shaped!(F64, v),
-            ColumnBuilder::I8(v) => shaped!(I8, v),
-            ColumnBuilder::I16(v) => shaped!(I16, v),
-            ColumnBuilder::I32(v) => shaped!(I32, v),
-            ColumnBuilder::I64(v) => shaped!(I64, v),
-            ColumnBuilder::U8(v) => shaped!(U8, v),
-            ColumnBuilder::U16(v) => shaped!(U16, v),
-            ColumnBuilder::U32(v) => shaped!(U32, v),
-            ColumnBuilder::U64(v) => shaped!(U64, v),
-            ColumnBuilder::Bool(v) => shaped!(Bool, v),
-        })
-    }
-}
+use arrayq_format::time::format_unix_ns;
+use crate::values::{ColumnType, ColumnValues};
 
 /// The coordinates of one result dimension.
 #[derive(Clone, Debug, PartialEq)]
@@ -262,7 +91,7 @@ impl Coords {
 pub fn coord_text(v: CoordValue) -> String {
     match v {
         CoordValue::Number(x) => format_f64(x),
-        CoordValue::Time(ns) => arrayq_format::time::format_unix_ns(ns),
+        CoordValue::Time(ns) => format_unix_ns(ns),
         CoordValue::Label(l) => l.to_string(),
     }
 }
@@ -299,13 +128,13 @@ pub struct Dim {
     pub coords: Coords,
 }
 
-/// Name and element type of a result column.
+/// Name and type of a result column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnInfo {
-    /// Column name (attribute, alias or expression text).
+    /// Column name (attribute, alias, expression text, or a field of a listing).
     pub name: String,
-    /// Element type.
-    pub dtype: DType,
+    /// Numeric element type, or text.
+    pub column_type: ColumnType,
 }
 
 /// What a result looks like, known as soon as the stream starts.
@@ -360,11 +189,11 @@ impl Header {
             .collect::<Result<Vec<_>>>()?;
         let mut columns = Vec::with_capacity(h.columns.len());
         for c in h.columns {
-            let dtype = dtype_from_wire(c.dtype)
+            let column_type = ColumnType::from_wire(c.dtype)
                 .map_err(|e| Error::Protocol(format!("column '{}': {e}", c.name)))?;
             columns.push(ColumnInfo {
                 name: c.name,
-                dtype,
+                column_type,
             });
         }
         Ok(Header {
@@ -407,20 +236,20 @@ impl From<v1::QueryStats> for QueryStats {
     }
 }
 
-/// One column of a result: its name and values (a [`Buffer`] shaped like
-/// the result; 0-dimensional for a scalar result).
+/// One column of a result: its name and values (numbers or text shaped like the
+/// result; 0-dimensional for a scalar result).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
     /// Column name.
     pub name: String,
     /// The values, row-major over the result's dimensions.
-    pub values: Buffer,
+    pub values: ColumnValues,
 }
 
 impl Column {
-    /// Element type of the values.
-    pub fn dtype(&self) -> DType {
-        self.values.dtype()
+    /// Type of the values.
+    pub fn column_type(&self) -> ColumnType {
+        self.values.column_type()
     }
 }
 
@@ -442,9 +271,13 @@ pub struct QueryResult {
 }
 
 impl QueryResult {
-    /// Builds a result from a header and one row-major buffer per column
+    /// Builds a result from a header and the row-major values of each column
     /// (each of `header.len()` elements, any shape).
-    pub fn new(header: Header, values: Vec<Buffer>, stats: QueryStats) -> Result<QueryResult> {
+    pub fn new(
+        header: Header,
+        values: Vec<ColumnValues>,
+        stats: QueryStats,
+    ) -> Result<QueryResult> {
         if values.len() != header.columns.len() {
             return Err(Error::InvalidInput(format!(
                 "{} buffers for {} columns",
@@ -459,15 +292,16 @@ impl QueryResult {
         };
         let mut columns = Vec::with_capacity(values.len());
         for (info, v) in header.columns.into_iter().zip(values) {
-            if v.dtype() != info.dtype {
+            if v.column_type() != info.column_type {
                 return Err(Error::InvalidInput(format!(
-                    "column '{}' is {} but its buffer is {}",
+                    "column '{}' is {} but its values are {}",
                     info.name,
-                    info.dtype,
-                    v.dtype()
+                    info.column_type,
+                    v.column_type()
                 )));
             }
-            let v = reshape(v, &shape)
+            let v = v
+                .into_shape(&shape)
                 .map_err(|e| Error::InvalidInput(format!("column '{}': {e}", info.name)))?;
             columns.push(Column {
                 name: info.name,
@@ -525,7 +359,7 @@ impl QueryResult {
     }
 
     /// Column `c` as `f64` values, row-major (lossy for huge 64-bit ints;
-    /// booleans as 0/1).
+    /// booleans as 0/1; text as NaN).
     pub fn values_f64(&self, c: usize) -> Vec<f64> {
         self.columns[c].values.to_f64_vec()
     }
@@ -542,15 +376,24 @@ pub struct Block {
     pub values: Buffer,
 }
 
-/// The storage [`DType`] of a wire dtype value.
+/// The storage [`DType`] of a wire dtype value of an attribute (never STRING, a
+/// result-only type; see [`ColumnType::from_wire`] for result columns).
 pub fn dtype_from_wire(v: i32) -> Result<DType, arrayq_proto::ProtocolError> {
-    Ok(dtype_from_proto(v1::DType::from_wire(v)?))
+    let d = v1::DType::from_wire(v)?;
+    dtype_from_proto(d).ok_or_else(|| {
+        arrayq_proto::ProtocolError::new(format!(
+            "dtype {} is a result-only type, not an element type",
+            d.as_str_name()
+        ))
+    })
 }
 
-/// Storage dtype of a (specified) proto dtype.
-pub fn dtype_from_proto(d: v1::DType) -> DType {
-    match d {
-        v1::DType::F32 | v1::DType::Unspecified => DType::F32,
+/// Storage dtype of a proto dtype; `None` for the two without elements,
+/// UNSPECIFIED and the result-only STRING.
+pub(crate) fn dtype_from_proto(d: v1::DType) -> Option<DType> {
+    Some(match d {
+        v1::DType::Unspecified | v1::DType::String => return None,
+        v1::DType::F32 => DType::F32,
         v1::DType::F64 => DType::F64,
         v1::DType::I8 => DType::I8,
         v1::DType::I16 => DType::I16,
@@ -561,7 +404,7 @@ pub fn dtype_from_proto(d: v1::DType) -> DType {
         v1::DType::U32 => DType::U32,
         v1::DType::U64 => DType::U64,
         v1::DType::Bool => DType::Bool,
-    }
+    })
 }
 
 /// Proto dtype of a storage dtype.
@@ -579,11 +422,6 @@ pub fn dtype_to_proto(d: DType) -> v1::DType {
         DType::U64 => v1::DType::U64,
         DType::Bool => v1::DType::Bool,
     }
-}
-
-/// `b` with a new shape holding the same number of elements.
-pub fn reshape(b: Buffer, shape: &[usize]) -> std::result::Result<Buffer, String> {
-    b.into_shape(shape).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -628,41 +466,31 @@ mod tests {
             shape: vec![2, 3],
             columns: vec![ColumnInfo {
                 name: "x".into(),
-                dtype: DType::I32,
+                column_type: ColumnType::Numeric(DType::I32),
             }],
             scalar: false,
             notes: vec![],
         };
         let flat = Buffer::I32(ArrayD::from_shape_vec(vec![6], (0..6).collect()).unwrap());
-        let r = QueryResult::new(header, vec![flat], QueryStats::default()).unwrap();
+        let r = QueryResult::new(
+            header.clone(),
+            vec![ColumnValues::Numeric(flat.clone())],
+            QueryStats::default(),
+        )
+        .unwrap();
         assert_eq!(r.columns[0].values.shape(), &[2, 3]);
         assert_eq!(r.index_of(4), vec![1, 1]);
         assert_eq!(r.values_f64(0)[5], 5.0);
-        assert_eq!(r.columns[0].values.to_le_bytes().len(), 24);
-    }
-
-    #[test]
-    fn typed_from_le_blocks() {
-        let x = [1.5f32, -2.0, 3.25];
-        let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let b = buffer_from_le(DType::F32, &bytes).unwrap();
-        assert_eq!(b.to_f64_vec(), vec![1.5, -2.0, 3.25]);
-        assert!(buffer_from_le(DType::F32, &bytes[..5]).is_err());
-        // Blocks split anywhere on element boundaries, then shaped.
-        let mut c = ColumnBuilder::with_capacity(DType::I16, 4);
-        c.extend_le(&[1, 0, 2, 0]);
-        c.extend_le(&[3, 0, 0xff, 0xff]);
-        let b = c.finish(&[2, 2]).unwrap();
-        assert_eq!(b.shape(), &[2, 2]);
-        assert_eq!(b.to_f64_vec(), vec![1.0, 2.0, 3.0, -1.0]);
-        let mut c = ColumnBuilder::with_capacity(DType::Bool, 3);
-        c.extend_le(&[0, 1, 2]);
-        assert_eq!(c.finish(&[3]).unwrap().to_f64_vec(), vec![0.0, 1.0, 1.0]);
-        let mut c = ColumnBuilder::with_capacity(DType::U8, 1);
-        c.extend_le(&[7]);
-        assert!(c.finish(&[2]).is_err());
-        let mut c = ColumnBuilder::with_capacity(DType::F64, 1);
-        c.extend_le(&2.5f64.to_le_bytes());
-        assert_eq!(c.finish(&[]).unwrap().to_f64_vec(), vec![2.5]);
+        assert_eq!(
+            r.columns[0].values.numbers().unwrap().to_le_bytes().len(),
+            24
+        );
+        // Text where the header announces numbers is refused, naming both types.
+        let text = ColumnValues::Text(ArrayD::from_elem(vec![6], "v".to_string()));
+        let e = QueryResult::new(header, vec![text], QueryStats::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            Error::InvalidInput("column 'x' is i32 but its values are string".into()).to_string()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Client-side handling of SQL text: splitting scripts into statements (on
-//! `;` outside quotes and comments) and recognising the statements that map
-//! to dedicated RPCs (`CREATE ARRAY`, `DROP ARRAY`, `SHOW ARRAYS`,
-//! `DESCRIBE`, `EXPLAIN`).
+//! `;` outside quotes and comments) and telling when a statement typed into the
+//! shell is complete. What a statement means is the server's business: the shell
+//! sends every statement to the Query RPC.
 
 /// One statement of a script, with where it starts in the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,112 +157,6 @@ pub fn is_complete(buf: &str) -> bool {
     }
 }
 
-/// What a statement asks for, as far as the client needs to know.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A query (or anything else): the Query RPC.
-    Query,
-    /// `EXPLAIN [ANALYZE] ...`: the Explain RPC.
-    Explain {
-        /// With ANALYZE.
-        analyze: bool,
-    },
-    /// `CREATE ARRAY ...`: CreateArray with the SQL text.
-    Create,
-    /// `DROP ARRAY [IF EXISTS] name`: DropArray.
-    Drop {
-        /// The array.
-        name: String,
-        /// Ignore a missing array.
-        if_exists: bool,
-    },
-    /// `SHOW ARRAYS`: ListArrays.
-    ShowArrays,
-    /// `DESCRIBE [ARRAY] name` / `DESC name`: DescribeArray.
-    Describe(String),
-}
-
-/// Words and quoted identifiers of a statement (punctuation dropped).
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c == '"' {
-            chars.next();
-            let mut w = String::from("\"");
-            for c in chars.by_ref() {
-                if c == '"' {
-                    break;
-                }
-                w.push(c);
-            }
-            out.push(w);
-        } else if c.is_alphanumeric() || c == '_' {
-            let mut w = String::new();
-            while let Some(&c) = chars.peek() {
-                if c.is_alphanumeric() || c == '_' {
-                    w.push(c);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            out.push(w);
-        } else if c == ';' || c.is_whitespace() {
-            chars.next();
-        } else {
-            // Any other punctuation: keep it as its own token so that
-            // "DROP ARRAY a, b" is not mistaken for a simple drop.
-            out.push(c.to_string());
-            chars.next();
-        }
-    }
-    out
-}
-
-fn ident(w: &str) -> String {
-    w.strip_prefix('"').unwrap_or(w).to_string()
-}
-
-/// Classifies a statement by its first words.
-pub fn classify(text: &str) -> Kind {
-    let w = words(strip_leading_comments(text));
-    let up: Vec<String> = w.iter().map(|s| s.to_ascii_uppercase()).collect();
-    let is = |i: usize, k: &str| up.get(i).is_some_and(|s| s == k);
-    if is(0, "EXPLAIN") {
-        return Kind::Explain {
-            analyze: is(1, "ANALYZE") || is(1, "ANALYSE"),
-        };
-    }
-    if is(0, "CREATE") && is(1, "ARRAY") {
-        return Kind::Create;
-    }
-    if is(0, "SHOW") && is(1, "ARRAYS") && up.len() == 2 {
-        return Kind::ShowArrays;
-    }
-    if is(0, "DESCRIBE") || is(0, "DESC") {
-        let at = if is(1, "ARRAY") { 2 } else { 1 };
-        if up.len() == at + 1 {
-            return Kind::Describe(ident(&w[at]));
-        }
-    }
-    if is(0, "DROP") && is(1, "ARRAY") {
-        if is(2, "IF") && is(3, "EXISTS") && up.len() == 5 {
-            return Kind::Drop {
-                name: ident(&w[4]),
-                if_exists: true,
-            };
-        }
-        if up.len() == 3 {
-            return Kind::Drop {
-                name: ident(&w[2]),
-                if_exists: false,
-            };
-        }
-    }
-    Kind::Query
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,44 +186,5 @@ mod tests {
         assert!(!is_complete("SELECT 1 /* ; "));
         assert!(is_complete("SELECT\n *\n FROM a\n;"));
         assert!(!is_complete(""));
-    }
-
-    #[test]
-    fn classification() {
-        assert_eq!(classify("select * from a"), Kind::Query);
-        assert_eq!(
-            classify("EXPLAIN SELECT 1"),
-            Kind::Explain { analyze: false }
-        );
-        assert_eq!(
-            classify("-- c\nexplain analyze select 1"),
-            Kind::Explain { analyze: true }
-        );
-        assert_eq!(classify("CREATE ARRAY a (x INT)"), Kind::Create);
-        assert_eq!(classify("show arrays;"), Kind::ShowArrays);
-        assert_eq!(classify("DESCRIBE era5"), Kind::Describe("era5".into()));
-        assert_eq!(
-            classify("desc array \"My A\""),
-            Kind::Describe("My A".into())
-        );
-        assert_eq!(
-            classify("DROP ARRAY x"),
-            Kind::Drop {
-                name: "x".into(),
-                if_exists: false
-            }
-        );
-        assert_eq!(
-            classify("drop array if exists x;"),
-            Kind::Drop {
-                name: "x".into(),
-                if_exists: true
-            }
-        );
-        assert_eq!(classify("DROP ARRAY a, b"), Kind::Query);
-        assert_eq!(
-            classify("ALTER ARRAY a ADD LAYOUT l CHUNKS (1)"),
-            Kind::Query
-        );
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use arrayq_client::proto as v1;
-use arrayq_client::{Buffer, Client, Code, Coords, Error};
+use arrayq_client::{Buffer, Client, Code, ColumnType, ColumnValues, Coords, Error};
 use common::Server;
 use ndarray::ArrayD;
 
@@ -117,15 +117,15 @@ fn rpcs_streams_and_errors() {
         assert_eq!(r.dims[0].coords, Coords::Labels(vec![101, 202]));
         assert_eq!(r.dims[1].coords.text(3), "1.5");
         match &r.column("x").unwrap().values {
-            Buffer::F32(a) => {
+            ColumnValues::Numeric(Buffer::F32(a)) => {
                 assert_eq!(a.shape(), &[2, n as usize]);
                 assert_eq!(a.as_slice().unwrap(), &x[..]);
             }
-            other => panic!("x is {:?}", other.dtype()),
+            other => panic!("x is {}", other.column_type()),
         }
         match &r.columns[1].values {
-            Buffer::Bool(a) => assert_eq!(a.as_slice().unwrap(), &ok[..]),
-            other => panic!("ok is {:?}", other.dtype()),
+            ColumnValues::Numeric(Buffer::Bool(a)) => assert_eq!(a.as_slice().unwrap(), &ok[..]),
+            other => panic!("ok is {}", other.column_type()),
         }
         assert_eq!(r.stats.version, 1);
         assert!(r.stats.chunks_read > 0);
@@ -288,5 +288,81 @@ fn subscriptions_and_tokens() {
         assert_eq!(first.kind(), v1::ChangeKind::Create);
         assert_eq!(replay.next().await.unwrap().unwrap().version, 1);
         assert_eq!(replay.next().await.unwrap().unwrap().seq, ev.seq);
+    });
+}
+
+/// The text of the column called `name` of a catalog result.
+fn text_column(r: &arrayq_client::QueryResult, name: &str) -> Vec<String> {
+    let c = r.column(name).unwrap_or_else(|| panic!("no column {name}"));
+    assert_eq!(c.column_type(), ColumnType::Text, "{name}");
+    c.values.text().unwrap().iter().cloned().collect()
+}
+
+#[test]
+fn catalog_statements_answer_with_tables() {
+    let s = Server::start();
+    rt().block_on(async {
+        let c = Client::connect(s.url()).await.unwrap();
+
+        // DDL through Query: one row naming what happened, the array and the version.
+        let r = c
+            .query("CREATE ARRAY b (i INT START 0 STEP 1 LENGTH 3, v REAL)")
+            .await
+            .unwrap();
+        assert_eq!(r.dim_names(), vec!["row"]);
+        assert_eq!(r.shape, vec![1]);
+        assert_eq!(r.dims[0].coords, Coords::Labels(vec![0]));
+        assert_eq!(text_column(&r, "result"), ["created array 'b'"]);
+        assert_eq!(text_column(&r, "array"), ["b"]);
+        assert_eq!(
+            r.column("version").unwrap().values,
+            ColumnValues::Numeric(Buffer::U64(ArrayD::from_elem(vec![1], 0)))
+        );
+        // The same statement through CreateArray: the same code, so the same answer
+        // for an existing array.
+        let again = c
+            .create_array_sql("CREATE ARRAY b (i INT START 0 STEP 1 LENGTH 3, v REAL)")
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::AlreadyExists);
+        c.create_array_sql("CREATE ARRAY a (i INT START 0 STEP 1 LENGTH 2, v REAL)")
+            .await
+            .unwrap();
+
+        // SHOW ARRAYS: one row per array, by name, one text column per field.
+        let r = c.query("SHOW ARRAYS").await.unwrap();
+        assert_eq!(r.shape, vec![2]);
+        let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["array", "dimensions", "attributes", "layouts", "version"]
+        );
+        assert_eq!(text_column(&r, "array"), ["a", "b"]);
+        assert_eq!(text_column(&r, "dimensions"), ["i(2)", "i(3)"]);
+        assert_eq!(text_column(&r, "attributes"), ["v f32", "v f32"]);
+        assert_eq!(text_column(&r, "version"), ["0", "0"]);
+
+        // DESCRIBE: kind / name / type / details rows.
+        let r = c.query("DESCRIBE b").await.unwrap();
+        assert_eq!(
+            text_column(&r, "kind"),
+            ["dimension", "attribute", "layout", "version"]
+        );
+        assert_eq!(text_column(&r, "name"), ["i", "v", "primary", "0"]);
+
+        // Text columns are not handed out block by block.
+        let mut st = c.query_stream("SHOW ARRAYS").await.unwrap();
+        let e = st.next_block().await.unwrap_err();
+        assert!(e.to_string().contains("column 'array' holds text"), "{e}");
+
+        // DROP through Query, then the listing is empty (zero rows, same columns).
+        let r = c.query("DROP ARRAY a").await.unwrap();
+        assert_eq!(text_column(&r, "result"), ["dropped array 'a'"]);
+        assert!(r.column("version").is_none());
+        c.query("DROP ARRAY b").await.unwrap();
+        let r = c.query("SHOW ARRAYS").await.unwrap();
+        assert_eq!(r.shape, vec![0]);
+        assert_eq!(r.columns.len(), 5);
+        assert!(text_column(&r, "array").is_empty());
     });
 }

@@ -120,11 +120,11 @@ async fn an_int8_column_holds_64_bit_values() {
     .await
     .unwrap();
     let r = c.query("SELECT big, small FROM t").await.unwrap();
-    match &r.columns[0].values {
+    match r.columns[0].values.numbers().unwrap() {
         Buffer::I64(a) => assert_eq!(a.iter().copied().collect::<Vec<_>>(), [5_000_000_000; 3]),
         other => panic!("int8 column came back as {:?}", other.dtype()),
     }
-    match &r.columns[1].values {
+    match r.columns[1].values.numbers().unwrap() {
         Buffer::I8(a) => assert_eq!(a.iter().copied().collect::<Vec<_>>(), [-7; 3]),
         other => panic!("int1 column came back as {:?}", other.dtype()),
     }

@@ -24,7 +24,9 @@ fn i64_bytes(v: &[i64]) -> Vec<u8> {
 
 /// `t` with v = 0.5 * i (NaN at cell 1) and n = 100 + i over its 3 x 4 cells.
 fn setup_t(s: &Server) -> (Vec<f32>, Vec<i64>) {
-    assert!(s.ok(&["-c", CREATE_T]).contains("CREATE ARRAY t"));
+    assert!(s
+        .ok(&["-c", CREATE_T])
+        .contains("| created array 't' | t     |       0"));
     let v: Vec<f32> = (0..12)
         .map(|i| if i == 1 { f32::NAN } else { i as f32 * 0.5 })
         .collect();
@@ -182,6 +184,36 @@ fn output_formats() {
         std::fs::read_to_string(&file).unwrap(),
         "x,n\n10,108\n15,109\n20,110\n25,111\n"
     );
+
+    // Catalog answers are results like any other: JSON with one column per field,
+    // the array names as strings; CSV quoting fields with commas; no .npy form.
+    let out = s.ok(&["-c", "SHOW ARRAYS", "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_str(out.trim()).expect("valid JSON");
+    assert_eq!(j["dims"], serde_json::json!(["row"]));
+    assert_eq!(j["shape"], serde_json::json!([1]));
+    assert_eq!(j["coords"]["row"], serde_json::json!([0]));
+    assert_eq!(
+        j["values"],
+        serde_json::json!({
+            "array": ["t"],
+            "dimensions": ["time(3), x(4)"],
+            "attributes": ["v f32, n i64"],
+            "layouts": ["primary"],
+            "version": ["2"],
+        })
+    );
+    let out = s.ok(&["-c", "SHOW ARRAYS", "--format", "csv"]);
+    assert_eq!(
+        out,
+        "row,array,dimensions,attributes,layouts,version\n0,t,\"time(3), x(4)\",\"v f32, n i64\",primary,2\n"
+    );
+    let o = s.run(&["-c", "SHOW ARRAYS", "--format", "npy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("column 'array' holds text, which .npy cannot hold"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -197,10 +229,17 @@ fn scripts_errors_and_exit_codes() {
     let o = s.run(&["-f", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("CREATE ARRAY s"), "{out}");
-    assert!(out.contains(" s    | i=2"), "{out}");
     assert!(
-        !out.contains("Array \"s\""),
+        out.contains("| created array 's' | s     |       0"),
+        "{out}"
+    );
+    // SHOW ARRAYS: a table with a row per array.
+    assert!(
+        out.contains("   0 | s     | i(2)       | a f32      | primary |"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("| dimension "),
         "the script stops at the error: {out}"
     );
     // The error points into line 6 of the file, with a caret under it.
@@ -314,7 +353,7 @@ fn load_npy_regions_and_conversions() {
         stderr(&o)
     );
     let out = s.ok(&["-c", "SHOW ARRAYS"]);
-    assert!(out.contains("time=3, lat=3, lon=4"), "{out}");
+    assert!(out.contains("time(3), lat(3), lon(4)"), "{out}");
     let out = s.ok(&[
         "-c",
         "SELECT k FROM c WHERE time = '2023-01-01T02:00:00Z' AND lat = 11",
@@ -414,7 +453,7 @@ fn bearer_token() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("No arrays."));
+    assert!(stdout(&o).contains("(0 rows)"), "{}", stdout(&o));
 }
 
 #[test]

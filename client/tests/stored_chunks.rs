@@ -127,15 +127,27 @@ fn stored_chunks_decode_to_the_written_values() {
         // decoded on the server), the gap arrives as fill values.
         let sql = "SELECT t, d FROM cube";
         let stored = c.query(sql).await.unwrap();
-        same_f32(&stored.columns[0].values, &expected(t_at, 0..NT, 0..NLAT));
-        same_f64(&stored.columns[1].values, &expected(d_at, 0..NT, 0..NLAT));
+        same_f32(
+            stored.columns[0].values.numbers().unwrap(),
+            &expected(t_at, 0..NT, 0..NLAT),
+        );
+        same_f64(
+            stored.columns[1].values.numbers().unwrap(),
+            &expected(d_at, 0..NT, 0..NLAT),
+        );
         assert_eq!(stored.shape, vec![NT, NLAT, NLON]);
         assert_eq!(stored.stats.chunks_read, 8, "4 chunks per attribute");
         assert_eq!(stored.stats.bytes_decoded, 0, "decoded by the client");
         let plain = c.query_stream_with(sql, &raw).await.unwrap();
         let plain = plain.collect().await.unwrap();
-        same_f32(&plain.columns[0].values, &expected(t_at, 0..NT, 0..NLAT));
-        same_f64(&plain.columns[1].values, &expected(d_at, 0..NT, 0..NLAT));
+        same_f32(
+            plain.columns[0].values.numbers().unwrap(),
+            &expected(t_at, 0..NT, 0..NLAT),
+        );
+        same_f64(
+            plain.columns[1].values.numbers().unwrap(),
+            &expected(d_at, 0..NT, 0..NLAT),
+        );
         assert_eq!(plain.stats.bytes_decoded, 8 * chunk_f32 * 3 / 2);
 
         // Block by block: contiguous, in order, each decoded.
@@ -180,7 +192,10 @@ fn stored_chunks_decode_to_the_written_values() {
             .query("SELECT t FROM cube WHERE time >= '2023-01-01T03:00:00Z'")
             .await
             .unwrap();
-        same_f32(&r.columns[0].values, &expected(t_at, 3..NT, 0..NLAT));
+        same_f32(
+            r.columns[0].values.numbers().unwrap(),
+            &expected(t_at, 3..NT, 0..NLAT),
+        );
         assert_eq!(r.stats.bytes_decoded, chunk_f32);
 
         // Not a contiguous run of chunks, or not a bare attribute: decoded as usual,
@@ -199,7 +214,7 @@ fn stored_chunks_decode_to_the_written_values() {
             ),
         ] {
             let r = c.query(sql).await.unwrap();
-            same_f32(&r.columns[0].values, &want);
+            same_f32(r.columns[0].values.numbers().unwrap(), &want);
             assert_eq!(r.stats.bytes_decoded, 4 * chunk_f32, "{sql}");
             assert_eq!(r.stats.chunks_read, 4, "{sql}");
         }

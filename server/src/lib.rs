@@ -24,14 +24,18 @@
 //! * optional bearer-token auth and TLS; graceful shutdown with a grace period.
 
 mod auth;
+mod catalog;
 mod config;
 mod convert;
 mod errors;
+mod frames;
 mod query;
+mod schema_pb;
 mod server;
 mod service;
 mod state;
 mod subscribe;
+mod table_result;
 mod wire;
 mod write;
 

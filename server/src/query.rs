@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use arrayq_proto::v1::{DataBlock, QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
 use arrayq_proto::Bytes;
-use arrayq_proto::{data_blocks_shared, header_messages, MAX_BLOCK_BYTES};
-use arrayq_query::{render_table, Execution, QueryContext, QueryError, WireBlock};
+use arrayq_proto::MAX_BLOCK_BYTES;
+use arrayq_query::{Execution, QueryContext, QueryError, WireBlock};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_stream::Stream;
@@ -26,7 +26,9 @@ use tracing::{info, warn};
 
 use crate::convert::{header_to_pb, stats_to_pb, stored_block_frame};
 use crate::errors::query_status;
+use crate::frames::{data_blocks, header_messages};
 use crate::state::{CallCancel, Reason, Registered, Shared};
+use crate::table_result::{ddl_columns, listing_columns, table_messages, TableColumn};
 
 /// One message of a Query response as the worker hands it to the transport.
 #[derive(Clone, Debug)]
@@ -381,7 +383,7 @@ impl Worker {
                     let (column, offset) = (block.column as u32, block.offset as u64);
                     // Engine blocks larger than a message are split (slices, no copy).
                     let bytes = block.data.into_le_bytes();
-                    for mut b in data_blocks_shared(column, elem, bytes) {
+                    for mut b in data_blocks(column, elem, bytes) {
                         b.element_offset += offset;
                         let k = (b.data.len() / elem) as u64;
                         self.send_data(QueryFrame::Message(b.into()), k)?;
@@ -393,12 +395,14 @@ impl Worker {
                 self.send(QueryResponse::footer(stats_to_pb(&stats, version)))
             }
             Execution::Done {
-                message, version, ..
-            } => self.send_notes(vec![message], version.unwrap_or(0)),
-            Execution::Table(t) => {
-                let lines = render_table(&t).lines().map(str::to_string).collect();
-                self.send_notes(lines, 0)
+                message,
+                array,
+                version,
+            } => {
+                report.version = version.unwrap_or(0);
+                self.send_table(ddl_columns(message, array, version), report.version)
             }
+            Execution::Table(t) => self.send_table(listing_columns(t), 0),
             Execution::Explain(e) => {
                 let mut lines: Vec<String> = e.text.lines().map(str::to_string).collect();
                 if let Some(s) = &e.analyze {
@@ -414,8 +418,21 @@ impl Worker {
         }
     }
 
-    /// A statement without a result array (DDL, SHOW, DESCRIBE, EXPLAIN): a scalar
-    /// header without columns whose notes carry the text, then the footer.
+    /// A table answer (DDL outcome, SHOW ARRAYS, DESCRIBE) as a result with one `row`
+    /// dimension and a column per field, then the footer.
+    fn send_table(&mut self, columns: Vec<TableColumn>, version: u64) -> Result<(), Stop> {
+        let msgs = table_messages(columns).map_err(|e| Stop::Failed(Status::internal(e)))?;
+        for m in msgs {
+            self.send(m)?;
+        }
+        self.send(QueryResponse::footer(PbStats {
+            version,
+            ..Default::default()
+        }))
+    }
+
+    /// EXPLAIN: a scalar header without columns whose notes carry the plan's text,
+    /// then the footer.
     fn send_notes(&mut self, notes: Vec<String>, version: u64) -> Result<(), Stop> {
         self.send(QueryResponse::header(PbHeader {
             scalar: true,

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::array_q_server::ArrayQ;
-use arrayq_proto::v1::create_array_request::Definition;
-use arrayq_query::{Execution, QueryContext};
-use arrayq_storage::{AsOf, Snapshot, Store};
+use arrayq_query::QueryContext;
+
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataValue;
@@ -17,8 +16,9 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
 use crate::auth::Authenticated;
-use crate::convert::{schema_from_pb, schema_to_pb, stats_to_pb};
-use crate::errors::{query_status, storage_status};
+use crate::catalog;
+use crate::convert::stats_to_pb;
+use crate::errors::storage_status;
 use crate::query::{
     acquire_slot, call_deadline, clip, error_status, start_query, CallStream, QueryCall, QueryFrame,
 };
@@ -86,173 +86,20 @@ fn peer<T>(req: &Request<T>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn describe(
-    store: &Store,
-    name: &str,
-    max_commits: u32,
-    omit_labels: bool,
-) -> Result<pb::DescribeArrayResponse, Status> {
-    let snap = store.snapshot(name, AsOf::Latest).map_err(storage_status)?;
-    let all = store.commits(name).map_err(storage_status)?;
-    let skip = if max_commits == 0 {
-        0
-    } else {
-        all.len().saturating_sub(max_commits as usize)
-    };
-    let commits = all[skip..]
-        .iter()
-        .map(|c| pb::Commit {
-            version: c.version,
-            timestamp_ns: c.timestamp_ns,
-            cells_written: c.cells_written,
-        })
-        .collect();
-    let schema = snap.schema();
-    Ok(pb::DescribeArrayResponse {
-        schema: Some(schema_to_pb(schema, omit_labels)),
-        head_version: snap.version(),
-        commits,
-        layouts: schema
-            .layouts
-            .iter()
-            .zip(&snap.meta().stats)
-            .map(|(l, s)| pb::LayoutStats {
-                name: l.name.clone(),
-                chunks: s.chunks,
-                bytes: s.bytes,
-            })
-            .collect(),
-    })
-}
-
-fn summary(snap: &Snapshot) -> pb::ArraySummary {
-    let s = snap.schema();
-    pb::ArraySummary {
-        name: s.name.clone(),
-        dimensions: s.dims.iter().map(|d| d.name.clone()).collect(),
-        shape: s.shape(),
-        attributes: s.attrs.iter().map(|a| a.name.clone()).collect(),
-        head_version: snap.version(),
-    }
-}
-
-/// The array name of a `CREATE ARRAY [IF NOT EXISTS] name ...` statement (best
-/// effort: plain or double-quoted identifiers).
-fn created_name(sql: &str) -> Option<String> {
-    let mut rest = sql;
-    if !next_word(&mut rest)?.eq_ignore_ascii_case("create")
-        || !next_word(&mut rest)?.eq_ignore_ascii_case("array")
-    {
-        return None;
-    }
-    let mut name = next_word(&mut rest)?;
-    if name.eq_ignore_ascii_case("if") {
-        next_word(&mut rest)?; // NOT
-        next_word(&mut rest)?; // EXISTS
-        name = next_word(&mut rest)?;
-    }
-    Some(name)
-}
-
-/// The next identifier of `rest` (plain or double-quoted), advancing past it.
-fn next_word(rest: &mut &str) -> Option<String> {
-    let s = skip_space_and_comments(rest);
-    if let Some(q) = s.strip_prefix('"') {
-        let end = q.find('"')?;
-        *rest = &q[end + 1..];
-        return Some(q[..end].to_string());
-    }
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(s.len());
-    if end == 0 {
-        return None;
-    }
-    *rest = &s[end..];
-    Some(s[..end].to_string())
-}
-
-/// Skips whitespace, `-- line` and `/* block */` comments.
-fn skip_space_and_comments(mut s: &str) -> &str {
-    loop {
-        s = s.trim_start();
-        if let Some(r) = s.strip_prefix("--") {
-            s = r.find('\n').map_or("", |i| &r[i + 1..]);
-        } else if let Some(r) = s.strip_prefix("/*") {
-            s = r.find("*/").map_or("", |i| &r[i + 2..]);
-        } else {
-            return s;
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl ArrayQ for ArrayQService {
     async fn create_array(
         &self,
         request: Request<pb::CreateArrayRequest>,
     ) -> Result<Response<pb::CreateArrayResponse>, Status> {
-        let store = self.shared.store.clone();
-        match request.into_inner().definition {
-            None => Err(Status::invalid_argument(
-                "CreateArray needs a schema or a CREATE ARRAY statement",
-            )),
-            Some(Definition::Schema(s)) => {
-                let schema = schema_from_pb(&s)?;
-                let name = schema.name.clone();
-                let (schema, version) = self
-                    .blocking(move || {
-                        let info = store.create_array(schema).map_err(storage_status)?;
-                        let snap = store
-                            .snapshot(&name, AsOf::Version(info.version))
-                            .map_err(storage_status)?;
-                        Ok((schema_to_pb(snap.schema(), false), info.version))
-                    })
-                    .await?;
-                info!(array = %schema.name, "created array");
-                Ok(Response::new(pb::CreateArrayResponse {
-                    schema: Some(schema),
-                    version,
-                }))
-            }
-            Some(Definition::Sql(sql)) => {
-                // Only CREATE ARRAY may come this way: check before executing anything.
-                if created_name(&sql).is_none() {
-                    return Err(Status::invalid_argument(
-                        "CreateArray.sql must be a CREATE ARRAY statement",
-                    ));
-                }
-                let engine = self.shared.engine.clone();
-                let (schema, version) = self
-                    .blocking(move || {
-                        let (array, version) = match engine
-                            .execute(&sql, &QueryContext::default())
-                            .map_err(query_status)?
-                        {
-                            Execution::Done {
-                                array: Some(a),
-                                version,
-                                ..
-                            } => (a, version.unwrap_or(0)),
-                            _ => {
-                                return Err(Status::invalid_argument(
-                                    "CreateArray.sql must be a CREATE ARRAY statement",
-                                ))
-                            }
-                        };
-                        let snap = store
-                            .snapshot(&array, AsOf::Latest)
-                            .map_err(storage_status)?;
-                        Ok((schema_to_pb(snap.schema(), false), version))
-                    })
-                    .await?;
-                info!(array = %schema.name, "created array (sql)");
-                Ok(Response::new(pb::CreateArrayResponse {
-                    schema: Some(schema),
-                    version,
-                }))
-            }
-        }
+        let engine = self.shared.engine.clone();
+        let definition = request.into_inner().definition;
+        let resp = self
+            .blocking(move || catalog::create_array(&engine, definition))
+            .await?;
+        let name = resp.schema.as_ref().map_or("", |s| s.name.as_str());
+        info!(array = %name, version = resp.version, "created array");
+        Ok(Response::new(resp))
     }
 
     async fn drop_array(
@@ -274,15 +121,7 @@ impl ArrayQ for ArrayQService {
     ) -> Result<Response<pb::ListArraysResponse>, Status> {
         let store = self.shared.store.clone();
         let arrays = self
-            .blocking(move || {
-                Ok(store
-                    .list_arrays()
-                    .iter()
-                    // An array dropped meanwhile is simply left out.
-                    .filter_map(|n| store.snapshot(n, AsOf::Latest).ok())
-                    .map(|s| summary(&s))
-                    .collect())
-            })
+            .blocking(move || Ok(catalog::list_arrays(&store)))
             .await?;
         Ok(Response::new(pb::ListArraysResponse { arrays }))
     }
@@ -294,7 +133,7 @@ impl ArrayQ for ArrayQService {
         let r = request.into_inner();
         let store = self.shared.store.clone();
         let resp = self
-            .blocking(move || describe(&store, &r.name, r.max_commits, r.omit_labels))
+            .blocking(move || catalog::describe(&store, &r.name, r.max_commits, r.omit_labels))
             .await?;
         Ok(Response::new(resp))
     }
@@ -468,25 +307,5 @@ impl tokio_stream::Stream for MessageStream {
         std::pin::Pin::new(&mut self.0)
             .poll_next(cx)
             .map(|item| item.map(|r| r.map(QueryFrame::into_message)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn create_statement_name() {
-        assert_eq!(created_name("CREATE ARRAY w (x INT)").as_deref(), Some("w"));
-        assert_eq!(
-            created_name("  create array if not exists \"My_A\" (x)").as_deref(),
-            Some("My_A")
-        );
-        assert_eq!(created_name("DROP ARRAY w"), None);
-        assert_eq!(created_name("CREATE TABLE w"), None);
-        assert_eq!(
-            created_name("-- the cube\n/* hourly */ CREATE ARRAY c (x INT)").as_deref(),
-            Some("c")
-        );
     }
 }

@@ -276,6 +276,7 @@ mod tests {
                     elements: vec![70_000, 80_000],
                     bytes: vec![50_000, 70_000],
                 }),
+                strings: Vec::new(),
             }),
             QueryResponse::data(1, 7, vec![1, 2, 3, 4]),
             QueryResponse::header(ResultHeader {
@@ -298,6 +299,7 @@ mod tests {
                     elements: vec![10, 20, 30],
                     bytes: vec![60_000, 0, 9],
                 }),
+                strings: Vec::new(),
             },
             chunks: vec![big.slice(..60_000), Bytes::new(), big.slice(7..16)],
         };

@@ -39,10 +39,8 @@ async fn every_rpc_write_then_query() {
         .unwrap()
         .into_inner();
     assert_eq!(created.version, 0);
-    let s = created.schema.unwrap();
-    assert_eq!(s.name, "cube");
-    assert_eq!(s.layouts[0].chunk_shape, vec![1, NL, NO]);
-    assert_eq!(s.layouts[0].zstd_level, 1);
+    // The stored schema is the one sent (no defaults left to fill).
+    assert_eq!(created.schema.unwrap(), cube_schema("cube", NL, NO));
     let again = c
         .create_array(CreateArrayRequest {
             definition: Some(create_array_request::Definition::Schema(cube_schema(
@@ -53,7 +51,9 @@ async fn every_rpc_write_then_query() {
         .unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
 
-    // A schema without layouts gets a default one; invalid schemas are rejected.
+    // A schema without layouts gets the default one: `primary`, shuffle + zstd 3,
+    // about 2^20 cells per chunk filled from the last dimension (lon 5, lat 6, then
+    // up to 1024 steps of the empty growable time); invalid schemas are rejected.
     let mut plain = cube_schema("plain", NL, NO);
     plain.layouts.clear();
     let r = c
@@ -63,7 +63,16 @@ async fn every_rpc_write_then_query() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.schema.unwrap().layouts.len(), 1);
+    assert_eq!(r.version, 0);
+    assert_eq!(
+        r.schema.unwrap().layouts,
+        vec![Layout {
+            name: "primary".into(),
+            chunk_shape: vec![1024, NL, NO],
+            zstd_level: 3,
+            shuffle: true,
+        }]
+    );
     let mut bad = cube_schema("bad", NL, NO);
     bad.attributes[0].dtype = 0;
     let e = c
@@ -73,6 +82,21 @@ async fn every_rpc_write_then_query() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.message(), "attribute 't2m': invalid dtype value 0");
+    // STRING is a result-only type.
+    let mut text = cube_schema("text", NL, NO);
+    text.attributes[0].dtype = DType::String as i32;
+    let e = c
+        .create_array(CreateArrayRequest {
+            definition: Some(create_array_request::Definition::Schema(text)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "attribute 't2m': dtype STRING is a result-only type, attributes hold numbers or booleans"
+    );
     let e = c
         .create_array(CreateArrayRequest { definition: None })
         .await
@@ -92,13 +116,52 @@ async fn every_rpc_write_then_query() {
         .await
         .unwrap()
         .into_inner();
-    let ps = r.schema.unwrap();
-    assert_eq!(ps.name, "power");
-    assert_eq!(ps.dimensions.len(), 2);
-    match &ps.dimensions[0].coordinate {
-        Some(Coordinate::Labels(l)) => assert_eq!(l.labels, vec![1, 2, 3]),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(r.version, 0);
+    // 2022-12-31T23:00:00Z is 1672527600 s after the epoch; 15 minutes are 900 s.
+    assert_eq!(
+        r.schema.unwrap(),
+        ArraySchema {
+            name: "power".into(),
+            dimensions: vec![
+                Dimension {
+                    name: "asset".into(),
+                    coordinate: Some(Coordinate::Labels(LabelCoordinate {
+                        labels: vec![1, 2, 3],
+                    })),
+                    length: 3,
+                    growable: true,
+                },
+                Dimension {
+                    name: "time".into(),
+                    coordinate: Some(Coordinate::Time(TimeCoordinate {
+                        start_unix_ns: 1_672_527_600_000_000_000,
+                        step_ns: 900_000_000_000,
+                    })),
+                    length: 0,
+                    growable: true,
+                },
+            ],
+            attributes: vec![Attribute {
+                name: "value".into(),
+                dtype: DType::F32 as i32,
+                fill: None,
+            }],
+            layouts: vec![Layout {
+                name: "primary".into(),
+                chunk_shape: vec![1, 96],
+                zstd_level: 3,
+                shuffle: true,
+            }],
+        }
+    );
+    // The same statement through Query runs the same code: the array exists now.
+    let e = query(
+        &mut c,
+        "CREATE ARRAY power (asset LABELS (1) GROWABLE, value REAL)",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
     let e = c
         .create_array(CreateArrayRequest {
             definition: Some(create_array_request::Definition::Sql(
@@ -122,7 +185,9 @@ async fn every_rpc_write_then_query() {
     assert_eq!(r.header.columns[0].dtype(), DType::F32);
     assert_eq!(f32_values(&r.columns[0]), cube_values(0, 5, NL, NO));
     assert_eq!(r.stats.version, 2);
-    assert!(r.stats.chunks_read > 0);
+    // One chunk per hour of the `maps` layout (1 x NL x NO).
+    assert_eq!(r.stats.chunks_read, 5);
+    assert_eq!(r.stats.layout, "maps");
     match &r.header.dimensions[0].coordinates {
         Some(Coordinates::Time(t)) => {
             assert_eq!(t.start_unix_ns, 1_672_531_200_000_000_000);
@@ -140,6 +205,8 @@ async fn every_rpc_write_then_query() {
         .await
         .unwrap();
     assert_eq!(r.header.shape, vec![3, NL, NO]);
+    assert_eq!(f32_values(&r.columns[0]), cube_values(0, 3, NL, NO));
+    assert_eq!(r.stats.version, 1);
     let r = query(&mut c, "SELECT avg(t2m) FROM cube").await.unwrap();
     assert!(r.header.scalar);
     let want: f64 = cube_values(0, 5, NL, NO)
@@ -243,9 +310,16 @@ async fn every_rpc_write_then_query() {
     let versions: Vec<_> = dsc.commits.iter().map(|c| c.version).collect();
     assert_eq!(versions, vec![0, 1, 2]);
     assert_eq!(dsc.commits[1].cells_written, 3 * NL * NO);
+    assert_eq!(dsc.commits[2].cells_written, 2 * NL * NO);
+    // The schema with the current length of the growable time dimension.
+    let mut grown = cube_schema("cube", NL, NO);
+    grown.dimensions[0].length = 5;
+    assert_eq!(dsc.schema.unwrap(), grown);
     assert_eq!(dsc.layouts.len(), 1);
+    assert_eq!(dsc.layouts[0].name, "maps");
     assert_eq!(dsc.layouts[0].chunks, 5);
-    assert!(dsc.layouts[0].bytes > 0);
+    // Compressed sizes depend on zstd; each stored chunk holds at least its CRC32.
+    assert!(dsc.layouts[0].bytes >= 5 * 4);
     let dsc = c
         .describe_array(DescribeArrayRequest {
             name: "cube".into(),
@@ -324,11 +398,99 @@ async fn every_rpc_write_then_query() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
 
-    // Statements without a result array come back as notes.
+    // Catalog statements answer with tables: one dimension `row` labelled 0..n, one
+    // STRING column per field.
     let r = query(&mut c, "SHOW ARRAYS").await.unwrap();
+    assert_eq!(r.header.shape, vec![3]);
+    assert!(!r.header.scalar && r.header.notes.is_empty());
+    assert_eq!(r.header.dimensions[0].name, "row");
+    assert_eq!(
+        r.header.dimensions[0].coordinates,
+        Some(Coordinates::Labels(Int64List {
+            values: vec![0, 1, 2]
+        }))
+    );
+    let columns: Vec<(&str, DType)> = r
+        .header
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.dtype()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("array", DType::String),
+            ("dimensions", DType::String),
+            ("attributes", DType::String),
+            ("layouts", DType::String),
+            ("version", DType::String),
+        ]
+    );
+    assert_eq!(r.text("array"), ["cube", "plain", "power"]);
+    assert_eq!(
+        r.text("dimensions"),
+        [
+            "time(5), lat(6), lon(5)",
+            "time(0), lat(6), lon(5)",
+            "asset(3), time(0)"
+        ]
+    );
+    assert_eq!(r.text("attributes"), ["t2m f32", "t2m f32", "value f32"]);
+    assert_eq!(r.text("layouts"), ["maps", "primary", "primary"]);
+    assert_eq!(r.text("version"), ["2", "0", "0"]);
+    assert_eq!(r.stats.version, 0);
+
+    let r = query(&mut c, "DESCRIBE cube").await.unwrap();
+    assert_eq!(r.header.shape, vec![6]);
+    assert_eq!(
+        r.text("kind"),
+        [
+            "dimension",
+            "dimension",
+            "dimension",
+            "attribute",
+            "layout",
+            "version"
+        ]
+    );
+    assert_eq!(r.text("name"), ["time", "lat", "lon", "t2m", "maps", "2"]);
+    assert_eq!(
+        r.text("type"),
+        ["timestamp", "double", "double", "f32", "(1, 6, 5)", ""]
+    );
+    assert_eq!(
+        &r.text("details")[..4],
+        [
+            "start 2023-01-01T00:00:00Z step 1 hour length 5 growable",
+            "start 72 step -0.25 length 6",
+            "start -25 step 0.25 length 5",
+            "fill NaN",
+        ]
+    );
+
+    // DDL through Query: one row with what happened, the array and the version.
+    let r = query(
+        &mut c,
+        "CREATE ARRAY tiny (i INT START 0 STEP 1 LENGTH 2, v REAL)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.header.shape, vec![1]);
+    assert_eq!(r.text("result"), ["created array 'tiny'"]);
+    assert_eq!(r.text("array"), ["tiny"]);
+    assert_eq!(r.header.columns[2].name, "version");
+    assert_eq!(r.header.columns[2].dtype(), DType::U64);
+    assert_eq!(r.columns[2], 0u64.to_le_bytes());
+    let r = query(&mut c, "DROP ARRAY tiny").await.unwrap();
+    assert_eq!(r.text("result"), ["dropped array 'tiny'"]);
+    assert_eq!(r.header.columns.len(), 2, "no version: {:?}", r.header);
+    let r = query(&mut c, "DROP ARRAY IF EXISTS tiny").await.unwrap();
+    assert_eq!(r.text("result"), ["array 'tiny' does not exist"]);
+    // EXPLAIN stays text.
+    let r = query(&mut c, "EXPLAIN SELECT t2m FROM cube").await.unwrap();
     assert!(r.header.scalar && r.header.columns.is_empty());
     assert!(
-        r.header.notes.iter().any(|n| n.contains("cube")),
+        r.header.notes.iter().any(|n| n.contains("maps")),
         "{:?}",
         r.header.notes
     );
@@ -351,7 +513,8 @@ async fn every_rpc_write_then_query() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(l.arrays.len(), 2);
+    let names: Vec<_> = l.arrays.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["cube", "power"]);
 
     // gRPC reflection lists the service (for grpcurl and friends).
     {

@@ -130,9 +130,9 @@ fn demo_era5_xs_matches_numpy() {
         "{out}"
     );
     let desc = s.ok(&["-c", "DESCRIBE cube"]);
-    assert!(desc.contains("12 x 50 x 50"), "{desc}");
+    assert!(desc.contains("| (12, 50, 50) "), "{desc}");
     assert!(
-        desc.contains("time, from 2023-01-01T00:00:00Z step 1 hour"),
+        desc.contains("start 2023-01-01T00:00:00Z step 1 hour length 48"),
         "{desc}"
     );
     // Loading again needs --replace.

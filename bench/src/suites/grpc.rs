@@ -716,7 +716,8 @@ fn q1_expected(scale: Scale) -> Vec<u8> {
 fn q1_check(expected: Arc<Vec<u8>>) -> AnswerCheck {
     Arc::new(move |r: &arrayq_client::QueryResult| {
         let col = r.columns.first().ok_or("no column")?;
-        let bytes = arrayq_storage::codec::buffer_bytes(&col.values).ok_or("not contiguous")?;
+        let numbers = col.values.numbers().ok_or("a text column")?;
+        let bytes = arrayq_storage::codec::buffer_bytes(numbers).ok_or("not contiguous")?;
         if bytes == expected.as_slice() {
             Ok(())
         } else {

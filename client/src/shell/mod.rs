@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrayq_client::format::{self, DisplayOptions};
-use arrayq_client::sql::{self, Kind, Statement};
-use arrayq_client::{Client, Code, Error, QueryOptions, QueryResult};
+use arrayq_client::sql::{self, Statement};
+use arrayq_client::{Client, Error, QueryOptions, QueryResult};
 
 /// Output format of results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -160,12 +160,13 @@ impl Session {
 
     fn emit_result(&mut self, r: &QueryResult) -> io::Result<()> {
         if r.columns.is_empty() {
-            // Statements without a result array (DDL run through Query)
-            // answer with notes only.
+            // EXPLAIN answers with the plan's text as notes.
+            let mut text = String::new();
             for n in &r.notes {
-                self.status(n);
+                text.push_str(n);
+                text.push('\n');
             }
-            return Ok(());
+            return self.text(&text);
         }
         let display = self.display.clone();
         match &mut self.sink {
@@ -195,56 +196,19 @@ impl Session {
         }
     }
 
-    /// Runs one statement and prints its outcome.
+    /// Runs one statement and prints its outcome. Every statement goes to the
+    /// server's Query RPC, which decides what it is: catalog statements answer with
+    /// a table like any query, EXPLAIN with the plan's text.
     pub async fn run(&mut self, text: &str) -> Result<(), Error> {
         let started = Instant::now();
-        let server_time = match sql::classify(text) {
-            Kind::Query => {
-                let r = self
-                    .client
-                    .query_stream_with(text, &self.query_opts)
-                    .await?
-                    .collect()
-                    .await?;
-                self.emit_result(&r).map_err(io_error)?;
-                Some(r.stats.elapsed)
-            }
-            Kind::Explain { analyze } => {
-                let e = self.client.explain(text, analyze).await?;
-                let t = e.stats.as_ref().map(|s| s.elapsed);
-                self.text(&text::explain(&e)).map_err(io_error)?;
-                t
-            }
-            Kind::Create => {
-                let r = self.client.create_array_sql(text).await?;
-                let name = r.schema.map(|s| s.name).unwrap_or_default();
-                self.status(&format!("CREATE ARRAY {name}"));
-                None
-            }
-            Kind::Drop { name, if_exists } => {
-                match self.client.drop_array(&name).await {
-                    Ok(()) => self.status("DROP ARRAY"),
-                    Err(e) if if_exists && e.code() == Code::NotFound => {
-                        self.status(&format!(
-                            "NOTICE:  array \"{name}\" does not exist, skipping"
-                        ));
-                        self.status("DROP ARRAY");
-                    }
-                    Err(e) => return Err(e),
-                }
-                None
-            }
-            Kind::ShowArrays => {
-                let arrays = self.client.list_arrays().await?;
-                self.text(&text::array_list(&arrays)).map_err(io_error)?;
-                None
-            }
-            Kind::Describe(name) => {
-                let d = self.client.describe_with(&name, 0, true).await?;
-                self.text(&text::describe(&d)).map_err(io_error)?;
-                None
-            }
-        };
+        let r = self
+            .client
+            .query_stream_with(text, &self.query_opts)
+            .await?
+            .collect()
+            .await?;
+        self.emit_result(&r).map_err(io_error)?;
+        let server_time = Some(r.stats.elapsed).filter(|t| !t.is_zero());
         if self.timing {
             let wall = started.elapsed();
             let line = match server_time {
@@ -258,6 +222,16 @@ impl Session {
             self.status(&line);
         }
         Ok(())
+    }
+
+    /// `\d` (all arrays) and `\d NAME` (one array), from the ListArrays and
+    /// DescribeArray RPCs.
+    pub async fn describe_catalog(&mut self, name: Option<&str>) -> Result<(), Error> {
+        let text = match name {
+            None => text::array_list(&self.client.list_arrays().await?),
+            Some(n) => text::describe(&self.client.describe_with(n, 0, true).await?),
+        };
+        self.text(&text).map_err(io_error)
     }
 
     /// Runs a script (statements separated by `;`); stops at the first

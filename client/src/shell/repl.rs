@@ -296,12 +296,7 @@ pub fn run(session: &mut Session, rt: &Runtime) -> rustyline::Result<()> {
                 let entry = buf.trim().to_string();
                 let _ = rl.add_history_entry(entry.as_str());
                 save(&mut rl, &history);
-                let mut ddl = false;
                 for stmt in sql::split_statements(&buf) {
-                    ddl |= !matches!(
-                        sql::classify(&stmt.text),
-                        sql::Kind::Query | sql::Kind::Explain { .. }
-                    );
                     match run_interruptible(rt, &mut sigint, session.run(&stmt.text)) {
                         Some(Ok(())) => {}
                         Some(Err(e)) => {
@@ -315,9 +310,10 @@ pub fn run(session: &mut Session, rt: &Runtime) -> rustyline::Result<()> {
                     }
                 }
                 buf.clear();
-                if ddl {
-                    refresh_names(session, rt, &names);
-                }
+                // Any statement may have changed the catalog (the server, not the
+                // shell, knows which ones do): one ListArrays call keeps the
+                // completion names current.
+                refresh_names(session, rt, &names);
             }
             Err(ReadlineError::Interrupted) => {
                 // Ctrl-C at the prompt discards the statement being typed.
@@ -445,11 +441,12 @@ fn backslash(
             );
         }
         "\\d" => {
-            let sql = match arg {
-                None => "SHOW ARRAYS".to_string(),
-                Some(a) => format!("DESCRIBE \"{}\"", a.trim_matches('"')),
-            };
-            report(run_interruptible(rt, sigint, session.run(&sql)));
+            let name = arg.map(|a| a.trim_matches('"').to_string());
+            report(run_interruptible(
+                rt,
+                sigint,
+                session.describe_catalog(name.as_deref()),
+            ));
             refresh_names(session, rt, names);
         }
         "\\timing" => {

@@ -1,10 +1,12 @@
-//! Text of the answers that are not query results: array lists,
-//! descriptions, plans, change events.
+//! Text of the answers that are not query results: the shell's own `\d` listing
+//! and description (from the ListArrays and DescribeArray RPCs) and change events
+//! (`\listen`). The SQL statements SHOW ARRAYS, DESCRIBE and EXPLAIN come back from
+//! the Query RPC and print like any result.
 
 use arrayq_client::format::{fmt_count, render_table};
 use arrayq_client::proto as v1;
 use arrayq_client::result::{dtype_from_wire, format_f64};
-use arrayq_client::ExplainResult;
+use arrayq_client::time::format_unix_ns;
 
 /// A table without its "(N rows)" footer.
 fn grid(headers: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
@@ -77,7 +79,7 @@ fn coordinate_text(d: &v1::Dimension) -> String {
         ),
         Some(C::Time(t)) => format!(
             "time, from {} step {}",
-            arrayq_format::time::format_unix_ns(t.start_unix_ns),
+            format_unix_ns(t.start_unix_ns),
             duration_text(t.step_ns)
         ),
         Some(C::Labels(l)) => {
@@ -132,7 +134,7 @@ pub fn describe(d: &v1::DescribeArrayResponse) -> String {
     if let Some(last) = d.commits.last() {
         out.push_str(&format!(
             ", last commit {}",
-            arrayq_format::time::format_unix_ns(last.timestamp_ns)
+            format_unix_ns(last.timestamp_ns)
         ));
     }
     out.push('\n');
@@ -204,50 +206,6 @@ pub fn describe(d: &v1::DescribeArrayResponse) -> String {
     out
 }
 
-/// `EXPLAIN [ANALYZE]`: the server's plan text (which names the layouts
-/// considered and, with ANALYZE, what the run did); the structured fields
-/// only when the text is empty.
-pub fn explain(e: &ExplainResult) -> String {
-    let text = e.text.trim_end();
-    if !text.is_empty() {
-        return format!("{text}\n");
-    }
-    let mut out = String::new();
-    if !e.candidates.is_empty() {
-        let rows: Vec<Vec<String>> = e
-            .candidates
-            .iter()
-            .map(|c| {
-                vec![
-                    if c.name == e.layout {
-                        format!("{} (chosen)", c.name)
-                    } else {
-                        c.name.clone()
-                    },
-                    fmt_count(c.chunks as usize),
-                    bytes_text(c.bytes),
-                ]
-            })
-            .collect();
-        out.push_str(&grid(
-            &["layout", "chunks", "bytes"],
-            &rows,
-            &[false, true, true],
-        ));
-    }
-    if let Some(s) = &e.stats {
-        out.push_str(&format!(
-            "actual: {} chunks, {} read, {} decoded, {:.3} ms, layout {}\n",
-            fmt_count(s.chunks_read as usize),
-            bytes_text(s.bytes_read),
-            bytes_text(s.bytes_decoded),
-            s.elapsed.as_secs_f64() * 1e3,
-            s.layout,
-        ));
-    }
-    out
-}
-
 /// One line per change event (`\listen`).
 pub fn event(e: &v1::ChangeEvent) -> String {
     let kind = match v1::ChangeKind::try_from(e.kind) {
@@ -260,7 +218,7 @@ pub fn event(e: &v1::ChangeEvent) -> String {
     let mut out = format!(
         "[{}] {} {kind} \"{}\" version {}",
         e.seq,
-        arrayq_format::time::format_unix_ns(e.timestamp_ns),
+        format_unix_ns(e.timestamp_ns),
         e.array,
         e.version
     );

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use arrayq_proto::v1::array_q_client::ArrayQClient;
 use arrayq_proto::v1::dimension::Coordinate;
 use arrayq_proto::v1::*;
-use arrayq_proto::{write_requests, QueryResult, ResultCollector};
+use arrayq_proto::write_requests;
+
+mod collect;
+pub use collect::{QueryResult, ResultCollector};
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
