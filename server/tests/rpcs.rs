@@ -51,9 +51,9 @@ async fn every_rpc_write_then_query() {
         .unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
 
-    // A schema without layouts gets the default one: `primary`, shuffle + zstd 3,
-    // about 2^20 cells per chunk filled from the last dimension (lon 5, lat 6, then
-    // up to 1024 steps of the empty growable time); invalid schemas are rejected.
+    // A schema without layouts gets the default one, the same as CREATE ARRAY's:
+    // `primary`, shuffle + zstd 3, each fixed dimension whole up to 256 (lat 6, lon 5)
+    // and 256 steps of a growable one (time); invalid schemas are rejected.
     let mut plain = cube_schema("plain", NL, NO);
     plain.layouts.clear();
     let r = c
@@ -68,7 +68,7 @@ async fn every_rpc_write_then_query() {
         r.schema.unwrap().layouts,
         vec![Layout {
             name: "primary".into(),
-            chunk_shape: vec![1024, NL, NO],
+            chunk_shape: vec![256, NL, NO],
             zstd_level: 3,
             shuffle: true,
         }]
