@@ -39,10 +39,12 @@ use arrayq_storage::Store;
 use arrayq_workload::{energy, load, Scale};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::era5::{
-    close, compare, data_root, iso, last_json, measure_grpc, measure_store, peer_timing, peers_dir,
-    pivot, tail, venv, Answer, Measured, REL_TOL,
-};
+use super::common::answers::{close, compare, Answer, REL_TOL};
+use super::common::arrayq::{measure_grpc, measure_store, Measured};
+use super::common::files::data_root;
+use super::common::iso;
+use super::common::peers::{last_json, peer_timing, peers_dir, tail, venv};
+use super::common::tables::pivot;
 use super::pgcopy::{self, Layout};
 use super::{Ctx, Suite};
 use crate::measure::{fmt_bytes, Timing};
