@@ -98,8 +98,16 @@ fn arrayq_dtype(dtype: &npyz::DType) -> io::Result<DType> {
 }
 
 /// Reads an `.npy` file.
-pub fn read_npy(r: impl Read) -> io::Result<NpyArray> {
-    let file = npyz::NpyFile::new(r).map_err(|e| bad(format!("not a readable .npy file: {e}")))?;
+pub fn read_npy(mut r: impl Read) -> io::Result<NpyArray> {
+    // The magic first, so that any other file gets a plain answer.
+    let mut magic = [0u8; 6];
+    r.read_exact(&mut magic)
+        .map_err(|_| bad("not an .npy file (bad magic: shorter than 6 bytes)"))?;
+    if &magic != b"\x93NUMPY" {
+        return Err(bad("not an .npy file (bad magic)"));
+    }
+    let file = npyz::NpyFile::new(io::Cursor::new(magic).chain(r))
+        .map_err(|e| bad(format!("unreadable .npy header: {e}")))?;
     if file.order() == npyz::Order::Fortran {
         return Err(bad(
             "Fortran-ordered .npy is not supported (save with np.ascontiguousarray)",
@@ -257,14 +265,15 @@ mod tests {
         let mut buf = Vec::new();
         write_npy(&mut buf, DType::U16, &[4], &[0; 8]).unwrap();
         let text = String::from_utf8_lossy(&buf[10..buf.len() - 8]).into_owned();
-        assert!(text.starts_with("{'descr': '<u2', 'fortran_order': False, 'shape': (4,), }"));
+        assert!(text.starts_with("{'descr': '<u2', 'fortran_order': False, 'shape': (4,"));
         assert!(text.ends_with('\n'));
         assert_eq!(&buf[..8], b"\x93NUMPY\x01\x00");
     }
 
     #[test]
     fn rejects_bad_files() {
-        assert!(read_npy(&b"hello world"[..]).is_err());
+        let e = read_npy(&b"hello world"[..]).unwrap_err().to_string();
+        assert!(e.contains("bad magic"), "{e}");
         let header = "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n";
         let mut f = b"\x93NUMPY\x01\x00".to_vec();
         f.extend_from_slice(&(header.len() as u16).to_le_bytes());
