@@ -150,12 +150,18 @@ impl GrpcServer {
             .thread_name("bench-grpc")
             .enable_all()
             .build()?;
-        let config = arrayq_server::Config {
-            data_dir: dir.to_path_buf(),
-            grpc_addr: "127.0.0.1:0".into(),
-            reflection: false,
-            ..Default::default()
-        };
+        // Flags and `ARRAYQ_*` environment as `arrayqd` would read them.
+        let mut config = server_config(&[
+            "--data".into(),
+            dir.display().to_string(),
+            "--grpc".into(),
+            "127.0.0.1:0".into(),
+            "--no-reflection".into(),
+        ])?;
+        // The bench's client sends no token (as the separate arrayqd, started
+        // without the caller's ARRAYQ_TOKEN).
+        config.auth_token = None;
+        config.demo = None;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (client, task) = rt.block_on(async move {
             let server = arrayq_server::Server::bind(config).await?;
