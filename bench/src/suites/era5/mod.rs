@@ -151,7 +151,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     let mut m = Measurements::default();
     let main_dir = root.join(defs[0].dir);
     measure_arrayq(ctx, &root, &defs, &qs, &bar, &mut m)?;
-    let floors = measure_floors(ctx, &main_dir, &qs, &bar, &mut m)?;
+    let floors = measure_floors(ctx, &main_dir, &qs, &bar, &m)?;
     bar.set_message("era5: gRPC");
     let sqls: Vec<&str> = qs.iter().map(|q| q.sql.as_str()).collect();
     m.add(
