@@ -1,16 +1,17 @@
-//! numpy `.npy` files: reading arrays to load (`arrayq load npy`) and writing
-//! query results (`--format npy`).
+//! numpy `.npy` files over the `npyz` crate: reading arrays to load (`arrayq
+//! load npy`) and writing query results (`--format npy`).
 //!
-//! Reading supports format versions 1-3, C order, little-endian (or
-//! single-byte) `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1`. Big-endian files are
-//! byte-swapped on the fly. Writing produces version 1.0 files: a result with
-//! one column becomes a plain array of that dtype shaped like the result; a
-//! result with several columns becomes a structured array with one field per
-//! column. Coordinates are not stored (use JSON or CSV for those).
+//! Reading takes format versions 1-3 in C order with element types
+//! `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1` of either byte order (npyz swaps
+//! big-endian data). Writing produces little-endian files: a result with one
+//! column becomes a plain array of that dtype shaped like the result; a result
+//! with several columns becomes a structured array with one field per column.
+//! Coordinates are not stored (use JSON or CSV for those).
 
 use std::io::{self, Read, Write};
 
 use arrayq_format::{Buffer, DType};
+use npyz::{TypeChar, TypeStr, WriterBuilder};
 
 use crate::result::QueryResult;
 
@@ -63,146 +64,104 @@ pub fn descr(d: DType) -> &'static str {
     }
 }
 
-/// Parses a numpy type string: `(dtype, big_endian)`.
-fn parse_descr(s: &str) -> io::Result<(DType, bool)> {
-    let (order, kind) = match s.chars().next() {
-        Some(c @ ('<' | '>' | '|' | '=')) => (c, &s[1..]),
-        _ => ('=', s),
+fn type_str(d: DType) -> TypeStr {
+    descr(d)
+        .parse()
+        .expect("numpy type strings of arrayq dtypes parse")
+}
+
+/// The arrayq dtype of a plain numpy element type.
+fn arrayq_dtype(dtype: &npyz::DType) -> io::Result<DType> {
+    let unsupported = || {
+        bad(format!(
+            "unsupported npy dtype {} (supported: f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1)",
+            dtype.descr()
+        ))
     };
-    let dtype = match kind {
-        "f4" => DType::F32,
-        "f8" => DType::F64,
-        "i1" => DType::I8,
-        "i2" => DType::I16,
-        "i4" => DType::I32,
-        "i8" => DType::I64,
-        "u1" => DType::U8,
-        "u2" => DType::U16,
-        "u4" => DType::U32,
-        "u8" => DType::U64,
-        "b1" | "?" => DType::Bool,
-        _ => {
-            return Err(bad(format!(
-                "unsupported npy dtype '{s}' (supported: f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1)"
-            )))
-        }
+    let npyz::DType::Plain(ts) = dtype else {
+        return Err(unsupported());
     };
-    let big = order == '>' || (order == '=' && cfg!(target_endian = "big"));
-    Ok((dtype, big && dtype.size() > 1))
+    Ok(match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 4) => DType::F32,
+        (TypeChar::Float, 8) => DType::F64,
+        (TypeChar::Int, 1) => DType::I8,
+        (TypeChar::Int, 2) => DType::I16,
+        (TypeChar::Int, 4) => DType::I32,
+        (TypeChar::Int, 8) => DType::I64,
+        (TypeChar::Uint, 1) => DType::U8,
+        (TypeChar::Uint, 2) => DType::U16,
+        (TypeChar::Uint, 4) => DType::U32,
+        (TypeChar::Uint, 8) => DType::U64,
+        (TypeChar::Bool, 1) => DType::Bool,
+        _ => return Err(unsupported()),
+    })
 }
 
 /// Reads an `.npy` file.
 pub fn read_npy(mut r: impl Read) -> io::Result<NpyArray> {
-    let mut magic = [0u8; 8];
-    r.read_exact(&mut magic)?;
-    if &magic[..6] != b"\x93NUMPY" {
+    // The magic first, so that any other file gets a plain answer.
+    let mut magic = [0u8; 6];
+    r.read_exact(&mut magic)
+        .map_err(|_| bad("not an .npy file (bad magic: shorter than 6 bytes)"))?;
+    if &magic != b"\x93NUMPY" {
         return Err(bad("not an .npy file (bad magic)"));
     }
-    let header_len = match magic[6] {
-        1 => {
-            let mut b = [0u8; 2];
-            r.read_exact(&mut b)?;
-            u16::from_le_bytes(b) as usize
-        }
-        2 | 3 => {
-            let mut b = [0u8; 4];
-            r.read_exact(&mut b)?;
-            u32::from_le_bytes(b) as usize
-        }
-        v => return Err(bad(format!("unsupported .npy version {v}"))),
-    };
-    let mut header = vec![0u8; header_len];
-    r.read_exact(&mut header)?;
-    let header = String::from_utf8(header).map_err(|_| bad("npy header is not text"))?;
-    let descr_s = dict_value(&header, "descr")?;
-    let descr_s = descr_s.trim().trim_matches(|c| c == '\'' || c == '"');
-    let (dtype, big) = parse_descr(descr_s)?;
-    let fortran = dict_value(&header, "fortran_order")?;
-    if fortran.trim() != "False" {
+    let file = npyz::NpyFile::new(io::Cursor::new(magic).chain(r))
+        .map_err(|e| bad(format!("unreadable .npy header: {e}")))?;
+    if file.order() == npyz::Order::Fortran {
         return Err(bad(
             "Fortran-ordered .npy is not supported (save with np.ascontiguousarray)",
         ));
     }
-    let shape_s = dict_value(&header, "shape")?;
-    let shape_s = shape_s.trim().trim_start_matches('(').trim_end_matches(')');
-    let mut shape = Vec::new();
-    for part in shape_s.split(',') {
-        let p = part.trim();
-        if p.is_empty() {
-            continue;
-        }
-        shape.push(
-            p.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| bad(format!("bad shape entry '{p}'")))?,
-        );
+    let dtype = arrayq_dtype(&file.dtype())?;
+    let shape = file
+        .shape()
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| bad(format!("npy dimension {d} is too large"))))
+        .collect::<io::Result<Vec<usize>>>()?;
+    let short = |e: io::Error| bad(format!("npy data shorter than its shape {shape:?}: {e}"));
+    macro_rules! typed {
+        ($t:ty, $variant:ident) => {{
+            let values: Vec<$t> = file.into_vec().map_err(short)?;
+            let array = ndarray::ArrayD::from_shape_vec(shape.clone(), values)
+                .map_err(|e| bad(e.to_string()))?;
+            Buffer::$variant(array)
+        }};
     }
-    let n: usize = shape.iter().product();
-    let mut data = vec![0u8; n * dtype.size()];
-    r.read_exact(&mut data)
-        .map_err(|e| bad(format!("npy data shorter than its shape {shape:?}: {e}")))?;
-    if big {
-        for e in data.chunks_exact_mut(dtype.size()) {
-            e.reverse();
-        }
-    }
-    if dtype == DType::Bool {
-        for b in &mut data {
-            *b = (*b != 0) as u8;
-        }
-    }
-    Ok(NpyArray { shape, dtype, data })
-}
-
-/// The text of `key`'s value in the header dict (up to the next top-level
-/// comma or the closing brace).
-fn dict_value(header: &str, key: &str) -> io::Result<String> {
-    let pat1 = format!("'{key}'");
-    let pat2 = format!("\"{key}\"");
-    let at = header
-        .find(&pat1)
-        .or_else(|| header.find(&pat2))
-        .ok_or_else(|| bad(format!("npy header has no '{key}'")))?;
-    let rest = &header[at + pat1.len()..];
-    let rest = rest
-        .trim_start()
-        .strip_prefix(':')
-        .ok_or_else(|| bad("malformed npy header"))?;
-    let mut depth = 0i32;
-    let mut out = String::new();
-    for c in rest.chars() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' | '}' if depth == 0 => break,
-            _ => {}
-        }
-        out.push(c);
-    }
-    Ok(out)
-}
-
-fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
+    let buffer = match dtype {
+        DType::F32 => typed!(f32, F32),
+        DType::F64 => typed!(f64, F64),
+        DType::I8 => typed!(i8, I8),
+        DType::I16 => typed!(i16, I16),
+        DType::I32 => typed!(i32, I32),
+        DType::I64 => typed!(i64, I64),
+        DType::U8 => typed!(u8, U8),
+        DType::U16 => typed!(u16, U16),
+        DType::U32 => typed!(u32, U32),
+        DType::U64 => typed!(u64, U64),
+        DType::Bool => typed!(bool, Bool),
     };
-    let mut header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': {tuple}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out
+    Ok(NpyArray {
+        data: buffer.to_le_bytes(),
+        shape,
+        dtype,
+    })
+}
+
+/// Writes the header of a C-order array of `dtype` and `shape` (npyz pads it so
+/// the data starts 64-byte aligned).
+fn write_header<W: Write>(w: W, dtype: npyz::DType, shape: &[usize]) -> io::Result<W> {
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    npyz::WriteOptions::new_header_only()
+        .dtype(dtype)
+        .shape(&shape)
+        .writer(w)
+        .write_header_only()
 }
 
 /// Writes one array (`data`: little-endian row-major bytes of `dtype`).
-pub fn write_npy(mut w: impl Write, dtype: DType, shape: &[usize], data: &[u8]) -> io::Result<()> {
-    w.write_all(&header_bytes(&format!("'{}'", descr(dtype)), shape))?;
+pub fn write_npy(w: impl Write, dtype: DType, shape: &[usize], data: &[u8]) -> io::Result<()> {
+    let mut w = write_header(w, npyz::DType::Plain(type_str(dtype)), shape)?;
     w.write_all(data)?;
     w.flush()
 }
@@ -210,7 +169,7 @@ pub fn write_npy(mut w: impl Write, dtype: DType, shape: &[usize], data: &[u8]) 
 /// Writes a query result: one column as a plain array, several as a
 /// structured array (one field per column), shaped like the result (`()`
 /// for a scalar).
-pub fn write_result_npy(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
+pub fn write_result_npy(w: impl Write, r: &QueryResult) -> io::Result<()> {
     let shape: Vec<usize> = if r.scalar {
         Vec::new()
     } else {
@@ -230,13 +189,17 @@ pub fn write_result_npy(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
         0 => Err(bad("the result has no columns")),
         1 => write_npy(w, numbers[0].dtype(), &shape, &numbers[0].to_le_bytes()),
         _ => {
-            let fields: Vec<String> = r
+            let fields = r
                 .columns
                 .iter()
                 .zip(&numbers)
-                .map(|(c, b)| format!("('{}', '{}')", c.name.replace('\'', "_"), descr(b.dtype())))
+                .map(|(c, b)| npyz::Field {
+                    name: c.name.replace('\'', "_"),
+                    dtype: npyz::DType::Plain(type_str(b.dtype())),
+                })
                 .collect();
-            w.write_all(&header_bytes(&format!("[{}]", fields.join(", ")), &shape))?;
+            let mut w = write_header(w, npyz::DType::Record(fields), &shape)?;
+            // Records interleave the columns: row i is every column's element i.
             let cols: Vec<(Vec<u8>, usize)> = numbers
                 .iter()
                 .map(|b| (b.to_le_bytes(), b.dtype().size()))
@@ -280,6 +243,7 @@ mod tests {
         let a = read_npy(buf.as_slice()).unwrap();
         assert!(a.shape.is_empty());
         assert_eq!(a.len(), 1);
+        assert_eq!(a.data, 7i64.to_le_bytes());
     }
 
     #[test]
@@ -302,8 +266,19 @@ mod tests {
     }
 
     #[test]
+    fn writes_numpy_headers() {
+        let mut buf = Vec::new();
+        write_npy(&mut buf, DType::U16, &[4], &[0; 8]).unwrap();
+        let text = String::from_utf8_lossy(&buf[10..buf.len() - 8]).into_owned();
+        assert!(text.starts_with("{'descr': '<u2', 'fortran_order': False, 'shape': (4,"));
+        assert!(text.ends_with('\n'));
+        assert_eq!(&buf[..8], b"\x93NUMPY\x01\x00");
+    }
+
+    #[test]
     fn rejects_bad_files() {
-        assert!(read_npy(&b"hello world"[..]).is_err());
+        let e = read_npy(&b"hello world"[..]).unwrap_err().to_string();
+        assert!(e.contains("bad magic"), "{e}");
         let header = "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n";
         let mut f = b"\x93NUMPY\x01\x00".to_vec();
         f.extend_from_slice(&(header.len() as u16).to_le_bytes());
@@ -317,6 +292,19 @@ mod tests {
         f.extend_from_slice(&(header.len() as u16).to_le_bytes());
         f.extend_from_slice(header.as_bytes());
         f.extend_from_slice(&[0; 4]);
-        assert!(read_npy(f.as_slice()).is_err());
+        assert!(read_npy(f.as_slice())
+            .unwrap_err()
+            .to_string()
+            .contains("Fortran"));
+        // Two values promised, one given.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+        let mut f = b"\x93NUMPY\x01\x00".to_vec();
+        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        f.extend_from_slice(header.as_bytes());
+        f.extend_from_slice(&[0; 4]);
+        assert!(read_npy(f.as_slice())
+            .unwrap_err()
+            .to_string()
+            .contains("shorter"));
     }
 }

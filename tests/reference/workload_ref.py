@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""arrayq's numpy reference for the reference workloads (see bench/workload/README.md).
+"""arrayq's numpy reference for the reference workloads (see storage/workload/README.md).
 
 Written from the formulas alone, independently of the Rust generator, so that tests
 can check the Rust data and any query result against a second implementation.

@@ -1,13 +1,18 @@
-//! Helpers shared by arrayq's cross-crate integration tests: a managed Python venv
+//! Helpers shared by arrayq's tests and benchmarks: a real `arrayqd` on a free
+//! loopback port ([`TestServer`]), the workspace's binaries, a managed Python venv
 //! for the numpy reference and other Python peers, and `.npy` file I/O.
 
 #![warn(missing_docs)]
 
+mod binary;
 mod npy;
 mod pyvenv;
+mod server;
 
+pub use binary::{arrayqd_binary, clean_env, workspace_binary, ARRAYQD_ENV};
 pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, Npy};
 pub use pyvenv::{python, run_reference, workspace_root};
+pub use server::{DropStop, StartError, TestServer, TestServerBuilder};
 
 /// Distance between two `f32` in units in the last place (0 when bit-identical;
 /// `+0.0` and `-0.0` are 1 apart), so tests can bound libm differences precisely.

@@ -1,9 +1,11 @@
-//! Minimal `.npy` I/O (little-endian, C order) so tests exchange arrays with numpy
-//! without a dependency: enough for float32 cubes and float64 query answers.
+//! `.npy` I/O (over the `npyz` crate) so tests exchange arrays with numpy: float32
+//! cubes and float64 query answers in C order.
 
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::path::Path;
+
+use npyz::WriterBuilder;
 
 /// An array read from a `.npy` file: shape and row-major (C order) data.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,21 +16,17 @@ pub struct Npy<T> {
     pub data: Vec<T>,
 }
 
-/// Reads a little-endian float32 (`<f4`) C-order `.npy` file.
+/// Reads a float32 (`f4`) C-order `.npy` file.
 pub fn read_npy_f32(path: impl AsRef<Path>) -> io::Result<Npy<f32>> {
-    read_npy(path.as_ref(), "<f4", |b| {
-        f32::from_le_bytes(b.try_into().unwrap())
-    })
+    read_npy(path.as_ref(), "f4")
 }
 
-/// Reads a little-endian float64 (`<f8`) C-order `.npy` file (e.g. exact means).
+/// Reads a float64 (`f8`) C-order `.npy` file (e.g. exact means).
 pub fn read_npy_f64(path: impl AsRef<Path>) -> io::Result<Npy<f64>> {
-    read_npy(path.as_ref(), "<f8", |b| {
-        f64::from_le_bytes(b.try_into().unwrap())
-    })
+    read_npy(path.as_ref(), "f8")
 }
 
-/// Writes `data` with `shape` as a float32 C-order `.npy` file (format 1.0).
+/// Writes `data` with `shape` as a little-endian float32 C-order `.npy` file.
 pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> io::Result<()> {
     if shape.iter().product::<usize>() != data.len() {
         return Err(bad(format!(
@@ -36,84 +34,45 @@ pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> i
             data.len()
         )));
     }
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
-    // numpy pads the header with spaces and a newline so the data is 64-byte aligned.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let len = u16::try_from(header.len()).map_err(|_| bad("header too long".into()))?;
-
-    let mut w = BufWriter::new(fs::File::create(path)?);
-    w.write_all(b"\x93NUMPY\x01\x00")?;
-    w.write_all(&len.to_le_bytes())?;
-    w.write_all(header.as_bytes())?;
-    for v in data {
-        w.write_all(&v.to_le_bytes())?;
-    }
-    w.flush()
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let file = BufWriter::new(fs::File::create(path)?);
+    let mut w = npyz::WriteOptions::new()
+        .dtype(npyz::DType::Plain(
+            "<f4".parse().expect("a numpy type string"),
+        ))
+        .shape(&shape)
+        .writer(file)
+        .begin_nd()?;
+    w.extend(data.iter().copied())?;
+    w.finish()?;
+    Ok(())
 }
 
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-fn read_npy<T>(path: &Path, descr: &str, decode: impl Fn(&[u8]) -> T) -> io::Result<Npy<T>> {
-    let bytes = fs::read(path)?;
-    let ctx = |m: &str| bad(format!("{}: {m}", path.display()));
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(ctx("not a .npy file"));
-    }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
-            12,
-        ),
-        v => return Err(ctx(&format!("unsupported .npy version {v}"))),
+/// Reads `path`, which must hold a C-order array of the float kind `kind`
+/// (`f4`, `f8`; either byte order).
+fn read_npy<T: npyz::Deserialize>(path: &Path, kind: &str) -> io::Result<Npy<T>> {
+    let ctx = |m: String| bad(format!("{}: {m}", path.display()));
+    let file = npyz::NpyFile::new(BufReader::new(fs::File::open(path)?))
+        .map_err(|e| ctx(format!("not a .npy file ({e})")))?;
+    let got = match file.dtype() {
+        npyz::DType::Plain(ts) => format!("{}{}", ts.type_char().to_str(), ts.size_field()),
+        other => other.descr(),
     };
-    let header = bytes
-        .get(start..start + hlen)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| ctx("truncated header"))?;
-    let got = dict_value(header, "descr")
-        .and_then(|v| v.split('\'').nth(1))
-        .ok_or_else(|| ctx("no descr"))?;
-    if got != descr {
-        return Err(ctx(&format!("dtype {got}, expected {descr}")));
+    if got != kind {
+        return Err(ctx(format!("dtype {got}, expected {kind}")));
     }
-    if !dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("False")) {
-        return Err(ctx("Fortran order is not supported"));
+    if file.order() != npyz::Order::C {
+        return Err(ctx("Fortran order is not supported".into()));
     }
-    let shape_text = dict_value(header, "shape")
-        .and_then(|v| v.strip_prefix('('))
-        .and_then(|v| v.split(')').next())
-        .ok_or_else(|| ctx("no shape"))?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| ctx("bad shape")))
-        .collect::<io::Result<Vec<usize>>>()?;
-
-    let size = std::mem::size_of::<T>();
-    let body = &bytes[start + hlen..];
-    if body.len() != shape.iter().product::<usize>() * size {
-        return Err(ctx("data length does not match shape"));
-    }
-    let data = body.chunks_exact(size).map(decode).collect();
+    let shape = file.shape().iter().map(|&d| d as usize).collect();
+    let data = file
+        .into_vec::<T>()
+        .map_err(|e| ctx(format!("data does not match the shape ({e})")))?;
     Ok(Npy { shape, data })
-}
-
-/// The text right after `'key':` in a header dict, leading spaces trimmed.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header.find(&format!("'{key}':"))?;
-    Some(header[at + key.len() + 3..].trim_start())
 }
 
 #[cfg(test)]
@@ -122,18 +81,37 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let dir = std::env::temp_dir().join(format!("arrayq-npy-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         for shape in [vec![5], vec![2, 3], vec![2, 1, 2], vec![]] {
             let n: usize = shape.iter().product();
             let data: Vec<f32> = (0..n).map(|k| k as f32 * 0.5 - 1.0).collect();
-            let p = dir.join("a.npy");
+            let p = dir.path().join("a.npy");
             write_npy_f32(&p, &shape, &data).unwrap();
             let bytes = fs::read(&p).unwrap();
             assert_eq!((bytes.len() - 4 * n) % 64, 0, "data is 64-byte aligned");
+            // The bytes numpy would write: little-endian f4 after the header.
+            let body: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert_eq!(&bytes[bytes.len() - 4 * n..], body.as_slice());
             assert_eq!(read_npy_f32(&p).unwrap(), Npy { shape, data });
-            assert!(read_npy_f64(&p).is_err());
+            assert!(read_npy_f64(&p).unwrap_err().to_string().contains("f4"));
         }
-        fs::remove_dir_all(&dir).unwrap();
+        assert!(write_npy_f32(dir.path().join("b.npy"), &[2, 2], &[1.0]).is_err());
+    }
+
+    #[test]
+    fn reads_big_endian_f8() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = "{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }\n";
+        let mut f = b"\x93NUMPY\x01\x00".to_vec();
+        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        f.extend_from_slice(header.as_bytes());
+        for v in [1.25f64, -3.5] {
+            f.extend_from_slice(&v.to_be_bytes());
+        }
+        let p = dir.path().join("be.npy");
+        fs::write(&p, f).unwrap();
+        let a = read_npy_f64(&p).unwrap();
+        assert_eq!(a.shape, vec![2]);
+        assert_eq!(a.data, vec![1.25, -3.5]);
     }
 }

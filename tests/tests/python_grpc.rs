@@ -6,17 +6,13 @@
 //! chunks and decodes them itself (zstandard, numpy, zlib) from the description in
 //! `docs/grpc.md`.
 //!
-//! The server binary is `target/<profile>/arrayqd` (built by `cargo test
-//! --workspace`), `$ARRAYQD` if set, or else built here into a separate target
-//! directory (so no cargo lock is shared with the running test).
+//! The server binary is `$ARRAYQD` if set, else `target/<profile>/arrayqd`, built
+//! there first when missing (see `arrayq_tests::arrayqd_binary`).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-use arrayq_tests::{python, run_reference, workspace_root};
+use arrayq_tests::{python, run_reference, workspace_root, TestServer};
 
 /// The Python client: writes the cube, runs the queries, checks the answers.
 const CLIENT: &str = r#"
@@ -244,100 +240,6 @@ with grpc.insecure_channel(addr) as channel:
 print("python grpc client: all checks passed")
 "#;
 
-/// The `arrayqd` binary to test.
-fn arrayqd() -> PathBuf {
-    if let Some(p) = std::env::var_os("ARRAYQD").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/python_grpc-<hash> -> target/<profile>/arrayqd
-    if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
-        let bin = profile_dir.join(format!("arrayqd{}", std::env::consts::EXE_SUFFIX));
-        if bin.exists() {
-            return bin;
-        }
-    }
-    // Not built (e.g. `cargo test -p arrayq-tests`): build it in a target directory of
-    // its own, so this never waits for the lock of the cargo running this test.
-    let target = workspace_root().join("target").join("arrayqd-for-tests");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args([
-            "build",
-            "-p",
-            "arrayq-server",
-            "--bin",
-            "arrayqd",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build of arrayqd failed");
-    target
-        .join("debug")
-        .join(format!("arrayqd{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// A running server, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(data: &Path, log: PathBuf) -> Server {
-        let mut child = Command::new(arrayqd())
-            .arg("--data")
-            .arg(data)
-            .args(["--grpc", "127.0.0.1:0"])
-            .env_remove("ARRAYQ_TOKEN")
-            .env("ARRAYQ_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .spawn()
-            .expect("start arrayqd");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("arrayqd listening on ") {
-                    let _ = tx.send(a.trim().to_string());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!(
-                    "arrayqd did not start:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
-        Server { child, addr, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("---- arrayqd log ----\n{}", self.log());
-        }
-    }
-}
-
 fn run_ok(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let text = format!(
@@ -390,7 +292,11 @@ fn python_grpc_client_runs_the_era5_queries() {
     let expected = tmp.path().join("expected.json");
     std::fs::write(&expected, &out.stdout).unwrap();
 
-    let server = Server::start(&tmp.path().join("data"), tmp.path().join("arrayqd.log"));
+    let server = TestServer::builder(tmp.path().join("data"))
+        .log_file(tmp.path().join("arrayqd.log"))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = server.addr().to_string();
     let script = tmp.path().join("client.py");
     std::fs::write(&script, CLIENT).unwrap();
     let started = Instant::now();
@@ -399,14 +305,14 @@ fn python_grpc_client_runs_the_era5_queries() {
             .arg(&script)
             .arg(&stubs)
             .arg(root.join("tests/reference"))
-            .arg(&server.addr)
+            .arg(&addr)
             .arg(&expected)
             .arg(&npy),
         "the Python gRPC client",
     );
     println!("{text}(took {:?})", started.elapsed());
     assert!(text.contains("all checks passed"), "{text}");
-    let log = server.log();
+    let log = server.log_text();
     assert_eq!(
         log.matches("arrayq::query").count(),
         11,

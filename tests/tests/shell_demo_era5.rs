@@ -6,46 +6,16 @@
 //! Uses the `arrayq` and `arrayqd` binaries next to this test's executable
 //! (target/debug), building them first if they are missing.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
-use arrayq_tests::{read_npy_f32, run_reference, ulp_diff, workspace_root};
+use arrayq_tests::{
+    clean_env, read_npy_f32, run_reference, ulp_diff, workspace_binary, TestServer,
+};
 use arrayq_workload::era5;
-
-/// `target/debug/NAME`, built with `cargo build -p PACKAGE --bin NAME` if absent.
-fn binary(package: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug/deps/<test>");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", package, "--bin", name])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cannot run cargo build");
-        assert!(status.success(), "building {name} failed");
-    }
-    assert!(bin.exists(), "no {name} at {}", bin.display());
-    bin
-}
-
-fn clean_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("ARRAYQ_") {
-            cmd.env_remove(k);
-        }
-    }
-}
 
 /// `arrayqd` on 127.0.0.1:0 with a temporary store; killed on drop.
 struct Server {
-    child: Child,
+    _server: TestServer,
     addr: String,
     _dir: tempfile::TempDir,
 }
@@ -53,42 +23,21 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(binary("arrayq-server", "arrayqd"));
-        clean_env(&mut cmd);
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut child = cmd
-            .arg("--data")
-            .arg(dir.path().join("data"))
-            .args(["--grpc", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("cannot start arrayqd");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_string());
-                    }
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("arrayqd did not report its address");
+        let server = TestServer::builder(dir.path().join("data"))
+            .clean_env()
+            .log_file(dir.path().join("server.log"))
+            .start()
+            .unwrap_or_else(|e| panic!("{e}"));
         Server {
-            child,
-            addr,
+            addr: server.addr().to_string(),
+            _server: server,
             _dir: dir,
         }
     }
 
     fn arrayq(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(binary("arrayq-client", "arrayq"));
+        let arrayq = workspace_binary("arrayq-client", "arrayq").expect("the arrayq binary");
+        let mut cmd = Command::new(arrayq);
         clean_env(&mut cmd);
         cmd.env("ARRAYQ_ADDR", &self.addr)
             .args(args)
@@ -109,13 +58,6 @@ impl Server {
 
     fn json(&self, sql: &str) -> serde_json::Value {
         serde_json::from_str(self.ok(&["-c", sql, "--format", "json"]).trim()).expect("JSON")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

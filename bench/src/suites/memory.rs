@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::grpc::{ArrayqdOptions, ArrayqdProcess, MAX_RESULT_BYTES};
+use super::common::arrayq::MAX_RESULT_BYTES;
+use super::common::arrayqd::{ArrayqdOptions, ArrayqdProcess};
 
 /// One query's memory measurement.
 pub struct Peak {

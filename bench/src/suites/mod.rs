@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::machine::Machine;
 use crate::results::SuiteResult;
 
+pub mod common;
 pub mod energy;
 pub mod era5;
 pub mod grpc;

@@ -3,56 +3,25 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use arrayq_tests::{clean_env, TestServer};
 
 /// The `arrayq` binary under test.
 pub fn arrayq_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_arrayq"))
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("client/ is one level below the workspace root")
-        .to_path_buf()
-}
-
 /// `arrayqd` next to `arrayq` (target/debug), built first if missing.
 pub fn arrayqd_bin() -> PathBuf {
-    let dir = arrayq_bin()
-        .parent()
-        .expect("binary directory")
-        .to_path_buf();
-    let bin = dir.join(format!("arrayqd{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "arrayq-server", "--bin", "arrayqd"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cannot run cargo build for arrayqd");
-        assert!(status.success(), "building arrayqd failed");
-    }
-    assert!(bin.exists(), "no arrayqd at {}", bin.display());
-    bin
-}
-
-/// Removes the variables both binaries read, so the developer's environment
-/// cannot leak into a test.
-fn clean_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("ARRAYQ_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
+    arrayq_tests::workspace_binary("arrayq-server", "arrayqd")
+        .unwrap_or_else(|e| panic!("no arrayqd: {e}"))
 }
 
 /// A running `arrayqd`, killed on drop.
 pub struct Server {
-    child: Child,
+    server: TestServer,
     /// `127.0.0.1:PORT`.
     pub addr: String,
     /// Holds the data directory and the server log.
@@ -68,41 +37,18 @@ impl Server {
     /// Starts a server with extra flags.
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let mut cmd = Command::new(arrayqd_bin());
-        clean_env(&mut cmd);
-        cmd.arg("--data")
-            .arg(dir.path().join("data"))
-            .args(["--grpc", "127.0.0.1:0"])
+        let server = TestServer::builder(dir.path().join("data"))
+            .binary(arrayqd_bin())
+            .clean_env()
             .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
-        let mut child = cmd.spawn().expect("cannot start arrayqd");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(rest.trim().to_string());
-                    }
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                let log =
-                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-                panic!("arrayqd did not report its address; log:\n{log}");
-            }
-        };
-        Server { child, addr, dir }
+            .log_file(dir.path().join("server.log"))
+            .start()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Server {
+            addr: server.addr().to_string(),
+            server,
+            dir,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -112,7 +58,7 @@ impl Server {
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.server.log_text()
     }
 
     /// An `arrayq` command connected to this server (via ARRAYQ_ADDR).
@@ -144,13 +90,6 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8 stdout")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

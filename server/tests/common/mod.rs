@@ -3,18 +3,16 @@
 
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use arrayq_proto::v1::array_q_client::ArrayQClient;
 use arrayq_proto::v1::dimension::Coordinate;
 use arrayq_proto::v1::*;
 use arrayq_proto::write_requests;
+use arrayq_tests::TestServer;
 
 mod collect;
 pub use collect::{QueryResult, ResultCollector};
@@ -25,7 +23,7 @@ use tonic::{Request, Status};
 /// A running `arrayqd` process, killed on drop (its log is printed if the test
 /// panicked).
 pub struct Daemon {
-    pub child: Child,
+    pub server: TestServer,
     pub addr: SocketAddr,
     pub data: PathBuf,
     pub log: PathBuf,
@@ -42,50 +40,25 @@ impl Daemon {
                 .unwrap()
                 .as_nanos()
         ));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arrayqd"));
-        cmd.arg("--data")
-            .arg(data)
-            .args(["--grpc", "127.0.0.1:0"])
+        let mut builder = TestServer::builder(data)
+            .binary(env!("CARGO_BIN_EXE_arrayqd"))
             .args(args)
-            .env_remove("ARRAYQ_TOKEN")
-            .env("ARRAYQ_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(File::create(&log).unwrap()));
+            .log_file(&log)
+            .start_timeout(Duration::from_secs(300));
         for (k, v) in envs {
-            cmd.env(k, v);
+            builder = builder.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start arrayqd");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep draining stdout so the server never blocks on it.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("arrayqd listening on ") {
-                    let _ = tx.send(a.trim().to_string());
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(300)) {
-            Ok(a) => a.parse().expect("address"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "arrayqd did not report its address; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-        };
+        let server = builder.start().unwrap_or_else(|e| panic!("{e}"));
         Daemon {
-            child,
-            addr,
+            addr: server.addr(),
+            server,
             data: data.to_path_buf(),
             log,
         }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub async fn client(&self) -> ArrayQClient<Channel> {
@@ -95,44 +68,18 @@ impl Daemon {
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.server.log_text()
     }
 
     /// Sends a signal (`TERM`, `INT`, ...) with kill(1).
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill")
-            .success();
+        let ok = self.server.signal(sig).expect("run kill");
         assert!(ok, "kill -{sig} failed");
     }
 
     /// Waits for the process to exit, at most `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("---- arrayqd log ----\n{}", self.log_text());
-        }
+        self.server.wait_exit(limit)
     }
 }
 

@@ -1,7 +1,11 @@
-//! The loaders against the generators: load scale XS into a temporary store and
-//! compare every read with `era5::cube` / `energy::portfolio` bit for bit.
+//! The loaders: load scale XS into a temporary store, check the stored values at
+//! sample positions against the README's formulas (computed here, independently of
+//! the generators) exactly, and every read with `era5::cube` / `energy::portfolio`
+//! bit for bit.
 
-use arrayq_storage::{AsOf, Buffer, Coordinate, ReadOptions, Region, Store};
+use std::f64::consts::PI;
+
+use arrayq_storage::{AsOf, Buffer, Coordinate, ReadOptions, Region, Snapshot, Store};
 use arrayq_workload::load::{
     self, EnergyLoadOptions, EnergyWrites, Era5LoadOptions, BALANCED, MAP_TILES,
 };
@@ -16,6 +20,95 @@ fn f32_bits(b: &Buffer) -> Vec<u32> {
 
 fn bits<'a>(v: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
     v.into_iter().map(|v| v.to_bits()).collect()
+}
+
+/// The README's formulas, written out again from the README (not from the
+/// generators), evaluated left to right in `f64` and rounded to `f32` once.
+mod formula {
+    use super::PI;
+    use chrono::{DateTime, NaiveDate, Timelike, Utc};
+    use chrono_tz::Europe::Amsterdam;
+
+    /// SplitMix64 of `key` (the standard constants).
+    fn splitmix64(key: u64) -> u64 {
+        let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// `u = (z >> 11) / 2^53`.
+    fn u(key: u64) -> f64 {
+        (splitmix64(key) >> 11) as f64 / 9_007_199_254_740_992.0
+    }
+
+    /// `t2m` at hour `h`, lat index `i`, lon index `j`.
+    pub fn t2m(h: u64, i: u64, j: u64) -> f32 {
+        let (hf, lat, lon) = (h as f64, 72.0 - 0.25 * i as f64, -25.0 + 0.25 * j as f64);
+        let season = -(2.0 * PI * (hf / 24.0 - 15.0) / 365.25).cos();
+        let diurnal = (2.0 * PI * (hf % 24.0 + lon / 15.0 - 14.0) / 24.0).cos();
+        let wave = (3.0 * lat.to_radians() + 2.0 * lon.to_radians() + 2.0 * PI * hf / 97.0).sin();
+        let noise = u((h << 32) + (i << 16) + j);
+        (288.15 - 0.55 * (lat - 45.0)
+            + (8.0 + 0.15 * (lat - 34.0)) * season
+            + 4.0 * diurnal
+            + 3.0 * wave
+            + (noise - 0.5)) as f32
+    }
+
+    /// `power` of asset `a` (1-based id) at UTC quarter `q` (from 2022-12-31T23:00Z)
+    /// as known after ingest round `round` (`None`: after all rounds).
+    pub fn power(a: u64, q: u64, round: Option<u64>) -> f32 {
+        let utc = DateTime::<Utc>::from_timestamp(1_672_527_600 + 900 * q as i64, 0).unwrap();
+        let local = utc.with_timezone(&Amsterdam);
+        let day0 = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+        let d = (local.date_naive() - day0).num_days() as u64;
+        let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
+        let versions = 1 + splitmix64((a << 20) + d) % 3;
+        let v = round.map_or(versions, |r| r.min(versions));
+        let cap = (1 + a % 17) as f64;
+        let shape = match a % 3 {
+            0 => {
+                let s = (PI * (hour - 6.0) / 12.0).sin();
+                let solar_season = 0.6 + 0.4 * (2.0 * PI * (d as f64 - 80.0) / 365.0).sin();
+                s.max(0.0) * solar_season
+            }
+            1 => 0.5 + 0.4 * (2.0 * PI * q as f64 / (96.0 * 3.7) + a as f64).sin(),
+            _ => 0.6 + 0.2 * (2.0 * PI * (hour - 18.0) / 24.0).cos(),
+        };
+        let noise = u((a << 40) + (q << 4) + v) - 0.5;
+        (cap * shape + 0.05 * cap * noise * (versions - v) as f64) as f32
+    }
+}
+
+/// Hours, latitudes and longitudes that cover the corners, the middle and chunk
+/// edges of every layout at XS.
+const ERA5_SAMPLES: [(u64, u64, u64); 7] = [
+    (0, 0, 0),
+    (47, 152, 280),
+    (13, 80, 120),
+    (23, 63, 64),
+    (24, 64, 63),
+    (31, 7, 200),
+    (40, 140, 8),
+];
+
+/// The stored `t2m` at each sample position through layout `layout` equals the
+/// formula bit for bit.
+fn assert_era5_samples(snap: &Snapshot, layout: usize, hours: u64) {
+    for &(h, i, j) in ERA5_SAMPLES.iter().filter(|s| s.0 < hours) {
+        let cell = Region(vec![h..h + 1, i..i + 1, j..j + 1]);
+        let opts = ReadOptions {
+            layout: Some(layout),
+            ..Default::default()
+        };
+        let got = f32_bits(&snap.read_with(0, &cell, opts).unwrap());
+        assert_eq!(
+            got,
+            vec![formula::t2m(h, i, j).to_bits()],
+            "t2m at ({h}, {i}, {j}) through layout {layout}"
+        );
+    }
 }
 
 #[test]
@@ -39,6 +132,7 @@ fn era5_xs_reads_back_bit_exact_through_every_layout() {
     assert_eq!(snap.shape(), vec![n as u64, 153, 281]);
     let full = Region::full(&snap.shape());
     for (l, (lname, _)) in layouts.iter().enumerate() {
+        assert_era5_samples(&snap, l, n as u64);
         let opts = ReadOptions {
             layout: Some(l),
             ..Default::default()
@@ -86,6 +180,7 @@ fn era5_small_slabs_give_the_same_cube() {
     let snap = store.snapshot("e", AsOf::Latest).unwrap();
     let full = Region::full(&snap.shape());
     for l in 0..2 {
+        assert_era5_samples(&snap, l, 48);
         let opts = ReadOptions {
             layout: Some(l),
             ..Default::default()
@@ -113,6 +208,7 @@ fn pencil_first_layout_loads_in_latitude_bands() {
     assert_eq!(rep.slab, [48, 16, 281]);
     assert_eq!(rep.commits.len(), 10); // ceil(153 / 16)
     let snap = store.snapshot("p", AsOf::Latest).unwrap();
+    assert_era5_samples(&snap, 0, 48);
     let got = snap.read("t2m", &Region::full(&snap.shape())).unwrap();
     assert_eq!(f32_bits(&got), bits(era5::cube(Scale::XS).iter()));
 }
@@ -128,6 +224,32 @@ fn check_energy(store: &Store, name: &str) {
     );
     let full = Region::full(&snap.shape());
     assert_eq!(snap.shape(), vec![20, 3 * 96]);
+    // Asset positions (id = position + 1) of every kind, quarters at both ends, at
+    // local midnight and around noon.
+    let samples = [
+        (0u64, 0u64),
+        (1, 4),
+        (2, 50),
+        (9, 95),
+        (10, 96),
+        (17, 191),
+        (19, 287),
+    ];
+    for round in [Some(1), Some(2), None] {
+        let s = match round {
+            Some(r) => store.snapshot(name, AsOf::Version(r)).unwrap(),
+            None => store.snapshot(name, AsOf::Latest).unwrap(),
+        };
+        for (p, q) in samples {
+            let cell = Region(vec![p..p + 1, q..q + 1]);
+            assert_eq!(
+                f32_bits(&s.read("value", &cell).unwrap()),
+                vec![formula::power(p + 1, q, round).to_bits()],
+                "{name}: asset {} quarter {q} as of round {round:?}",
+                p + 1
+            );
+        }
+    }
     for r in 1..=3u32 {
         let s = store.snapshot(name, AsOf::Version(r as u64)).unwrap();
         let got = s.read("value", &full).unwrap();
