@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use arrayq_proto::v1::{self, array_q_client::ArrayQClient};
 use arrayq_format::Buffer;
+use arrayq_proto::v1::{self, array_q_client::ArrayQClient};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;

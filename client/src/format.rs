@@ -25,8 +25,8 @@ use ndarray::ArrayD;
 
 use crate::error::{code_name, Error, Position};
 use crate::result::{format_f32, format_f64, Coords, QueryResult};
-use arrayq_format::time::format_unix_ns;
 use crate::values::{ColumnType, ColumnValues};
+use arrayq_format::time::format_unix_ns;
 
 // ---------------------------------------------------------------------------
 // Elements

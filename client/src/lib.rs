@@ -21,7 +21,7 @@
 //!
 //! Modules: [`client`] (connection and RPCs), [`result`] (the result model),
 //! [`error`], [`mod@format`] (tables, summaries, CSV, JSON), [`npy`] (.npy I/O),
-//! [`sql`] (statement splitting), `schema` (storage -> wire schemas, feature `cli`),
+//! [`sql`] (statement splitting),
 //! [`values`] (column values: numbers or text), [`time`] (timestamp text, from
 //! `arrayq-format`).
 //!
@@ -36,16 +36,14 @@ pub mod error;
 pub mod format;
 pub mod npy;
 pub mod result;
-#[cfg(feature = "cli")]
-pub mod schema;
 pub mod sql;
 mod stored;
 mod stream;
 pub mod values;
 
-pub use arrayq_proto::v1 as proto;
 pub use arrayq_format::time;
 pub use arrayq_format::{Buffer, DType};
+pub use arrayq_proto::v1 as proto;
 pub use client::{Client, ConnectOptions, ExplainResult, QueryOptions, QueryStream, Subscription};
 pub use error::{Code, Error, Position, Result, StatusError};
 pub use result::{Block, Column, ColumnInfo, Coords, Dim, Header, QueryResult, QueryStats};

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use arrayq_proto::v1;
 use arrayq_format::{Buffer, CoordValue, DType};
+use arrayq_proto::v1;
 
 pub use crate::column_builder::buffer_from_le;
 pub(crate) use crate::column_builder::ColumnBuilder;
 use crate::error::{Error, Result};
-use arrayq_format::time::format_unix_ns;
 use crate::values::{ColumnType, ColumnValues};
+use arrayq_format::time::format_unix_ns;
 
 /// The coordinates of one result dimension.
 #[derive(Clone, Debug, PartialEq)]

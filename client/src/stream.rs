@@ -2,9 +2,9 @@
 //! block (raw little-endian elements, stored chunks decoded on rayon, or the strings
 //! of a text column), checked against the protocol's ordering and size rules.
 
+use arrayq_format::{Buffer, DType};
 use arrayq_proto::v1::{self, query_response::Msg};
 use arrayq_proto::Bytes;
-use arrayq_format::{Buffer, DType};
 use tonic::Streaming;
 
 use crate::error::{Error, Result};

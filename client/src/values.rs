@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use arrayq_proto::v1;
 use arrayq_format::{Buffer, DType};
+use arrayq_proto::v1;
 use ndarray::{ArrayD, IxDyn};
 
 use crate::error::{Error, Result};

@@ -120,7 +120,7 @@ async fn peak_memory_of_a_large_write_stays_bounded() {
     let d = Daemon::start(&dir, &[], &[("ARRAYQ_STAGING_MEMORY_BYTES", "16777216")]);
     let mut c = d.client().await;
     create_cube(&mut c, NL, NO).await;
-    let pid = d.child.id();
+    let pid = d.server.pid();
     let before = status_kib(pid, "VmHWM:");
     // Blocks are made as the stream is polled: one hour at a time.
     let head = std::iter::once(WriteRequest::header(header("cube", 0, NT, NL, NO)));

@@ -8,10 +8,10 @@ use arrayq_client::client::write_header;
 use arrayq_client::format::fmt_count;
 use arrayq_client::npy::{read_npy, NpyArray};
 use arrayq_client::result::dtype_from_wire;
-use arrayq_client::schema::schema_to_proto;
 use arrayq_client::{Client, Code, DType, Error};
 use arrayq_format::Scalar;
-use arrayq_workload::{era5, load, Scale};
+use arrayq_workload::plan::{self as load, era5_create_sql};
+use arrayq_workload::{era5, Scale};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A byte progress bar on stderr (hidden when stderr is not a terminal).
@@ -170,7 +170,7 @@ pub async fn demo_era5(
 ) -> Result<String, Error> {
     let t0 = Instant::now();
     let chunk = chunks.unwrap_or(load::BALANCED);
-    let schema = load::era5_schema(name, scale, &[("default", chunk)], zstd_level);
+    let create = era5_create_sql(name, scale, "primary", chunk, zstd_level);
     if replace {
         match client.drop_array(name).await {
             Ok(()) => eprintln!("dropped the existing array \"{name}\""),
@@ -179,7 +179,7 @@ pub async fn demo_era5(
         }
     }
     client
-        .create_array(schema_to_proto(&schema))
+        .create_array_sql(&create)
         .await
         .map_err(|e| match e.code() {
             Code::AlreadyExists => invalid(format!(

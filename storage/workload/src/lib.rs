@@ -15,7 +15,9 @@ use std::str::FromStr;
 
 pub mod energy;
 pub mod era5;
+#[cfg(feature = "store")]
 pub mod load;
+pub mod plan;
 
 /// SplitMix64 finaliser (wrapping arithmetic): the single source of all noise, chosen
 /// because every language can reproduce it exactly from an integer key.

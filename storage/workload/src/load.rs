@@ -14,38 +14,24 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use arrayq_storage::{
-    ArraySchema, Attribute, Buffer, CodecChain, CommitInfo, Coordinate, DType, Dimension, Layout,
-    Result, Scalar, Store,
+    ArraySchema, Attribute, Buffer, CodecChain, CommitInfo, Coordinate, DType, Dimension,
+    IngestError, Layout, Result, Scalar, StorageError, Store,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::{energy, era5, Scale};
 
-/// Name of the cube's only attribute (2 m temperature, kelvin).
-pub const ERA5_ATTR: &str = "t2m";
-/// Name of the portfolio's only attribute (power, MW).
-pub const POWER_ATTR: &str = "value";
+pub use crate::plan::*;
 
-/// One whole map per chunk `(1, 153, 281)`: the layout of an ERA5 download (one
-/// hour per field); cheap maps and full scans, expensive point timeseries.
-pub const MAP_TILES: [u64; 3] = [1, era5::N_LAT as u64, era5::N_LON as u64];
-/// Day x 64 x 64 boxes `(24, 64, 64)`: a compromise between maps and timeseries.
-pub const BALANCED: [u64; 3] = [24, 64, 64];
-/// Lat/lon extent of a pencil chunk (see [`pencils`]).
-pub const PENCIL_SIDE: u64 = 8;
-/// Pencils over a whole year `(8760, 8, 8)`: one chunk holds the full timeseries of
-/// 64 cells. At scales shorter than a year prefer [`pencils`], which does not pad.
-pub const PENCILS_YEAR: [u64; 3] = [8760, PENCIL_SIDE, PENCIL_SIDE];
-
-/// Pencils spanning the whole time extent of `scale`: `(n_time, 8, 8)`.
-pub fn pencils(scale: Scale) -> [u64; 3] {
-    [era5::n_time(scale) as u64, PENCIL_SIDE, PENCIL_SIDE]
+/// Loads go through the store's ingest sink, like every write; the loaders' own data
+/// always fits its array, so only storage errors are expected from it.
+fn storage_error(e: IngestError) -> StorageError {
+    match e {
+        IngestError::Storage(e) => e,
+        other => StorageError::ShapeMismatch(other.to_string()),
+    }
 }
-
-/// Cells per ERA5 slab by default: a month of maps (744 x 153 x 281, 128 MB of
-/// `f32`), so one commit at scale S and twelve at M.
-pub const DEFAULT_SLAB_CELLS: u64 = 744 * era5::MAP_CELLS as u64;
 
 /// The schema of an ERA5-like cube: dims `time` (hourly from 2023-01-01T00Z,
 /// growable), `lat` (72.0 down to 34.0), `lon` (-25.0 to 45.0); attribute `t2m`
@@ -224,9 +210,10 @@ pub fn load_era5_with(
 
                 let w = Instant::now();
                 let n = data.len() as u64;
-                let mut tx = store.begin_write(name)?;
-                tx.write(ERA5_ATTR, &start, Buffer::F32(data))?;
-                commits.push(tx.commit()?);
+                let mut sink = store.ingest(name).map_err(storage_error)?;
+                sink.write(ERA5_ATTR, &start, &Buffer::F32(data))
+                    .map_err(storage_error)?;
+                commits.push(sink.commit().map_err(storage_error)?);
                 write_time += w.elapsed();
                 cells += n;
                 bar.inc(n * 4);
@@ -254,23 +241,6 @@ pub fn load_era5_with(
     })
 }
 
-/// The largest block aligned to `chunk` (whole chunks, or the whole extent) with at
-/// most `budget` cells, grown innermost dimension first (lon, then lat, then time)
-/// so slabs are contiguous runs of maps whenever possible. Never less than one chunk.
-pub fn plan_slab(shape: [u64; 3], chunk: [u64; 3], budget: u64) -> [u64; 3] {
-    let mut ext: [u64; 3] = std::array::from_fn(|d| chunk[d].clamp(1, shape[d].max(1)));
-    for d in (0..3).rev() {
-        let others: u64 = (0..3).filter(|&e| e != d).map(|e| ext[e]).product();
-        if shape[d] * others <= budget {
-            ext[d] = shape[d].max(1);
-        } else {
-            let k = (budget / (others * chunk[d].max(1))).max(1);
-            ext[d] = (k * chunk[d]).min(shape[d]).max(ext[d]);
-        }
-    }
-    ext
-}
-
 /// `0..n` cut into consecutive ranges of `step` (the last may be shorter).
 fn steps(n: usize, step: usize) -> impl Iterator<Item = Range<usize>> {
     (0..n)
@@ -295,17 +265,6 @@ fn progress_bar(show: bool, len: u64, bytes: bool) -> ProgressBar {
     );
     bar
 }
-
-/// Chunk shape of the portfolio: one asset x one local week `(1, 672)` of quarters.
-///
-/// Why: E1/E4 (100 scattered assets x one week) and E3 (10 assets x the whole span)
-/// select a few *rows*, so a chunk must not hold other assets, or reads decode
-/// mostly unwanted data (a day of all 5000 assets per chunk would decode 50x too
-/// much for E1 and the whole cube for E3). A week (2.7 KB raw) keeps chunks large
-/// enough for the scans of E2 (all assets x a month: 5 chunks per asset) and the
-/// per-asset ingest batches (a day) fill a chunk within one round; a later round
-/// rewrites only the asset-weeks that received a new version.
-pub const POWER_CHUNK: [u64; 2] = [1, 96 * 7];
 
 /// The schema of the energy portfolio: dims `asset` (labels 1..=n_assets, growable)
 /// and `time` (quarter-hours from 2022-12-31T23:00Z, growable, as many as the local
@@ -412,19 +371,18 @@ pub fn load_energy_with(
     let mut commits = Vec::new();
     for r in 1..=max_v {
         bar.set_message(format!("loading {name} ({scale}) round {r}/{max_v}"));
-        let mut tx = store.begin_write(name)?;
+        let mut sink = store.ingest(name).map_err(storage_error)?;
         match writes {
             EnergyWrites::PerBatch | EnergyWrites::Auto => {
                 let mut last_asset = 0;
                 for b in energy::round(scale, r) {
-                    let n = b.values.len();
-                    let data =
-                        ArrayD::from_shape_vec(IxDyn(&[1, n]), b.values).expect("batch is one row");
-                    tx.write(
-                        POWER_ATTR,
-                        &[b.asset as u64 - 1, b.q0 as u64],
-                        Buffer::F32(data),
-                    )?;
+                    // A batch is one row: its values go in as one block, no array built.
+                    let n = b.values.len() as u64;
+                    let block = sink
+                        .begin_block(POWER_ATTR, &[b.asset as u64 - 1, b.q0 as u64], &[1, n])
+                        .map_err(storage_error)?;
+                    sink.push_block(block, 0, bytemuck::cast_slice(&b.values))
+                        .map_err(storage_error)?;
                     if b.asset != last_asset {
                         bar.inc(1);
                         last_asset = b.asset;
@@ -442,13 +400,14 @@ pub fn load_energy_with(
                         let values = energy::rows(scale, a0..a1, Some(r));
                         let data = ArrayD::from_shape_vec(IxDyn(&[a1 - a0, n_q]), values)
                             .expect("rows have the band's shape");
-                        tx.write(POWER_ATTR, &[a0 as u64, 0], Buffer::F32(data))?;
+                        sink.write(POWER_ATTR, &[a0 as u64, 0], &Buffer::F32(data))
+                            .map_err(storage_error)?;
                     }
                     bar.inc((a1 - a0) as u64);
                 }
             }
         }
-        commits.push(tx.commit()?);
+        commits.push(sink.commit().map_err(storage_error)?);
         bar.set_position(r as u64 * n_assets as u64);
     }
     bar.finish_and_clear();
