@@ -48,7 +48,8 @@ impl Engine {
             Statement::AddLayout(a) => command::add_layout(&self.store, &a),
             // The only way either fails over the query text is an unknown array name.
             Statement::DropArray { name, if_exists } => {
-                command::drop_array(&self.store, &name.value, if_exists).map_err(|e| e.at(name.span))
+                command::drop_array(&self.store, &name.value, if_exists)
+                    .map_err(|e| e.at(name.span))
             }
             Statement::ShowArrays => command::show_arrays(&self.store),
             Statement::Describe(name) => {
@@ -127,9 +128,7 @@ impl Engine {
         let snap = match self.store.snapshot(&sel.from.value, as_of) {
             Ok(s) => s,
             Err(StorageError::UnknownArray(_)) => {
-                return Err(
-                    command::unknown_array(&self.store, &sel.from.value).at(sel.from.span)
-                )
+                return Err(command::unknown_array(&self.store, &sel.from.value).at(sel.from.span))
             }
             // No such version, or none at that time: the AS OF value is what is wrong.
             Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),

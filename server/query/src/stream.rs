@@ -3,9 +3,7 @@
 
 use crate::error::QueryError;
 use crate::eval::Col;
-use crate::physical::{
-    query_stats, Block, BlockStream, ExecutionPlan, StoredLimits, TaskContext,
-};
+use crate::physical::{query_stats, Block, BlockStream, ExecutionPlan, StoredLimits, TaskContext};
 use crate::{QueryResult, QueryStats, ResultBlock, ResultHeader, StoredBlock, WireBlock};
 use arrayq_storage::{Buffer, DType};
 use std::collections::VecDeque;

@@ -9,8 +9,8 @@
 use super::OptimizerRule;
 use crate::error::QueryError;
 use crate::eval::PExpr;
-use crate::logical::{LogicalPlan, ProjectionNode, StoredChunksNode};
 use crate::logical::chunk_pieces;
+use crate::logical::{LogicalPlan, ProjectionNode, StoredChunksNode};
 use arrayq_storage::{DType, Region};
 
 pub struct StoredChunkPassThrough;

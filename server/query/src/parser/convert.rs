@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 /// Turns sqlparser's query AST into arrayq's, with the span of every expression.
 /// sqlparser's spans leave out parentheses, operators and keywords around their
 /// operands (`(a + b)`, `-x`, `CAST(x AS INT)`, `f(x)` ends at `x`); the tokens of
@@ -117,7 +116,12 @@ impl Converter {
             .unwrap_or_default()
     }
 
-    pub(super) fn query(&self, q: sq::Query, as_of: AsOfSpec, as_of_span: Span) -> Result<Select, QueryError> {
+    pub(super) fn query(
+        &self,
+        q: sq::Query,
+        as_of: AsOfSpec,
+        as_of_span: Span,
+    ) -> Result<Select, QueryError> {
         if let Some(w) = &q.with {
             return Err(unsupported("WITH").at(span_of(w.with_token.0.span)));
         }

@@ -425,5 +425,5 @@ mod ddl;
 #[cfg(test)]
 mod tests;
 
-use convert::Converter;
 pub(crate) use convert::dtype_of;
+use convert::Converter;

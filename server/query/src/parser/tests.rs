@@ -9,8 +9,7 @@ fn sel(sql: &str) -> Select {
 
 #[test]
 fn select_with_as_of() {
-    let s =
-        sel("SELECT sum(value) FROM power AS OF VERSION 2 WHERE asset IN (1, 2) GROUP BY time");
+    let s = sel("SELECT sum(value) FROM power AS OF VERSION 2 WHERE asset IN (1, 2) GROUP BY time");
     assert_eq!(s.from.value, "power");
     assert_eq!(s.as_of, AsOfSpec::Version(2));
     assert_eq!(s.group_by, vec![ExprKind::Ident("time".into()).into()]);

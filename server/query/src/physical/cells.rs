@@ -39,7 +39,6 @@ pub fn along<'a, T>(v: &'a [T], piece: &Region, region: &Region, d: usize) -> &'
     &v[(piece.0[d].start - base) as usize..(piece.0[d].end - base) as usize]
 }
 
-
 /// Whether `c[i] == c[0] + i * step` for all i (no NO_GROUP).
 pub fn arithmetic(c: &[usize], step: usize) -> bool {
     let c0 = c[0];
@@ -48,7 +47,6 @@ pub fn arithmetic(c: &[usize], step: usize) -> bool {
             .enumerate()
             .all(|(i, &x)| x != NO_GROUP && x == c0 + i * step)
 }
-
 
 /// How many times each slot appears in `e`.
 pub fn count_slots(e: &PExpr, counts: &mut [usize]) {
@@ -88,7 +86,6 @@ impl OutCols {
     }
 }
 
-
 pub fn col_is(c: &Col, ty: EType) -> bool {
     matches!(
         (c, ty),
@@ -117,10 +114,6 @@ pub fn col_ptr(c: &mut Col) -> (*mut u8, usize) {
         Col::Const(_) => (std::ptr::null_mut(), 0),
     }
 }
-
-/// Writes a piece's values (shaped `shape`) to their output offsets (`contrib`: per
-/// dimension, per index of the piece, or NO_GROUP when not selected) in the output
-/// column at `out` (`len` elements of the value's type).
 
 /// Number of elements of a column (0 for a constant).
 pub fn col_len(c: &Col) -> usize {

@@ -20,8 +20,9 @@ fn ms(d: std::time::Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// The operator's metrics in one line (what it read, the time it spent), or None
-/// when it recorded nothing.
+/// The operator's metrics in one line: what a scan (or any operator that read
+/// chunks) read, the time operators above the scan spent computing, the merge of an
+/// aggregation.
 fn metrics_line(op: &dyn ExecutionPlan) -> Option<String> {
     let m = op.metrics();
     let (chunks, fill, read, decoded) = m.read.get();
@@ -34,11 +35,15 @@ fn metrics_line(op: &dyn ExecutionPlan) -> Option<String> {
             ms(OperatorMetrics::duration(&m.read_ns))
         ));
     }
-    for (name, ns) in [("compute", &m.compute_ns), ("merge", &m.merge_ns)] {
-        let d = OperatorMetrics::duration(ns);
-        if !d.is_zero() {
-            parts.push(format!("{name} {}", ms(d)));
-        }
+    let merge = OperatorMetrics::duration(&m.merge_ns);
+    if !op.children().is_empty() {
+        parts.push(format!(
+            "compute {}",
+            ms(OperatorMetrics::duration(&m.compute_ns))
+        ));
+    }
+    if op.name() == "Aggregate" || !merge.is_zero() {
+        parts.push(format!("merge {}", ms(merge)));
     }
     (!parts.is_empty()).then(|| format!("metrics: {}", parts.join(", ")))
 }

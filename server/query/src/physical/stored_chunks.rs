@@ -158,10 +158,7 @@ impl StoredCursor {
     /// past them; a chunk read but over the block's limits waits for the next block.
     /// `None` when the current piece itself cannot go stored (cut by the region,
     /// never written, too large): the caller decodes it and calls [`Self::skip`].
-    fn next_block(
-        &mut self,
-        op: &StoredChunkExec,
-    ) -> Result<Option<StoredBlock>, QueryError> {
+    fn next_block(&mut self, op: &StoredChunkExec) -> Result<Option<StoredBlock>, QueryError> {
         let scan = &op.input.scan;
         let PExpr::Slot { k, .. } = &op.input.exprs[self.col] else {
             return Err(QueryError::Internal(
@@ -186,9 +183,12 @@ impl StoredCursor {
                     if Region::of_chunk(&chunk, cs) != *piece {
                         break;
                     }
-                    let read = scan
-                        .snap
-                        .stored_chunk(scan.layout, attr, &chunk, Some(&op.metrics.read))?;
+                    let read = scan.snap.stored_chunk(
+                        scan.layout,
+                        attr,
+                        &chunk,
+                        Some(&op.metrics.read),
+                    )?;
                     match read {
                         Some(b) => b,
                         None => break,

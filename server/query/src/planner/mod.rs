@@ -106,10 +106,14 @@ pub fn plan_select(
         header_dims = dims
             .iter()
             .enumerate()
-            .filter(|(_, s)| !(s.squeeze && !empty))
+            .filter(|(_, s)| !s.squeeze || empty)
             .map(|(d, s)| {
                 let dim = &schema.dims[d];
-                (dim.name.clone(), coord_values(&dim.coord, &s.indices()), s.count())
+                (
+                    dim.name.clone(),
+                    coord_values(&dim.coord, &s.indices()),
+                    s.count(),
+                )
             })
             .collect();
         Top::Projection(exprs)

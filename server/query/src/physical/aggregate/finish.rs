@@ -11,13 +11,17 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
-
 /// Every call's column over all `ng` groups, from the workers' partials: the group
 /// range is cut where partials begin or end; a segment covered by one partial is
 /// finished straight from it, one covered by several is merged first (in pieces
 /// that stay in cache), one covered by none holds empty groups. Segments are
 /// finished in parallel into the output columns.
-pub(super) fn combine(mut parts: Vec<Partial>, needs: &[NeededStats], calls: &[AggCall], ng: usize) -> Vec<Col> {
+pub(super) fn combine(
+    mut parts: Vec<Partial>,
+    needs: &[NeededStats],
+    calls: &[AggCall],
+    ng: usize,
+) -> Vec<Col> {
     const PIECE: usize = 1 << 14;
     parts.sort_by_key(|p| (p.lo, p.hi));
     let mut cuts: Vec<usize> = vec![0, ng];
@@ -115,8 +119,6 @@ pub(super) fn combine(mut parts: Vec<Partial>, needs: &[NeededStats], calls: &[A
     }
     cols
 }
-
-
 
 /// The value of call `f` for the groups `r` of `acc` (never a count), into `out`;
 /// `n` are the counts of those groups.

@@ -116,7 +116,13 @@ pub(super) fn accumulate(acc: &mut GroupStats, need: NeededStats, col: &Col, a: 
 
 /// Runs the kernels with AVX2 when the CPU has it (same arithmetic, same results:
 /// the lanes are explicit, only the instructions are wider).
-pub(super) fn dispatch<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) fn dispatch<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     data: &[T],
     a: &PieceArgs,
@@ -134,7 +140,13 @@ pub(super) fn dispatch<T: Value, const SUM: bool, const MIN: bool, const MAX: bo
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn acc_piece_avx2<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) unsafe fn acc_piece_avx2<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     data: &[T],
     a: &PieceArgs,
@@ -153,9 +165,14 @@ pub(super) enum RunKind {
     Cells,
 }
 
-
 #[inline(always)]
-pub(super) fn acc_piece<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) fn acc_piece<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     data: &[T],
     a: &PieceArgs,
@@ -220,7 +237,9 @@ pub(super) fn acc_piece<T: Value, const SUM: bool, const MIN: bool, const MAX: b
             match kind {
                 // Long runs only: shorter ones went to the rows kernel.
                 RunKind::Reduce => reduce_run::<T, SUM, MIN, MAX, VAR>(acc, base - lo, row, k),
-                RunKind::Slice => slice_run::<T, SUM, MIN, MAX, VAR>(acc, base + run_off - lo, row, k),
+                RunKind::Slice => {
+                    slice_run::<T, SUM, MIN, MAX, VAR>(acc, base + run_off - lo, row, k)
+                }
                 RunKind::Cells => {
                     acc.counts_mut();
                     for (&x, &c) in row.iter().zip(last) {

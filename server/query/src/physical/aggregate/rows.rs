@@ -207,7 +207,10 @@ impl<const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool> State<S
     fn finish<T: Value>(&self, acc: &mut GroupStats, g: usize, n: usize) -> bool {
         // Lanes summed in order: a pairwise tree makes LLVM keep the lanes in narrower
         // vectors through the whole loop.
-        let (s, q) = (self.sums.iter().sum::<f64>(), self.sums_sq.iter().sum::<f64>());
+        let (s, q) = (
+            self.sums.iter().sum::<f64>(),
+            self.sums_sq.iter().sum::<f64>(),
+        );
         let nan = self.nan.iter().any(|&b| b);
         if nan || (SUM && s.is_nan()) || (VAR && q.is_nan()) {
             return false;
@@ -223,7 +226,10 @@ impl<const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool> State<S
             acc.fold_min::<T>(g, self.mins.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
         }
         if MAX {
-            acc.fold_max::<T>(g, self.maxs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+            acc.fold_max::<T>(
+                g,
+                self.maxs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+            );
         }
         true
     }

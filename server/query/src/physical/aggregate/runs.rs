@@ -13,7 +13,13 @@ pub(super) const WIDE: usize = 32;
 /// assumes no NaN (a NaN shows up in the sums, or in a flag when there are none) and
 /// redo the run with masks only when one was there.
 #[inline(always)]
-pub(super) fn reduce_run<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) fn reduce_run<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     g: usize,
     row: &[T],
@@ -30,7 +36,13 @@ pub(super) fn reduce_run<T: Value, const SUM: bool, const MIN: bool, const MAX: 
 /// The wide, NaN-free reduction of a run; false (and nothing added) if the run holds
 /// a NaN.
 #[inline(always)]
-pub(super) fn reduce_wide<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) fn reduce_wide<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     g: usize,
     row: &[T],
@@ -117,7 +129,13 @@ impl Lanes {
     }
 
     #[inline(always)]
-    pub(super) fn add<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+    pub(super) fn add<
+        T: Value,
+        const SUM: bool,
+        const MIN: bool,
+        const MAX: bool,
+        const VAR: bool,
+    >(
         &mut self,
         row: &[T],
         k: f64,
@@ -152,7 +170,13 @@ impl Lanes {
 
     /// A value known not to be NaN (counted by the caller).
     #[inline(always)]
-    pub(super) fn clean<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+    pub(super) fn clean<
+        T: Value,
+        const SUM: bool,
+        const MIN: bool,
+        const MAX: bool,
+        const VAR: bool,
+    >(
         &mut self,
         l: usize,
         x: T,
@@ -175,7 +199,13 @@ impl Lanes {
     }
 
     #[inline(always)]
-    pub(super) fn one<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+    pub(super) fn one<
+        T: Value,
+        const SUM: bool,
+        const MIN: bool,
+        const MAX: bool,
+        const VAR: bool,
+    >(
         &mut self,
         l: usize,
         x: T,
@@ -202,7 +232,13 @@ impl Lanes {
 
     /// Adds the lanes to group `g` of `acc` and clears them.
     #[inline(always)]
-    pub(super) fn flush<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+    pub(super) fn flush<
+        T: Value,
+        const SUM: bool,
+        const MIN: bool,
+        const MAX: bool,
+        const VAR: bool,
+    >(
         &mut self,
         acc: &mut GroupStats,
         g: usize,
@@ -218,7 +254,10 @@ impl Lanes {
             acc.fold_min::<T>(g, self.mins.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
         }
         if MAX {
-            acc.fold_max::<T>(g, self.maxs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+            acc.fold_max::<T>(
+                g,
+                self.maxs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+            );
         }
         *self = Lanes::new();
     }
@@ -228,7 +267,13 @@ impl Lanes {
 /// One pass per statistic; NaN is detected on the way, and only a run holding NaN
 /// counts cell by cell (others count as one visit of the range).
 #[inline(always)]
-pub(super) fn slice_run<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+pub(super) fn slice_run<
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
+>(
     acc: &mut GroupStats,
     g0: usize,
     row: &[T],
@@ -251,7 +296,9 @@ pub(super) fn slice_run<T: Value, const SUM: bool, const MIN: bool, const MAX: b
             }
         }
     } else if VAR {
-        let sq = acc.sums[r.clone()].iter_mut().zip(acc.sums_sq[r.clone()].iter_mut());
+        let sq = acc.sums[r.clone()]
+            .iter_mut()
+            .zip(acc.sums_sq[r.clone()].iter_mut());
         for ((s, q), x) in sq.zip(row) {
             let v = x.as_f64();
             let bad = v.is_nan();

@@ -32,7 +32,10 @@ impl Partial {
         Partial {
             lo,
             hi,
-            accs: needs.iter().map(|&nd| GroupStats::new(hi - lo, nd)).collect(),
+            accs: needs
+                .iter()
+                .map(|&nd| GroupStats::new(hi - lo, nd))
+                .collect(),
         }
     }
 
@@ -73,7 +76,6 @@ pub(super) struct Task {
     pub(super) lo: usize,
     pub(super) hi: usize,
 }
-
 
 /// Per dimension, per index of the region: its contribution to the row-major group
 /// index (position in its group key times the key's stride; 0 for reduced
@@ -118,7 +120,11 @@ pub(super) fn group_contributions(scan: &ScanExec, groups: &[GroupKey]) -> Vec<V
 }
 
 /// The group indices `lo..hi` a piece touches, or None when it selects no cell.
-pub(super) fn group_range(contrib: &[Vec<usize>], piece: &Region, region: &Region) -> Option<(usize, usize)> {
+pub(super) fn group_range(
+    contrib: &[Vec<usize>],
+    piece: &Region,
+    region: &Region,
+) -> Option<(usize, usize)> {
     let (mut lo, mut hi) = (0usize, 1usize);
     for (d, c) in contrib.iter().enumerate() {
         let s = along(c, piece, region, d);
@@ -147,7 +153,6 @@ pub(super) fn make_tasks(ranges: &[(usize, usize)], want: usize) -> Vec<Task> {
         })
         .collect()
 }
-
 
 /// Accumulates every piece of the scan into the workers' partials (`ng` groups,
 /// `needs` per input); returns the partials, not combined yet.

@@ -3,7 +3,6 @@ use super::kernels::{accumulate, PieceArgs};
 use crate::eval::Col;
 use crate::physical::cells::{strides, NO_GROUP};
 
-
 const ALL: NeededStats = NeededStats {
     sum: true,
     min: true,
@@ -211,8 +210,7 @@ fn rows_kernel_matches_a_direct_loop() {
             let mut m = GroupStats::new(ng, NeededStats { f32: false, ..need });
             m.merge_from(&acc, 0);
             for (g, &(n, sum, mn, mx, var)) in want.iter().enumerate() {
-                let what =
-                    format!("group {g} of {count:?} at {start:?} in {shape:?}, {need:?}");
+                let what = format!("group {g} of {count:?} at {start:?} in {shape:?}, {need:?}");
                 assert_eq!(m.counts[g], n, "count, {what}");
                 let nf = n as f64;
                 if need.sum {

@@ -187,7 +187,6 @@ fn slab_first(scan: &ScanExec, slab: &Slab, d: usize) -> Option<u32> {
         .find(|&x| x != SKIP)
 }
 
-
 /// Writes a piece's values (shaped `shape`) to their output offsets (`contrib`: per
 /// dimension, per index of the piece, or NO_GROUP when not selected) in the output
 /// column at `out` (`len` elements of the value's type).
@@ -240,4 +239,3 @@ fn scatter(out: *mut u8, len: usize, v: &Col, shape: &[usize], contrib: &[&[usiz
         Col::Const(_) => {}
     }
 }
-
