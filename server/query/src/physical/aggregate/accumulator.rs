@@ -32,9 +32,10 @@ impl NeededStats {
 }
 
 /// Statistics per group of one input over a contiguous range of group indices, with
-/// values shifted by `k` (the first value seen) so sums of squares keep their
+/// values shifted by `shift` (the first value seen) so sums of squares keep their
 /// precision. Vectors a call does not need stay empty.
 pub(super) struct GroupStats {
+    /// Subtracted from every value before it is summed (NaN until a value is seen).
     pub(super) shift: f64,
     /// Groups held.
     pub(super) len: usize,
@@ -42,15 +43,18 @@ pub(super) struct GroupStats {
     /// record visits).
     pub(super) counts: Vec<u64>,
     /// Group ranges `(g0, len)` of NaN-free slice runs, each counting one value per
-    /// group; folded into `n` by `counts` / `counts_in`, so the hot loop of a slice run touches one
-    /// state vector instead of two.
+    /// group; folded into `counts` by `counts_mut` / `counts_in`, so the hot loop of a
+    /// slice run touches one state vector instead of two.
     pub(super) visits: Vec<(usize, usize)>,
+    /// Sums of `value - shift` (sums, averages, variances).
     pub(super) sums: Vec<f64>,
+    /// Sums of `(value - shift)^2` (variances, standard deviations).
     pub(super) sums_sq: Vec<f64>,
+    /// Minima and maxima in f64 (f64 or integer data, and merged partials).
     pub(super) mins: Vec<f64>,
     pub(super) maxs: Vec<f64>,
     /// Minima / maxima of f32 inputs, kept in f32 while accumulating (exact, and half
-    /// the memory traffic); folded into `mn` / `mx` when partials merge (`merge_from`).
+    /// the memory traffic); folded into `mins` / `maxs` when partials merge (`merge_from`).
     pub(super) mins_f32: Vec<f32>,
     pub(super) maxs_f32: Vec<f32>,
 }
@@ -138,12 +142,12 @@ impl GroupStats {
         &mut self.counts
     }
 
-    /// The counts of groups `r`: `n` plus the visits of NaN-free slice runs.
+    /// The counts of groups `r`: `counts` plus the visits of NaN-free slice runs.
     pub(super) fn counts_in(&self, r: std::ops::Range<usize>) -> Vec<u64> {
         let len = r.len();
         // Where the number of visits covering a group changes inside `r`: visits are
         // usually few and long (whole maps), and the counts are then runs of one
-        // value (plus `n`), written in one pass.
+        // value (plus `counts`), written in one pass.
         let mut steps: Vec<(usize, i64)> = Vec::new();
         for &(g0, l) in &self.visits {
             let (a, b) = (g0.max(r.start), (g0 + l).min(r.end));
@@ -187,7 +191,7 @@ impl GroupStats {
         c
     }
 
-    /// The counts of groups `r`, borrowed when they are all in `n`.
+    /// The counts of groups `r`, borrowed when they are all in `counts`.
     pub(super) fn counts_of(&self, r: std::ops::Range<usize>) -> Cow<'_, [u64]> {
         if self.visits.is_empty() && !self.counts.is_empty() {
             Cow::Borrowed(&self.counts[r])

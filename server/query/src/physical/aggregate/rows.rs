@@ -4,7 +4,7 @@
 //! lanes that assume no NaN (tails of rows masked), summed once per group;
 //! a group whose sums show a NaN (or that holds one, for extrema and counts alone) is
 //! redone with the masked per-cell lanes of the general path. The state and the
-//! shift `k` are the caller's: same statistics, same precision (f64 of `v - k`).
+//! shift `k` (`GroupStats::shift`) are the caller's: same statistics, same precision (f64 of `v - k`).
 
 use super::accumulator::GroupStats;
 use super::kernels::{outer_position, Value};
