@@ -185,3 +185,6 @@ impl ExecutionPlan for ScanExec {
         &self.metrics
     }
 }
+
+#[cfg(test)]
+mod tests;
