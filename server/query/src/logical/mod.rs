@@ -98,6 +98,7 @@ pub enum LayoutWhy {
     SmallerChunks,
 }
 
+/// Attributes of one array version over a region.
 pub struct ScanNode {
     pub snap: Snapshot,
     /// Slot -> attribute index: the attributes the expressions above read.
@@ -170,6 +171,7 @@ impl OutputColumn {
     }
 }
 
+/// One output column per expression, over the selected cells.
 pub struct ProjectionNode {
     pub input: Box<LogicalPlan>,
     /// One expression per output column (slots are the scan's attributes).
@@ -177,6 +179,7 @@ pub struct ProjectionNode {
     pub columns: Vec<OutputColumn>,
 }
 
+/// Aggregate calls per group; `outputs` combine them into the result columns.
 pub struct AggregateNode {
     pub input: Box<LogicalPlan>,
     pub inputs: Vec<AggInput>,

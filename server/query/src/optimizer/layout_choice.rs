@@ -7,6 +7,7 @@ use crate::error::QueryError;
 use crate::logical::{LayoutChoice, LayoutWhy, LogicalPlan};
 use arrayq_storage::LayoutCost;
 
+/// Sets every scan's [`LayoutChoice`].
 pub struct LayoutChoiceRule;
 
 impl OptimizerRule for LayoutChoiceRule {

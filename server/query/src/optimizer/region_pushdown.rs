@@ -7,6 +7,7 @@ use crate::error::QueryError;
 use crate::logical::{LogicalPlan, ScanNode};
 use arrayq_storage::Region;
 
+/// Folds `Filter -> Scan` into a scan of the filter's region.
 pub struct RegionPushdown;
 
 impl OptimizerRule for RegionPushdown {

@@ -13,6 +13,7 @@ use crate::logical::chunk_pieces;
 use crate::logical::{LogicalPlan, ProjectionNode, StoredChunksNode};
 use arrayq_storage::{DType, Region};
 
+/// Wraps eligible projections in a `StoredChunks` node.
 pub struct StoredChunkPassThrough;
 
 impl OptimizerRule for StoredChunkPassThrough {

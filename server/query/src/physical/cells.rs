@@ -29,6 +29,7 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
+/// Absolute index of a piece's first cell along each dimension.
 pub fn origin(piece: &Region) -> Vec<u64> {
     piece.0.iter().map(|r| r.start).collect()
 }

@@ -5,6 +5,7 @@ use super::Block;
 use crate::eval::Col;
 use arrayq_storage::DType;
 
+/// Sends whole columns block by block.
 pub struct ColumnEmitter {
     cols: Vec<Option<Col>>,
     dtypes: Vec<DType>,

@@ -16,6 +16,7 @@ use crate::StoredBlock;
 use arrayq_storage::{Bytes, Region};
 use std::sync::Arc;
 
+/// Sends a projection's whole chunks as stored when asked to, else is the projection.
 pub struct StoredChunkExec {
     pub input: Arc<ProjectionExec>,
     /// The pieces of the region (one chunk each), in output order.

@@ -26,6 +26,7 @@ use accumulator::NeededStats;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Aggregates over the scan's cells, per group of the kept dimensions.
 pub struct AggregateExec {
     pub scan: Arc<ScanExec>,
     pub inputs: Vec<AggInput>,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// Columns 1.. are stashed while column 0 streams only up to this many blocks.
 const STASH_BLOCKS: u64 = 16;
 
+/// Element-wise expressions over the scan's selected cells.
 pub struct ProjectionExec {
     pub scan: Arc<ScanExec>,
     /// One expression per output column; slots are the scan's attributes.

@@ -77,6 +77,7 @@ pub fn slabs(scan: &ScanExec, col_dtypes: &[DType], target_bytes: usize) -> Vec<
     out
 }
 
+/// Computes every column (or column `only`) over one slab (chunk-parallel), in
 /// row-major output order.
 pub fn project_slab(
     op: &ProjectionExec,

@@ -17,6 +17,7 @@ use crate::optimizer::NEAR_BYTES;
 use arrayq_storage::{Coordinate, LayoutCost, Region, Snapshot};
 use std::sync::Arc;
 
+/// Reads the attributes a query uses over the selected region, through one layout.
 pub struct ScanExec {
     pub snap: Snapshot,
     /// Slot -> attribute index.
