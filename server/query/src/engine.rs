@@ -2,12 +2,12 @@
 
 use crate::ast::{AsOfSpec, Select, Statement};
 use crate::error::QueryError;
-use crate::exec::Exec;
-use crate::explain::explain;
-use crate::logical::{plan_select, Plan};
+use crate::optimizer::optimize;
+use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
+use crate::planner::plan_select;
 use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
-use crate::{ddl, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
+use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
 use arrayq_storage::{AsOf, StorageError, Store};
 use std::time::{Duration, Instant};
 
@@ -44,15 +44,16 @@ impl Engine {
             Statement::Explain { analyze, query } => Ok(Execution::Explain(
                 self.explain_select(&query, analyze, ctx, started, parse_t)?,
             )),
-            Statement::CreateArray(c) => ddl::create_array(&self.store, &c),
-            Statement::AddLayout(a) => ddl::add_layout(&self.store, &a),
+            Statement::CreateArray(c) => command::create_array(&self.store, &c),
+            Statement::AddLayout(a) => command::add_layout(&self.store, &a),
             // The only way either fails over the query text is an unknown array name.
             Statement::DropArray { name, if_exists } => {
-                ddl::drop_array(&self.store, &name.value, if_exists).map_err(|e| e.at(name.span))
+                command::drop_array(&self.store, &name.value, if_exists)
+                    .map_err(|e| e.at(name.span))
             }
-            Statement::ShowArrays => ddl::show_arrays(&self.store),
+            Statement::ShowArrays => command::show_arrays(&self.store),
             Statement::Describe(name) => {
-                ddl::describe(&self.store, &name.value).map_err(|e| e.at(name.span))
+                command::describe(&self.store, &name.value).map_err(|e| e.at(name.span))
             }
         }
     }
@@ -105,12 +106,14 @@ impl Engine {
         (max, deadline)
     }
 
+    /// Plans a query: the logical plan, the optimizer rules, the operator tree;
+    /// and what it runs under.
     fn plan(
         &self,
         sel: &Select,
         ctx: &QueryContext,
         started: Instant,
-    ) -> Result<(Plan, Exec), QueryError> {
+    ) -> Result<(PhysicalQuery, TaskContext), QueryError> {
         let (max, deadline) = self.limits(ctx, started);
         let as_of = match &sel.as_of {
             AsOfSpec::Latest => AsOf::Latest,
@@ -125,15 +128,22 @@ impl Engine {
         let snap = match self.store.snapshot(&sel.from.value, as_of) {
             Ok(s) => s,
             Err(StorageError::UnknownArray(_)) => {
-                return Err(ddl::unknown_array(&self.store, &sel.from.value).at(sel.from.span))
+                return Err(command::unknown_array(&self.store, &sel.from.value).at(sel.from.span))
             }
             // No such version, or none at that time: the AS OF value is what is wrong.
             Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
         };
-        let plan = plan_select(snap, sel, max)?;
-        let exec = Exec::new(ctx.cancel.clone(), deadline);
-        exec.check()?;
-        Ok((plan, exec))
+        let mut plan = plan_select(snap, sel, max)?;
+        plan.root = optimize(plan.root)?;
+        let query = create_physical_plan(plan)?;
+        let task = TaskContext {
+            cancel: ctx.cancel.clone(),
+            deadline,
+            block_bytes: self.config.block_bytes,
+            stored_chunks: None,
+        };
+        task.check()?;
+        Ok((query, task))
     }
 
     fn start(
@@ -144,20 +154,22 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ResultStream, QueryError> {
         let t = Instant::now();
-        let (plan, exec) = self.plan(sel, ctx, started)?;
+        let (query, task) = self.plan(sel, ctx, started)?;
         let stages = vec![
             ("parse".to_string(), parse_t),
             ("plan".to_string(), t.elapsed()),
         ];
         Ok(ResultStream::new(
-            plan,
-            exec,
-            self.config.block_bytes,
+            query.root,
+            query.header,
+            task,
             started,
             stages,
         ))
     }
 
+    /// EXPLAIN plans once; with ANALYZE it runs that same operator tree to the end
+    /// and reports every operator's metrics.
     fn explain_select(
         &self,
         sel: &Select,
@@ -167,20 +179,24 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ExplainOutput, QueryError> {
         let t = Instant::now();
-        let (plan, exec) = self.plan(sel, ctx, started)?;
+        let (query, task) = self.plan(sel, ctx, started)?;
         if !analyze {
-            return Ok(explain(&plan, None));
+            return Ok(explain(&query, None));
         }
         let stages = vec![
             ("parse".to_string(), parse_t),
             ("plan".to_string(), t.elapsed()),
         ];
-        // Plan again for the text (the stream owns its plan); planning is cheap.
-        let (plan2, _) = self.plan(sel, ctx, started)?;
-        let mut stream = ResultStream::new(plan, exec, self.config.block_bytes, started, stages);
+        let mut stream = ResultStream::new(
+            query.root.clone(),
+            query.header.clone(),
+            task,
+            started,
+            stages,
+        );
         for b in stream.by_ref() {
             b?;
         }
-        Ok(explain(&plan2, Some(stream.stats())))
+        Ok(explain(&query, Some(stream.stats())))
     }
 }

@@ -1,21 +1,26 @@
 //! arrayq's query language: a small SQL dialect over n-d arrays.
 //!
-//! `parse -> logical plan -> optimize (region pushdown, layout choice) -> physical
-//! plan -> stream of result blocks`, executed chunk-parallel with rayon on top of
-//! `arrayq-storage`. See `docs/query-language.md` for the language.
+//! `parse -> logical plan -> optimizer rules (region pushdown, layout choice,
+//! stored-chunk pass-through) -> physical operators -> stream of result blocks`,
+//! executed chunk-parallel with rayon on top of `arrayq-storage`. See
+//! `docs/query-language.md` for the language.
+//!
+//! Layers, each using only the ones before it: `error`, `timeutil`, `ast`,
+//! `parser` -> `eval` (typed expressions) -> `logical` (the plan tree) ->
+//! `planner` (SELECT -> tree) -> `optimizer` (rules) -> `physical` (operators,
+//! EXPLAIN) -> `stream`, `command` (DDL) -> `engine`.
 
 mod ast;
-mod ddl;
+mod command;
 mod engine;
 mod error;
 mod eval;
-mod exec;
-mod explain;
 mod format;
 mod logical;
+mod optimizer;
 mod parser;
-mod scan;
-mod stored;
+mod physical;
+mod planner;
 mod stream;
 mod timeutil;
 

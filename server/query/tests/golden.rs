@@ -13,7 +13,17 @@
 //! <expected output>
 //! ```
 //!
-//! Run with `ARRAYQ_BLESS=1` to rewrite the expected outputs from the actual ones.
+//! Numbers that depend on the compressor (stored bytes, estimated bytes) or on the
+//! clock are written as placeholders in the expected output:
+//!
+//! ```text
+//! {{198 +-50%}}         a number within 50% of 198 (decimals allowed)
+//! {{n}}                 any number (timings)
+//! ```
+//!
+//! Everything else on the line must match exactly. Run with `ARRAYQ_BLESS=1` to
+//! rewrite the expected outputs from the actual ones (lines with placeholders that
+//! still match are kept as written).
 
 use arrayq_query::{render_table, Engine, EngineConfig, Execution, QueryContext};
 use arrayq_storage::{Buffer, Store};
@@ -230,13 +240,18 @@ fn run_file(path: &Path, bless: bool) -> Vec<String> {
                     .filter(|l| !l.trim().is_empty())
                     .map(|l| format!("{}\n", normalize(l.trim_end())))
                     .collect();
-                if got != expected {
+                if !output_matches(&expected, &got) {
                     failures.push(format!(
                         "{}: mismatch for\n{sql}\n--- expected\n{expected}--- got\n{got}",
                         path.display()
                     ));
                 }
-                rewritten.push_str(&format!("query\n{sql}\n----\n{got}\n"));
+                let keep = if output_matches(&expected, &got) {
+                    &expected
+                } else {
+                    &got
+                };
+                rewritten.push_str(&format!("query\n{sql}\n----\n{keep}\n"));
             }
         }
     }
@@ -244,6 +259,54 @@ fn run_file(path: &Path, bless: bool) -> Vec<String> {
         std::fs::write(path, rewritten).unwrap();
     }
     failures
+}
+
+/// Whether `got` matches `expected` line by line (placeholders as documented at
+/// the top of this file).
+fn output_matches(expected: &str, got: &str) -> bool {
+    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    e.len() == g.len() && e.iter().zip(&g).all(|(e, g)| line_matches(e, g))
+}
+
+fn line_matches(expected: &str, got: &str) -> bool {
+    let Some(open) = expected.find("{{") else {
+        return expected == got;
+    };
+    let close = open
+        + expected[open..]
+            .find("}}")
+            .expect("placeholder closed by }}");
+    let (literal, placeholder) = (&expected[..open], &expected[open + 2..close]);
+    let Some(rest) = got.strip_prefix(literal) else {
+        return false;
+    };
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(rest.len());
+    let Ok(value) = rest[..end].parse::<f64>() else {
+        return false;
+    };
+    let ok = match placeholder.trim() {
+        "n" => true,
+        p => {
+            let (centre, tol) = p
+                .split_once("+-")
+                .unwrap_or_else(|| panic!("placeholder {{{{{p}}}}}: N +-P% or n"));
+            let centre: f64 = centre.trim().parse().expect("placeholder centre");
+            let pct: f64 = tol.trim().trim_end_matches('%').parse().expect("tolerance");
+            (value - centre).abs() <= centre.abs() * pct / 100.0
+        }
+    };
+    ok && line_matches(&expected[close + 2..], &rest[end..])
+}
+
+#[test]
+fn placeholders_match_numbers_within_their_tolerance() {
+    assert!(line_matches("a ~{{200 +-10%}} B", "a ~219 B"));
+    assert!(!line_matches("a ~{{200 +-10%}} B", "a ~221 B"));
+    assert!(line_matches("{{n}} ms, {{4 +-0%}} x", "0.123 ms, 4 x"));
+    assert!(!line_matches("{{n}} ms", "fast ms"));
+    assert!(!line_matches("a {{1 +-50%}}", "b 1"));
 }
 
 fn golden_files() -> Vec<PathBuf> {

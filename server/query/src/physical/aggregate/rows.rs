@@ -4,10 +4,12 @@
 //! lanes that assume no NaN (tails of rows masked), summed once per group;
 //! a group whose sums show a NaN (or that holds one, for extrema and counts alone) is
 //! redone with the masked per-cell lanes of the general path. The state and the
-//! shift `k` are the caller's: same statistics, same precision (f64 of `v - k`).
+//! shift `k` (`GroupStats::shift`) are the caller's: same statistics, same precision (f64 of `v - k`).
 
-use super::{outer_position, Acc, Lanes, Val};
-use crate::scan::next_index;
+use super::accumulator::GroupStats;
+use super::kernels::{outer_position, Value};
+use super::runs::Lanes;
+use crate::physical::cells::next_index;
 
 const L: usize = 8;
 
@@ -35,13 +37,13 @@ pub(super) struct Shape<'a> {
 /// Accumulates a piece whose trailing dims `j..` form runs of one group each.
 #[inline(always)]
 pub(super) fn reduce_groups<
-    T: Val,
-    const S: bool,
-    const MN: bool,
-    const MX: bool,
-    const V: bool,
+    T: Value,
+    const SUM: bool,
+    const MIN: bool,
+    const MAX: bool,
+    const VAR: bool,
 >(
-    acc: &mut Acc,
+    acc: &mut GroupStats,
     data: &[T],
     a: &Shape,
     k: f64,
@@ -66,19 +68,19 @@ pub(super) fn reduce_groups<
         std::hint::black_box(std::array::from_fn(
             |l| if l < run % L { u64::MAX } else { 0 },
         ));
-    acc.counts();
+    acc.counts_mut();
     let outer: usize = shape[..p].iter().product();
     let mut idx = vec![0usize; p];
     for _ in 0..outer {
         if let Some((base, off)) = outer_position(contrib, strides, &idx, a.offset) {
             let g = base - a.lo;
-            if !group::<T, S, MN, MX, V>(acc, g, data, off, &offs, run, &tail, k) {
+            if !group::<T, SUM, MIN, MAX, VAR>(acc, g, data, off, &offs, run, &tail, k) {
                 // A NaN (or an infinity in the sums): the masked path, row by row.
                 let mut lanes = Lanes::new();
                 for &o in &offs {
-                    lanes.add::<T, S, MN, MX, V>(&data[off + o..off + o + run], k);
+                    lanes.add::<T, SUM, MIN, MAX, VAR>(&data[off + o..off + o + run], k);
                 }
-                lanes.flush::<T, S, MN, MX, V>(acc, g);
+                lanes.flush::<T, SUM, MIN, MAX, VAR>(acc, g);
             }
         }
         next_index(&mut idx, &shape[..p]);
@@ -89,8 +91,8 @@ pub(super) fn reduce_groups<
 /// false (and nothing added) when that does not hold.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn group<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
-    acc: &mut Acc,
+fn group<T: Value, const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool>(
+    acc: &mut GroupStats,
     g: usize,
     data: &[T],
     off: usize,
@@ -99,7 +101,7 @@ fn group<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
     tail: &[u64; L],
     k: f64,
 ) -> bool {
-    let mut st = State::<S, MN, MX, V>::new();
+    let mut st = State::<SUM, MIN, MAX, VAR>::new();
     let full = run / L;
     for &o in offs {
         let row = off + o;
@@ -127,48 +129,48 @@ fn group<T: Val, const S: bool, const MN: bool, const MX: bool, const V: bool>(
 }
 
 /// One group's lanes.
-struct State<const S: bool, const MN: bool, const MX: bool, const V: bool> {
-    s: [f64; L],
-    q: [f64; L],
-    mn: [f64; L],
-    mx: [f64; L],
+struct State<const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool> {
+    sums: [f64; L],
+    sums_sq: [f64; L],
+    mins: [f64; L],
+    maxs: [f64; L],
     /// A NaN seen (only kept when no sum would show it).
     nan: [bool; L],
 }
 
-impl<const S: bool, const MN: bool, const MX: bool, const V: bool> State<S, MN, MX, V> {
+impl<const SUM: bool, const MIN: bool, const MAX: bool, const VAR: bool> State<SUM, MIN, MAX, VAR> {
     #[inline(always)]
     fn new() -> Self {
         State {
-            s: [0.0; L],
-            q: [0.0; L],
-            mn: [f64::INFINITY; L],
-            mx: [f64::NEG_INFINITY; L],
+            sums: [0.0; L],
+            sums_sq: [0.0; L],
+            mins: [f64::INFINITY; L],
+            maxs: [f64::NEG_INFINITY; L],
             nan: [false; L],
         }
     }
 
     /// A block of the row.
     #[inline(always)]
-    fn add<T: Val>(&mut self, x: &[T; L], k: f64) {
+    fn add<T: Value>(&mut self, x: &[T; L], k: f64) {
         for (l, x) in x.iter().enumerate() {
-            let v = x.f();
-            if S {
+            let v = x.as_f64();
+            if SUM {
                 // A NaN shows up in the sum.
                 let y = v - k;
-                self.s[l] += y;
-                if V {
-                    self.q[l] += y * y;
+                self.sums[l] += y;
+                if VAR {
+                    self.sums_sq[l] += y * y;
                 }
             } else {
                 self.nan[l] |= v.is_nan();
             }
             // Compare-and-select never picks a NaN.
-            if MN {
-                self.mn[l] = if v < self.mn[l] { v } else { self.mn[l] };
+            if MIN {
+                self.mins[l] = if v < self.mins[l] { v } else { self.mins[l] };
             }
-            if MX {
-                self.mx[l] = if v > self.mx[l] { v } else { self.mx[l] };
+            if MAX {
+                self.maxs[l] = if v > self.maxs[l] { v } else { self.maxs[l] };
             }
         }
     }
@@ -176,52 +178,58 @@ impl<const S: bool, const MN: bool, const MX: bool, const V: bool> State<S, MN, 
     /// The row's last block, lanes off the row (`on[l] == 0`) masked out: bitwise, so
     /// whatever they hold adds nothing.
     #[inline(always)]
-    fn add_tail<T: Val>(&mut self, x: &[T; L], on: &[u64; L], k: f64) {
+    fn add_tail<T: Value>(&mut self, x: &[T; L], on: &[u64; L], k: f64) {
         for (l, x) in x.iter().enumerate() {
-            let v = x.f();
-            if S {
+            let v = x.as_f64();
+            if SUM {
                 let y = f64::from_bits((v - k).to_bits() & on[l]);
-                self.s[l] += y;
-                if V {
-                    self.q[l] += y * y;
+                self.sums[l] += y;
+                if VAR {
+                    self.sums_sq[l] += y * y;
                 }
             } else {
                 self.nan[l] |= v.is_nan() & (on[l] != 0);
             }
             // Off the row, a lane compares its own value (no change).
-            let w = f64::from_bits((v.to_bits() & on[l]) | (self.mn[l].to_bits() & !on[l]));
-            if MN {
-                self.mn[l] = if w < self.mn[l] { w } else { self.mn[l] };
+            let w = f64::from_bits((v.to_bits() & on[l]) | (self.mins[l].to_bits() & !on[l]));
+            if MIN {
+                self.mins[l] = if w < self.mins[l] { w } else { self.mins[l] };
             }
-            let w = f64::from_bits((v.to_bits() & on[l]) | (self.mx[l].to_bits() & !on[l]));
-            if MX {
-                self.mx[l] = if w > self.mx[l] { w } else { self.mx[l] };
+            let w = f64::from_bits((v.to_bits() & on[l]) | (self.maxs[l].to_bits() & !on[l]));
+            if MAX {
+                self.maxs[l] = if w > self.maxs[l] { w } else { self.maxs[l] };
             }
         }
     }
 
     /// Adds the lanes to group `g` (`n` cells) unless they saw a NaN.
     #[inline(always)]
-    fn finish<T: Val>(&self, acc: &mut Acc, g: usize, n: usize) -> bool {
+    fn finish<T: Value>(&self, acc: &mut GroupStats, g: usize, n: usize) -> bool {
         // Lanes summed in order: a pairwise tree makes LLVM keep the lanes in narrower
         // vectors through the whole loop.
-        let (s, q) = (self.s.iter().sum::<f64>(), self.q.iter().sum::<f64>());
+        let (s, q) = (
+            self.sums.iter().sum::<f64>(),
+            self.sums_sq.iter().sum::<f64>(),
+        );
         let nan = self.nan.iter().any(|&b| b);
-        if nan || (S && s.is_nan()) || (V && q.is_nan()) {
+        if nan || (SUM && s.is_nan()) || (VAR && q.is_nan()) {
             return false;
         }
-        acc.n[g] += n as u64;
-        if S {
-            acc.s[g] += s;
+        acc.counts[g] += n as u64;
+        if SUM {
+            acc.sums[g] += s;
         }
-        if V {
-            acc.q[g] += q;
+        if VAR {
+            acc.sums_sq[g] += q;
         }
-        if MN {
-            acc.fold_min::<T>(g, self.mn.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
+        if MIN {
+            acc.fold_min::<T>(g, self.mins.iter().fold(f64::INFINITY, |a, &b| a.min(b)));
         }
-        if MX {
-            acc.fold_max::<T>(g, self.mx.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)));
+        if MAX {
+            acc.fold_max::<T>(
+                g,
+                self.maxs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+            );
         }
         true
     }

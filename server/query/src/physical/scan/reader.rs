@@ -6,10 +6,11 @@
 //! through [`Reader::input`], left there as a strided view (long rows: no copy).
 //! Finished readers hand their buffers to a small global pool for the next query.
 
+use super::ScanExec;
 use crate::error::QueryError;
 use crate::eval::{Col, EType};
-use crate::exec::{col_is, Exec};
-use crate::logical::Plan;
+use crate::physical::cells::{col_is, col_len, next_index, strides};
+use crate::physical::TaskContext;
 use arrayq_storage::{Buffer, DType, Element, ReadOptions, Region};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::atomic::Ordering;
@@ -37,27 +38,27 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn new(plan: &Plan) -> Reader {
+    pub fn new(scan: &ScanExec) -> Reader {
         Reader {
-            cols: plan.attrs.iter().map(|_| Col::F32(Vec::new())).collect(),
-            boxes: plan.attrs.iter().map(|_| None).collect(),
+            cols: scan.attrs.iter().map(|_| Col::F32(Vec::new())).collect(),
+            boxes: scan.attrs.iter().map(|_| None).collect(),
             spare: {
                 // A share of the pooled buffers (the other workers take theirs).
                 let mut p = POOL.lock();
                 let k = p.len().saturating_sub(6);
                 p.split_off(k)
             },
-            skip: plan.attrs.iter().map(|_| false).collect(),
+            skip: scan.attrs.iter().map(|_| false).collect(),
             view_min_row: usize::MAX,
-            view: plan.attrs.iter().map(|_| None).collect(),
-            array_shape: plan.snap.shape(),
-            chunk_shape: plan.snap.schema().layouts[plan.layout].chunk_shape.clone(),
+            view: scan.attrs.iter().map(|_| None).collect(),
+            array_shape: scan.snap.shape(),
+            chunk_shape: scan.chunk_shape().to_vec(),
         }
     }
 
     /// A reader of only the slots `used` marks.
-    pub fn for_slots(plan: &Plan, used: &[bool]) -> Reader {
-        let mut r = Reader::new(plan);
+    pub fn for_slots(scan: &ScanExec, used: &[bool]) -> Reader {
+        let mut r = Reader::new(scan);
         r.skip = used.iter().map(|u| !u).collect();
         r
     }
@@ -66,8 +67,8 @@ impl Reader {
     /// values through [`Reader::input`] only, never through `cols`). Pieces with short
     /// rows are cut out unless `short_rows` (callers whose kernels take strided short
     /// rows as they come).
-    pub fn with_views(plan: &Plan, short_rows: bool) -> Reader {
-        let mut r = Reader::new(plan);
+    pub fn with_views(scan: &ScanExec, short_rows: bool) -> Reader {
+        let mut r = Reader::new(scan);
         r.view_min_row = if short_rows { 1 } else { VIEW_MIN_ROW };
         r
     }
@@ -128,24 +129,29 @@ impl Reader {
     }
 
     /// Reads every scanned attribute over `piece` (which lies in one chunk of the
-    /// plan's layout) into [`Reader::cols`].
-    pub fn read(&mut self, plan: &Plan, ex: &Exec, piece: &Region) -> Result<(), QueryError> {
-        ex.check()?;
+    /// scan's layout) into [`Reader::cols`].
+    pub fn read(
+        &mut self,
+        scan: &ScanExec,
+        ctx: &TaskContext,
+        piece: &Region,
+    ) -> Result<(), QueryError> {
+        ctx.check()?;
         let t = Instant::now();
         let opts = ReadOptions {
-            layout: Some(plan.layout),
-            cancel: Some(&ex.cancel),
-            stats: Some(&ex.read),
+            layout: Some(scan.layout),
+            cancel: Some(&ctx.cancel),
+            stats: Some(&scan.metrics.read),
         };
         let cbox = self.chunk_box(piece);
         let whole = cbox == *piece;
         let shape = piece.shape();
         let n: usize = shape.iter().product();
-        for (k, &a) in plan.attrs.iter().enumerate() {
+        for (k, &a) in scan.attrs.iter().enumerate() {
             if self.skip[k] {
                 continue;
             }
-            let dtype = plan.snap.schema().attrs[a].dtype;
+            let dtype = scan.snap.schema().attrs[a].dtype;
             self.view[k] = None;
             // The last piece's column goes back to the spares; take one of this length
             // (pieces of a scan come in few shapes), so no memory is filled twice.
@@ -156,7 +162,7 @@ impl Reader {
             let col = if !native {
                 // Narrow integers widen to i64 columns: read and convert.
                 self.give(col);
-                let b = plan
+                let b = scan
                     .snap
                     .read_with(a, piece, opts)
                     .map_err(QueryError::from_storage)?;
@@ -164,7 +170,7 @@ impl Reader {
             } else if whole {
                 // The piece is its whole chunk: decode straight into the column.
                 let mut buf = into_buffer(dtype, col, &shape, n);
-                plan.snap
+                scan.snap
                     .read_into(a, piece, opts, &mut buf)
                     .map_err(QueryError::from_storage)?;
                 Col::from_buffer(buf)
@@ -183,7 +189,7 @@ impl Reader {
                     None => self.take(cn),
                 };
                 let mut buf = into_buffer(dtype, old, &cshape, cn);
-                plan.snap
+                scan.snap
                     .read_into(a, &cbox, opts, &mut buf)
                     .map_err(QueryError::from_storage)?;
                 let start: Vec<usize> = piece
@@ -211,7 +217,8 @@ impl Reader {
             };
             self.cols[k] = col;
         }
-        ex.read_ns
+        scan.metrics
+            .read_ns
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(())
     }
@@ -219,37 +226,6 @@ impl Reader {
 
 /// Shortest innermost extent of a piece left in its chunk buffer as a view.
 const VIEW_MIN_ROW: usize = 32;
-
-/// Steps `idx` to the next index of `shape` in row-major order (wrapping to zeros).
-#[inline]
-pub fn next_index(idx: &mut [usize], shape: &[usize]) {
-    for d in (0..idx.len()).rev() {
-        idx[d] += 1;
-        if idx[d] < shape[d] {
-            return;
-        }
-        idx[d] = 0;
-    }
-}
-
-/// Row-major element strides of `shape`.
-pub fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1usize; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        s[d] = s[d + 1] * shape[d + 1];
-    }
-    s
-}
-
-fn col_len(c: &Col) -> usize {
-    match c {
-        Col::F32(v) => v.len(),
-        Col::F64(v) => v.len(),
-        Col::I64(v) => v.len(),
-        Col::Bool(v) => v.len(),
-        Col::Const(_) => 0,
-    }
-}
 
 /// Buffers of finished readers, for the next ones: a query's workers start with
 /// memory that is already mapped and the right size (chunk-sized buffers would

@@ -1,0 +1,108 @@
+//! `DESCRIBE name`: dimensions, attributes, layouts (with what they store) and the
+//! version.
+
+use super::options::codec_text;
+use super::unknown_array;
+use crate::error::QueryError;
+use crate::timeutil::format_instant;
+use crate::{Execution, TextTable};
+use arrayq_storage::{AsOf, Coordinate, Store};
+
+fn coord_text(c: &Coordinate) -> String {
+    match c {
+        Coordinate::Regular { start, step } => format!("start {start} step {step}"),
+        Coordinate::Time { start_ns, step_ns } => format!(
+            "start {} step {}",
+            format_instant(*start_ns),
+            step_text(*step_ns)
+        ),
+        Coordinate::Labels { labels } => {
+            let shown: Vec<String> = labels.iter().take(10).map(|l| l.to_string()).collect();
+            let more = if labels.len() > 10 {
+                format!(", ... ({} labels)", labels.len())
+            } else {
+                String::new()
+            };
+            format!("labels ({}{more})", shown.join(", "))
+        }
+    }
+}
+
+fn step_text(ns: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [
+        (7 * 86400 * 1_000_000_000, "week"),
+        (86400 * 1_000_000_000, "day"),
+        (3600 * 1_000_000_000, "hour"),
+        (60 * 1_000_000_000, "minute"),
+        (1_000_000_000, "second"),
+    ];
+    for (u, name) in UNITS {
+        if ns % u == 0 {
+            let n = ns / u;
+            return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    format!("{ns} ns")
+}
+
+pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryError> {
+    let snap = store
+        .snapshot(name, AsOf::Latest)
+        .map_err(|_| unknown_array(store, name))?;
+    let sc = snap.schema();
+    let mut rows = Vec::new();
+    for d in &sc.dims {
+        let ty = match d.coord {
+            Coordinate::Regular { .. } => "double",
+            Coordinate::Time { .. } => "timestamp",
+            Coordinate::Labels { .. } => "labels",
+        };
+        let mut det = format!("{} length {}", coord_text(&d.coord), d.len);
+        if d.growable {
+            det.push_str(" growable");
+        }
+        rows.push(vec!["dimension".into(), d.name.clone(), ty.into(), det]);
+    }
+    for a in &sc.attrs {
+        let fill = a.fill_value();
+        let ft = if a.dtype.is_float() && fill.as_f64().is_nan() {
+            "NaN".to_string()
+        } else {
+            fill.to_string()
+        };
+        rows.push(vec![
+            "attribute".into(),
+            a.name.clone(),
+            a.dtype.to_string(),
+            format!("fill {ft}"),
+        ]);
+    }
+    for (k, l) in sc.layouts.iter().enumerate() {
+        let st = &snap.meta().stats[k];
+        let shape: Vec<String> = l.chunk_shape.iter().map(|x| x.to_string()).collect();
+        rows.push(vec![
+            "layout".into(),
+            l.name.clone(),
+            format!("({})", shape.join(", ")),
+            format!(
+                "codec {}, {} chunks, {} bytes stored{}",
+                codec_text(&l.codec),
+                st.chunks,
+                st.bytes,
+                if k == 0 { ", primary" } else { "" }
+            ),
+        ]);
+    }
+    rows.push(vec![
+        "version".into(),
+        snap.version().to_string(),
+        String::new(),
+        format!("committed {}", format_instant(snap.timestamp_ns())),
+    ]);
+    Ok(Execution::Table(TextTable {
+        columns: ["kind", "name", "type", "details"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }))
+}

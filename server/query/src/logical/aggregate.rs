@@ -1,0 +1,101 @@
+//! The parts of an aggregation: functions, their inputs (with the statistics they
+//! need) and the group keys that keep dimensions.
+
+use crate::eval::PExpr;
+use crate::timeutil::TruncUnit;
+use crate::CoordValues;
+use chrono_tz::Tz;
+
+/// A calendar bucket: unit and optional time zone.
+pub type Trunc = (TruncUnit, Option<Tz>);
+
+/// One kept dimension of an aggregate result.
+#[derive(Clone, Debug)]
+pub struct GroupKey {
+    pub dim: usize,
+    pub name: String,
+    pub trunc: Option<Trunc>,
+    /// Region-relative index -> group position (or [`SKIP`](super::SKIP)).
+    pub map: Vec<u32>,
+    pub len: usize,
+    pub coords: CoordValues,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    VarPop,
+    VarSamp,
+    StdPop,
+    StdSamp,
+}
+
+impl AggFunc {
+    pub fn parse(name: &str) -> Option<AggFunc> {
+        Some(match name {
+            "count" => AggFunc::Count,
+            "sum" => AggFunc::Sum,
+            "avg" | "mean" => AggFunc::Avg,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "var_pop" => AggFunc::VarPop,
+            "variance" | "var_samp" | "var" => AggFunc::VarSamp,
+            "stddev_pop" => AggFunc::StdPop,
+            "stddev" | "stddev_samp" | "std" => AggFunc::StdSamp,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: [&'static str; 14] = [
+        "count",
+        "sum",
+        "avg",
+        "mean",
+        "min",
+        "max",
+        "var_pop",
+        "variance",
+        "var_samp",
+        "var",
+        "stddev_pop",
+        "stddev",
+        "stddev_samp",
+        "std",
+    ];
+}
+
+/// An aggregate input expression with the statistics it needs.
+#[derive(Clone, Debug)]
+pub struct AggInput {
+    pub expr: PExpr,
+    pub text: String,
+    /// Which statistics the calls on this input need (a count is always kept).
+    pub sum: bool,
+    pub min: bool,
+    pub max: bool,
+    pub var: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub input: usize,
+}
+
+impl GroupKey {
+    /// The key as written in a query (for EXPLAIN): the dimension, or its calendar
+    /// bucket.
+    pub fn text(&self, dim_name: &str) -> String {
+        match self.trunc {
+            None => dim_name.to_string(),
+            Some((u, None)) => format!("date_trunc('{}', {dim_name})", u.name()),
+            Some((u, Some(tz))) => {
+                format!("date_trunc('{}', {dim_name}, '{}')", u.name(), tz.name())
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Optimizer rules over the logical plan, one per file, applied in order:
+//!
+//! 1. `region_pushdown`: the filter's hyperslab becomes the scan's region (storage
+//!    reads only the chunks it touches);
+//! 2. `layout_choice`: the scan reads the layout with the fewest estimated bytes
+//!    (or the one the query forces);
+//! 3. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
+//!    runs of its output may send them as stored.
+//!
+//! A new rule is one file with a type implementing [`OptimizerRule`], listed in
+//! [`rules`] where it must run.
+
+mod layout_choice;
+mod region_pushdown;
+mod stored_chunks;
+
+pub use layout_choice::NEAR_BYTES;
+
+use crate::error::QueryError;
+use crate::logical::LogicalPlan;
+
+/// A rewrite of the logical plan.
+pub trait OptimizerRule {
+    fn name(&self) -> &'static str;
+    fn rewrite(&self, plan: LogicalPlan) -> Result<LogicalPlan, QueryError>;
+}
+
+/// The rules, in the order they run (later ones rely on earlier ones).
+fn rules() -> Vec<Box<dyn OptimizerRule>> {
+    vec![
+        Box::new(region_pushdown::RegionPushdown),
+        Box::new(layout_choice::LayoutChoiceRule),
+        Box::new(stored_chunks::StoredChunkPassThrough),
+    ]
+}
+
+/// Applies every rule in order.
+pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
+    rules().iter().try_fold(plan, |plan, rule| {
+        rule.rewrite(plan).map_err(|e| match e {
+            QueryError::Internal(m) => QueryError::Internal(format!("{}: {m}", rule.name())),
+            other => other,
+        })
+    })
+}

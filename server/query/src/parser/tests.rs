@@ -1,0 +1,53 @@
+use super::*;
+
+fn sel(sql: &str) -> Select {
+    match parse(sql).unwrap() {
+        Statement::Select(s) => *s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn select_with_as_of() {
+    let s = sel("SELECT sum(value) FROM power AS OF VERSION 2 WHERE asset IN (1, 2) GROUP BY time");
+    assert_eq!(s.from.value, "power");
+    assert_eq!(s.as_of, AsOfSpec::Version(2));
+    assert_eq!(s.group_by, vec![ExprKind::Ident("time".into()).into()]);
+    let s = sel("SELECT * FROM power FOR SYSTEM_TIME AS OF '2026-01-01T00:00:00Z'");
+    assert_eq!(s.as_of, AsOfSpec::Timestamp("2026-01-01T00:00:00Z".into()));
+    let s = sel("SELECT * FROM power AS OF TIMESTAMP '2026-01-01T00:00:00Z';");
+    assert_eq!(s.as_of, AsOfSpec::Timestamp("2026-01-01T00:00:00Z".into()));
+}
+
+#[test]
+fn syntax_error_position() {
+    let e = parse("SELECT t2m\nFRM era5").unwrap_err();
+    let (line, col) = e.position().unwrap();
+    assert_eq!((line, col), (2, 5), "{e}"); // FRM parses as an alias of t2m
+    let e = parse("SELECT 'abc").unwrap_err();
+    assert!(e.position().is_some());
+    let e = parse("SELECT a FROM").unwrap_err();
+    assert!(e.position().is_some(), "{e:?}");
+    // A statement that ends right after EXPLAIN is an error, not a panic.
+    let e = parse("EXPLAIN ANALYZE").unwrap_err();
+    assert!(e.to_string().contains("end of input"), "{e}");
+}
+
+#[test]
+fn forced_layout_option() {
+    let s = sel("SELECT t2m FROM era5 WITH (layout = 'maps') WHERE lat = 5");
+    assert_eq!(s.layout.map(|n| n.value).as_deref(), Some("maps"));
+    let s = sel("SELECT t2m FROM era5 AS OF VERSION 2 WITH (layout = pencils)");
+    assert_eq!(s.layout.map(|n| n.value).as_deref(), Some("pencils"));
+    assert!(parse("SELECT t2m FROM era5 WITH (nolock)").is_err());
+    assert!(parse("SELECT t2m FROM era5 WITH (layout = 'a', layout = 'b')").is_err());
+}
+
+#[test]
+fn negative_literals_and_cast() {
+    let s = sel("SELECT CAST(t2m AS DOUBLE) FROM era5 WHERE lon > -5");
+    let Some(ExprKind::Binary { right, .. }) = s.filter.map(|f| f.kind) else {
+        panic!()
+    };
+    assert!(matches!(right.kind, ExprKind::Number { value, .. } if value == -5.0));
+}

@@ -1,0 +1,140 @@
+//! Aggregation: partial aggregates per worker over contiguous tasks of pieces
+//! (`tasks`), folded by the kernels (`kernels`, `runs`, the strided `rows` kernel)
+//! into per-group statistics (`accumulator`), combined per segment of the group
+//! range at the end and finished into the output columns (`finish`). Nothing here
+//! holds more than the result, the aggregation state and the chunks in flight.
+//!
+//! The whole aggregation runs on the first pull; its columns are then sent block by
+//! block.
+
+mod accumulator;
+mod finish;
+mod kernels;
+mod rows;
+mod runs;
+mod tasks;
+#[cfg(test)]
+mod tests;
+
+use super::emit::ColumnEmitter;
+use super::scan::ScanExec;
+use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
+use crate::error::QueryError;
+use crate::eval::{Col, PExpr};
+use crate::logical::{AggCall, AggInput, GroupKey, OutputColumn};
+use accumulator::NeededStats;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Aggregates over the scan's cells, per group of the kept dimensions.
+pub struct AggregateExec {
+    pub scan: Arc<ScanExec>,
+    pub inputs: Vec<AggInput>,
+    pub calls: Vec<AggCall>,
+    /// Output expressions over the calls (as slots).
+    pub outputs: Vec<PExpr>,
+    pub groups: Vec<GroupKey>,
+    pub columns: Vec<OutputColumn>,
+    /// Bytes of the merged state (for EXPLAIN).
+    pub state_bytes: u64,
+    pub metrics: OperatorMetrics,
+}
+
+impl AggregateExec {
+    /// Runs the aggregation; returns the output columns (each over all groups).
+    fn run(&self, ctx: &TaskContext) -> Result<Vec<Col>, QueryError> {
+        let needs: Vec<NeededStats> = self.inputs.iter().map(NeededStats::of).collect();
+        let gshape: Vec<usize> = self.groups.iter().map(|g| g.len).collect();
+        let ng: usize = gshape.iter().product();
+        let parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
+        ctx.check()?;
+        let t = Instant::now();
+        let call_cols = finish::combine(parts, &needs, &self.calls, ng);
+        OperatorMetrics::add(&self.metrics.merge_ns, t);
+        Ok(finish::output_columns(
+            &self.outputs,
+            call_cols,
+            &gshape,
+            ng,
+        ))
+    }
+
+    fn out_len(&self) -> usize {
+        self.groups.iter().map(|g| g.len).product()
+    }
+}
+
+impl ExecutionPlan for AggregateExec {
+    fn name(&self) -> &'static str {
+        "Aggregate"
+    }
+
+    fn children(&self) -> Vec<&dyn ExecutionPlan> {
+        vec![self.scan.as_ref()]
+    }
+
+    fn fmt_explain(&self) -> Vec<String> {
+        let schema = self.scan.snap.schema();
+        let cols: Vec<String> = self.columns.iter().map(|c| c.describe()).collect();
+        let mut lines = vec![format!("Aggregate: {}", cols.join(", "))];
+        if self.groups.is_empty() {
+            lines.push("  reduce all dimensions (scalar)".into());
+        } else {
+            let g: Vec<String> = self
+                .groups
+                .iter()
+                .map(|g| g.text(&schema.dims[g.dim].name))
+                .collect();
+            lines.push(format!(
+                "  group by: {} -> {} groups",
+                g.join(", "),
+                self.out_len()
+            ));
+        }
+        let ins: Vec<&str> = self.inputs.iter().map(|i| i.text.as_str()).collect();
+        lines.push(format!(
+            "  {} aggregate call(s) over input(s) [{}]; partial aggregates per chunk (f64, NaN skipped), merged across rayon workers",
+            self.calls.len(),
+            ins.join(", ")
+        ));
+        let result: u64 = self
+            .columns
+            .iter()
+            .map(|c| c.dtype.size() as u64 * self.out_len() as u64)
+            .sum();
+        let state = if self.state_bytes > 0 {
+            format!(", aggregation state: {} bytes", self.state_bytes)
+        } else {
+            String::new()
+        };
+        lines.push(format!("  result: {result} bytes{state}"));
+        lines
+    }
+
+    fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
+        // The aggregation runs on the first pull, then its columns go out in blocks.
+        let mut pending = Some(self);
+        let mut emit: Option<ColumnEmitter> = None;
+        Ok(Box::new(std::iter::from_fn(move || {
+            if let Some(op) = pending.take() {
+                match op.run(&ctx) {
+                    Ok(cols) => {
+                        emit = Some(ColumnEmitter::new(
+                            cols.into_iter().map(Some).collect(),
+                            0,
+                            op.columns.iter().map(|c| c.dtype).collect(),
+                            op.out_len(),
+                            ctx.block_bytes,
+                        ))
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            emit.as_mut()?.next().map(Ok)
+        })))
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+}

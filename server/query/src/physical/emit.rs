@@ -1,0 +1,101 @@
+//! Finished columns (an aggregate's outputs, a projection's stashed columns) sent
+//! as blocks of at most `block_bytes`, one column after another.
+
+use super::Block;
+use crate::eval::Col;
+use arrayq_storage::DType;
+
+/// Sends whole columns block by block.
+pub struct ColumnEmitter {
+    cols: Vec<Option<Col>>,
+    dtypes: Vec<DType>,
+    /// Elements of every column.
+    len: usize,
+    block_bytes: usize,
+    col: usize,
+    offset: usize,
+}
+
+impl ColumnEmitter {
+    /// Emits `cols[first..]` (each `len` elements of its dtype).
+    pub fn new(
+        cols: Vec<Option<Col>>,
+        first: usize,
+        dtypes: Vec<DType>,
+        len: usize,
+        block_bytes: usize,
+    ) -> ColumnEmitter {
+        ColumnEmitter {
+            cols,
+            dtypes,
+            len,
+            block_bytes: block_bytes.max(64),
+            col: first,
+            offset: 0,
+        }
+    }
+}
+
+impl Iterator for ColumnEmitter {
+    type Item = Block;
+
+    fn next(&mut self) -> Option<Block> {
+        let (n, col, offset) = (self.len, self.col, self.offset);
+        if col >= self.cols.len() || n == 0 {
+            return None;
+        }
+        let per = (self.block_bytes / self.dtypes[col].size()).max(1);
+        let data = self.cols[col].take().expect("column present");
+        if offset == 0 && n <= per {
+            self.col += 1;
+            return Some(Block::Values {
+                column: col,
+                offset: 0,
+                data,
+                len: n,
+            });
+        }
+        let end = (offset + per).min(n);
+        let part = slice_col(&data, offset, end);
+        if end >= n {
+            (self.col, self.offset) = (col + 1, 0);
+        } else {
+            self.cols[col] = Some(data);
+            self.offset = end;
+        }
+        Some(Block::Values {
+            column: col,
+            offset,
+            data: part,
+            len: end - offset,
+        })
+    }
+}
+
+fn slice_col(c: &Col, a: usize, b: usize) -> Col {
+    match c {
+        Col::F32(v) => Col::F32(v[a..b].to_vec()),
+        Col::F64(v) => Col::F64(v[a..b].to_vec()),
+        Col::I64(v) => Col::I64(v[a..b].to_vec()),
+        Col::Bool(v) => Col::Bool(v[a..b].to_vec()),
+        Col::Const(l) => Col::Const(*l),
+    }
+}
+
+/// Parts of one column, in order, joined.
+pub fn concat(parts: Vec<Col>) -> Col {
+    let mut it = parts.into_iter();
+    let Some(mut first) = it.next() else {
+        return Col::F64(vec![]);
+    };
+    for p in it {
+        match (&mut first, p) {
+            (Col::F32(a), Col::F32(b)) => a.extend(b),
+            (Col::F64(a), Col::F64(b)) => a.extend(b),
+            (Col::I64(a), Col::I64(b)) => a.extend(b),
+            (Col::Bool(a), Col::Bool(b)) => a.extend(b),
+            _ => unreachable!("columns keep their type"),
+        }
+    }
+    first
+}

@@ -1,0 +1,191 @@
+//! The scan: attributes of one array version over a region, through one layout,
+//! cut into pieces (one chunk's part of the region each).
+//!
+//! Parents drive it from their own rayon workers: each takes a [`Reader`] and reads
+//! the pieces it works on, so a chunk decodes once, into the memory the kernels
+//! read. Its metrics count what storage delivered (chunks, bytes, read time).
+
+mod reader;
+
+pub use reader::Reader;
+
+use super::explain::fmt_bytes;
+use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
+use crate::error::QueryError;
+use crate::logical::{chunk_pieces, DimSel, LayoutChoice, LayoutWhy, ScanNode};
+use crate::optimizer::NEAR_BYTES;
+use arrayq_storage::{Coordinate, LayoutCost, Region, Snapshot};
+use std::sync::Arc;
+
+/// Reads the attributes a query uses over the selected region, through one layout.
+pub struct ScanExec {
+    pub snap: Snapshot,
+    /// Slot -> attribute index.
+    pub attrs: Vec<usize>,
+    pub dims: Vec<DimSel>,
+    pub region: Region,
+    pub empty: bool,
+    /// Index of the layout read.
+    pub layout: usize,
+    pub layout_why: LayoutWhy,
+    pub candidates: Vec<LayoutCost>,
+    pub filters: Vec<String>,
+    pub metrics: OperatorMetrics,
+}
+
+impl ScanExec {
+    pub fn new(node: ScanNode) -> Result<ScanExec, QueryError> {
+        let LayoutChoice {
+            layout,
+            why,
+            candidates,
+        } = node
+            .layout
+            .ok_or_else(|| QueryError::Internal("a scan without a layout".into()))?;
+        Ok(ScanExec {
+            snap: node.snap,
+            attrs: node.attrs,
+            dims: node.dims,
+            region: node.region,
+            empty: node.empty,
+            layout,
+            layout_why: why,
+            candidates,
+            filters: node.filters,
+            metrics: OperatorMetrics::default(),
+        })
+    }
+
+    pub fn chunk_shape(&self) -> &[u64] {
+        &self.snap.schema().layouts[self.layout].chunk_shape
+    }
+
+    pub fn coords(&self) -> Vec<Coordinate> {
+        self.snap
+            .schema()
+            .dims
+            .iter()
+            .map(|d| d.coord.clone())
+            .collect()
+    }
+
+    /// The pieces of `region` that hold at least one selected cell: with label picks
+    /// (`asset IN (1, 51, 101)`) chunks between the picked labels are never read.
+    pub fn selected_pieces(&self, region: &Region) -> Vec<Region> {
+        let mut pieces = chunk_pieces(region, self.chunk_shape());
+        pieces.retain(|p| {
+            self.dims.iter().zip(&p.0).all(|(sel, r)| match &sel.picks {
+                None => true,
+                Some(picks) => {
+                    let k = picks.partition_point(|&i| i < r.start);
+                    k < picks.len() && picks[k] < r.end
+                }
+            })
+        });
+        pieces
+    }
+}
+
+impl ExecutionPlan for ScanExec {
+    fn name(&self) -> &'static str {
+        "Scan"
+    }
+
+    fn children(&self) -> Vec<&dyn ExecutionPlan> {
+        vec![]
+    }
+
+    fn fmt_explain(&self) -> Vec<String> {
+        let schema = self.snap.schema();
+        let attrs: Vec<&str> = self
+            .attrs
+            .iter()
+            .map(|&a| schema.attrs[a].name.as_str())
+            .collect();
+        let mut lines = vec![format!(
+            "Scan: {} version {} attributes [{}]",
+            schema.name,
+            self.snap.version(),
+            attrs.join(", ")
+        )];
+        if !self.filters.is_empty() {
+            lines.push(format!("  where: {}", self.filters.join(" AND ")));
+        }
+        let picks: Vec<String> = self
+            .dims
+            .iter()
+            .enumerate()
+            .filter_map(|(d, s)| {
+                s.picks.as_ref().map(|p| {
+                    let of = s.range.end - s.range.start;
+                    format!("{}: {} of {of}", schema.dims[d].name, p.len())
+                })
+            })
+            .collect();
+        lines.push(format!(
+            "  region: {} ({} cells){}",
+            self.region,
+            self.region.len(),
+            if picks.is_empty() {
+                String::new()
+            } else {
+                format!(", picks {}", picks.join(", "))
+            }
+        ));
+        let chosen = &schema.layouts[self.layout];
+        let why = match self.layout_why {
+            LayoutWhy::Forced => "forced by WITH (layout = ...)".to_string(),
+            LayoutWhy::Empty => "empty selection: nothing is read".to_string(),
+            _ if self.candidates.len() == 1 => "the only layout".to_string(),
+            LayoutWhy::LeastBytes => "least estimated bytes to read".to_string(),
+            LayoutWhy::SmallerChunks => format!(
+                "estimated bytes within {:.0}% of the least, smaller chunks",
+                NEAR_BYTES * 100.0
+            ),
+        };
+        lines.push(format!(
+            "  layout: {} {:?} ({why})",
+            chosen.name, chosen.chunk_shape
+        ));
+        for c in &self.candidates {
+            let mark = if c.layout == self.layout {
+                "  <- chosen"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "    {} {:?}: {} chunks, ~{}{mark}",
+                c.name,
+                c.chunk_shape,
+                c.chunks,
+                fmt_bytes(c.est_bytes)
+            ));
+        }
+        lines
+    }
+
+    /// On its own, a scan streams its pieces in row-major chunk order.
+    fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
+        let pieces = if self.empty {
+            vec![]
+        } else {
+            self.selected_pieces(&self.region)
+        };
+        let mut reader = Reader::new(&self);
+        let mut next = pieces.into_iter();
+        Ok(Box::new(std::iter::from_fn(move || {
+            let region = next.next()?;
+            Some(reader.read(&self, &ctx, &region).map(|()| Block::Piece {
+                region,
+                columns: reader.cols.clone(),
+            }))
+        })))
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+}
+
+#[cfg(test)]
+mod tests;

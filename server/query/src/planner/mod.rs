@@ -1,0 +1,243 @@
+//! The logical planner: a SELECT against a snapshot becomes a [`QueryPlan`].
+//!
+//! Steps, one file each: names and types are bound (`binder`, `functions`,
+//! `typing`); the WHERE clause becomes per-dimension constraints (`where_clause`)
+//! and those a hyperslab with label picks (`hyperslab`); GROUP BY becomes group keys
+//! with calendar buckets (`group_keys`). The tree it builds is
+//! `Projection | Aggregate -> Filter -> Scan(whole array)`; pushing the filter into
+//! the scan and choosing the layout are optimizer rules.
+
+mod binder;
+mod functions;
+mod group_keys;
+mod hyperslab;
+mod typing;
+mod where_clause;
+
+use crate::ast::*;
+use crate::error::{not_found, QueryError};
+use crate::logical::{
+    AggregateNode, DimSel, FilterNode, LogicalPlan, OutputColumn, ProjectionNode, QueryPlan,
+    ScanNode,
+};
+use crate::{CoordValues, ResultHeader};
+use arrayq_storage::{ArraySchema, Snapshot};
+use binder::{Binder, Mode};
+use group_keys::{coord_values, group_keys, is_group_key};
+use hyperslab::select_dim;
+use std::collections::BTreeSet;
+use typing::{contains_agg, out_dtype};
+use where_clause::where_to_constraints;
+
+/// Plans a SELECT against a snapshot; results over `max_result_bytes` (or an
+/// aggregation state over twice that) are refused here, before anything is read.
+pub fn plan_select(
+    snap: Snapshot,
+    sel: &Select,
+    max_result_bytes: u64,
+) -> Result<QueryPlan, QueryError> {
+    let schema = snap.schema().clone();
+    let mut binder = Binder {
+        schema: &schema,
+        attrs: Vec::new(),
+    };
+    let mut notes = Vec::new();
+
+    // Selection.
+    let per_dim = match &sel.filter {
+        Some(f) => where_to_constraints(&binder, f)?,
+        None => (0..schema.dims.len()).map(|_| Vec::new()).collect(),
+    };
+    let filters: Vec<String> = per_dim
+        .iter()
+        .flatten()
+        .map(|(_, t)| t.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let dims: Vec<DimSel> = (0..schema.dims.len())
+        .map(|d| select_dim(&schema, d, &per_dim[d], &mut notes))
+        .collect();
+    let empty = dims.iter().any(|d| d.count() == 0);
+
+    // Items.
+    let mut items: Vec<(Expr, Option<String>)> = Vec::new();
+    for it in &sel.items {
+        match it {
+            SelectItem::Wildcard(span) => {
+                for a in &schema.attrs {
+                    items.push((Expr::new(ExprKind::Ident(a.name.clone()), *span), None));
+                }
+            }
+            SelectItem::Expr { expr, alias } => items.push((expr.clone(), alias.clone())),
+        }
+    }
+    let is_agg = !sel.group_by.is_empty() || items.iter().any(|(e, _)| contains_agg(e));
+    let wildcard = sel.items.iter().find_map(|i| match i {
+        SelectItem::Wildcard(span) => Some(*span),
+        SelectItem::Expr { .. } => None,
+    });
+    if let (true, Some(span)) = (is_agg, wildcard) {
+        return Err(
+            QueryError::plan("SELECT * cannot be combined with aggregates or GROUP BY").at(span),
+        );
+    }
+
+    /// The node above the filter, before the scan (which needs every slot) exists.
+    enum Top {
+        Projection(Vec<crate::eval::PExpr>),
+        Aggregate(Box<AggregateParts>),
+    }
+    let mut columns = Vec::new();
+    let column = |e: &Expr, alias: &Option<String>, dtype| OutputColumn {
+        name: alias.clone().unwrap_or_else(|| e.to_string()),
+        text: e.to_string(),
+        dtype,
+    };
+    let header_dims: Vec<(String, CoordValues, usize)>;
+    let mut state_bytes = 0u64;
+    let top = if !is_agg {
+        let mut exprs = Vec::new();
+        for (e, alias) in &items {
+            let p = binder.bind(e, &mut Mode::Scan)?;
+            columns.push(column(e, alias, out_dtype(&p, &binder.attrs, &schema)));
+            exprs.push(p);
+        }
+        header_dims = dims
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.squeeze || empty)
+            .map(|(d, s)| {
+                let dim = &schema.dims[d];
+                (
+                    dim.name.clone(),
+                    coord_values(&dim.coord, &s.indices()),
+                    s.count(),
+                )
+            })
+            .collect();
+        Top::Projection(exprs)
+    } else {
+        let (groups, key_exprs) = group_keys(&binder, &sel.group_by, &items, &dims)?;
+        // Select items: group keys name dimensions; the rest are aggregate expressions.
+        let mut inputs = Vec::new();
+        let mut calls = Vec::new();
+        let mut call_keys = Vec::new();
+        let mut outputs = Vec::new();
+        for (e, alias) in &items {
+            if is_group_key(&binder, e, alias.as_deref(), &groups, &key_exprs) {
+                continue;
+            }
+            let mut mode = Mode::Final {
+                inputs: &mut inputs,
+                calls: &mut calls,
+                call_keys: &mut call_keys,
+            };
+            let p = binder.bind(e, &mut mode)?;
+            columns.push(column(e, alias, p.ty().dtype()));
+            outputs.push(p);
+        }
+        if outputs.is_empty() {
+            return Err(QueryError::plan(
+                "an aggregate query needs at least one aggregate, e.g. avg(t2m)",
+            ));
+        }
+        let ngroups: u64 = groups.iter().map(|g| g.len as u64).product();
+        state_bytes = ngroups
+            * inputs
+                .iter()
+                .map(|i| 8 * (1 + i.sum as u64 + i.var as u64 + i.min as u64 + i.max as u64))
+                .sum::<u64>();
+        header_dims = groups
+            .iter()
+            .map(|g| (g.name.clone(), g.coords.clone(), g.len))
+            .collect();
+        Top::Aggregate(Box::new(AggregateParts {
+            inputs,
+            calls,
+            outputs,
+            groups,
+        }))
+    };
+    let shape: Vec<usize> = header_dims.iter().map(|h| h.2).collect();
+    let n: u64 = shape.iter().map(|&x| x as u64).product();
+    let result_bytes: u64 = columns.iter().map(|c| c.dtype.size() as u64 * n).sum();
+    if result_bytes > max_result_bytes {
+        return Err(QueryError::ResourcesExhausted(format!(
+            "the result would hold {result_bytes} bytes ({n} cells x {} columns), over the limit of {max_result_bytes} bytes; select a smaller region or aggregate",
+            columns.len()
+        )));
+    }
+    if state_bytes > max_result_bytes.saturating_mul(2) {
+        return Err(QueryError::ResourcesExhausted(format!(
+            "the aggregation would need {state_bytes} bytes of state, over twice the result limit of {max_result_bytes} bytes"
+        )));
+    }
+    if empty {
+        notes.push("the selection is empty".into());
+    }
+    let forced_layout = forced_layout(&schema, sel.layout.as_ref())?;
+    let scalar = header_dims.is_empty();
+    let header = ResultHeader {
+        dims: header_dims.iter().map(|h| h.0.clone()).collect(),
+        coords: header_dims.into_iter().map(|h| h.1).collect(),
+        shape,
+        columns: columns.iter().map(|c| (c.name.clone(), c.dtype)).collect(),
+        scalar,
+        notes,
+        layout: String::new(),
+        version: snap.version(),
+    };
+    let scan = ScanNode::whole(snap, binder.attrs, forced_layout);
+    let filter = LogicalPlan::Filter(FilterNode {
+        input: Box::new(LogicalPlan::Scan(scan)),
+        dims,
+        texts: filters,
+    });
+    let root = match top {
+        Top::Projection(exprs) => LogicalPlan::Projection(ProjectionNode {
+            input: Box::new(filter),
+            exprs,
+            columns,
+        }),
+        Top::Aggregate(parts) => LogicalPlan::Aggregate(AggregateNode {
+            input: Box::new(filter),
+            inputs: parts.inputs,
+            calls: parts.calls,
+            outputs: parts.outputs,
+            groups: parts.groups,
+            columns,
+            state_bytes,
+        }),
+    };
+    Ok(QueryPlan { root, header })
+}
+
+/// What binding an aggregate query produced.
+struct AggregateParts {
+    inputs: Vec<crate::logical::AggInput>,
+    calls: Vec<crate::logical::AggCall>,
+    outputs: Vec<crate::eval::PExpr>,
+    groups: Vec<crate::logical::GroupKey>,
+}
+
+/// The layout named by `FROM a WITH (layout = 'x')`, if any.
+fn forced_layout(schema: &ArraySchema, name: Option<&Name>) -> Result<Option<usize>, QueryError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    schema
+        .layouts
+        .iter()
+        .position(|l| l.name == name.value)
+        .map(Some)
+        .ok_or_else(|| {
+            not_found(
+                "layout",
+                &name.value,
+                &format!(" of array '{}'", schema.name),
+                schema.layouts.iter().map(|l| l.name.as_str()),
+            )
+            .at(name.span)
+        })
+}
