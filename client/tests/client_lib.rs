@@ -335,9 +335,9 @@ fn catalog_statements_answer_with_tables() {
         let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["array", "dimensions", "attributes", "layouts", "version"]
+            ["name", "dimensions", "attributes", "layouts", "version"]
         );
-        assert_eq!(text_column(&r, "array"), ["a", "b"]);
+        assert_eq!(text_column(&r, "name"), ["a", "b"]);
         assert_eq!(text_column(&r, "dimensions"), ["i(2)", "i(3)"]);
         assert_eq!(text_column(&r, "attributes"), ["v f32", "v f32"]);
         assert_eq!(text_column(&r, "version"), ["0", "0"]);
@@ -353,7 +353,7 @@ fn catalog_statements_answer_with_tables() {
         // Text columns are not handed out block by block.
         let mut st = c.query_stream("SHOW ARRAYS").await.unwrap();
         let e = st.next_block().await.unwrap_err();
-        assert!(e.to_string().contains("column 'array' holds text"), "{e}");
+        assert!(e.to_string().contains("column 'name' holds text"), "{e}");
 
         // DROP through Query, then the listing is empty (zero rows, same columns).
         let r = c.query("DROP ARRAY a").await.unwrap();
@@ -363,6 +363,6 @@ fn catalog_statements_answer_with_tables() {
         let r = c.query("SHOW ARRAYS").await.unwrap();
         assert_eq!(r.shape, vec![0]);
         assert_eq!(r.columns.len(), 5);
-        assert!(text_column(&r, "array").is_empty());
+        assert!(text_column(&r, "name").is_empty());
     });
 }

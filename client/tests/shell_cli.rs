@@ -195,7 +195,7 @@ fn output_formats() {
     assert_eq!(
         j["values"],
         serde_json::json!({
-            "array": ["t"],
+            "name": ["t"],
             "dimensions": ["time(3), x(4)"],
             "attributes": ["v f32, n i64"],
             "layouts": ["primary"],

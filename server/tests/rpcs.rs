@@ -419,14 +419,14 @@ async fn every_rpc_write_then_query() {
     assert_eq!(
         columns,
         [
-            ("array", DType::String),
+            ("name", DType::String),
             ("dimensions", DType::String),
             ("attributes", DType::String),
             ("layouts", DType::String),
             ("version", DType::String),
         ]
     );
-    assert_eq!(r.text("array"), ["cube", "plain", "power"]);
+    assert_eq!(r.text("name"), ["cube", "plain", "power"]);
     assert_eq!(
         r.text("dimensions"),
         [

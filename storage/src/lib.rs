@@ -24,6 +24,7 @@ mod vacuum;
 mod write;
 
 /// Shared bytes, as [`Snapshot::stored_chunk`] hands out stored chunks.
+pub use arrayq_format::time;
 pub use bytes::Bytes;
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate};

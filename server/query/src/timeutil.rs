@@ -8,42 +8,16 @@ use chrono_tz::Tz;
 
 pub const NS_PER_SEC: i64 = 1_000_000_000;
 
-/// Parses an ISO-8601 instant: `2023-01-01T00:00:00Z`, with an offset, or without
-/// one (then UTC); `2023-01-01 12:00`, or a bare date (midnight UTC).
+/// Parses an ISO-8601 instant (the forms of [`arrayq_storage::time::parse_unix_ns`],
+/// the one timestamp parser).
 pub fn parse_instant(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return t.timestamp_nanos_opt();
-    }
-    let s2 = s.trim_end_matches(['Z', 'z']);
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s2, fmt) {
-            return t.and_utc().timestamp_nanos_opt();
-        }
-    }
-    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z") {
-        return t.timestamp_nanos_opt();
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s2, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt();
-    }
-    None
+    arrayq_storage::time::parse_unix_ns(s).ok()
 }
 
-/// Formats UTC ns as `2023-01-01T00:00:00Z` (with fractional seconds when present).
+/// Formats UTC ns with the one timestamp formatter: `2023-01-01T00:00:00Z`,
+/// fractional seconds only when present, trailing zeros trimmed.
 pub fn format_instant(ns: i64) -> String {
-    let t = DateTime::<Utc>::from_timestamp_nanos(ns);
-    if ns.rem_euclid(NS_PER_SEC) == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
-    }
+    arrayq_storage::time::format_unix_ns(ns)
 }
 
 /// Parses a step: `'1 hour'`, `'15 minutes'`, `'1 day'`, `'30 s'`, `'PT15M'`.

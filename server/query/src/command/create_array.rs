@@ -102,11 +102,11 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                     .at(o.value_span),
             )
         }
-        None => default_chunks(&dims),
+        None => arrayq_storage::schema::default_chunk_shape(&dims),
     };
     let lname = opt_str(&c.options, "layout")?
         .map(|(n, _)| n)
-        .unwrap_or_else(|| "primary".into());
+        .unwrap_or_else(|| arrayq_storage::schema::DEFAULT_LAYOUT_NAME.into());
     let schema = ArraySchema {
         name: c.name.clone(),
         dims,
@@ -121,16 +121,4 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         array: Some(c.name.clone()),
         version: Some(info.version),
     })
-}
-
-fn default_chunks(dims: &[Dimension]) -> Vec<u64> {
-    let mut v: Vec<u64> = dims
-        .iter()
-        .map(|d| if d.growable { 256 } else { d.len.clamp(1, 256) })
-        .collect();
-    while v.iter().product::<u64>() > 1 << 20 {
-        let (i, _) = v.iter().enumerate().max_by_key(|(_, x)| **x).unwrap();
-        v[i] = v[i].div_ceil(2);
-    }
-    v
 }

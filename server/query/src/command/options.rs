@@ -50,7 +50,10 @@ pub(super) fn check_opts(opts: &[Opt], allowed: &[&str]) -> Result<(), QueryErro
 }
 
 pub(super) fn codec_from(opts: &[Opt], esize: usize) -> Result<CodecChain, QueryError> {
-    let (level, level_span) = opt_num(opts, "zstd_level")?.unwrap_or((3.0, Span::default()));
+    let (level, level_span) = opt_num(opts, "zstd_level")?.unwrap_or((
+        f64::from(arrayq_storage::schema::DEFAULT_ZSTD_LEVEL),
+        Span::default(),
+    ));
     if level.fract() != 0.0 {
         return Err(QueryError::type_error("zstd_level must be an integer").at(level_span));
     }

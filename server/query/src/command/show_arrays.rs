@@ -32,7 +32,7 @@ pub(crate) fn show_arrays(store: &Store) -> Result<Execution, QueryError> {
         ]);
     }
     Ok(Execution::Table(TextTable {
-        columns: ["array", "dimensions", "attributes", "layouts", "version"]
+        columns: ["name", "dimensions", "attributes", "layouts", "version"]
             .map(String::from)
             .to_vec(),
         rows,
