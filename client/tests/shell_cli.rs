@@ -205,12 +205,12 @@ fn output_formats() {
     let out = s.ok(&["-c", "SHOW ARRAYS", "--format", "csv"]);
     assert_eq!(
         out,
-        "row,array,dimensions,attributes,layouts,version\n0,t,\"time(3), x(4)\",\"v f32, n i64\",primary,2\n"
+        "row,name,dimensions,attributes,layouts,version\n0,t,\"time(3), x(4)\",\"v f32, n i64\",primary,2\n"
     );
     let o = s.run(&["-c", "SHOW ARRAYS", "--format", "npy"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("column 'array' holds text, which .npy cannot hold"),
+        stderr(&o).contains("column 'name' holds text, which .npy cannot hold"),
         "{}",
         stderr(&o)
     );
@@ -235,7 +235,7 @@ fn scripts_errors_and_exit_codes() {
     );
     // SHOW ARRAYS: a table with a row per array.
     assert!(
-        out.contains("   0 | s     | i(2)       | a f32      | primary |"),
+        out.contains("   0 | s    | i(2)       | a f32      | primary |"),
         "{out}"
     );
     assert!(
