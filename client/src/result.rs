@@ -380,48 +380,12 @@ pub struct Block {
 /// result-only type; see [`ColumnType::from_wire`] for result columns).
 pub fn dtype_from_wire(v: i32) -> Result<DType, arrayq_proto::ProtocolError> {
     let d = v1::DType::from_wire(v)?;
-    dtype_from_proto(d).ok_or_else(|| {
+    d.element().ok_or_else(|| {
         arrayq_proto::ProtocolError::new(format!(
             "dtype {} is a result-only type, not an element type",
             d.as_str_name()
         ))
     })
-}
-
-/// Storage dtype of a proto dtype; `None` for the two without elements,
-/// UNSPECIFIED and the result-only STRING.
-pub(crate) fn dtype_from_proto(d: v1::DType) -> Option<DType> {
-    Some(match d {
-        v1::DType::Unspecified | v1::DType::String => return None,
-        v1::DType::F32 => DType::F32,
-        v1::DType::F64 => DType::F64,
-        v1::DType::I8 => DType::I8,
-        v1::DType::I16 => DType::I16,
-        v1::DType::I32 => DType::I32,
-        v1::DType::I64 => DType::I64,
-        v1::DType::U8 => DType::U8,
-        v1::DType::U16 => DType::U16,
-        v1::DType::U32 => DType::U32,
-        v1::DType::U64 => DType::U64,
-        v1::DType::Bool => DType::Bool,
-    })
-}
-
-/// Proto dtype of a storage dtype.
-pub fn dtype_to_proto(d: DType) -> v1::DType {
-    match d {
-        DType::F32 => v1::DType::F32,
-        DType::F64 => v1::DType::F64,
-        DType::I8 => v1::DType::I8,
-        DType::I16 => v1::DType::I16,
-        DType::I32 => v1::DType::I32,
-        DType::I64 => v1::DType::I64,
-        DType::U8 => v1::DType::U8,
-        DType::U16 => v1::DType::U16,
-        DType::U32 => v1::DType::U32,
-        DType::U64 => v1::DType::U64,
-        DType::Bool => v1::DType::Bool,
-    }
 }
 
 #[cfg(test)]

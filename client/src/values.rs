@@ -23,7 +23,7 @@ impl ColumnType {
     pub fn from_wire(v: i32) -> std::result::Result<ColumnType, arrayq_proto::ProtocolError> {
         // from_wire has refused UNSPECIFIED: every other type without elements is text.
         let d = v1::DType::from_wire(v)?;
-        Ok(crate::result::dtype_from_proto(d).map_or(ColumnType::Text, ColumnType::Numeric))
+        Ok(d.element().map_or(ColumnType::Text, ColumnType::Numeric))
     }
 
     /// The element type of a numeric column; `None` for text.

@@ -86,52 +86,39 @@ impl DType {
         DType::Bool,
     ];
 
+    /// The element type this wire type carries; `None` for `Unspecified` and for the
+    /// result-only `String`. The one mapping between the wire and `arrayq-format`.
+    pub const fn element(self) -> Option<arrayq_format::DType> {
+        use arrayq_format::DType as E;
+        Some(match self {
+            DType::Unspecified | DType::String => return None,
+            DType::F32 => E::F32,
+            DType::F64 => E::F64,
+            DType::I8 => E::I8,
+            DType::I16 => E::I16,
+            DType::I32 => E::I32,
+            DType::I64 => E::I64,
+            DType::U8 => E::U8,
+            DType::U16 => E::U16,
+            DType::U32 => E::U32,
+            DType::U64 => E::U64,
+            DType::Bool => E::Bool,
+        })
+    }
+
     /// Size of one element in bytes (BOOL: 1). `0` for `Unspecified` and for
     /// `String`, whose values travel as text (`DataBlock.strings`), not as bytes.
-    pub const fn size_bytes(self) -> usize {
-        match self {
-            DType::Unspecified | DType::String => 0,
-            DType::I8 | DType::U8 | DType::Bool => 1,
-            DType::I16 | DType::U16 => 2,
-            DType::F32 | DType::I32 | DType::U32 => 4,
-            DType::F64 | DType::I64 | DType::U64 => 8,
-        }
+    pub fn size_bytes(self) -> usize {
+        self.element().map_or(0, |e| e.size())
     }
 
-    /// Short lower-case name: `"f32"`, `"i64"`, `"bool"`, ... (`"unspecified"`).
-    pub const fn short_name(self) -> &'static str {
+    /// Short lower-case name: `"f32"`, `"i64"`, `"bool"`, ... (`"unspecified"`,
+    /// `"string"`), the element type's name from `arrayq-format`.
+    pub fn short_name(self) -> &'static str {
         match self {
             DType::Unspecified => "unspecified",
-            DType::F32 => "f32",
-            DType::F64 => "f64",
-            DType::I8 => "i8",
-            DType::I16 => "i16",
-            DType::I32 => "i32",
-            DType::I64 => "i64",
-            DType::U8 => "u8",
-            DType::U16 => "u16",
-            DType::U32 => "u32",
-            DType::U64 => "u64",
-            DType::Bool => "bool",
             DType::String => "string",
-        }
-    }
-
-    /// numpy dtype string of the little-endian wire format (`"<f4"`, `"|b1"`, ...).
-    pub const fn numpy_str(self) -> &'static str {
-        match self {
-            DType::Unspecified | DType::String => "",
-            DType::F32 => "<f4",
-            DType::F64 => "<f8",
-            DType::I8 => "|i1",
-            DType::I16 => "<i2",
-            DType::I32 => "<i4",
-            DType::I64 => "<i8",
-            DType::U8 => "|u1",
-            DType::U16 => "<u2",
-            DType::U32 => "<u4",
-            DType::U64 => "<u8",
-            DType::Bool => "|b1",
+            d => d.element().map_or("", |e| e.name()),
         }
     }
 
@@ -141,8 +128,7 @@ impl DType {
     pub fn from_name(name: &str) -> Option<DType> {
         let lower = name.trim().to_ascii_lowercase();
         let n = lower.strip_prefix("d_type_").unwrap_or(&lower);
-        let d = arrayq_format::DType::from_name(n)?;
-        DType::ALL.into_iter().find(|p| p.short_name() == d.name())
+        arrayq_format::DType::from_name(n).map(DType::from)
     }
 
     /// `F32` or `F64`.
@@ -172,6 +158,25 @@ impl DType {
             Ok(DType::Unspecified) => Err(ProtocolError::new("dtype is unspecified")),
             Ok(d) => Ok(d),
             Err(_) => Err(ProtocolError::new(format!("unknown dtype value {value}"))),
+        }
+    }
+}
+
+impl From<arrayq_format::DType> for DType {
+    fn from(e: arrayq_format::DType) -> DType {
+        use arrayq_format::DType as E;
+        match e {
+            E::F32 => DType::F32,
+            E::F64 => DType::F64,
+            E::I8 => DType::I8,
+            E::I16 => DType::I16,
+            E::I32 => DType::I32,
+            E::I64 => DType::I64,
+            E::U8 => DType::U8,
+            E::U16 => DType::U16,
+            E::U32 => DType::U32,
+            E::U64 => DType::U64,
+            E::Bool => DType::Bool,
         }
     }
 }

@@ -10,7 +10,6 @@ use arrayq_storage::{BytesToBytes, CodecChain, CoordValue};
 use prost::bytes::BytesMut;
 
 use crate::query::QueryFrame;
-use crate::schema_pb::dtype_to_pb;
 use arrayq_format::time::format_unix_ns;
 
 /// The protobuf change event of a storage change event.
@@ -82,7 +81,7 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
             .iter()
             .map(|(name, d)| pb::ResultColumn {
                 name: name.clone(),
-                dtype: dtype_to_pb(*d) as i32,
+                dtype: pb::DType::from(*d) as i32,
             })
             .collect(),
         shape: if h.scalar {

@@ -13,42 +13,6 @@ use tonic::Status;
 /// Default zstd level of layouts that ask for "server default" (level 0).
 pub const DEFAULT_ZSTD_LEVEL: i32 = arrayq_storage::schema::DEFAULT_ZSTD_LEVEL;
 
-/// Storage dtype of a protobuf dtype; `None` for `Unspecified` and for the
-/// result-only `String`.
-pub fn dtype_from_pb(d: pb::DType) -> Option<DType> {
-    Some(match d {
-        pb::DType::Unspecified | pb::DType::String => return None,
-        pb::DType::F32 => DType::F32,
-        pb::DType::F64 => DType::F64,
-        pb::DType::I8 => DType::I8,
-        pb::DType::I16 => DType::I16,
-        pb::DType::I32 => DType::I32,
-        pb::DType::I64 => DType::I64,
-        pb::DType::U8 => DType::U8,
-        pb::DType::U16 => DType::U16,
-        pb::DType::U32 => DType::U32,
-        pb::DType::U64 => DType::U64,
-        pb::DType::Bool => DType::Bool,
-    })
-}
-
-/// Protobuf dtype of a storage dtype.
-pub fn dtype_to_pb(d: DType) -> pb::DType {
-    match d {
-        DType::F32 => pb::DType::F32,
-        DType::F64 => pb::DType::F64,
-        DType::I8 => pb::DType::I8,
-        DType::I16 => pb::DType::I16,
-        DType::I32 => pb::DType::I32,
-        DType::I64 => pb::DType::I64,
-        DType::U8 => pb::DType::U8,
-        DType::U16 => pb::DType::U16,
-        DType::U32 => pb::DType::U32,
-        DType::U64 => pb::DType::U64,
-        DType::Bool => pb::DType::Bool,
-    }
-}
-
 fn bad(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg.into())
 }
@@ -114,7 +78,7 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
                     a.name
                 )))
             }
-            Ok(d) => dtype_from_pb(d),
+            Ok(d) => d.element(),
             Err(_) => None,
         }
         .ok_or_else(|| {
@@ -263,7 +227,7 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
             .iter()
             .map(|a| pb::Attribute {
                 name: a.name.clone(),
-                dtype: dtype_to_pb(a.dtype) as i32,
+                dtype: pb::DType::from(a.dtype) as i32,
                 fill: fill_to_pb(a),
             })
             .collect(),
