@@ -9,7 +9,7 @@ use arrayq_query::{CoordValues, QueryStats, StoredBlock};
 use arrayq_storage::{BytesToBytes, CodecChain, CoordValue};
 use prost::bytes::BytesMut;
 
-use crate::query::QueryFrame;
+use crate::frames::QueryFrame;
 use arrayq_format::time::format_unix_ns;
 
 /// The protobuf change event of a storage change event.

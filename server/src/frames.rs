@@ -7,6 +7,32 @@ use arrayq_proto::v1::{CoordinateBlock, DataBlock, QueryResponse, ResultHeader};
 use arrayq_proto::{Bytes, MAX_BLOCK_BYTES, MAX_STRING_BLOCK_BYTES};
 use prost::Message;
 
+/// One message of a Query response as the worker hands it to the transport.
+#[derive(Clone, Debug)]
+pub enum QueryFrame {
+    Message(QueryResponse),
+    /// A `DataBlock` of stored chunks: the block without `data`, and the chunks whose
+    /// concatenation is `data` (views of the store's segment files, written to the
+    /// socket as they are; see `wire.rs`).
+    Stored {
+        block: DataBlock,
+        chunks: Vec<Bytes>,
+    },
+}
+
+impl QueryFrame {
+    /// The whole protobuf message (the chunks joined into `data`).
+    pub fn into_message(self) -> QueryResponse {
+        match self {
+            QueryFrame::Message(m) => m,
+            QueryFrame::Stored { mut block, chunks } => {
+                block.data = Bytes::from(chunks.concat());
+                block.into()
+            }
+        }
+    }
+}
+
 /// Most coordinates in one `CoordinateBlock` (an int64 varint takes at most 10
 /// bytes and a double 8, so a block stays below 4 MiB).
 pub const MAX_COORDINATES_PER_BLOCK: usize = 400_000;

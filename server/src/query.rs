@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arrayq_proto::v1::{DataBlock, QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
-use arrayq_proto::Bytes;
+use arrayq_proto::v1::{QueryResponse, QueryStats as PbStats, ResultHeader as PbHeader};
 use arrayq_proto::MAX_BLOCK_BYTES;
 use arrayq_query::{Execution, QueryContext, QueryError, WireBlock};
 use tokio::runtime::Handle;
@@ -26,35 +25,10 @@ use tracing::{info, warn};
 
 use crate::convert::{header_to_pb, stats_to_pb, stored_block_frame};
 use crate::errors::query_status;
+pub use crate::frames::QueryFrame;
 use crate::frames::{data_blocks, header_messages};
 use crate::state::{CallCancel, Reason, Registered, Shared};
 use crate::table_result::{ddl_columns, listing_columns, table_messages, TableColumn};
-
-/// One message of a Query response as the worker hands it to the transport.
-#[derive(Clone, Debug)]
-pub enum QueryFrame {
-    Message(QueryResponse),
-    /// A `DataBlock` of stored chunks: the block without `data`, and the chunks whose
-    /// concatenation is `data` (views of the store's segment files, written to the
-    /// socket as they are; see `wire.rs`).
-    Stored {
-        block: DataBlock,
-        chunks: Vec<Bytes>,
-    },
-}
-
-impl QueryFrame {
-    /// The whole protobuf message (the chunks joined into `data`).
-    pub fn into_message(self) -> QueryResponse {
-        match self {
-            QueryFrame::Message(m) => m,
-            QueryFrame::Stored { mut block, chunks } => {
-                block.data = Bytes::from(chunks.concat());
-                block.into()
-            }
-        }
-    }
-}
 
 /// How a call ended, written by the worker before it drops its sender.
 #[derive(Default)]

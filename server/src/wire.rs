@@ -29,7 +29,8 @@ use tonic::server::NamedService;
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::query::{CallStream, QueryFrame};
+use crate::frames::QueryFrame;
+use crate::query::CallStream;
 use crate::service::ArrayQService;
 
 /// Path of the Query RPC.

@@ -19,9 +19,11 @@ pub mod region;
 pub mod schema;
 mod segments;
 mod snapshot;
+mod staging_dir;
 mod store;
 mod vacuum;
 mod write;
+mod write_source;
 
 /// Shared bytes, as [`Snapshot::stored_chunk`] hands out stored chunks.
 pub use arrayq_format::time;

@@ -2,10 +2,11 @@
 
 use crate::dtype::{Buffer, DType};
 use crate::error::{Result, StorageError};
+use crate::keys;
 use crate::meta::VersionMeta;
 use crate::region::{for_each_run, is_contiguous, offset_of, Region};
 use crate::schema::{ArraySchema, Attribute, Layout};
-use crate::store::Store;
+use crate::store::{AsOf, Store};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -75,6 +76,54 @@ struct ChunkJob<'a> {
 struct OutPtr(*mut u8, usize);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
+
+impl Store {
+    /// A consistent, read-only view of an array at a version.
+    pub fn snapshot(&self, name: &str, as_of: AsOf) -> Result<Snapshot> {
+        let st = self.state(name)?;
+        let version = match as_of {
+            AsOf::Latest => return Ok(Snapshot::new(self.clone(), st.head.clone())),
+            AsOf::Version(v) => v,
+            AsOf::Timestamp(t) => st
+                .versions
+                .iter()
+                .rev()
+                .find(|c| c.timestamp_ns <= t)
+                .map(|c| c.version)
+                .ok_or(StorageError::NoVersionAtTime {
+                    array: name.to_string(),
+                    timestamp_ns: t,
+                })?,
+        };
+        if version > st.head.version {
+            return Err(StorageError::UnknownVersion {
+                array: name.to_string(),
+                version,
+                head: st.head.version,
+            });
+        }
+        if version < st.floor {
+            return Err(StorageError::Vacuumed {
+                array: name.to_string(),
+                version,
+                oldest: st.floor,
+            });
+        }
+        if version == st.head.version {
+            return Ok(Snapshot::new(self.clone(), st.head.clone()));
+        }
+        let raw = self.inner.tree.get(keys::meta(st.id, version))?.ok_or(
+            StorageError::UnknownVersion {
+                array: name.to_string(),
+                version,
+                head: st.head.version,
+            },
+        )?;
+        let meta: VersionMeta = serde_json::from_slice(&raw)
+            .map_err(|e| StorageError::Metadata(format!("{name} v{version}: {e}")))?;
+        Ok(Snapshot::new(self.clone(), Arc::new(meta)))
+    }
+}
 
 impl Snapshot {
     pub(crate) fn new(store: Store, meta: Arc<VersionMeta>) -> Snapshot {

@@ -5,7 +5,6 @@ use crate::keys;
 use crate::meta::{ChangeEvent, ChangeKind, CommitInfo, LayoutStats, VersionMeta};
 use crate::schema::ArraySchema;
 use crate::segments::Segments;
-use crate::snapshot::Snapshot;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -182,8 +181,8 @@ impl Store {
             opts.resident_bytes,
         )?;
         // Nothing staged by an earlier process can still be committed.
-        let staging_dir = crate::ingest::staging_dir(path);
-        crate::ingest::clean_staging_dir(&staging_dir)?;
+        let staging_dir = crate::staging_dir::staging_dir(path);
+        crate::staging_dir::clean_staging_dir(&staging_dir)?;
         let last_seq = tree
             .scan_prefix(b"L")
             .keys()
@@ -513,52 +512,6 @@ impl Store {
             );
         }
         Ok(out)
-    }
-
-    /// A consistent, read-only view of an array at a version.
-    pub fn snapshot(&self, name: &str, as_of: AsOf) -> Result<Snapshot> {
-        let st = self.state(name)?;
-        let version = match as_of {
-            AsOf::Latest => return Ok(Snapshot::new(self.clone(), st.head.clone())),
-            AsOf::Version(v) => v,
-            AsOf::Timestamp(t) => st
-                .versions
-                .iter()
-                .rev()
-                .find(|c| c.timestamp_ns <= t)
-                .map(|c| c.version)
-                .ok_or(StorageError::NoVersionAtTime {
-                    array: name.to_string(),
-                    timestamp_ns: t,
-                })?,
-        };
-        if version > st.head.version {
-            return Err(StorageError::UnknownVersion {
-                array: name.to_string(),
-                version,
-                head: st.head.version,
-            });
-        }
-        if version < st.floor {
-            return Err(StorageError::Vacuumed {
-                array: name.to_string(),
-                version,
-                oldest: st.floor,
-            });
-        }
-        if version == st.head.version {
-            return Ok(Snapshot::new(self.clone(), st.head.clone()));
-        }
-        let raw = self.inner.tree.get(keys::meta(st.id, version))?.ok_or(
-            StorageError::UnknownVersion {
-                array: name.to_string(),
-                version,
-                head: st.head.version,
-            },
-        )?;
-        let meta: VersionMeta = serde_json::from_slice(&raw)
-            .map_err(|e| StorageError::Metadata(format!("{name} v{version}: {e}")))?;
-        Ok(Snapshot::new(self.clone(), Arc::new(meta)))
     }
 
     /// (version, timestamp) of every kept version of an array, ascending.

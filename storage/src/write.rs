@@ -4,12 +4,12 @@
 use crate::coord::Coordinate;
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
-use crate::ingest::source::{copy_box_from, BufferSource, WriteSource};
 use crate::keys;
 use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 use crate::region::{copy_box, is_contiguous, offset_of, Region};
 use crate::schema::{ArraySchema, Layout};
 use crate::store::{now_ns, ArrayState, Store};
+use crate::write_source::{copy_box_from, BufferSource, WriteSource};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;

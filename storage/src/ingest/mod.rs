@@ -7,10 +7,8 @@
 mod error;
 mod records;
 mod sink;
-pub(crate) mod source;
 mod spill;
 mod staging;
 
 pub use error::{IngestError, IngestResult};
 pub use sink::{BlockId, IngestOptions, IngestSink};
-pub(crate) use spill::{clean_staging_dir, staging_dir};

@@ -3,9 +3,9 @@
 //! appended in order; at commit each becomes a [`WriteSource`] the chunk writer
 //! reads sub-regions from.
 
-use super::source::WriteSource;
 use super::spill::SpillFile;
 use crate::error::Result;
+use crate::write_source::WriteSource;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
