@@ -414,3 +414,45 @@ fn labels_and_growth_as_in_a_plain_write() {
     let want: Vec<f64> = (0..21).map(|x| (x * x) as f64).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn owned_buffers_commit_uncopied_and_later_blocks_win_where_they_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // A tiny bound: an owned buffer is never staged, so nothing spills for it.
+    let mut sink = store.ingest_with("g", tiny()).unwrap();
+    let whole: Vec<f64> = (0..20u64)
+        .flat_map(|x| (0..9u64).map(move |y| formula(x, y)))
+        .collect();
+    let data = Buffer::F64(ndarray::ArrayD::from_shape_vec(vec![20, 9], whole).unwrap());
+    sink.write_owned("v", &[0, 0], data).unwrap();
+    assert_eq!(sink.spilled_bytes(), 0);
+    // A later block over rows 2..4 replaces those cells with -formula.
+    let b = sink.begin_block("v", &[2, 0], &[2, 9]).unwrap();
+    let bb = block_bytes(
+        [2, 0],
+        [2, 9],
+        |x, y| -formula(x, y),
+        |v| v.to_le_bytes().to_vec(),
+    );
+    push_in_pieces(&mut sink, b, &bb, 64);
+    let bad = Buffer::F32(ndarray::ArrayD::from_elem(vec![1, 9], 1.0f32));
+    assert!(matches!(
+        sink.write_owned("v", &[0, 0], bad).unwrap_err(),
+        IngestError::Storage(StorageError::DTypeMismatch { .. })
+    ));
+    sink.commit().unwrap();
+    for (l, got, shape) in read_all(&store, 0) {
+        assert_eq!(shape, vec![20, 9]);
+        for x in 0..20 {
+            for y in 0..9 {
+                let want = if (2..4).contains(&x) {
+                    -formula(x, y)
+                } else {
+                    formula(x, y)
+                };
+                assert_eq!(got[(x * 9 + y) as usize], want, "layout {l} ({x}, {y})");
+            }
+        }
+    }
+}

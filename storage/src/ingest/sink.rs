@@ -10,6 +10,7 @@ use crate::region::Region;
 use crate::schema::ArraySchema;
 use crate::store::Store;
 use crate::write::WriteTx;
+use crate::write_source::{BufferSource, WriteSource};
 use crate::{Buffer, DType};
 use std::borrow::Cow;
 
@@ -47,6 +48,9 @@ pub struct IngestSink {
     staging: Staging,
     /// Attribute index and region of each staging item.
     items: Vec<(usize, Region)>,
+    /// Buffers handed over whole ([`IngestSink::write_owned`]), by staging item: they
+    /// go to the chunk writer as they are, never copied into staging.
+    owned: Vec<Option<Box<dyn WriteSource>>>,
     /// The staging item of each block.
     blocks: Vec<usize>,
     tiles: Tiles,
@@ -69,6 +73,7 @@ impl Store {
             tx,
             staging: Staging::new(&self.inner.staging_dir, opts.memory_bytes),
             items: Vec::new(),
+            owned: Vec::new(),
             blocks: Vec::new(),
             tiles: Tiles::new(tile_shape),
             memory_bytes: opts.memory_bytes,
@@ -197,6 +202,36 @@ impl IngestSink {
         Ok(block)
     }
 
+    /// Stages a whole buffer the caller hands over at `start`, without copying it:
+    /// it stays in memory (the caller holds it already) and goes to the chunk writer
+    /// as it is at commit. For loaders that build whole slabs in memory; streams of
+    /// pieces go through [`IngestSink::begin_block`].
+    pub fn write_owned(&mut self, attr: &str, start: &[u64], data: Buffer) -> IngestResult<()> {
+        self.check_dtype(attr, &data)?;
+        let a = self.schema().attr_index(attr)?;
+        if start.len() != data.shape().len() {
+            return Err(StorageError::ShapeMismatch(format!(
+                "buffer of attribute '{attr}': start of rank {} but data of rank {}",
+                start.len(),
+                data.shape().len()
+            ))
+            .into());
+        }
+        let region = Region::from_start_shape(start, data.shape());
+        if region.is_empty() {
+            return Err(IngestError::EmptyRegion {
+                attr: attr.to_string(),
+                region: region.to_string(),
+            });
+        }
+        self.tx.check_region(&region)?;
+        let bytes = region.len() * self.schema().attrs[a].dtype.size() as u64;
+        self.reserve(bytes)?;
+        let item = self.add_item(a, region, 0);
+        self.owned[item] = Some(Box::new(BufferSource::new(data)));
+        Ok(())
+    }
+
     /// Sets single cells of `attr`: `coords` holds one index tuple per value (flat,
     /// rank numbers each), `values` the values in the same order (any shape; its
     /// dtype must be the attribute's). Cells never given keep their stored values.
@@ -259,6 +294,7 @@ impl IngestSink {
     pub fn commit(mut self) -> IngestResult<CommitInfo> {
         self.seal_tiles()?;
         for &item in &self.blocks {
+            // (Owned buffers are whole by construction.)
             let (a, region) = &self.items[item];
             let attr = &self.tx.schema().attrs[*a];
             let need = region.len() * attr.dtype.size() as u64;
@@ -273,8 +309,9 @@ impl IngestSink {
             }
         }
         let mut tx = self.tx;
-        for ((a, region), source) in self.items.into_iter().zip(self.staging.into_sources()) {
-            tx.stage(a, region, source);
+        let staged = self.staging.into_sources();
+        for (((a, region), source), owned) in self.items.into_iter().zip(staged).zip(self.owned) {
+            tx.stage(a, region, owned.unwrap_or(source));
         }
         Ok(tx.commit()?)
     }
@@ -311,6 +348,7 @@ impl IngestSink {
         let item = self.staging.add(bytes);
         debug_assert_eq!(item, self.items.len());
         self.items.push((attr, region));
+        self.owned.push(None);
         item
     }
 

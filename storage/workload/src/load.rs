@@ -211,7 +211,7 @@ pub fn load_era5_with(
                 let w = Instant::now();
                 let n = data.len() as u64;
                 let mut sink = store.ingest(name).map_err(storage_error)?;
-                sink.write(ERA5_ATTR, &start, &Buffer::F32(data))
+                sink.write_owned(ERA5_ATTR, &start, Buffer::F32(data))
                     .map_err(storage_error)?;
                 commits.push(sink.commit().map_err(storage_error)?);
                 write_time += w.elapsed();
@@ -400,7 +400,7 @@ pub fn load_energy_with(
                         let values = energy::rows(scale, a0..a1, Some(r));
                         let data = ArrayD::from_shape_vec(IxDyn(&[a1 - a0, n_q]), values)
                             .expect("rows have the band's shape");
-                        sink.write(POWER_ATTR, &[a0 as u64, 0], &Buffer::F32(data))
+                        sink.write_owned(POWER_ATTR, &[a0 as u64, 0], Buffer::F32(data))
                             .map_err(storage_error)?;
                     }
                     bar.inc((a1 - a0) as u64);
