@@ -34,7 +34,7 @@ pub use prost::bytes::Bytes;
 /// The protobuf codec of the generated services, for code that frames or decodes
 /// messages itself.
 pub use tonic_prost::ProstCodec;
-use v1::{write_request, DType, WriteBlock, WriteHeader, WriteRequest};
+use v1::{DType, WriteHeader, WriteRequest};
 
 mod messages;
 mod position;
@@ -240,139 +240,6 @@ impl From<ProtocolError> for Status {
     }
 }
 
-/// Server side: reassembles the data of a Write stream after its header,
-/// checking offsets and sizes.
-///
-/// The server reads the first message with [`WriteRequest::into_header`],
-/// resolves the attribute names against the schema, then creates the
-/// collector with the element size of each listed attribute.
-#[derive(Debug)]
-pub struct WriteCollector {
-    header: WriteHeader,
-    cells: u64,
-    expected_bytes: Vec<usize>,
-    buffers: Vec<Vec<u8>>,
-}
-
-impl WriteCollector {
-    /// Validates the header's shape (at least one attribute, no duplicates,
-    /// positive counts) and prepares one buffer per attribute.
-    /// `elem_sizes[k]` is the element size of `header.attributes[k]`.
-    pub fn new(header: WriteHeader, elem_sizes: &[usize]) -> Result<Self, ProtocolError> {
-        if header.attributes.is_empty() {
-            return Err(ProtocolError::new("WriteHeader lists no attributes"));
-        }
-        if elem_sizes.len() != header.attributes.len() {
-            return Err(ProtocolError::new(format!(
-                "{} element sizes for {} attributes",
-                elem_sizes.len(),
-                header.attributes.len()
-            )));
-        }
-        for (i, a) in header.attributes.iter().enumerate() {
-            if header.attributes[..i].contains(a) {
-                return Err(ProtocolError::new(format!("attribute '{a}' listed twice")));
-            }
-        }
-        if let Some(i) = header.region.iter().position(|r| r.count == 0) {
-            return Err(ProtocolError::new(format!(
-                "region count of dimension {i} is 0"
-            )));
-        }
-        if header.region.iter().any(|r| r.end().is_none()) {
-            return Err(ProtocolError::new("region end overflows"));
-        }
-        let cells =
-            region_cells(&header.region).ok_or_else(|| ProtocolError::new("region too large"))?;
-        let mut expected_bytes = Vec::with_capacity(elem_sizes.len());
-        for &size in elem_sizes {
-            let bytes = cells
-                .checked_mul(size as u64)
-                .and_then(|b| usize::try_from(b).ok())
-                .ok_or_else(|| ProtocolError::new("region too large"))?;
-            expected_bytes.push(bytes);
-        }
-        Ok(WriteCollector {
-            buffers: vec![Vec::new(); elem_sizes.len()],
-            header,
-            cells,
-            expected_bytes,
-        })
-    }
-
-    /// The header.
-    pub fn header(&self) -> &WriteHeader {
-        &self.header
-    }
-
-    /// Number of cells in the region.
-    pub fn cells(&self) -> u64 {
-        self.cells
-    }
-
-    /// Total bytes the stream must carry (all attributes).
-    pub fn expected_total_bytes(&self) -> u64 {
-        self.expected_bytes.iter().map(|&b| b as u64).sum()
-    }
-
-    /// Feeds the next stream message (must be a `WriteBlock`).
-    pub fn push(&mut self, req: WriteRequest) -> Result<(), ProtocolError> {
-        match req.msg {
-            Some(write_request::Msg::Data(b)) => self.push_block(b),
-            Some(write_request::Msg::Header(_)) => {
-                Err(ProtocolError::new("WriteHeader after the first message"))
-            }
-            None => Err(ProtocolError::new("empty WriteRequest")),
-        }
-    }
-
-    /// Feeds one block.
-    pub fn push_block(&mut self, b: WriteBlock) -> Result<(), ProtocolError> {
-        let k = b.attribute as usize;
-        let Some(buf) = self.buffers.get_mut(k) else {
-            return Err(ProtocolError::new(format!(
-                "WriteBlock for attribute index {k}, header lists {}",
-                self.expected_bytes.len()
-            )));
-        };
-        if b.byte_offset != buf.len() as u64 {
-            return Err(ProtocolError::new(format!(
-                "attribute '{}': WriteBlock at byte {} but {} bytes received",
-                self.header.attributes[k],
-                b.byte_offset,
-                buf.len()
-            )));
-        }
-        if buf.len() + b.data.len() > self.expected_bytes[k] {
-            return Err(ProtocolError::new(format!(
-                "attribute '{}': more than the region's {} bytes",
-                self.header.attributes[k], self.expected_bytes[k]
-            )));
-        }
-        if buf.capacity() == 0 {
-            buf.reserve_exact(self.expected_bytes[k].min(1 << 30));
-        }
-        buf.extend_from_slice(&b.data);
-        Ok(())
-    }
-
-    /// Ends the stream: every attribute must be complete. Returns the header
-    /// and the raw bytes of each attribute (header order).
-    pub fn finish(self) -> Result<(WriteHeader, Vec<Vec<u8>>), ProtocolError> {
-        for (k, buf) in self.buffers.iter().enumerate() {
-            if buf.len() != self.expected_bytes[k] {
-                return Err(ProtocolError::new(format!(
-                    "attribute '{}': got {} bytes, region needs {}",
-                    self.header.attributes[k],
-                    buf.len(),
-                    self.expected_bytes[k]
-                )));
-            }
-        }
-        Ok((self.header, self.buffers))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::v1::*;
@@ -474,50 +341,18 @@ mod tests {
         let mut reqs = write_requests(header.clone(), vec![x.clone(), flag.clone()]);
         let first = reqs.next().unwrap().into_header().unwrap();
         assert_eq!(first, header);
-        let mut c = WriteCollector::new(first, &[8, 1]).unwrap();
-        assert_eq!(c.cells(), 6);
-        assert_eq!(c.expected_total_bytes(), 54);
+        // The blocks carry each attribute's bytes in order, under the message bound.
+        let mut got: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
         for r in reqs {
             let r = WriteRequest::decode(r.encode_to_vec().as_slice()).unwrap();
-            c.push(r).unwrap();
+            let Some(write_request::Msg::Data(b)) = r.msg else {
+                panic!("a data block after the header");
+            };
+            assert!(b.data.len() <= MAX_BLOCK_BYTES);
+            let k = b.attribute as usize;
+            assert_eq!(b.byte_offset, got[k].len() as u64);
+            got[k].extend_from_slice(&b.data);
         }
-        let (h, bufs) = c.finish().unwrap();
-        assert_eq!(h.expect_version, Some(4));
-        assert_eq!(bufs, vec![x, flag]);
-    }
-
-    #[test]
-    fn write_collector_rejects_bad_streams() {
-        let header = WriteHeader {
-            array: "a".into(),
-            attributes: vec!["x".into()],
-            region: vec![IndexRange::new(0, 4)],
-            ..Default::default()
-        };
-        assert!(WriteRequest::data(0, 0, vec![]).into_header().is_err());
-        assert!(WriteCollector::new(header.clone(), &[]).is_err());
-        let dup = WriteHeader {
-            attributes: vec!["x".into(), "x".into()],
-            ..header.clone()
-        };
-        assert!(WriteCollector::new(dup, &[4, 4]).is_err());
-        let zero = WriteHeader {
-            region: vec![IndexRange::new(0, 0)],
-            ..header.clone()
-        };
-        assert!(WriteCollector::new(zero, &[4]).is_err());
-
-        let mut c = WriteCollector::new(header.clone(), &[4]).unwrap();
-        assert!(c.push(WriteRequest::header(header.clone())).is_err());
-        assert!(c.push(WriteRequest::data(1, 0, vec![0; 4])).is_err());
-        assert!(c.push(WriteRequest::data(0, 4, vec![0; 4])).is_err());
-        // Unaligned splits are fine.
-        c.push(WriteRequest::data(0, 0, vec![0; 3])).unwrap();
-        c.push(WriteRequest::data(0, 3, vec![0; 10])).unwrap();
-        assert!(c.push(WriteRequest::data(0, 13, vec![0; 4])).is_err());
-        let c2 = WriteCollector::new(header, &[4]).unwrap();
-        assert!(c2.finish().is_err()); // incomplete
-        c.push(WriteRequest::data(0, 13, vec![0; 3])).unwrap();
-        assert_eq!(c.finish().unwrap().1[0].len(), 16);
+        assert_eq!(got, vec![x, flag]);
     }
 }
