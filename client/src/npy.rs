@@ -222,6 +222,15 @@ pub fn write_result_npy(w: impl Write, r: &QueryResult) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A version-1 .npy file written by hand: magic, header length, `header`, `data`.
+    fn npy_v1(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut f = b"\x93NUMPY\x01\x00".to_vec();
+        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        f.extend_from_slice(header.as_bytes());
+        f.extend_from_slice(data);
+        f
+    }
+
     #[test]
     fn roundtrip_plain() {
         let data: Vec<u8> = [1.5f32, -2.0, f32::NAN, 4.0, 5.0, 6.0]
@@ -279,29 +288,27 @@ mod tests {
     fn rejects_bad_files() {
         let e = read_npy(&b"hello world"[..]).unwrap_err().to_string();
         assert!(e.contains("bad magic"), "{e}");
-        let header = "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n";
-        let mut f = b"\x93NUMPY\x01\x00".to_vec();
-        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        f.extend_from_slice(header.as_bytes());
+        let f = npy_v1(
+            "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n",
+            &[],
+        );
         assert!(read_npy(f.as_slice())
             .unwrap_err()
             .to_string()
             .contains("c16"));
-        let header = "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }\n";
-        let mut f = b"\x93NUMPY\x01\x00".to_vec();
-        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        f.extend_from_slice(header.as_bytes());
-        f.extend_from_slice(&[0; 4]);
+        let f = npy_v1(
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }\n",
+            &[0; 4],
+        );
         assert!(read_npy(f.as_slice())
             .unwrap_err()
             .to_string()
             .contains("Fortran"));
         // Two values promised, one given.
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
-        let mut f = b"\x93NUMPY\x01\x00".to_vec();
-        f.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        f.extend_from_slice(header.as_bytes());
-        f.extend_from_slice(&[0; 4]);
+        let f = npy_v1(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n",
+            &[0; 4],
+        );
         assert!(read_npy(f.as_slice())
             .unwrap_err()
             .to_string()

@@ -70,21 +70,11 @@ pub const MAX_STRING_BLOCK_BYTES: usize = MAX_BLOCK_BYTES;
 // ---------------------------------------------------------------------------
 
 impl DType {
-    /// All types an attribute can have, in enum order (`String` is a result-only
-    /// type: catalog listings and DDL outcomes, never stored).
-    pub const ALL: [DType; 11] = [
-        DType::F32,
-        DType::F64,
-        DType::I8,
-        DType::I16,
-        DType::I32,
-        DType::I64,
-        DType::U8,
-        DType::U16,
-        DType::U32,
-        DType::U64,
-        DType::Bool,
-    ];
+    /// All types an attribute can have, in `arrayq-format`'s order (`String` is a
+    /// result-only type: catalog listings and DDL outcomes, never stored).
+    pub fn elements() -> impl Iterator<Item = DType> {
+        arrayq_format::DType::ALL.into_iter().map(DType::from)
+    }
 
     /// The element type this wire type carries; `None` for `Unspecified` and for the
     /// result-only `String`. The one mapping between the wire and `arrayq-format`.
@@ -300,7 +290,8 @@ mod tests {
         assert_eq!(DType::U16.size_bytes(), 2);
         assert_eq!(DType::Bool.size_bytes(), 1);
         assert_eq!(DType::Unspecified.size_bytes(), 0);
-        for d in DType::ALL {
+        assert_eq!(DType::elements().count(), 11);
+        for d in DType::elements() {
             assert_eq!(DType::from_name(d.short_name()), Some(d));
             assert_eq!(DType::from_name(d.as_str_name()), Some(d));
             assert!(d.size_bytes() > 0);
@@ -320,7 +311,7 @@ mod tests {
         // attribute type.
         assert_eq!(DType::from_wire(DType::String as i32), Ok(DType::String));
         assert_eq!(DType::String.size_bytes(), 0);
-        assert!(!DType::ALL.contains(&DType::String));
+        assert!(DType::elements().all(|d| d != DType::String));
     }
 
     #[test]
