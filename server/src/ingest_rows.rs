@@ -47,7 +47,10 @@ pub(crate) async fn ingest_rows(
     let stop = abandoned.clone();
     let worker = shared.spawn_blocking(move || -> Result<(u64, Vec<SeriesCommit>), Status> {
         let mut ingest = SeriesIngest::start(&store, spec, opts).map_err(series_status)?;
-        while let Some(batch) = rx.blocking_recv() {
+        while let Some(mut batch) = rx.blocking_recv() {
+            for (k, v) in std::mem::take(&mut batch.marks) {
+                ingest.set_mark(&k, &v);
+            }
             for row in rows_of(batch)? {
                 ingest.push(row).map_err(series_status)?;
             }
