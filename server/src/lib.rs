@@ -29,6 +29,7 @@ mod config;
 mod convert;
 mod errors;
 mod frames;
+mod ingest_jobs;
 mod ingest_rows;
 mod query;
 mod schema_pb;
