@@ -46,8 +46,8 @@ struct Runner {
 enum Stop {
     /// Dropped or the server is shutting down.
     Exit,
-    /// Paused (wait for resume).
-    Pause,
+    /// Paused, resumed or poked: start over (waiting while paused).
+    Again,
 }
 
 impl Runner {
@@ -55,22 +55,21 @@ impl Runner {
         f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// Resolves when the job should stop what it does.
+    /// Resolves when the job should stop what it does: paused or resumed (a RESUME
+    /// also restarts a failed job), dropped, or the server shuts down.
     async fn interrupted(
         paused: &mut watch::Receiver<bool>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Stop {
-        loop {
-            if *shutdown.borrow() {
-                return Stop::Exit;
-            }
-            if *paused.borrow() {
-                return Stop::Pause;
-            }
-            tokio::select! {
-                r = paused.changed() => if r.is_err() { return Stop::Exit },
-                r = shutdown.changed() => if r.is_err() { return Stop::Exit },
-            }
+        if *shutdown.borrow() {
+            return Stop::Exit;
+        }
+        if *paused.borrow_and_update() {
+            return Stop::Again;
+        }
+        tokio::select! {
+            r = paused.changed() => if r.is_err() { Stop::Exit } else { Stop::Again },
+            _ = shutdown.changed() => Stop::Exit,
         }
     }
 
@@ -94,7 +93,7 @@ impl Runner {
             };
             match outcome {
                 Stop::Exit => return,
-                Stop::Pause => continue,
+                Stop::Again => continue,
             }
         }
     }
