@@ -11,7 +11,7 @@ use arrayq_client::Client;
 use arrayq_tests::PgCluster;
 use indicatif::ProgressBar;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::source::connect;
@@ -62,7 +62,7 @@ pub(super) fn change_latency(
     rt: &Runtime,
     pg: &PgCluster,
     server: &ArrayqdProcess,
-    pg_door: std::net::SocketAddr,
+    pg_door: Option<std::net::SocketAddr>,
     n: usize,
     bar: &ProgressBar,
 ) -> Result<Latencies> {
@@ -104,31 +104,12 @@ pub(super) fn change_latency(
             }
         });
         // The door: LISTEN live, notifications taken from the connection directly.
-        let (door, mut conn) = tokio_postgres::connect(
-            &format!(
-                "host={} port={} user=bench dbname=arrayq",
-                pg_door.ip(),
-                pg_door.port()
-            ),
-            NoTls,
-        )
-        .await
-        .context("connecting to the door")?;
         let (dtx, mut drx) = unbounded_channel::<(Instant, String)>();
-        tokio::spawn(async move {
-            while let Some(m) = poll_fn(|cx| conn.poll_message(cx)).await {
-                match m {
-                    Ok(AsyncMessage::Notification(n)) => {
-                        if dtx.send((Instant::now(), n.payload().to_string())).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-        });
-        door.batch_execute("LISTEN live").await?;
+        let _door = match pg_door {
+            Some(addr) => Some(listen(addr, dtx).await?),
+            None => None,
+        };
+
 
         let mut out = Latencies {
             door: Vec::with_capacity(n),
@@ -144,7 +125,10 @@ pub(super) fn change_latency(
             let t0 = Instant::now();
             src.batch_execute("COMMIT").await?;
             let commit = t0.elapsed().as_secs_f64();
-            let d = next_within(&mut drx).await;
+            let d = match pg_door {
+                Some(_) => next_within(&mut drx).await,
+                None => None,
+            };
             let g = next_within(&mut grx).await;
             if k < 3 {
                 continue;
@@ -160,7 +144,8 @@ pub(super) fn change_latency(
                         out.wrong_cells.0 += 1;
                     }
                 }
-                None => out.lost.0 += 1,
+                None if pg_door.is_some() => out.lost.0 += 1,
+                None => {}
             }
             match g {
                 Some((t, cells)) => {
@@ -176,6 +161,39 @@ pub(super) fn change_latency(
         let _ = client.query("DROP INGEST feed").await;
         Ok(out)
     })
+}
+
+/// `LISTEN live` on the door at `addr`; each NotificationResponse goes to `tx` with
+/// the instant it arrived. The returned client keeps the session open.
+async fn listen(
+    addr: std::net::SocketAddr,
+    tx: UnboundedSender<(Instant, String)>,
+) -> Result<tokio_postgres::Client> {
+    let (door, mut conn) = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=bench dbname=arrayq",
+            addr.ip(),
+            addr.port()
+        ),
+        NoTls,
+    )
+    .await
+    .context("connecting to the door")?;
+    tokio::spawn(async move {
+        while let Some(m) = poll_fn(|cx| conn.poll_message(cx)).await {
+            match m {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send((Instant::now(), n.payload().to_string())).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    door.batch_execute("LISTEN live").await?;
+    Ok(door)
 }
 
 /// Nearest-rank percentile `p` (0..=100) of `v`, seconds (NaN when empty).

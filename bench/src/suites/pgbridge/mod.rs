@@ -134,7 +134,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     let mut server = None;
     for r in 0..ingest_runs {
         eprintln!("pgbridge: arrayq load postgres ({r})...");
-        server = None;
+        drop(server.take());
         let dir = ctx.temp_dir("pgbridge-bridge")?;
         let s = ingest::start_server(ctx, dir.path())?;
         let run = ingest::bridge_load(&s, pg.url(), &logs.join("bridge.log"))?;
@@ -151,14 +151,17 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     }
     fig.bridge = Some(bridge);
     let (server, _server_dir) = server.context("no bridge run")?;
-    let door_addr = server
-        .pg_addr()
-        .context("arrayqd printed no Postgres door address")?;
+    // None: an arrayqd without the door (3, 4 and the door's side of 5 are skipped).
+    let door_addr = server.pg_addr();
+    if door_addr.is_none() {
+        res.notes
+            .push("arrayqd printed no Postgres door address: the door's figures are missing".into());
+    }
 
     // 3. COPY through the door, each run into a fresh store.
     let mut door = IngestFigure::default();
     let qs3: Vec<_> = qs.iter().filter(|(id, _)| *id != "E4").cloned().collect();
-    for r in 0..ingest_runs {
+    for r in 0..ingest_runs * usize::from(door_addr.is_some()) {
         let dir = ctx.temp_dir("pgbridge-door")?;
         let s = ingest::start_server(ctx, dir.path())?;
         let addr = s.pg_addr().context("no door address")?;
@@ -186,11 +189,13 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         door.secs.push(secs);
         door.wrong = ingest::check_answers(&rt, &s, &qs3, &reference)?;
     }
-    fig.door = Some(door);
+    if !door.secs.is_empty() {
+        fig.door = Some(door);
+    }
     drop(stream);
 
     // 4. E1-E3 through the door (psycopg2) and on PostgreSQL's layouts.
-    if let Some(py) = &py {
+    if let (Some(py), Some(door_addr)) = (&py, door_addr) {
         let bar = ctx.bar(4, "PostgreSQL query layouts");
         rt.block_on(src.batch_execute(&format!(
             "{}; VACUUM (ANALYZE) power_rows",
