@@ -176,6 +176,18 @@ fn text_labels_through_write_query_and_shell() {
         out,
         "asset,value\nNL-WIND-042,1\nNL-SOLAR-007,11\nDE-HYDRO-001,21\n"
     );
+    // .npy holds the values only, whatever the coordinates (as documented).
+    let npy = s.dir.path().join("power.npy");
+    s.ok(&[
+        "-c",
+        "SELECT value FROM power WHERE time = '2023-01-01T01:00:00Z'",
+        "--format",
+        "npy",
+        "-o",
+        npy.to_str().unwrap(),
+    ]);
+    let a = arrayq_tests::read_npy_f32(&npy).unwrap();
+    assert_eq!((a.shape, a.data), (vec![3], vec![1.0, 11.0, 21.0]));
 }
 
 #[test]
