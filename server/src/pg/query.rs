@@ -1,0 +1,263 @@
+//! The simple and extended query protocols: each statement is classified
+//! (statement.rs), then answered by the door itself, by LISTEN/COPY, or by the
+//! engine (exec.rs). Extended-protocol Describe needs the columns before Execute:
+//! they are worked out at Parse (queries are planned, not run).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Sink;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, Response, Tag,
+};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+
+use crate::pg::auth::settings;
+use crate::pg::errors::{error, FEATURE_NOT_SUPPORTED, UNDEFINED_OBJECT};
+use crate::pg::exec::respond;
+use crate::pg::rows::{fields, Table};
+use crate::pg::statement::{classify, split, Kind};
+use crate::pg::Handler;
+
+/// A parsed statement of the extended protocol.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub sql: String,
+    pub kind: Kind,
+    /// Its columns (None: it answers no rows).
+    pub schema: Option<Vec<(String, Type)>>,
+}
+
+impl Handler {
+    /// Answers one statement.
+    async fn answer(&self, sql: &str, kind: &Kind, format: &Format) -> PgWireResult<Response> {
+        let table = match kind {
+            Kind::Empty => return Ok(Response::EmptyQuery),
+            Kind::Begin => return Ok(Response::TransactionStart(Tag::new("BEGIN"))),
+            Kind::End(tag) => return Ok(Response::TransactionEnd(Tag::new(tag))),
+            Kind::Session(tag) => return Ok(Response::Execution(Tag::new(tag))),
+            Kind::Listen(channel) => {
+                self.listen(channel).await?;
+                return Ok(Response::Execution(Tag::new("LISTEN")));
+            }
+            Kind::Unlisten(channel) => {
+                self.unlisten(channel.as_deref());
+                return Ok(Response::Execution(Tag::new("UNLISTEN")));
+            }
+            Kind::Copy => return self.start_copy(sql),
+            Kind::ShowSetting(name) => {
+                let value = settings()
+                    .into_iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.to_string())
+                    .ok_or_else(|| {
+                        error(
+                            UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        )
+                    })?;
+                Table::text(name, vec![value], "SHOW")
+            }
+            Kind::Version => Table::text(
+                "version",
+                vec![format!(
+                    "arrayq {} (Postgres wire-protocol door)",
+                    env!("CARGO_PKG_VERSION")
+                )],
+                "SELECT",
+            ),
+            Kind::Ddl(_) | Kind::Explain | Kind::Listing | Kind::Query => {
+                self.run_engine(sql, kind).await?
+            }
+        };
+        Ok(respond(self, table, format))
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Handler {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut out = Vec::new();
+        for sql in split(query) {
+            match self.answer(sql, &classify(sql), &Format::UnifiedText).await {
+                Ok(r) => {
+                    let copy = matches!(r, Response::CopyIn(_));
+                    out.push(r);
+                    // The copy sub-protocol takes over the rest of the exchange.
+                    if copy {
+                        break;
+                    }
+                }
+                // Like Postgres: the statements before the failing one stand, the
+                // rest of the string is not run.
+                Err(PgWireError::UserError(e)) => {
+                    out.push(Response::Error(e));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parse: classifies and works out the columns.
+pub struct Parser {
+    pub handler: Handler,
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let kind = classify(sql);
+        if kind == Kind::Empty {
+            return Ok(None);
+        }
+        if !types.is_empty() || sql.contains('$') && has_placeholder(sql) {
+            return Err(error(
+                FEATURE_NOT_SUPPORTED,
+                "statement parameters ($1, ...) are not supported: put the values in the statement text",
+            ));
+        }
+        let schema = self.handler.describe(sql, &kind).await?;
+        Ok(Some(Prepared {
+            sql: sql.to_string(),
+            kind,
+            schema,
+        }))
+    }
+
+    fn get_parameter_types(&self, _stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(Vec::new())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let format = column_format.cloned().unwrap_or_default();
+        Ok(stmt
+            .schema
+            .as_deref()
+            .map(|s| fields(s, &format).as_ref().clone())
+            .unwrap_or_default())
+    }
+}
+
+/// `$1`-style placeholders outside quotes.
+fn has_placeholder(sql: &str) -> bool {
+    let mut quoted = false;
+    let b = sql.as_bytes();
+    (0..b.len()).any(|i| {
+        if b[i] == b'\'' {
+            quoted = !quoted;
+        }
+        !quoted && b[i] == b'$' && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+    })
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::new(Parser {
+            handler: self.clone(),
+        })
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Prepared>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Ok(match &target.statement.schema {
+            Some(s) => DescribeStatementResponse::new(
+                vec![],
+                fields(s, &Format::UnifiedText).as_ref().clone(),
+            ),
+            None => DescribeStatementResponse::no_data(),
+        })
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Ok(match &portal.statement.statement.schema {
+            Some(s) => DescribePortalResponse::new(
+                fields(s, &portal.result_column_format).as_ref().clone(),
+            ),
+            None => DescribePortalResponse::no_data(),
+        })
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let p = &portal.statement.statement;
+        let response = self
+            .answer(&p.sql, &p.kind, &portal.result_column_format)
+            .await?;
+        // The rows must have the columns Describe announced (DDL fills its three).
+        if let (Response::Query(q), Some(schema)) = (&response, &p.schema) {
+            let described = q.row_schema();
+            let got: Vec<&Type> = described.iter().map(|f| f.datatype()).collect();
+            let want: Vec<&Type> = schema.iter().map(|(_, t)| t).collect();
+            if got != want {
+                return Err(error(
+                    "0A000",
+                    "the statement's columns changed since it was prepared; prepare it again",
+                ));
+            }
+        }
+        Ok(response)
+    }
+}
