@@ -3,7 +3,6 @@
 //! cancel flag registered with the session (CancelRequest) and the server
 //! (shutdown), and rows encoded on the blocking pool too, in batches.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use arrayq_query::{Execution, QueryContext, QueryError};
@@ -11,7 +10,7 @@ use futures::stream::{self, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{QueryResponse, Response};
 use pgwire::api::Type;
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::PgWireResult;
 use tonic::Code;
 use tracing::info;
 
@@ -98,19 +97,25 @@ impl Handler {
             Kind::Explain => text("QUERY PLAN"),
             Kind::ShowSetting(name) => text(name),
             Kind::Version => text("version"),
+            Kind::Constant(_) => Some(vec![("?column?".to_string(), Type::INT4)]),
             Kind::Listing => Some(self.run_engine(sql, kind).await?.schema()),
             Kind::Query => {
+                // Planning can take a moment on a large array: cancellable too.
+                let cancel = CallCancel::new();
+                let _running = self.session.running(cancel.clone());
+                let ctx = QueryContext {
+                    cancel: cancel.flag(),
+                    ..Default::default()
+                };
                 let engine = self.door.shared.engine.clone();
                 let s = sql.to_string();
                 let planned = self
                     .door
                     .shared
-                    .spawn_blocking(
-                        move || match engine.execute(&s, &QueryContext::default())? {
-                            Execution::Rows(stream) => Ok(header_schema(&stream.header)),
-                            _ => Err(QueryError::Internal("not a query".into())),
-                        },
-                    )
+                    .spawn_blocking(move || match engine.execute(&s, &ctx)? {
+                        Execution::Rows(stream) => Ok(header_schema(&stream.header)),
+                        _ => Err(QueryError::Internal("not a query".into())),
+                    })
                     .await
                     .map_err(|e| error(INTERNAL, format!("query planner: {e}")))?;
                 Some(planned.map_err(|e| query_error(&e, sql))?)
@@ -162,22 +167,35 @@ pub fn respond(handler: &Handler, table: Table, format: &Format) -> Response {
         let rows = table.encode(0, table.rows, &formats);
         QueryResponse::new(fields, stream::iter(rows.into_iter().map(Ok)))
     } else {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<_>>(2);
-        let table = Arc::new(table);
-        let t = table.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<PgWireResult<Vec<_>>>(2);
+        // A CancelRequest while rows are still being sent ends the statement too.
+        let cancel = CallCancel::new();
+        let running = handler.session.running(cancel.clone());
         handler.door.shared.spawn_blocking(move || {
+            let _running = running;
             let mut from = 0;
-            while from < t.rows {
-                let to = (from + BATCH).min(t.rows);
+            while from < table.rows {
+                let to = (from + BATCH).min(table.rows);
+                let batch = if cancel.is_cancelled() {
+                    Err(error(CANCELED, "canceling statement due to user request"))
+                } else {
+                    Ok(table.encode(from, to, &formats))
+                };
+                let stop = batch.is_err();
                 // The client went away: stop encoding.
-                if tx.blocking_send(t.encode(from, to, &formats)).is_err() {
+                if tx.blocking_send(batch).is_err() || stop {
                     break;
                 }
                 from = to;
             }
         });
-        let rows = tokio_stream::wrappers::ReceiverStream::new(rx)
-            .flat_map(|b| stream::iter(b.into_iter().map(Ok::<_, PgWireError>)));
+        let rows = tokio_stream::wrappers::ReceiverStream::new(rx).flat_map(|b| {
+            let items: Vec<PgWireResult<_>> = match b {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            stream::iter(items)
+        });
         QueryResponse::new(fields, rows)
     };
     response.set_command_tag(&tag);

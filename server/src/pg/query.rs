@@ -22,8 +22,9 @@ use pgwire::messages::PgWireBackendMessage;
 use crate::pg::auth::settings;
 use crate::pg::errors::{error, FEATURE_NOT_SUPPORTED, UNDEFINED_OBJECT};
 use crate::pg::exec::respond;
-use crate::pg::rows::{fields, Table};
+use crate::pg::rows::{fields, Col, Table};
 use crate::pg::statement::{classify, split, Kind};
+use crate::pg::types::Values;
 use crate::pg::Handler;
 
 /// A parsed statement of the extended protocol.
@@ -73,6 +74,16 @@ impl Handler {
                 )],
                 "SELECT",
             ),
+            Kind::Constant(v) => Table {
+                cols: vec![Col {
+                    name: "?column?".into(),
+                    ty: Type::INT4,
+                    values: Values::I32(vec![*v]),
+                    stride: 1,
+                }],
+                rows: 1,
+                tag: "SELECT".into(),
+            },
             Kind::Ddl(_) | Kind::Explain | Kind::Listing | Kind::Query => {
                 self.run_engine(sql, kind).await?
             }

@@ -14,8 +14,10 @@ pub enum Kind {
     Session(String),
     /// SHOW <setting> (not SHOW ARRAYS).
     ShowSetting(String),
-    /// SELECT version() / current_setting-free probes answered by the door.
+    /// `SELECT version()`, answered by the door.
     Version,
+    /// `SELECT <integer>` without FROM: the connection probe of pools and drivers.
+    Constant(i32),
     Listen(String),
     /// UNLISTEN name; None is `UNLISTEN *`.
     Unlisten(Option<String>),
@@ -113,6 +115,9 @@ pub fn classify(sql: &str) -> Kind {
         "select" if compact == "selectversion()" || compact == "selectpg_catalog.version()" => {
             Kind::Version
         }
+        "select" if compact[6..].parse::<i32>().is_ok() => {
+            Kind::Constant(compact[6..].parse().unwrap_or_default())
+        }
         _ => Kind::Query,
     }
 }
@@ -151,6 +156,7 @@ mod tests {
             Kind::ShowSetting("TimeZone".into())
         );
         assert_eq!(classify("select version()"), Kind::Version);
+        assert_eq!(classify("SELECT 1;"), Kind::Constant(1));
         assert_eq!(
             classify("LISTEN \"Power@12\""),
             Kind::Listen("Power@12".into())
