@@ -384,6 +384,26 @@ impl Client {
             .into_inner())
     }
 
+    /// Sends timeseries rows to the series ingest (`IngestRows`): `header` says
+    /// where they go, `batches` are the rows in columns. Returns after the last
+    /// commit, with every commit made.
+    pub async fn ingest_rows(
+        &self,
+        header: v1::IngestRowsHeader,
+        batches: impl tokio_stream::Stream<Item = v1::RowBatch> + Send + 'static,
+    ) -> Result<v1::IngestRowsResponse> {
+        use tokio_stream::StreamExt as _;
+        use v1::ingest_rows_request::Msg;
+        let first = v1::IngestRowsRequest {
+            msg: Some(Msg::Header(header)),
+        };
+        let rest = batches.map(|b| v1::IngestRowsRequest {
+            msg: Some(Msg::Rows(b)),
+        });
+        let requests = tokio_stream::once(first).chain(rest);
+        Ok(self.rpc().ingest_rows(requests).await?.into_inner())
+    }
+
     /// Change events of `array` (all arrays if empty), from sequence number
     /// `from_seq` (0: only new ones). The stream never ends by itself; drop
     /// it to stop.

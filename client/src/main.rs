@@ -121,7 +121,7 @@ struct OutputArgs {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Write a file into an existing array.
+    /// Load a file or a PostgreSQL query into an array.
     #[command(subcommand)]
     Load(LoadCmd),
     /// Create and load a demo data set.
@@ -148,6 +148,36 @@ enum LoadCmd {
         #[arg(long, value_name = "I,J,...")]
         start: Option<String>,
     },
+    /// Stream timeseries rows (label, time, version, value) out of PostgreSQL
+    /// with binary COPY into an (asset x time) array, one commit per version
+    /// round (docs/ingest.md).
+    Postgres(PostgresLoad),
+}
+
+#[derive(Args, Debug)]
+struct PostgresLoad {
+    /// Connection string of the source, e.g. postgresql://user@host:5432/db
+    /// or "host=/run/postgresql user=me dbname=energy".
+    #[arg(long)]
+    url: String,
+    /// The source query, e.g. "SELECT asset_id, ts, version, value FROM power_rows".
+    #[arg(long)]
+    query: String,
+    /// Target array; created on first use (dims asset, time; attribute value).
+    #[arg(long)]
+    array: String,
+    /// Column of the asset label (bigint/integer or text).
+    #[arg(long, default_value = "asset_id")]
+    label_col: String,
+    /// Column of the timestamp (timestamptz).
+    #[arg(long, default_value = "ts")]
+    time_col: String,
+    /// Column of the batch version (integer); without it in the query, one commit.
+    #[arg(long, default_value = "version")]
+    version_col: String,
+    /// Column of the value (a number).
+    #[arg(long, default_value = "value")]
+    value_col: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,6 +251,18 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(format!("--start: {e}")),
             };
             finish(rt.block_on(shell::load::load_npy(&client, &file, &array, &attr, start)))
+        }
+        Some(Cmd::Load(LoadCmd::Postgres(a))) => {
+            let job = shell::pgload::PgLoad {
+                url: a.url,
+                query: a.query,
+                array: a.array,
+                label_col: a.label_col,
+                time_col: a.time_col,
+                version_col: a.version_col,
+                value_col: a.value_col,
+            };
+            finish(rt.block_on(shell::pgload::load_postgres(&client, &job)))
         }
         Some(Cmd::Demo(DemoCmd::Era5 {
             scale,

@@ -30,6 +30,7 @@ mod config;
 mod convert;
 mod errors;
 mod frames;
+mod ingest_rows;
 mod pg;
 mod query;
 mod schema_pb;

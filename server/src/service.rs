@@ -146,6 +146,14 @@ impl ArrayQ for ArrayQService {
         crate::write::write(&self.shared, who, request.into_inner()).await
     }
 
+    async fn ingest_rows(
+        &self,
+        request: Request<Streaming<pb::IngestRowsRequest>>,
+    ) -> Result<Response<pb::IngestRowsResponse>, Status> {
+        let who = peer(&request);
+        crate::ingest_rows::ingest_rows(&self.shared, who, request.into_inner()).await
+    }
+
     type QueryStream = MessageStream;
 
     async fn query(

@@ -168,7 +168,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The gRPC status of an ingest error: the storage error's own code, otherwise
 /// the client's data was wrong (or too large, or the staging disk failed).
-fn ingest_status(e: IngestError) -> Status {
+pub(crate) fn ingest_status(e: IngestError) -> Status {
     match e {
         IngestError::Storage(e) => storage_status(e),
         IngestError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),

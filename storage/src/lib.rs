@@ -32,6 +32,7 @@ pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate};
 pub use dtype::{with_buffer, with_dtype, Buffer, DType, Element, Scalar};
 pub use error::{Result, StorageError};
+pub use ingest::series;
 pub use ingest::{BlockId, IngestError, IngestOptions, IngestResult, IngestSink};
 pub use keys::FORMAT_VERSION;
 pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};

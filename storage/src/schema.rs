@@ -53,6 +53,12 @@ pub struct Layout {
     pub name: String,
     pub chunk_shape: Vec<u64>,
     pub codec: CodecChain,
+    /// Per dimension, how many chunks the stored chunk keys are shifted by: the chunk
+    /// at (visible) chunk coordinate `c` is stored under `c + key_offset`. It lets a
+    /// dimension grow backward by whole chunks without re-keying what is stored
+    /// ([`crate::WriteTx::prepend`]). Empty means zeros (and is how it is serialized).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_offset: Vec<u64>,
 }
 
 impl Layout {
@@ -62,7 +68,16 @@ impl Layout {
             name: name.to_string(),
             chunk_shape,
             codec,
+            key_offset: Vec::new(),
         }
+    }
+
+    /// The chunk coordinates chunk `c` is stored under (see [`Layout::key_offset`]).
+    pub fn key_coords<'a>(&self, c: &'a [u64]) -> std::borrow::Cow<'a, [u64]> {
+        if self.key_offset.iter().all(|&o| o == 0) {
+            return std::borrow::Cow::Borrowed(c);
+        }
+        std::borrow::Cow::Owned(c.iter().zip(&self.key_offset).map(|(c, o)| c + o).collect())
     }
 
     pub fn chunk_len(&self) -> usize {
@@ -262,6 +277,14 @@ pub(crate) fn check_layout(l: &Layout, rank: usize, names: &mut HashSet<String>)
     }
     if l.chunk_shape.contains(&0) {
         return bad(format!("layout '{}' has a zero chunk extent", l.name));
+    }
+    if !l.key_offset.is_empty() && l.key_offset.len() != rank {
+        return bad(format!(
+            "layout '{}' has a key offset of rank {} for {} dimensions",
+            l.name,
+            l.key_offset.len(),
+            rank
+        ));
     }
     if l.chunk_len() > 1 << 28 {
         return bad(format!("layout '{}' chunks exceed 2^28 cells", l.name));

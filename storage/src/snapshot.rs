@@ -315,7 +315,7 @@ impl Snapshot {
             self.meta.array_id,
             layout,
             attr,
-            chunk,
+            &job.layout.key_coords(chunk),
             self.meta.version,
             |fetched| self.decode_chunk_into(job, chunk, scratch, fetched),
         )
@@ -440,8 +440,12 @@ impl Snapshot {
 
     /// The newest stored version (<= this snapshot's) of one chunk, with its bytes.
     pub fn fetch(&self, layout: u16, attr: u16, chunk: &[u64]) -> Result<Option<(u64, Vec<u8>)>> {
+        let key = match self.meta.schema.layouts.iter().find(|l| l.id == layout) {
+            Some(l) => l.key_coords(chunk).into_owned(),
+            None => chunk.to_vec(),
+        };
         self.store
-            .fetch_chunk(self.meta.array_id, layout, attr, chunk, self.meta.version)
+            .fetch_chunk(self.meta.array_id, layout, attr, &key, self.meta.version)
     }
 
     /// The stored form of one chunk (the codec chain's output and its CRC32, exactly
@@ -458,9 +462,13 @@ impl Snapshot {
     ) -> Result<Option<bytes::Bytes>> {
         let schema = &self.meta.schema;
         let (l, a) = (&schema.layouts[layout], &schema.attrs[attr]);
-        let Some(stored) =
-            self.store
-                .chunk_shared(self.meta.array_id, l.id, a.id, chunk, self.meta.version)?
+        let Some(stored) = self.store.chunk_shared(
+            self.meta.array_id,
+            l.id,
+            a.id,
+            &l.key_coords(chunk),
+            self.meta.version,
+        )?
         else {
             return Ok(None);
         };

@@ -29,6 +29,8 @@ pub struct WriteTx {
     array: String,
     writes: Vec<PendingWrite>,
     labels: Vec<(usize, Vec<i64>)>,
+    /// Cells added before the start of a dimension, in order.
+    prepends: Vec<(usize, u64)>,
     expect: Option<u64>,
     schema: ArraySchema,
 }
@@ -42,6 +44,7 @@ impl Store {
             array: array.to_string(),
             writes: vec![],
             labels: vec![],
+            prepends: vec![],
             expect: None,
             schema: st.head.schema.clone(),
         })
@@ -130,6 +133,19 @@ impl WriteTx {
         Ok(self)
     }
 
+    /// Grows dimension `dim` backward by `cells` cells: index 0 moves `cells` steps
+    /// earlier and every existing cell's index grows by `cells`. Regions of writes
+    /// staged from now on are in the new indices. Only regular and time dimensions
+    /// can grow backward, only by whole chunks of every layout, and only as far as
+    /// the layouts' key offsets reserve (arrays made by the series ingest reserve
+    /// plenty); stored chunks are not moved.
+    pub fn prepend(&mut self, dim: &str, cells: u64) -> Result<&mut Self> {
+        let d = self.schema.dim_index(dim)?;
+        prepend_cells(&mut self.schema, d, cells)?;
+        self.prepends.push((d, cells));
+        Ok(self)
+    }
+
     /// Fails the commit unless the head is still `version` (optimistic concurrency).
     pub fn expect_version(&mut self, version: u64) -> &mut Self {
         self.expect = Some(version);
@@ -155,6 +171,23 @@ impl WriteTx {
         {
             return Err(StorageError::SchemaConflict(format!(
                 "array '{}' changed while the write was prepared",
+                self.array
+            )));
+        }
+        for &(d, cells) in &self.prepends {
+            prepend_cells(&mut schema, d, cells)?;
+        }
+        // Another write may have grown a dimension backward since this one began:
+        // its indices would be off.
+        let moved = |(h, t): (&crate::schema::Dimension, &crate::schema::Dimension)| {
+            matches!(
+                h.coord,
+                Coordinate::Regular { .. } | Coordinate::Time { .. }
+            ) && h.coord != t.coord
+        };
+        if schema.dims.iter().zip(&self.schema.dims).any(moved) {
+            return Err(StorageError::SchemaConflict(format!(
+                "array '{}' grew backward while the write was prepared",
                 self.array
             )));
         }
@@ -197,6 +230,7 @@ impl Store {
         let mut names = schema.layouts.iter().map(|l| l.name.clone()).collect();
         crate::schema::check_layout(&layout, schema.dims.len(), &mut names)?;
         layout.id = schema.layouts.iter().map(|l| l.id + 1).max().unwrap_or(0);
+        layout.key_offset = inherited_key_offset(&schema.layouts, &layout.chunk_shape);
         let snap = crate::Snapshot::new(self.clone(), st.head.clone());
         let version = st.head.version + 1;
         let shape = schema.shape();
@@ -234,7 +268,7 @@ impl Store {
                             esize,
                         );
                         let key = keys::with_version(
-                            &keys::chunk_prefix(st.id, layout.id, attr.id, c),
+                            &keys::chunk_prefix(st.id, layout.id, attr.id, &layout.key_coords(c)),
                             version,
                         );
                         Ok(Some((key, layout.codec.encode(&raw)?)))
@@ -308,10 +342,16 @@ impl EncodeJob<'_> {
         let cs = &layout.chunk_shape;
         let esize = attr.dtype.size();
         let key = keys::with_version(
-            &keys::chunk_prefix(st.id, layout.id, attr.id, c),
+            &keys::chunk_prefix(st.id, layout.id, attr.id, &layout.key_coords(c)),
             self.version,
         );
-        let old = store.fetch_chunk(st.id, layout.id, attr.id, c, st.head.version)?;
+        let old = store.fetch_chunk(
+            st.id,
+            layout.id,
+            attr.id,
+            &layout.key_coords(c),
+            st.head.version,
+        )?;
         let old_len = old.as_ref().map(|(_, b)| b.len());
         let creg = Region::of_chunk(c, cs);
         // A chunk one write covers entirely (within the array) need not be read back:
@@ -456,6 +496,78 @@ fn write_chunks(
     // The commit point comes after every chunk is durable.
     store.sync()?;
     Ok(stats)
+}
+
+/// Moves the start of dimension `d` `cells` steps back (see [`WriteTx::prepend`]).
+fn prepend_cells(schema: &mut ArraySchema, d: usize, cells: u64) -> Result<()> {
+    let name = schema.dims[d].name.clone();
+    let refuse = |why: String| {
+        Err(StorageError::SchemaConflict(format!(
+            "dimension '{name}' cannot grow backward by {cells} cells: {why}"
+        )))
+    };
+    if cells == 0 {
+        return Ok(());
+    }
+    if !schema.dims[d].growable {
+        return refuse("it is not growable".into());
+    }
+    for l in &schema.layouts {
+        let chunk = l.chunk_shape[d];
+        let reserve = l.key_offset.get(d).copied().unwrap_or(0);
+        if !cells.is_multiple_of(chunk) {
+            return refuse(format!(
+                "layout '{}' has chunks of {chunk} cells along it (whole chunks only)",
+                l.name
+            ));
+        }
+        if cells / chunk > reserve {
+            return refuse(format!(
+                "layout '{}' reserves only {reserve} chunks before its start",
+                l.name
+            ));
+        }
+    }
+    let dim = &mut schema.dims[d];
+    match &mut dim.coord {
+        Coordinate::Regular { start, step } => *start -= *step * cells as f64,
+        Coordinate::Time { start_ns, step_ns } => {
+            let back = i64::try_from(cells)
+                .ok()
+                .and_then(|c| c.checked_mul(*step_ns))
+                .and_then(|b| start_ns.checked_sub(b));
+            match back {
+                Some(s) => *start_ns = s,
+                None => return refuse("the start would leave the time range".into()),
+            }
+        }
+        _ => return refuse("label dimensions only grow by appending".into()),
+    }
+    dim.len += cells;
+    for l in &mut schema.layouts {
+        l.key_offset[d] -= cells / l.chunk_shape[d];
+    }
+    Ok(())
+}
+
+/// The key offset of a layout added to an array whose layouts already reserve room
+/// before their start: the same number of cells, in the new layout's chunks.
+fn inherited_key_offset(layouts: &[Layout], chunk_shape: &[u64]) -> Vec<u64> {
+    let reserve = |d: usize| {
+        layouts
+            .iter()
+            .map(|l| l.key_offset.get(d).copied().unwrap_or(0) * l.chunk_shape[d])
+            .min()
+            .unwrap_or(0)
+    };
+    let offset: Vec<u64> = (0..chunk_shape.len())
+        .map(|d| reserve(d) / chunk_shape[d])
+        .collect();
+    if offset.iter().all(|&o| o == 0) {
+        Vec::new()
+    } else {
+        offset
+    }
 }
 
 fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Result<Option<Region>> {

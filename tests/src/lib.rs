@@ -6,11 +6,13 @@
 
 mod binary;
 mod npy;
+mod postgres;
 mod pyvenv;
 mod server;
 
 pub use binary::{arrayqd_binary, clean_env, workspace_binary, ARRAYQD_ENV};
 pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, Npy};
+pub use postgres::{PgCluster, PG_URL_ENV};
 pub use pyvenv::{python, run_reference, workspace_root};
 pub use server::{DropStop, StartError, TestServer, TestServerBuilder};
 

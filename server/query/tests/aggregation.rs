@@ -175,7 +175,8 @@ fn check_all(e: &Engine, arg: &str, filter: &str, group_by: &str, w: &Want) {
             let what = |name: &str| format!("{name}[{g}] of {sql}");
             assert_eq!(col(0)[g], w.all[g] as f64, "{}", what("count(*)"));
             assert_eq!(col(1)[g], w.n[g] as f64, "{}", what("count"));
-            let sum = if w.n[g] == 0 { 0.0 } else { w.sum[g] };
+            // SQL: the sum of no values is NULL (missing), not 0.
+            let sum = if w.n[g] == 0 { f64::NAN } else { w.sum[g] };
             assert!(
                 close(col(2)[g], sum, 1e-12),
                 "{}: {} vs {sum}",
@@ -219,7 +220,7 @@ fn check_all(e: &Engine, arg: &str, filter: &str, group_by: &str, w: &Want) {
             assert_eq!(got.len(), ng, "{sql}");
             for (g, &got_g) in got.iter().enumerate() {
                 let want = [
-                    if w.n[g] == 0 { 0.0 } else { w.sum[g] },
+                    if w.n[g] == 0 { f64::NAN } else { w.sum[g] },
                     if w.n[g] == 0 {
                         f64::NAN
                     } else {

@@ -16,7 +16,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use crate::pg::copy_format::{BinaryParser, CopyError, CopyParser, CopyRow, Role, TextParser};
 use crate::pg::errors::{
-    error, info, BAD_VALUE, FEATURE_NOT_SUPPORTED, SYNTAX_ERROR, UNDEFINED_COLUMN,
+    error, info, FEATURE_NOT_SUPPORTED, INTERNAL, SYNTAX_ERROR, UNDEFINED_COLUMN,
 };
 use crate::pg::session::lock;
 use crate::pg::Handler;
@@ -26,9 +26,9 @@ const BATCH_ROWS: usize = 64 * 1024;
 
 /// Where a COPY's rows go. Dropping a sink without `finish` commits nothing.
 pub trait CopySink: Send {
-    fn push(&mut self, rows: Vec<CopyRow>) -> Result<(), String>;
+    fn push(&mut self, rows: Vec<CopyRow>) -> Result<(), CopyError>;
     /// Commits; returns the number of rows.
-    fn finish(self: Box<Self>) -> Result<u64, String>;
+    fn finish(self: Box<Self>) -> Result<u64, CopyError>;
 }
 
 /// A parsed COPY statement.
@@ -168,9 +168,15 @@ pub fn parse_copy(sql: &str) -> Result<CopyStatement, PgWireError> {
 
 impl Handler {
     /// Starts a COPY: parses the statement, opens the sink, answers CopyInResponse.
-    pub fn start_copy(&self, sql: &str) -> PgWireResult<Response> {
+    pub async fn start_copy(&self, sql: &str) -> PgWireResult<Response> {
         let statement = parse_copy(sql)?;
-        let sink = crate::pg::copy_sink::open(&self.door.shared, &statement)?;
+        let (shared, st) = (self.door.shared.clone(), statement.clone());
+        let sink = self
+            .door
+            .shared
+            .spawn_blocking(move || crate::pg::copy_sink::open(&shared, &st))
+            .await
+            .map_err(|e| error(INTERNAL, format!("COPY worker: {e}")))??;
         let parser: Box<dyn CopyParser> = match statement.format {
             CopyFormat::Binary => Box::new(BinaryParser::new(statement.columns.clone())),
             f => Box::new(TextParser::new(
@@ -200,7 +206,7 @@ impl Handler {
     }
 
     /// Hands full batches to the sink on the blocking pool.
-    async fn flush_rows(&self, all: bool) -> Result<(), String> {
+    async fn flush_rows(&self, all: bool) -> Result<(), CopyError> {
         let (rows, mut sink) = {
             let mut guard = lock(&self.session.copy);
             let Some(c) = guard.as_mut() else {
@@ -221,7 +227,7 @@ impl Handler {
                 (s, r)
             })
             .await
-            .map_err(|e| format!("COPY worker: {e}"))?;
+            .map_err(|e| worker_error(&e.to_string()))?;
         if let Some(c) = lock(&self.session.copy).as_mut() {
             c.sink = Some(s);
         }
@@ -229,12 +235,32 @@ impl Handler {
     }
 }
 
+fn worker_error(m: &str) -> CopyError {
+    CopyError {
+        line: 0,
+        column: None,
+        message: format!("COPY worker: {m}"),
+        code: INTERNAL,
+    }
+}
+
+/// The ErrorResponse of a failed COPY: the line (and column) in the message and,
+/// as Postgres does, in the CONTEXT field.
 fn copy_error(array: &str, e: &CopyError) -> PgWireError {
-    let mut i = info(BAD_VALUE, format!("{} (line {})", e.message, e.line));
-    i.where_context = Some(match &e.column {
-        Some(c) => format!("COPY {array}, line {}, column {c}", e.line),
-        None => format!("COPY {array}, line {}", e.line),
-    });
+    let at = match (&e.column, e.line) {
+        (_, 0) => String::new(),
+        (Some(c), l) => format!("line {l}, column {c}"),
+        (None, l) => format!("line {l}"),
+    };
+    let mut i = if at.is_empty() {
+        info(e.code, e.message.clone())
+    } else {
+        info(e.code, format!("{} ({at})", e.message))
+    };
+    i.where_context = Some(format!(
+        "COPY {array}{}{at}",
+        if at.is_empty() { "" } else { ", " }
+    ));
     PgWireError::UserError(Box::new(i))
 }
 
@@ -261,13 +287,9 @@ impl CopyHandler for Handler {
                 c.rows = rows;
             }
         }
-        if let Err(m) = self.flush_rows(false).await {
+        if let Err(e) = self.flush_rows(false).await {
             if let Some(c) = lock(&self.session.copy).as_mut() {
-                c.failed.get_or_insert(CopyError {
-                    line: 0,
-                    column: None,
-                    message: m,
-                });
+                c.failed.get_or_insert(e);
             }
         }
         Ok(())
@@ -299,18 +321,19 @@ impl CopyHandler for Handler {
         if let Some(e) = c.failed.take() {
             return Err(copy_error(&c.statement.array, &e));
         }
-        flushed.map_err(|m| error(BAD_VALUE, m))?;
+        let array = c.statement.array.clone();
+        flushed.map_err(|e| copy_error(&array, &e))?;
         let sink = c
             .sink
             .take()
-            .ok_or_else(|| error(BAD_VALUE, "COPY sink lost"))?;
+            .ok_or_else(|| copy_error(&array, &worker_error("the sink is gone")))?;
         let n = self
             .door
             .shared
             .spawn_blocking(move || sink.finish())
             .await
-            .map_err(|e| error(BAD_VALUE, format!("COPY worker: {e}")))?
-            .map_err(|m| error(BAD_VALUE, m))?;
+            .map_err(|e| copy_error(&array, &worker_error(&e.to_string())))?
+            .map_err(|e| copy_error(&array, &e))?;
         _client
             .send(PgWireBackendMessage::CommandComplete(
                 pgwire::api::results::Tag::new("COPY")

@@ -4,6 +4,8 @@
 
 use arrayq_storage::time::parse_unix_ns;
 
+use crate::pg::errors::BAD_VALUE;
+
 /// Which series field a COPY column fills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -23,10 +25,13 @@ pub enum CopyLabel {
 /// One parsed row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CopyRow {
+    /// Its line (binary: tuple number), for errors found later by the ingest.
+    pub line: u64,
     pub label: CopyLabel,
     pub time_ns: i64,
     pub version: Option<i64>,
-    pub value: f64,
+    /// None: NULL, the cell becomes missing.
+    pub value: Option<f64>,
 }
 
 /// A malformed row: its line (1-based, the header counts; binary: tuple number),
@@ -36,6 +41,8 @@ pub struct CopyError {
     pub line: u64,
     pub column: Option<String>,
     pub message: String,
+    /// Its SQLSTATE (22P02 for a malformed row).
+    pub code: &'static str,
 }
 
 /// An incremental parser of one COPY's data.
@@ -58,6 +65,7 @@ impl Fields<'_> {
             line: self.line,
             column: k.map(|k| self.columns[k].0.clone()),
             message,
+            code: BAD_VALUE,
         }
     }
 
@@ -74,19 +82,20 @@ impl Fields<'_> {
                 (Role::Time, Field::Int(t)) => time = Some(t),
                 (Role::Version, Field::Int(v)) => version = Some(v),
                 (Role::Value, Field::Float(v)) => value = Some(v),
-                (Role::Version, Field::Null) => {}
+                (Role::Version | Role::Value, Field::Null) => {}
                 (_, Field::Null) => return Err(self.err(Some(k), "must not be NULL".into())),
                 _ => return Err(self.err(Some(k), "unexpected value".into())),
             }
         }
-        match (label, time, value) {
-            (Some(label), Some(time_ns), Some(value)) => Ok(CopyRow {
+        match (label, time) {
+            (Some(label), Some(time_ns)) => Ok(CopyRow {
+                line: self.line,
                 label,
                 time_ns,
                 version,
                 value,
             }),
-            _ => Err(self.err(None, "a row needs a label, a time and a value".into())),
+            _ => Err(self.err(None, "a row needs a label and a time".into())),
         }
     }
 }
@@ -295,6 +304,7 @@ impl BinaryParser {
             line: self.tuple.max(1),
             column: None,
             message: message.into(),
+            code: BAD_VALUE,
         }
     }
 

@@ -33,22 +33,25 @@ fn csv_rows_in_any_chunking() {
             rows,
             [
                 CopyRow {
+                    line: 1,
                     label: CopyLabel::Int(7),
                     time_ns: T0,
                     version: Some(3),
-                    value: 1.5
+                    value: Some(1.5)
                 },
                 CopyRow {
+                    line: 2,
                     label: CopyLabel::Text("x,1".into()),
                     time_ns: T0 + 900_000_000_000,
                     version: None,
-                    value: -2.0
+                    value: Some(-2.0)
                 },
                 CopyRow {
+                    line: 3,
                     label: CopyLabel::Int(8),
                     time_ns: T0 - 1_800_000_000_000,
                     version: Some(1),
-                    value: 1000.0
+                    value: Some(1000.0)
                 },
             ]
         );
@@ -77,10 +80,11 @@ fn text_format_tabs_and_nulls() {
     assert_eq!(
         rows,
         [CopyRow {
+            line: 1,
             label: CopyLabel::Int(5),
             time_ns: T0,
             version: None,
-            value: 0.25
+            value: Some(0.25)
         }]
     );
 }
@@ -138,22 +142,25 @@ fn binary_rows() {
             rows,
             [
                 CopyRow {
+                    line: 1,
                     label: CopyLabel::Int(7),
                     time_ns: T0,
                     version: Some(3),
-                    value: 1.5
+                    value: Some(1.5)
                 },
                 CopyRow {
+                    line: 2,
                     label: CopyLabel::Text("plant-01".into()),
                     time_ns: T0 + 1000,
                     version: None,
-                    value: 0.5
+                    value: Some(0.5)
                 },
                 CopyRow {
+                    line: 3,
                     label: CopyLabel::Int(-2),
                     time_ns: T0,
                     version: Some(9),
-                    value: 2.0
+                    value: Some(2.0)
                 },
             ]
         );

@@ -2,7 +2,8 @@
 //! (the one place that maps arrayq's errors to codes; see docs/postgres.md).
 
 use arrayq_query::QueryError;
-use arrayq_storage::StorageError;
+use arrayq_storage::series::SeriesError;
+use arrayq_storage::{IngestError, StorageError};
 use pgwire::error::{ErrorInfo, PgWireError};
 
 pub const SYNTAX_ERROR: &str = "42601";
@@ -83,6 +84,19 @@ pub fn storage_sqlstate(e: &StorageError) -> &'static str {
         StorageError::VersionConflict { .. } | StorageError::SchemaConflict(_) => "40001",
         StorageError::Cancelled => CANCELED,
         _ => INTERNAL,
+    }
+}
+
+/// The SQLSTATE of a series-ingest error (COPY).
+pub fn series_sqlstate(e: &SeriesError) -> &'static str {
+    match e {
+        SeriesError::OffGrid { .. } => "22008",
+        SeriesError::LabelKind { .. } => BAD_VALUE,
+        SeriesError::VersionOrder { .. } => "22023",
+        SeriesError::Shape { .. } => "42804",
+        SeriesError::Ingest(IngestError::TooLarge { .. }) => LIMIT_EXCEEDED,
+        SeriesError::Ingest(IngestError::Storage(s)) => storage_sqlstate(s),
+        SeriesError::Ingest(_) => INTERNAL,
     }
 }
 

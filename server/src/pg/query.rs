@@ -52,7 +52,7 @@ impl Handler {
                 self.unlisten(channel.as_deref());
                 return Ok(Response::Execution(Tag::new("UNLISTEN")));
             }
-            Kind::Copy => return self.start_copy(sql),
+            Kind::Copy => return self.start_copy(sql).await,
             Kind::ShowSetting(name) => {
                 let value = settings()
                     .into_iter()

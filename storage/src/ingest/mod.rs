@@ -6,6 +6,7 @@
 
 mod error;
 mod records;
+pub mod series;
 mod sink;
 mod spill;
 mod staging;

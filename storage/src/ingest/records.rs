@@ -85,6 +85,29 @@ impl Tiles {
         }
     }
 
+    /// Moves every tile `cells` cells up along dimension `d` (a whole number of
+    /// tiles), after the dimension grew backward by that much.
+    pub(crate) fn shift(&mut self, d: usize, cells: u64) {
+        let by = cells / self.tile_shape[d];
+        debug_assert_eq!(by * self.tile_shape[d], cells, "whole tiles only");
+        let moved = |(a, mut k): (usize, Vec<u64>)| {
+            k[d] += by;
+            (a, k)
+        };
+        self.order = std::mem::take(&mut self.order)
+            .into_iter()
+            .map(moved)
+            .collect();
+        self.tiles = std::mem::take(&mut self.tiles)
+            .into_iter()
+            .map(|(key, mut tile)| {
+                let r = &mut tile.region.0[d];
+                *r = r.start + cells..r.end + cells;
+                (moved(key), tile)
+            })
+            .collect();
+    }
+
     /// Turns every tile into blocks (in the order the tiles were started) and
     /// frees them.
     pub(crate) fn seal(&mut self) -> Vec<SealedBlock> {

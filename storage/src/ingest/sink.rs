@@ -96,6 +96,20 @@ impl IngestSink {
         Ok(self)
     }
 
+    /// Grows dimension `dim` backward by `cells` cells (see [`WriteTx::prepend`]);
+    /// what was staged before moves with its cells, and indices given from now on
+    /// are in the new numbering.
+    pub fn prepend(&mut self, dim: &str, cells: u64) -> IngestResult<&mut Self> {
+        let d = self.schema().dim_index(dim)?;
+        self.tx.prepend(dim, cells)?;
+        for (_, region) in &mut self.items {
+            let r = &mut region.0[d];
+            *r = r.start + cells..r.end + cells;
+        }
+        self.tiles.shift(d, cells);
+        Ok(self)
+    }
+
     /// Fails the commit unless the head is still `version`.
     pub fn expect_version(&mut self, version: u64) -> &mut Self {
         self.tx.expect_version(version);

@@ -130,10 +130,10 @@ pub(super) fn finish_into(
     out: &mut [MaybeUninit<f64>],
 ) {
     if acc.shift.is_nan() {
-        // Saw no value: every group is empty.
-        let v = if f == AggFunc::Sum { 0.0 } else { f64::NAN };
+        // Saw no value: every group is empty, and an aggregate of nothing is
+        // missing (SQL's NULL), the sum included.
         for o in out.iter_mut() {
-            o.write(v);
+            o.write(f64::NAN);
         }
         return;
     }
@@ -156,7 +156,7 @@ pub(super) fn finish_into(
         AggFunc::Max => pick(&acc.maxs, &acc.maxs_f32, out),
         AggFunc::Sum => {
             for ((o, &c), &s) in out.iter_mut().zip(n).zip(&acc.sums[r.clone()]) {
-                o.write(if c == 0 { 0.0 } else { c as f64 * k + s });
+                o.write(if c == 0 { f64::NAN } else { c as f64 * k + s });
             }
         }
         AggFunc::Avg => {

@@ -1,0 +1,569 @@
+//! Rows -> an (asset x time) array: the series ingest behind the Postgres bridge and
+//! the Postgres door's COPY.
+//!
+//! A row is (label, timestamp, version, value). The ingest keeps the label -> index
+//! map of the array's label dimension, learns new labels (appended at commit), turns
+//! timestamps into indices on the time dimension's regular grid (growing it forward,
+//! and backward in whole chunks), and hands the cells to an [`IngestSink`] in
+//! batches. It creates the array on the first rows when it does not exist.
+//!
+//! Rules (docs/ingest.md): a cell given twice keeps the row with the higher version,
+//! the later row on equal versions; cells never given read as missing (the fill, NaN);
+//! a timestamp off the grid is an error naming the row. With
+//! [`CommitPolicy::PerVersion`] each change of the version column (an ingest round)
+//! commits what came before, so `AS OF` the commit of round k is every batch as of
+//! version k when rows arrive in version order.
+
+use super::{IngestError, IngestOptions, IngestSink};
+use crate::coord::Coordinate;
+use crate::dtype::{Buffer, DType, Scalar};
+use crate::error::StorageError;
+use crate::meta::CommitInfo;
+use crate::schema::{ArraySchema, Attribute, Dimension, Layout};
+use crate::store::Store;
+use crate::CodecChain;
+use std::collections::HashMap;
+use thiserror::Error;
+
+/// Quarter-hours, the grid of energy timeseries.
+pub const QUARTER_HOUR_NS: i64 = 15 * 60 * 1_000_000_000;
+/// Chunks of an array the ingest creates: one asset x one week of quarter-hours.
+pub const SERIES_CHUNK: [u64; 2] = [1, 96 * 7];
+/// Chunks reserved before the time start of an array the ingest creates, so the
+/// time dimension can grow backward (2^20 weeks).
+const TIME_RESERVE_CHUNKS: u64 = 1 << 20;
+/// Rows handed to the sink at once.
+const PUSH_ROWS: usize = 1 << 16;
+
+/// Where rows go: the array and the names of its parts.
+#[derive(Clone, Debug)]
+pub struct SeriesSpec {
+    pub array: String,
+    pub label_dim: String,
+    pub time_dim: String,
+    pub attribute: String,
+    /// Step of the time grid of an array the ingest creates.
+    pub step_ns: i64,
+    /// Element type of the attribute of an array the ingest creates.
+    pub dtype: DType,
+}
+
+impl SeriesSpec {
+    /// `array` with dimensions `asset`, `time` (15 minutes) and attribute `value` (f32).
+    pub fn new(array: &str) -> SeriesSpec {
+        SeriesSpec {
+            array: array.to_string(),
+            label_dim: "asset".into(),
+            time_dim: "time".into(),
+            attribute: "value".into(),
+            step_ns: QUARTER_HOUR_NS,
+            dtype: DType::F32,
+        }
+    }
+}
+
+/// An asset label as a source gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Label {
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Int(v) => write!(f, "{v}"),
+            Label::Text(s) => write!(f, "'{s}'"),
+        }
+    }
+}
+
+/// One row of a source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesRow {
+    pub label: Label,
+    /// UTC nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    pub version: Option<i64>,
+    /// `None` is SQL NULL: the cell is set to missing.
+    pub value: Option<f64>,
+}
+
+/// When the ingest commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitPolicy {
+    /// Once, at [`SeriesIngest::finish`] (a COPY).
+    Once,
+    /// Whenever the version column changes, and at the end (a bridge's rounds).
+    PerVersion,
+}
+
+/// How the ingest stages and commits.
+#[derive(Clone, Debug)]
+pub struct SeriesOptions {
+    pub policy: CommitPolicy,
+    pub sink: IngestOptions,
+}
+
+impl Default for SeriesOptions {
+    fn default() -> Self {
+        SeriesOptions {
+            policy: CommitPolicy::Once,
+            sink: IngestOptions::default(),
+        }
+    }
+}
+
+/// What is wrong with the rows or the array they go to.
+#[derive(Debug, Error)]
+pub enum SeriesError {
+    #[error("{0}")]
+    Ingest(#[from] IngestError),
+    #[error("array '{array}' cannot take series rows: {why}")]
+    Shape { array: String, why: String },
+    #[error("row {row}: time {time} is not on the {step_min}-minute grid of dimension '{dim}' (starting {start})")]
+    OffGrid {
+        row: u64,
+        time: String,
+        dim: String,
+        start: String,
+        step_min: f64,
+    },
+    #[error("row {row}: label {label} is {got} but dimension '{dim}' holds {want} labels")]
+    LabelKind {
+        row: u64,
+        label: Label,
+        dim: String,
+        got: &'static str,
+        want: &'static str,
+    },
+    #[error("row {row}: version {version} arrived after version {after}; rows must come in version order")]
+    VersionOrder { row: u64, version: i64, after: i64 },
+}
+
+impl From<StorageError> for SeriesError {
+    fn from(e: StorageError) -> Self {
+        SeriesError::Ingest(e.into())
+    }
+}
+
+/// A commit the ingest made.
+#[derive(Clone, Debug)]
+pub struct SeriesCommit {
+    pub info: CommitInfo,
+    /// Rows it holds.
+    pub rows: u64,
+    /// The highest version among them.
+    pub version: Option<i64>,
+}
+
+/// Feeds rows into an (asset x time) array; see the module docs.
+pub struct SeriesIngest {
+    store: Store,
+    spec: SeriesSpec,
+    opts: SeriesOptions,
+    /// Index of the label and time dimensions in the array, once it exists.
+    dims: Option<(usize, usize)>,
+    labels: LabelIndex,
+    time: TimeGrid,
+    sink: Option<IngestSink>,
+    /// Rows not yet handed to the sink.
+    pending: Vec<SeriesRow>,
+    /// Per cell of this commit given more than once candidate: the version it holds.
+    versions: HashMap<(u64, u64), i64>,
+    round: Option<i64>,
+    rows_seen: u64,
+    rows_in_commit: u64,
+    commits: Vec<SeriesCommit>,
+}
+
+/// The label dimension's labels and where each one is.
+#[derive(Default)]
+struct LabelIndex {
+    ints: HashMap<i64, u64>,
+    texts: HashMap<String, u64>,
+    text: Option<bool>,
+    len: u64,
+    new_ints: Vec<i64>,
+    new_texts: Vec<String>,
+}
+
+/// The time dimension's grid.
+#[derive(Clone, Copy, Default)]
+struct TimeGrid {
+    start_ns: i64,
+    step_ns: i64,
+}
+
+impl SeriesIngest {
+    /// Starts feeding `spec.array`, which is checked now if it exists and created
+    /// from the first rows otherwise.
+    pub fn start(
+        store: &Store,
+        spec: SeriesSpec,
+        opts: SeriesOptions,
+    ) -> Result<Self, SeriesError> {
+        let mut me = SeriesIngest {
+            store: store.clone(),
+            spec,
+            opts,
+            dims: None,
+            labels: LabelIndex::default(),
+            time: TimeGrid::default(),
+            sink: None,
+            pending: Vec::new(),
+            versions: HashMap::new(),
+            round: None,
+            rows_seen: 0,
+            rows_in_commit: 0,
+            commits: Vec::new(),
+        };
+        if let Ok(snap) = store.snapshot(&me.spec.array, crate::AsOf::Latest) {
+            me.adopt(&snap.meta().schema)?;
+        }
+        Ok(me)
+    }
+
+    /// Rows received so far.
+    pub fn rows(&self) -> u64 {
+        self.rows_seen
+    }
+
+    /// Commits made so far.
+    pub fn commits(&self) -> &[SeriesCommit] {
+        &self.commits
+    }
+
+    /// Takes one row (committing first when a new round begins).
+    pub fn push(&mut self, row: SeriesRow) -> Result<(), SeriesError> {
+        self.rows_seen += 1;
+        if let Some(v) = row.version {
+            if let Some(r) = self.round {
+                if v != r && self.opts.policy == CommitPolicy::PerVersion {
+                    if v < r {
+                        return Err(SeriesError::VersionOrder {
+                            row: self.rows_seen,
+                            version: v,
+                            after: r,
+                        });
+                    }
+                    self.commit_pending()?;
+                }
+            }
+            self.round = Some(self.round.map_or(v, |r| r.max(v)));
+        }
+        self.pending.push(row);
+        if self.pending.len() >= PUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Commits what is staged and returns every commit made.
+    pub fn finish(mut self) -> Result<Vec<SeriesCommit>, SeriesError> {
+        self.commit_pending()?;
+        Ok(self.commits)
+    }
+
+    fn commit_pending(&mut self) -> Result<(), SeriesError> {
+        self.flush()?;
+        let Some(mut sink) = self.sink.take() else {
+            return Ok(());
+        };
+        self.labels.append_new(&mut sink, &self.spec.label_dim)?;
+        let info = sink.commit()?;
+        self.commits.push(SeriesCommit {
+            info,
+            rows: std::mem::take(&mut self.rows_in_commit),
+            version: self.round,
+        });
+        self.versions.clear();
+        Ok(())
+    }
+
+    /// Hands the pending rows to the sink (creating the array first if need be).
+    fn flush(&mut self) -> Result<(), SeriesError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let first_row = self.rows_seen - rows.len() as u64 + 1;
+        if self.dims.is_none() {
+            self.create(&rows)?;
+        }
+        let (ld, td) = self.dims.expect("array adopted");
+        if self.sink.is_none() {
+            let sink = self
+                .store
+                .ingest_with(&self.spec.array, self.opts.sink.clone())?;
+            self.sink = Some(sink);
+        }
+        self.grow_backward(&rows)?;
+        let rank = 2;
+        let mut coords = Vec::with_capacity(rows.len() * rank);
+        let mut values = Vec::with_capacity(rows.len());
+        for (k, row) in rows.iter().enumerate() {
+            let at = first_row + k as u64;
+            let li = self.labels.index_of(&row.label, at, &self.spec.label_dim)?;
+            let ti = self.time.index_of(row.time_ns, at, &self.spec.time_dim)?;
+            if let (Some(v), CommitPolicy::Once) = (row.version, self.opts.policy) {
+                // Keep the higher version of a cell given twice in one commit.
+                match self.versions.entry((li, ti)) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        if *e.get() > v {
+                            continue;
+                        }
+                        e.insert(v);
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(v);
+                    }
+                }
+            }
+            let mut cell = [0u64; 2];
+            cell[ld] = li;
+            cell[td] = ti;
+            coords.extend_from_slice(&cell);
+            values.push(row.value.unwrap_or(f64::NAN));
+        }
+        self.rows_in_commit += rows.len() as u64;
+        let sink = self.sink.as_mut().expect("sink begun");
+        self.labels.append_new(sink, &self.spec.label_dim)?;
+        let dtype = sink.schema().attr(&self.spec.attribute)?.dtype;
+        let n = values.len();
+        let values = match dtype {
+            DType::F32 => Buffer::F32(
+                ndarray::ArrayD::from_shape_vec(
+                    vec![n],
+                    values.iter().map(|&v| v as f32).collect(),
+                )
+                .expect("1-d"),
+            ),
+            _ => Buffer::F64(ndarray::ArrayD::from_shape_vec(vec![n], values).expect("1-d")),
+        };
+        sink.push_cells(&self.spec.attribute, &coords, &values)?;
+        Ok(())
+    }
+
+    /// Moves the time start back (whole chunks) when rows precede it.
+    fn grow_backward(&mut self, rows: &[SeriesRow]) -> Result<(), SeriesError> {
+        let Some(earliest) = rows.iter().map(|r| r.time_ns).min() else {
+            return Ok(());
+        };
+        if earliest >= self.time.start_ns {
+            return Ok(());
+        }
+        let (_, td) = self.dims.expect("array adopted");
+        let sink = self.sink.as_mut().expect("sink begun");
+        let chunk = sink
+            .schema()
+            .layouts
+            .iter()
+            .map(|l| l.chunk_shape[td])
+            .fold(1, lcm);
+        let need = (self.time.start_ns - earliest).div_euclid(self.time.step_ns) as u64 + 1;
+        let cells = need.div_ceil(chunk) * chunk;
+        sink.prepend(&self.spec.time_dim, cells)?;
+        self.time.start_ns -= cells as i64 * self.time.step_ns;
+        self.versions = std::mem::take(&mut self.versions)
+            .into_iter()
+            .map(|((l, t), v)| ((l, t + cells), v))
+            .collect();
+        Ok(())
+    }
+
+    /// Creates the array from the first rows: labels of their kind, time from the
+    /// earliest of them.
+    fn create(&mut self, rows: &[SeriesRow]) -> Result<(), SeriesError> {
+        let spec = &self.spec;
+        let start_ns = rows.iter().map(|r| r.time_ns).min().unwrap_or(0);
+        let label_coord = match rows[0].label {
+            Label::Int(_) => Coordinate::Labels { labels: Vec::new() },
+            Label::Text(_) => return Err(text_labels_unsupported(&spec.array)),
+        };
+        let mut layout = Layout::new(
+            "rows",
+            SERIES_CHUNK.to_vec(),
+            CodecChain::shuffle_zstd(spec.dtype.size(), crate::schema::DEFAULT_ZSTD_LEVEL),
+        );
+        layout.key_offset = vec![0, TIME_RESERVE_CHUNKS];
+        let schema = ArraySchema {
+            name: spec.array.clone(),
+            dims: vec![
+                Dimension {
+                    name: spec.label_dim.clone(),
+                    coord: label_coord,
+                    len: 0,
+                    growable: true,
+                },
+                Dimension {
+                    name: spec.time_dim.clone(),
+                    coord: Coordinate::Time {
+                        start_ns,
+                        step_ns: spec.step_ns,
+                    },
+                    len: 0,
+                    growable: true,
+                },
+            ],
+            attrs: vec![Attribute::new(
+                &spec.attribute,
+                spec.dtype,
+                Some(Scalar::F64(f64::NAN)),
+            )],
+            layouts: vec![layout],
+        };
+        match self.store.create_array(schema) {
+            Ok(_) => {}
+            // Someone else made it meanwhile: take theirs, checked.
+            Err(StorageError::ArrayExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let snap = self.store.snapshot(&self.spec.array, crate::AsOf::Latest)?;
+        self.adopt(&snap.meta().schema)
+    }
+
+    /// Checks an existing array and learns its labels and time grid.
+    fn adopt(&mut self, schema: &ArraySchema) -> Result<(), SeriesError> {
+        let spec = &self.spec;
+        let bad = |why: String| SeriesError::Shape {
+            array: spec.array.clone(),
+            why,
+        };
+        if schema.dims.len() != 2 {
+            return Err(bad(format!(
+                "it has {} dimensions; series rows need ({}, {})",
+                schema.dims.len(),
+                spec.label_dim,
+                spec.time_dim
+            )));
+        }
+        let ld = schema
+            .dim_index(&spec.label_dim)
+            .map_err(|_| bad(format!("it has no dimension '{}'", spec.label_dim)))?;
+        let td = schema
+            .dim_index(&spec.time_dim)
+            .map_err(|_| bad(format!("it has no dimension '{}'", spec.time_dim)))?;
+        let attr = schema
+            .attr(&spec.attribute)
+            .map_err(|_| bad(format!("it has no attribute '{}'", spec.attribute)))?;
+        if !matches!(attr.dtype, DType::F32 | DType::F64) {
+            return Err(bad(format!(
+                "attribute '{}' is {}, not a floating-point type",
+                spec.attribute,
+                attr.dtype.name()
+            )));
+        }
+        let Coordinate::Time { start_ns, step_ns } = schema.dims[td].coord else {
+            return Err(bad(format!(
+                "dimension '{}' has {} coordinates, not time",
+                spec.time_dim,
+                schema.dims[td].coord.kind_name()
+            )));
+        };
+        self.labels = LabelIndex::of(&schema.dims[ld]).ok_or_else(|| {
+            bad(format!(
+                "dimension '{}' has {} coordinates, not labels",
+                spec.label_dim,
+                schema.dims[ld].coord.kind_name()
+            ))
+        })?;
+        self.time = TimeGrid { start_ns, step_ns };
+        self.dims = Some((ld, td));
+        Ok(())
+    }
+}
+
+impl LabelIndex {
+    fn of(dim: &Dimension) -> Option<LabelIndex> {
+        let mut me = LabelIndex {
+            len: dim.len,
+            ..Default::default()
+        };
+        match &dim.coord {
+            Coordinate::Labels { labels } => {
+                me.text = Some(false);
+                me.ints = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &l)| (l, i as u64))
+                    .collect();
+            }
+            _ => return None,
+        }
+        Some(me)
+    }
+
+    fn index_of(&mut self, label: &Label, row: u64, dim: &str) -> Result<u64, SeriesError> {
+        let kind_error = |got, want| SeriesError::LabelKind {
+            row,
+            label: label.clone(),
+            dim: dim.to_string(),
+            got,
+            want,
+        };
+        match (label, self.text) {
+            (Label::Int(v), Some(false)) => Ok(*self.ints.entry(*v).or_insert_with(|| {
+                self.new_ints.push(*v);
+                self.len += 1;
+                self.len - 1
+            })),
+            (Label::Text(s), Some(true)) => {
+                if let Some(&i) = self.texts.get(s) {
+                    return Ok(i);
+                }
+                self.texts.insert(s.clone(), self.len);
+                self.new_texts.push(s.clone());
+                self.len += 1;
+                Ok(self.len - 1)
+            }
+            (Label::Int(_), _) => Err(kind_error("an integer", "text")),
+            (Label::Text(_), _) => Err(kind_error("text", "integer")),
+        }
+    }
+
+    /// Appends the labels learnt since the last call to the sink's write.
+    fn append_new(&mut self, sink: &mut IngestSink, dim: &str) -> Result<(), SeriesError> {
+        if !self.new_ints.is_empty() {
+            sink.append_labels(dim, &std::mem::take(&mut self.new_ints))?;
+        }
+        if !self.new_texts.is_empty() {
+            return Err(text_labels_unsupported(dim));
+        }
+        Ok(())
+    }
+}
+
+impl TimeGrid {
+    fn index_of(&self, t: i64, row: u64, dim: &str) -> Result<u64, SeriesError> {
+        let off = t - self.start_ns;
+        if off < 0 || off % self.step_ns != 0 {
+            return Err(SeriesError::OffGrid {
+                row,
+                time: crate::time::format_unix_ns(t),
+                dim: dim.to_string(),
+                start: crate::time::format_unix_ns(self.start_ns),
+                step_min: self.step_ns as f64 / 60e9,
+            });
+        }
+        Ok((off / self.step_ns) as u64)
+    }
+}
+
+fn text_labels_unsupported(what: &str) -> SeriesError {
+    SeriesError::Shape {
+        array: what.to_string(),
+        why: "text labels are not stored yet".into(),
+    }
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    a / gcd(a, b) * b
+}
