@@ -14,7 +14,8 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::PgWireBackendMessage;
 
-use crate::pg::copy_format::{BinaryParser, CopyError, CopyParser, CopyRow, Role, TextParser};
+use crate::pg::copy_binary::BinaryParser;
+use crate::pg::copy_format::{CopyError, CopyParser, CopyRow, Role, TextParser};
 use crate::pg::errors::{
     error, info, FEATURE_NOT_SUPPORTED, INTERNAL, SYNTAX_ERROR, UNDEFINED_COLUMN,
 };

@@ -1,6 +1,7 @@
 //! COPY data parsers against hand-made bytes and the rows they must give.
 
 use super::*;
+use crate::pg::copy_binary::BinaryParser;
 
 fn cols() -> Vec<(String, Role)> {
     [

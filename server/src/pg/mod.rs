@@ -8,6 +8,7 @@
 
 mod auth;
 mod copy;
+mod copy_binary;
 mod copy_format;
 mod copy_sink;
 mod errors;
