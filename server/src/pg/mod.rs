@@ -14,6 +14,7 @@ mod copy_sink;
 mod errors;
 mod exec;
 mod listen;
+mod params;
 mod query;
 mod rows;
 mod session;

@@ -20,8 +20,9 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::pg::auth::settings;
-use crate::pg::errors::{error, FEATURE_NOT_SUPPORTED, UNDEFINED_OBJECT};
+use crate::pg::errors::{error, UNDEFINED_OBJECT};
 use crate::pg::exec::respond;
+use crate::pg::params;
 use crate::pg::rows::{fields, Col, Table};
 use crate::pg::statement::{classify, split, Kind};
 use crate::pg::types::Values;
@@ -32,8 +33,11 @@ use crate::pg::Handler;
 pub struct Prepared {
     pub sql: String,
     pub kind: Kind,
-    /// Its columns (None: it answers no rows).
+    /// Its columns (None: it answers no rows, or it has parameters and they are
+    /// worked out per portal).
     pub schema: Option<Vec<(String, Type)>>,
+    /// Number of `$n` parameters.
+    pub params: usize,
 }
 
 impl Handler {
@@ -92,6 +96,18 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// The portal's statement with its parameters written in.
+    fn bind(&self, portal: &Portal<Prepared>) -> PgWireResult<String> {
+        params::bind(
+            &portal.statement.statement.sql,
+            &portal.statement.parameter_types,
+            &portal.parameter_format,
+            &portal.parameters,
+        )
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Handler {
     async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
@@ -147,22 +163,23 @@ impl QueryParser for Parser {
         if kind == Kind::Empty {
             return Ok(None);
         }
-        if !types.is_empty() || sql.contains('$') && has_placeholder(sql) {
-            return Err(error(
-                FEATURE_NOT_SUPPORTED,
-                "statement parameters ($1, ...) are not supported: put the values in the statement text",
-            ));
-        }
-        let schema = self.handler.describe(sql, &kind).await?;
+        let params = params::count(sql);
+        let _ = types;
+        // With parameters the columns are known once they are bound (the portal).
+        let schema = match params {
+            0 => self.handler.describe(sql, &kind).await?,
+            _ => None,
+        };
         Ok(Some(Prepared {
             sql: sql.to_string(),
             kind,
             schema,
+            params,
         }))
     }
 
-    fn get_parameter_types(&self, _stmt: &Prepared) -> PgWireResult<Vec<Type>> {
-        Ok(Vec::new())
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(vec![Type::TEXT; stmt.params])
     }
 
     fn get_result_schema(
@@ -177,18 +194,6 @@ impl QueryParser for Parser {
             .map(|s| fields(s, &format).as_ref().clone())
             .unwrap_or_default())
     }
-}
-
-/// `$1`-style placeholders outside quotes.
-fn has_placeholder(sql: &str) -> bool {
-    let mut quoted = false;
-    let b = sql.as_bytes();
-    (0..b.len()).any(|i| {
-        if b[i] == b'\'' {
-            quoted = !quoted;
-        }
-        !quoted && b[i] == b'$' && b.get(i + 1).is_some_and(u8::is_ascii_digit)
-    })
 }
 
 #[async_trait]
@@ -213,12 +218,25 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        Ok(match &target.statement.schema {
+        let p = &target.statement;
+        // The client's parameter types where it gave them, else text.
+        let types: Vec<Type> = (0..p.params)
+            .map(|k| {
+                target
+                    .parameter_types
+                    .get(k)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or(Type::TEXT)
+            })
+            .collect();
+        Ok(match &p.schema {
             Some(s) => DescribeStatementResponse::new(
-                vec![],
+                types,
                 fields(s, &Format::UnifiedText).as_ref().clone(),
             ),
-            None => DescribeStatementResponse::no_data(),
+            None if types.is_empty() => DescribeStatementResponse::no_data(),
+            None => DescribeStatementResponse::new(types, vec![]),
         })
     }
 
@@ -233,7 +251,17 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        Ok(match &portal.statement.statement.schema {
+        let p = &portal.statement.statement;
+        let bound;
+        let schema = match p.params {
+            0 => &p.schema,
+            _ => {
+                let sql = self.bind(portal)?;
+                bound = self.describe(&sql, &p.kind).await?;
+                &bound
+            }
+        };
+        Ok(match schema {
             Some(s) => DescribePortalResponse::new(
                 fields(s, &portal.result_column_format).as_ref().clone(),
             ),
@@ -254,6 +282,12 @@ impl ExtendedQueryHandler for Handler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let p = &portal.statement.statement;
+        if p.params > 0 {
+            let sql = self.bind(portal)?;
+            return self
+                .answer(&sql, &p.kind, &portal.result_column_format)
+                .await;
+        }
         let response = self
             .answer(&p.sql, &p.kind, &portal.result_column_format)
             .await?;

@@ -42,6 +42,9 @@ with psycopg.connect(dsn, autocommit=True) as c3:
     bcur.execute("SELECT value, n FROM meter WHERE asset = 5")
     assert bcur.fetchall() == [r[1:] for r in expected if r[0] == 5]
     assert c3.execute("SELECT max(n) FROM meter").fetchone() == (8 * 1000 + nt - 1,)
+    # Server-side parameters ($1, $2): an int and a timestamptz.
+    got = c3.execute("SELECT value, n FROM meter WHERE asset = %s AND time >= %s", (8, times[5])).fetchall()
+    assert got == [r[1:] for r in expected if r[0] == 8 and r[1] >= times[5]], got
     try:
         c3.execute("SELECT value FROM nowhere")
         raise AssertionError("no error")
