@@ -178,6 +178,21 @@ struct PostgresLoad {
     /// Column of the value (a number).
     #[arg(long, default_value = "value")]
     value_col: String,
+    /// Keep running: LISTEN on --channel and pull the rows past the watermark on
+    /// every NOTIFY and every reconnect (Ctrl-C stops).
+    #[arg(long, requires = "channel", requires = "watermark_col")]
+    follow: bool,
+    /// The channel to LISTEN on (follow mode).
+    #[arg(long)]
+    channel: Option<String>,
+    /// A column that grows with every new row (serial id, arrival time): follow
+    /// mode pulls past its last value, kept in the array as a commit mark.
+    #[arg(long)]
+    watermark_col: Option<String>,
+    /// Name of this feed: its watermark is the array's mark `bridge:<name>`
+    /// (default: the channel).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -253,14 +268,22 @@ fn main() -> ExitCode {
             finish(rt.block_on(shell::load::load_npy(&client, &file, &array, &attr, start)))
         }
         Some(Cmd::Load(LoadCmd::Postgres(a))) => {
+            let mut source = arrayq_bridge::SourceSpec::new(&a.url, &a.query);
+            source.label_col = a.label_col;
+            source.time_col = a.time_col;
+            source.version_col = a.version_col;
+            source.value_col = a.value_col;
+            source.watermark_col = a.watermark_col;
+            let follow = a.channel.filter(|_| a.follow);
+            let name = a
+                .name
+                .or_else(|| follow.clone())
+                .unwrap_or_else(|| a.array.clone());
             let job = shell::pgload::PgLoad {
-                url: a.url,
-                query: a.query,
+                source,
                 array: a.array,
-                label_col: a.label_col,
-                time_col: a.time_col,
-                version_col: a.version_col,
-                value_col: a.value_col,
+                follow,
+                name,
             };
             finish(rt.block_on(shell::pgload::load_postgres(&client, &job)))
         }

@@ -134,6 +134,12 @@ pub fn describe(
     Ok(pb::DescribeArrayResponse {
         schema: Some(schema_to_pb(schema, omit_labels)),
         head_version: snap.version(),
+        marks: snap
+            .meta()
+            .marks
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         commits,
         layouts: schema
             .layouts

@@ -41,31 +41,14 @@ pub(crate) async fn ingest_rows(
     };
     let (spec, opts) = spec_of(shared, &header)?;
     let array = spec.array.clone();
-    let (tx, mut rx) = mpsc::channel::<pb::RowBatch>(4);
-    let store = shared.store.clone();
-    let abandoned = Arc::new(AtomicBool::new(false));
-    let stop = abandoned.clone();
-    let worker = shared.spawn_blocking(move || -> Result<(u64, Vec<SeriesCommit>), Status> {
-        let mut ingest = SeriesIngest::start(&store, spec, opts).map_err(series_status)?;
-        while let Some(batch) = rx.blocking_recv() {
-            for row in rows_of(batch)? {
-                ingest.push(row).map_err(series_status)?;
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            // The stream failed: what is staged is dropped, not committed.
-            return Err(Status::cancelled("the IngestRows stream failed"));
-        }
-        let rows = ingest.rows();
-        Ok((rows, ingest.finish().map_err(series_status)?))
-    });
+    let worker = SeriesWorker::start(shared, spec, opts);
     let mut failed = None;
     loop {
         match stream.message().await {
             Ok(Some(pb::IngestRowsRequest {
                 msg: Some(Msg::Rows(b)),
             })) => {
-                if tx.send(b).await.is_err() {
+                if !worker.send(b).await {
                     break; // the worker stopped: its error is the answer
                 }
             }
@@ -83,15 +66,10 @@ pub(crate) async fn ingest_rows(
         }
     }
     if let Some(e) = failed {
-        abandoned.store(true, Ordering::SeqCst);
-        drop(tx);
-        let _ = worker.await;
+        worker.abandon().await;
         return Err(e);
     }
-    drop(tx);
-    let (rows, commits) = worker
-        .await
-        .map_err(|e| Status::internal(format!("ingest worker failed: {e}")))??;
+    let (rows, commits) = worker.finish().await?;
     shared
         .counters
         .writes_total
@@ -119,7 +97,81 @@ pub(crate) async fn ingest_rows(
     }))
 }
 
-fn spec_of(
+/// A series ingest running on the blocking pool, fed row batches through a small
+/// bounded channel: the one consumer of rows for IngestRows and the server's
+/// ingest jobs.
+pub(crate) struct SeriesWorker {
+    tx: mpsc::Sender<pb::RowBatch>,
+    abandoned: Arc<AtomicBool>,
+    handle: tokio::task::JoinHandle<Result<(u64, Vec<SeriesCommit>), Status>>,
+}
+
+impl SeriesWorker {
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        spec: SeriesSpec,
+        opts: SeriesOptions,
+    ) -> SeriesWorker {
+        let (tx, mut rx) = mpsc::channel::<pb::RowBatch>(4);
+        let store = shared.store.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = abandoned.clone();
+        let handle = shared.spawn_blocking(move || -> Result<(u64, Vec<SeriesCommit>), Status> {
+            let mut ingest = SeriesIngest::start(&store, spec, opts).map_err(series_status)?;
+            while let Some(mut batch) = rx.blocking_recv() {
+                for (k, v) in std::mem::take(&mut batch.marks) {
+                    ingest.set_mark(&k, &v);
+                }
+                for row in rows_of(batch)? {
+                    ingest.push(row).map_err(series_status)?;
+                }
+            }
+            if stop.load(Ordering::SeqCst) {
+                // The feed failed: what is staged is dropped, not committed.
+                return Err(Status::cancelled("the row feed was abandoned"));
+            }
+            let rows = ingest.rows();
+            Ok((rows, ingest.finish().map_err(series_status)?))
+        });
+        SeriesWorker {
+            tx,
+            abandoned,
+            handle,
+        }
+    }
+
+    /// The sender, for feeds that take one (a send fails once the worker stopped).
+    pub(crate) fn sender(&self) -> &mpsc::Sender<pb::RowBatch> {
+        &self.tx
+    }
+
+    /// Hands on a batch; false once the worker stopped (its result says why).
+    pub(crate) async fn send(&self, batch: pb::RowBatch) -> bool {
+        self.tx.send(batch).await.is_ok()
+    }
+
+    /// Commits what is staged; the rows taken and the commits made.
+    pub(crate) async fn finish(self) -> Result<(u64, Vec<SeriesCommit>), Status> {
+        drop(self.tx);
+        self.handle
+            .await
+            .map_err(|e| Status::internal(format!("ingest worker failed: {e}")))?
+    }
+
+    /// Drops what is staged without waiting (for a feed dropped midway).
+    pub(crate) fn abandon_now(self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+    }
+
+    /// Drops what is staged (rounds already committed stay) and waits for the worker.
+    pub(crate) async fn abandon(self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+        drop(self.tx);
+        let _ = self.handle.await;
+    }
+}
+
+pub(crate) fn spec_of(
     shared: &Arc<Shared>,
     h: &pb::IngestRowsHeader,
 ) -> Result<(SeriesSpec, SeriesOptions), Status> {

@@ -30,6 +30,7 @@ mod config;
 mod convert;
 mod errors;
 mod frames;
+mod ingest_jobs;
 mod ingest_rows;
 mod pg;
 mod query;

@@ -314,6 +314,10 @@ impl Worker {
     }
 
     fn execute(&mut self, sql: &str, ctx: &QueryContext, report: &mut Report) -> Result<(), Stop> {
+        if crate::ingest_jobs::is_ingest_statement(sql) {
+            let t = crate::ingest_jobs::execute(&self.shared, sql).map_err(Stop::Failed)?;
+            return self.send_table(listing_columns(t), 0);
+        }
         let engine = self.shared.engine.clone();
         let exec = engine
             .execute(sql, ctx)

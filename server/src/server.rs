@@ -213,6 +213,11 @@ impl Server {
             let _ = stop.wait_for(|s| *s).await;
         };
         let mut serving = Box::pin(router.serve_with_incoming_shutdown(incoming, draining));
+        match crate::ingest_jobs::IngestJobs::resume_all(&shared) {
+            Ok(0) => {}
+            Ok(n) => info!(jobs = n, "ingest jobs resumed"),
+            Err(e) => warn!(error = %e.message(), "ingest jobs could not be read"),
+        }
         info!(%local_addr, tls = config.tls.is_some(), auth = config.auth_token.is_some(), "serving");
 
         tokio::pin!(shutdown);

@@ -107,6 +107,8 @@ pub struct Shared {
     /// Blocking tasks (engine work, commits) in flight.
     blocking: AtomicUsize,
     pub counters: Counters,
+    /// The server's ingest jobs (`CREATE INGEST`).
+    pub jobs: crate::ingest_jobs::IngestJobs,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ impl Shared {
             next_call: AtomicU64::new(1),
             blocking: AtomicUsize::new(0),
             counters: Counters::default(),
+            jobs: Default::default(),
         }
     }
 

@@ -48,6 +48,11 @@ pub fn vacuum_floor(id: u32) -> Vec<u8> {
     k
 }
 
+/// `R name` -> a server-level record (see `Store::put_record`).
+pub fn record(name: &str) -> Vec<u8> {
+    [b"R".as_slice(), name.as_bytes()].concat()
+}
+
 /// `L seq` -> ChangeEvent JSON.
 pub fn event(seq: u64) -> Vec<u8> {
     let mut k = b"L".to_vec();

@@ -18,6 +18,7 @@ pub mod meta;
 pub mod region;
 pub mod schema;
 mod segments;
+mod settings;
 mod snapshot;
 mod staging_dir;
 mod store;

@@ -24,6 +24,10 @@ pub struct VersionMeta {
     pub stats: Vec<LayoutStats>,
     /// Cells written by this commit (all attributes).
     pub cells_written: u64,
+    /// Small named values committed atomically with the data and carried forward
+    /// by later commits (a loader's watermark: where a source was read up to).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub marks: std::collections::BTreeMap<String, String>,
 }
 
 /// What kind of change a log event records.

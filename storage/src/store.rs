@@ -353,6 +353,7 @@ impl Store {
             schema,
             stats,
             cells_written: 0,
+            marks: Default::default(),
         };
         let mut batch = sled::Batch::default();
         batch.insert(keys::NEXT_ARRAY_ID, &(id + 1).to_be_bytes());

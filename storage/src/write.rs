@@ -31,6 +31,8 @@ pub struct WriteTx {
     labels: Vec<(usize, Vec<i64>)>,
     /// Cells added before the start of a dimension, in order.
     prepends: Vec<(usize, u64)>,
+    /// Marks to set with the commit (see [`VersionMeta::marks`]).
+    marks: Vec<(String, String)>,
     expect: Option<u64>,
     schema: ArraySchema,
 }
@@ -45,6 +47,7 @@ impl Store {
             writes: vec![],
             labels: vec![],
             prepends: vec![],
+            marks: vec![],
             expect: None,
             schema: st.head.schema.clone(),
         })
@@ -146,6 +149,15 @@ impl WriteTx {
         Ok(self)
     }
 
+    /// Sets mark `key` to `value` with this commit: readers of any later version
+    /// see it (until a later commit sets it again), and it lands atomically with the
+    /// data, so a loader that keeps its source position here never applies a row
+    /// twice or loses one across crashes.
+    pub fn set_mark(&mut self, key: &str, value: &str) -> &mut Self {
+        self.marks.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Fails the commit unless the head is still `version` (optimistic concurrency).
     pub fn expect_version(&mut self, version: u64) -> &mut Self {
         self.expect = Some(version);
@@ -209,6 +221,11 @@ impl WriteTx {
             cells_written: cells_written(&self.writes),
             schema,
             stats,
+            marks: {
+                let mut m = st.head.marks.clone();
+                m.extend(self.marks.iter().map(|(k, v)| (k.clone(), v.clone())));
+                m
+            },
         };
         let region = bbox.map(|b| extents(&meta.schema, &b)).unwrap_or_default();
         store.finish_commit(
@@ -295,6 +312,7 @@ impl Store {
             schema,
             stats: all_stats,
             cells_written: 0,
+            marks: st.head.marks.clone(),
         };
         self.finish_commit(
             sled::Batch::default(),

@@ -259,3 +259,41 @@ fn an_existing_array_of_the_wrong_shape_is_refused_by_name() {
         "row 1: label 'NL-WIND-042' is text but dimension 'asset' holds integer labels"
     );
 }
+
+#[test]
+fn a_mark_lands_with_the_commit_and_later_commits_carry_it() {
+    let store = Store::temporary().unwrap();
+    let mut s =
+        SeriesIngest::start(&store, SeriesSpec::new("power"), SeriesOptions::default()).unwrap();
+    s.push(row(1, 0, 1)).unwrap();
+    s.set_mark("bridge:src", "41");
+    let first = s.finish().unwrap();
+    assert_eq!(
+        SeriesIngest::mark(&store, "power", "bridge:src").as_deref(),
+        Some("41")
+    );
+    // A commit without the mark keeps it; one that sets it replaces it.
+    ingest(&store, [row(1, 1, 1)], CommitPolicy::Once);
+    assert_eq!(
+        SeriesIngest::mark(&store, "power", "bridge:src").as_deref(),
+        Some("41")
+    );
+    let mut s =
+        SeriesIngest::start(&store, SeriesSpec::new("power"), SeriesOptions::default()).unwrap();
+    s.push(row(1, 2, 1)).unwrap();
+    s.set_mark("bridge:src", "42");
+    s.finish().unwrap();
+    assert_eq!(
+        SeriesIngest::mark(&store, "power", "bridge:src").as_deref(),
+        Some("42")
+    );
+    // Time travel sees the mark as it was.
+    let old = store
+        .snapshot("power", AsOf::Version(first[0].info.version))
+        .unwrap();
+    assert_eq!(
+        old.meta().marks.get("bridge:src").map(String::as_str),
+        Some("41")
+    );
+    assert_eq!(SeriesIngest::mark(&store, "nothing", "bridge:src"), None);
+}

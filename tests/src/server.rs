@@ -91,6 +91,7 @@ pub struct TestServerBuilder {
     log: Option<PathBuf>,
     start_timeout: Duration,
     drop_stop: DropStop,
+    grpc: String,
 }
 
 /// A running `arrayqd` child process; dropping it stops the server (see
@@ -119,6 +120,7 @@ impl TestServer {
             log: None,
             start_timeout: Duration::from_secs(120),
             drop_stop: DropStop::Kill,
+            grpc: "127.0.0.1:0".into(),
         }
     }
 
@@ -227,7 +229,14 @@ impl TestServerBuilder {
         self
     }
 
-    /// One more flag after `--data DIR --grpc 127.0.0.1:0`.
+    /// The gRPC address to listen on (default `127.0.0.1:0`, a free port): a
+    /// restarted server can take its predecessor's address.
+    pub fn grpc(mut self, addr: impl Into<String>) -> Self {
+        self.grpc = addr.into();
+        self
+    }
+
+    /// One more flag after `--data DIR --grpc ADDR`.
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self
@@ -305,7 +314,8 @@ impl TestServerBuilder {
         }
         cmd.arg("--data")
             .arg(&self.data)
-            .args(["--grpc", "127.0.0.1:0"])
+            .arg("--grpc")
+            .arg(&self.grpc)
             .args(&self.args)
             .env_remove("ARRAYQ_TOKEN")
             .env("ARRAYQ_LOG", "info")

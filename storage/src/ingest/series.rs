@@ -172,6 +172,8 @@ pub struct SeriesIngest {
     /// Per cell of this commit given more than once candidate: the version it holds.
     versions: HashMap<(u64, u64), i64>,
     round: Option<i64>,
+    /// Marks to set with the next commit.
+    marks: Vec<(String, String)>,
     rows_seen: u64,
     rows_in_commit: u64,
     commits: Vec<SeriesCommit>,
@@ -214,6 +216,7 @@ impl SeriesIngest {
             pending: Vec::new(),
             versions: HashMap::new(),
             round: None,
+            marks: Vec::new(),
             rows_seen: 0,
             rows_in_commit: 0,
             commits: Vec::new(),
@@ -232,6 +235,18 @@ impl SeriesIngest {
     /// Commits made so far.
     pub fn commits(&self) -> &[SeriesCommit] {
         &self.commits
+    }
+
+    /// Sets a mark with the next commit (see `WriteTx::set_mark`): a source's
+    /// watermark lands atomically with the rows read up to it.
+    pub fn set_mark(&mut self, key: &str, value: &str) {
+        self.marks.push((key.to_string(), value.to_string()));
+    }
+
+    /// The value of mark `key` at the array's head, if the array and the mark exist.
+    pub fn mark(store: &Store, array: &str, key: &str) -> Option<String> {
+        let snap = store.snapshot(array, crate::AsOf::Latest).ok()?;
+        snap.meta().marks.get(key).cloned()
     }
 
     /// Takes one row (committing first when a new round begins).
@@ -271,6 +286,9 @@ impl SeriesIngest {
             return Ok(());
         };
         self.labels.append_new(&mut sink, &self.spec.label_dim)?;
+        for (k, v) in self.marks.drain(..) {
+            sink.set_mark(&k, &v);
+        }
         let info = sink.commit()?;
         self.commits.push(SeriesCommit {
             info,

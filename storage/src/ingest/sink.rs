@@ -110,6 +110,12 @@ impl IngestSink {
         Ok(self)
     }
 
+    /// Sets a mark with the commit (see [`WriteTx::set_mark`]).
+    pub fn set_mark(&mut self, key: &str, value: &str) -> &mut Self {
+        self.tx.set_mark(key, value);
+        self
+    }
+
     /// Fails the commit unless the head is still `version`.
     pub fn expect_version(&mut self, version: u64) -> &mut Self {
         self.tx.expect_version(version);
