@@ -197,6 +197,7 @@ fn json_coord(c: &Coords, i: usize, w: &mut dyn Write) -> io::Result<()> {
             serde_json::to_writer(w, &format_unix_ns(ns)).map_err(io::Error::other)
         }
         arrayq_format::CoordValue::Label(l) => write!(w, "{l}"),
+        arrayq_format::CoordValue::Text(t) => write!(w, "{}", json_str(&t)),
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Coords {
     Times(Vec<i64>),
     /// Integer labels, one per index.
     Labels(Vec<i64>),
+    /// Text labels, one per index.
+    TextLabels(Vec<String>),
 }
 
 impl Coords {
@@ -50,6 +52,7 @@ impl Coords {
             Coords::Values(v) => CoordValue::Number(v[i]),
             Coords::Times(v) => CoordValue::Time(v[i]),
             Coords::Labels(v) => CoordValue::Label(v[i]),
+            Coords::TextLabels(v) => CoordValue::Text(v[i].clone()),
         }
     }
 
@@ -59,7 +62,7 @@ impl Coords {
     }
 
     /// The coordinate of index `i` as text: ISO-8601 (UTC) for timestamps,
-    /// the shortest round-trip decimal for numbers, the integer for labels.
+    /// the shortest round-trip decimal for numbers, the label itself for labels.
     pub fn text(&self, i: usize) -> String {
         coord_text(self.get(i))
     }
@@ -78,6 +81,7 @@ impl Coords {
             Some(C::Values(l)) => Coords::Values(l.values),
             Some(C::TimesUnixNs(l)) => Coords::Times(l.values),
             Some(C::Labels(l)) => Coords::Labels(l.values),
+            Some(C::TextLabels(l)) => Coords::TextLabels(l.values),
             None => {
                 return Err(Error::Protocol(
                     "result dimension without coordinates".into(),
@@ -93,6 +97,7 @@ pub fn coord_text(v: CoordValue) -> String {
         CoordValue::Number(x) => format_f64(x),
         CoordValue::Time(ns) => format_unix_ns(ns),
         CoordValue::Label(l) => l.to_string(),
+        CoordValue::Text(t) => t,
     }
 }
 

@@ -448,9 +448,16 @@ fn merge_coordinates(h: &mut v1::ResultHeader, b: v1::CoordinateBlock) -> Result
         )));
     }
     match &mut dim.coordinates {
-        Some(C::Values(l)) if b.ints.is_empty() => l.values.extend_from_slice(&b.values),
-        Some(C::TimesUnixNs(l)) | Some(C::Labels(l)) if b.values.is_empty() => {
+        Some(C::Values(l)) if b.ints.is_empty() && b.texts.is_empty() => {
+            l.values.extend_from_slice(&b.values)
+        }
+        Some(C::TimesUnixNs(l)) | Some(C::Labels(l))
+            if b.values.is_empty() && b.texts.is_empty() =>
+        {
             l.values.extend_from_slice(&b.ints)
+        }
+        Some(C::TextLabels(l)) if b.values.is_empty() && b.ints.is_empty() => {
+            l.values.extend(b.texts)
         }
         _ => {
             return Err(Error::Protocol(format!(

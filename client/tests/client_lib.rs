@@ -74,6 +74,7 @@ fn rpcs_streams_and_errors() {
         let labels = vec![v1::LabelAppend {
             dim: "sensor".into(),
             labels: vec![101, 202],
+            ..Default::default()
         }];
         let bad = c
             .write(
@@ -203,6 +204,7 @@ fn dropping_a_stream_cancels_the_query() {
             vec![v1::LabelAppend {
                 dim: "sensor".into(),
                 labels: vec![1],
+                ..Default::default()
             }],
             &[x],
         )
@@ -254,6 +256,7 @@ fn subscriptions_and_tokens() {
         let label = vec![v1::LabelAppend {
             dim: "sensor".into(),
             labels: vec![9],
+            ..Default::default()
         }];
         c.write(
             "ev",

@@ -323,6 +323,7 @@ mod tests {
             labels: vec![LabelAppend {
                 dim: "sensor".into(),
                 labels: vec![1, 2, 3],
+                ..Default::default()
             }],
             expect_version: Some(4),
         };

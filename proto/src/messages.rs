@@ -4,7 +4,7 @@ use crate::v1::result_dimension::Coordinates;
 use crate::v1::{
     query_response, write_request, CoordinateBlock, DataBlock, DoubleList, IndexRange, Int64List,
     QueryResponse, QueryStats, RegularCoordinate, ResultDimension, ResultFooter, ResultHeader,
-    TimeCoordinate, WriteBlock, WriteHeader, WriteRequest,
+    StringList, TimeCoordinate, WriteBlock, WriteHeader, WriteRequest,
 };
 use crate::{Bytes, ProtocolError};
 
@@ -120,6 +120,11 @@ impl ResultDimension {
         Self::with(name, Coordinates::Labels(Int64List { values: labels }))
     }
 
+    /// A dimension with text label coordinates.
+    pub fn with_text_labels(name: impl Into<String>, labels: Vec<String>) -> Self {
+        Self::with(name, Coordinates::TextLabels(StringList { values: labels }))
+    }
+
     /// A dimension with evenly spaced numeric coordinates `start + i * step`.
     pub fn with_regular(name: impl Into<String>, start: f64, step: f64) -> Self {
         Self::with(
@@ -147,7 +152,7 @@ impl ResultDimension {
     }
 
     /// Length of the explicit coordinate list (`values`, `times_unix_ns`,
-    /// `labels`); `None` for the compact `regular` / `time` forms or when
+    /// `labels`, `text_labels`); `None` for the compact `regular` / `time` forms or when
     /// unset.
     pub fn explicit_len(&self) -> Option<usize> {
         match &self.coordinates {
@@ -155,6 +160,7 @@ impl ResultDimension {
             Some(Coordinates::TimesUnixNs(l)) | Some(Coordinates::Labels(l)) => {
                 Some(l.values.len())
             }
+            Some(Coordinates::TextLabels(l)) => Some(l.values.len()),
             Some(Coordinates::Regular(_)) | Some(Coordinates::Time(_)) | None => None,
         }
     }

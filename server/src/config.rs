@@ -28,6 +28,9 @@ pub struct Config {
     pub reflection: bool,
     /// Limits on calls and results.
     pub limits: Limits,
+    /// Address of the Postgres wire-protocol door (`host:port`; port 0 picks a free
+    /// port); None: no door.
+    pub pg_addr: Option<String>,
 }
 
 /// PEM files of a TLS identity.
@@ -92,6 +95,7 @@ impl Default for Config {
             grace: Duration::from_secs(10),
             reflection: true,
             limits: Limits::default(),
+            pg_addr: None,
         }
     }
 }
@@ -155,6 +159,11 @@ pub struct Cli {
     /// Live change events buffered for subscribers (slower ones re-read the log).
     #[arg(long, env = "ARRAYQ_EVENT_BUFFER", default_value_t = 1024, hide = true)]
     pub event_buffer: usize,
+    /// Also serve the Postgres wire protocol on this address (host:port, e.g.
+    /// 127.0.0.1:5433; port 0 picks a free port). Off without it; see
+    /// docs/postgres.md.
+    #[arg(long, env = "ARRAYQ_PG")]
+    pub pg: Option<String>,
     /// Do not serve gRPC reflection.
     #[arg(long, env = "ARRAYQ_NO_REFLECTION")]
     pub no_reflection: bool,
@@ -178,6 +187,7 @@ impl Cli {
             demo: self.demo.then_some(self.demo_scale),
             grace: Duration::from_secs(self.grace_secs),
             reflection: !self.no_reflection,
+            pg_addr: self.pg.filter(|a| !a.is_empty()),
             limits: Limits {
                 max_concurrent_queries: self.max_concurrent_queries.max(1),
                 queue_timeout: Duration::from_millis(self.queue_timeout_ms),
@@ -224,5 +234,10 @@ mod tests {
         assert_eq!(c.grace, Duration::from_secs(2));
         assert_eq!(c.limits.block_bytes, MAX_BLOCK_BYTES);
         assert!(Cli::try_parse_from(["arrayqd", "--tls-cert", "c.pem"]).is_err());
+        assert_eq!(c.pg_addr, None);
+        let c = Cli::try_parse_from(["arrayqd", "--pg", "127.0.0.1:0"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.pg_addr.as_deref(), Some("127.0.0.1:0"));
     }
 }

@@ -21,11 +21,13 @@ pub fn event_to_pb(e: &arrayq_storage::ChangeEvent) -> pb::ChangeEvent {
         K::AddLayout => pb::ChangeKind::AddLayout,
         K::Drop => pb::ChangeKind::Drop,
     };
-    let text = |v: CoordValue| -> (String, Option<f64>) {
+    let text = |v: &CoordValue| -> (String, Option<f64>) {
         match v {
-            CoordValue::Number(x) => (x.to_string(), Some(x)),
-            CoordValue::Label(l) => (l.to_string(), Some(l as f64)),
-            CoordValue::Time(t) => (format_unix_ns(t), None),
+            CoordValue::Number(x) => (x.to_string(), Some(*x)),
+            CoordValue::Label(l) => (l.to_string(), Some(*l as f64)),
+            CoordValue::Time(t) => (format_unix_ns(*t), None),
+            // The label itself, unquoted: start_text is the coordinate's text.
+            CoordValue::Text(t) => (t.clone(), None),
         }
     };
     pb::ChangeEvent {
@@ -38,8 +40,8 @@ pub fn event_to_pb(e: &arrayq_storage::ChangeEvent) -> pb::ChangeEvent {
             .region
             .iter()
             .map(|r| {
-                let (start_text, start_value) = text(r.first);
-                let (end_text, end_value) = text(r.last);
+                let (start_text, start_value) = text(&r.first);
+                let (end_text, end_value) = text(&r.last);
                 pb::DimExtent {
                     dim: r.dim.clone(),
                     start: r.start,
@@ -72,6 +74,7 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
                 None => ResultDimension::with_times(name.clone(), v.clone()),
             },
             CoordValues::Labels(v) => ResultDimension::with_labels(name.clone(), v.clone()),
+            CoordValues::Texts(v) => ResultDimension::with_text_labels(name.clone(), v.clone()),
         })
         .collect();
     pb::ResultHeader {

@@ -22,6 +22,7 @@ pub fn storage_status(e: impl Into<StorageError>) -> Status {
         | StorageError::InvalidSchema(_)
         | StorageError::OutOfRange { .. }
         | StorageError::ShapeMismatch(_)
+        | StorageError::LabelKind { .. }
         | StorageError::DTypeMismatch { .. } => Code::InvalidArgument,
         StorageError::VersionConflict { .. } | StorageError::SchemaConflict(_) => {
             Code::FailedPrecondition

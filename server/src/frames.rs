@@ -102,6 +102,41 @@ pub fn string_blocks(column: u32, values: Vec<String>) -> Result<Vec<DataBlock>,
     Ok(blocks)
 }
 
+/// Text coordinates in `CoordinateBlock`s of at most [`MAX_STRING_BLOCK_BYTES`] of
+/// strings on the wire (a count bound cannot bound their size). The labels come from
+/// a schema whose messages already carried them, so none is too long to send.
+fn text_coordinate_blocks(dimension: u32, texts: Vec<String>) -> Vec<QueryResponse> {
+    let mut blocks = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0usize;
+    for s in texts {
+        let wire = 1 + prost::encoding::encoded_len_varint(s.len() as u64) + s.len();
+        if size + wire > MAX_STRING_BLOCK_BYTES && !current.is_empty() {
+            blocks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += wire;
+        current.push(s);
+    }
+    if !current.is_empty() {
+        blocks.push(current);
+    }
+    let mut offset = 0u64;
+    blocks
+        .into_iter()
+        .map(|texts| {
+            let block = CoordinateBlock {
+                dimension,
+                offset,
+                texts,
+                ..Default::default()
+            };
+            offset += block.texts.len() as u64;
+            QueryResponse::coordinates(block)
+        })
+        .collect()
+}
+
 /// The message(s) announcing a result. A header that fits in one message (encoded
 /// size at most [`MAX_BLOCK_BYTES`]) goes alone; otherwise every explicit coordinate
 /// list moves out of it into `CoordinateBlock`s of at most
@@ -117,6 +152,13 @@ pub fn header_messages(mut header: ResultHeader) -> Vec<QueryResponse> {
             Some(Coordinates::TimesUnixNs(l)) | Some(Coordinates::Labels(l)) => {
                 (Vec::new(), std::mem::take(&mut l.values))
             }
+            Some(Coordinates::TextLabels(l)) => {
+                blocks.extend(text_coordinate_blocks(
+                    d as u32,
+                    std::mem::take(&mut l.values),
+                ));
+                continue;
+            }
             _ => continue,
         };
         for (i, chunk) in floats.chunks(MAX_COORDINATES_PER_BLOCK).enumerate() {
@@ -124,15 +166,15 @@ pub fn header_messages(mut header: ResultHeader) -> Vec<QueryResponse> {
                 dimension: d as u32,
                 offset: (i * MAX_COORDINATES_PER_BLOCK) as u64,
                 values: chunk.to_vec(),
-                ints: Vec::new(),
+                ..Default::default()
             }));
         }
         for (i, chunk) in ints.chunks(MAX_COORDINATES_PER_BLOCK).enumerate() {
             blocks.push(QueryResponse::coordinates(CoordinateBlock {
                 dimension: d as u32,
                 offset: (i * MAX_COORDINATES_PER_BLOCK) as u64,
-                values: Vec::new(),
                 ints: chunk.to_vec(),
+                ..Default::default()
             }));
         }
     }
@@ -181,6 +223,35 @@ mod tests {
         let huge = "x".repeat(MAX_STRING_BLOCK_BYTES);
         let e = string_blocks(0, vec![huge]).unwrap_err();
         assert!(e.contains("4128768 bytes exceeds"), "{e}");
+    }
+
+    #[test]
+    fn long_text_coordinate_lists_follow_the_header_in_bounded_blocks() {
+        // 5000 labels of 1000 bytes: 1003 bytes each on the wire, 4116 per block (as
+        // string_blocks), 5 MB in all, so the header cannot hold them.
+        let labels: Vec<String> = (0..5000).map(|i| format!("{i:01000}")).collect();
+        let header = ResultHeader {
+            dimensions: vec![ResultDimension::with_text_labels("asset", labels.clone())],
+            shape: vec![5000],
+            ..Default::default()
+        };
+        let msgs = header_messages(header);
+        assert_eq!(msgs.len(), 3);
+        let Some(Msg::Header(h)) = &msgs[0].msg else {
+            panic!("the header comes first")
+        };
+        assert_eq!(h.dimensions[0].explicit_len(), Some(0));
+        let mut joined = Vec::new();
+        for (m, (offset, count)) in msgs[1..].iter().zip([(0, 4116), (4116, 884)]) {
+            assert!(m.encoded_len() < 4 * 1024 * 1024, "{}", m.encoded_len());
+            let Some(Msg::Coordinates(b)) = &m.msg else {
+                panic!("a CoordinateBlock")
+            };
+            assert_eq!((b.dimension, b.offset, b.texts.len()), (0, offset, count));
+            assert!(b.values.is_empty() && b.ints.is_empty());
+            joined.extend(b.texts.iter().cloned());
+        }
+        assert_eq!(joined, labels);
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //!   after `queue_timeout`); deadlines (`grpc-timeout`, `timeout_ms`) and result
 //!   size limits are passed to the engine;
 //! * Subscribe replays the durable change log and follows live commits;
-//! * optional bearer-token auth and TLS; graceful shutdown with a grace period.
+//! * optional bearer-token auth and TLS; graceful shutdown with a grace period;
+//! * with `--pg ADDR`, the Postgres wire-protocol door (`pg/`, docs/postgres.md).
 
 mod auth;
 mod catalog;
@@ -31,6 +32,7 @@ mod errors;
 mod frames;
 mod ingest_jobs;
 mod ingest_rows;
+mod pg;
 mod query;
 mod schema_pb;
 mod server;

@@ -46,20 +46,22 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
                 },
                 d.length,
             ),
-            Some(PbCoordinate::Labels(l)) => {
-                let n = l.labels.len() as u64;
+            Some(PbCoordinate::Labels(_)) | Some(PbCoordinate::TextLabels(_)) => {
+                let coord = match &d.coordinate {
+                    Some(PbCoordinate::Labels(l)) => Coordinate::int_labels(l.labels.clone()),
+                    Some(PbCoordinate::TextLabels(l)) => {
+                        Coordinate::text_labels(l.labels.iter().cloned())
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                let n = coord.label_count() as u64;
                 if d.length != 0 && d.length != n {
                     return Err(bad(format!(
                         "dimension '{}' has {n} labels but length {}",
                         d.name, d.length
                     )));
                 }
-                (
-                    Coordinate::Labels {
-                        labels: l.labels.clone(),
-                    },
-                    n,
-                )
+                (coord, n)
             }
         };
         dims.push(Dimension {
@@ -214,9 +216,18 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
                         labels: if omit_labels {
                             Vec::new()
                         } else {
-                            labels.clone()
+                            labels.to_vec()
                         },
                     }),
+                    Coordinate::TextLabels { labels } => {
+                        PbCoordinate::TextLabels(pb::TextLabelCoordinate {
+                            labels: if omit_labels {
+                                Vec::new()
+                            } else {
+                                labels.to_vec()
+                            },
+                        })
+                    }
                 }),
                 length: d.len,
                 growable: d.growable,
@@ -293,6 +304,14 @@ mod tests {
                     length: 2,
                     growable: true,
                 },
+                pb::Dimension {
+                    name: "asset".into(),
+                    coordinate: Some(PbCoordinate::TextLabels(pb::TextLabelCoordinate {
+                        labels: vec!["NL-WIND-042".into(), "b".into()],
+                    })),
+                    length: 2,
+                    growable: false,
+                },
             ],
             attributes: vec![
                 pb::Attribute {
@@ -316,8 +335,13 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.layouts.len(), 1);
         assert_eq!(s.layouts[0].name, "primary");
-        // Both dimensions are growable: 256 each (storage's default layout rule).
-        assert_eq!(s.layouts[0].chunk_shape, vec![256, 256]);
+        // Two growable dimensions (256 each, storage's default layout rule) and two
+        // fixed text labels.
+        assert_eq!(s.layouts[0].chunk_shape, vec![256, 256, 2]);
+        assert_eq!(
+            s.dims[2].coord,
+            Coordinate::text_labels(["NL-WIND-042", "b"])
+        );
         let back = schema_to_pb(&s, false);
         assert_eq!(back.dimensions, sample().dimensions);
         assert_eq!(back.attributes[0].fill, None);
@@ -329,6 +353,12 @@ mod tests {
         assert_eq!(
             omitted.dimensions[1].coordinate,
             Some(PbCoordinate::Labels(pb::LabelCoordinate { labels: vec![] }))
+        );
+        assert_eq!(
+            omitted.dimensions[2].coordinate,
+            Some(PbCoordinate::TextLabels(pb::TextLabelCoordinate {
+                labels: vec![]
+            }))
         );
     }
 

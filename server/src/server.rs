@@ -22,6 +22,7 @@ use tracing::{info, warn};
 
 use crate::auth::{tag_path, Auth};
 use crate::config::Config;
+use crate::pg::PgDoor;
 use crate::query::warn_stuck;
 use crate::service::ArrayQService;
 use crate::state::{Reason, Shared};
@@ -42,6 +43,7 @@ pub struct Server {
     local_addr: SocketAddr,
     tls: Option<ServerTlsConfig>,
     shutdown_tx: watch::Sender<bool>,
+    pg: Option<PgDoor>,
 }
 
 impl Server {
@@ -129,6 +131,10 @@ impl Server {
                 warn!(%local_addr, "listening beyond loopback without TLS: data and tokens travel in clear text");
             }
         }
+        let pg = match &config.pg_addr {
+            Some(addr) => Some(PgDoor::bind(addr, config.auth_token.is_some()).await?),
+            None => None,
+        };
         Ok(Server {
             config,
             shared,
@@ -136,12 +142,18 @@ impl Server {
             local_addr,
             tls,
             shutdown_tx,
+            pg,
         })
     }
 
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the Postgres door, when it is on.
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.pg.as_ref().map(PgDoor::local_addr)
     }
 
     /// The open store.
@@ -160,7 +172,11 @@ impl Server {
             local_addr,
             tls,
             shutdown_tx,
+            pg,
         } = self;
+        // The door follows the same shutdown flag; it ends once its connections do.
+        let pg_task =
+            pg.map(|door| tokio::spawn(door.serve(shared.clone(), config.auth_token.clone())));
         let limits = &config.limits;
         let service =
             ArrayQRoutes::new(ArrayQService::new(shared.clone()), limits.max_message_bytes);
@@ -236,6 +252,20 @@ impl Server {
         }
         // Dropping the transport closes whatever connection is left.
         drop(serving);
+        if let Some(mut task) = pg_task {
+            // Idle sessions closed at once; running statements get the grace period.
+            if tokio::time::timeout(config.grace, &mut task).await.is_err() {
+                let n = shared.cancel_all(Reason::Shutdown);
+                warn!(
+                    cancelled = n,
+                    "grace period over: cancelling postgres statements"
+                );
+                if tokio::time::timeout(CANCEL_GRACE, &mut task).await.is_err() {
+                    warn!("closing postgres connections that are still open");
+                    task.abort();
+                }
+            }
+        }
         if !shared.wait_blocking_idle(BLOCKING_GRACE).await {
             warn_stuck(shared.blocking_tasks());
         }
@@ -254,11 +284,15 @@ async fn flush(shared: &Arc<Shared>) -> Result<()> {
     Ok(())
 }
 
-/// Binds per `config`, prints `arrayqd listening on ADDR` on stdout (the line
-/// scripts and tests wait for), and serves until `shutdown` resolves (see
+/// Binds per `config`, prints `arrayqd postgres door listening on ADDR` (with
+/// `--pg`) and then `arrayqd listening on ADDR` on stdout (the line scripts and
+/// tests wait for, always last), and serves until `shutdown` resolves (see
 /// [`Server::run`]).
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let server = Server::bind(config).await?;
+    if let Some(addr) = server.pg_addr() {
+        println!("arrayqd postgres door listening on {addr}");
+    }
     println!("arrayqd listening on {}", server.local_addr());
     server.run(shutdown).await
 }

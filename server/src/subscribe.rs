@@ -20,16 +20,34 @@ use crate::state::Shared;
 /// Events read from the log per request.
 const PAGE: usize = 1024;
 
+/// What a feed delivers: the gRPC message, or the storage event itself (the
+/// Postgres door's LISTEN builds its payload from it).
+pub trait FeedItem: Send + 'static {
+    fn from_event(ev: &ChangeEvent) -> Self;
+}
+
+impl FeedItem for PbEvent {
+    fn from_event(ev: &ChangeEvent) -> Self {
+        event_to_pb(ev)
+    }
+}
+
+impl FeedItem for ChangeEvent {
+    fn from_event(ev: &ChangeEvent) -> Self {
+        ev.clone()
+    }
+}
+
 /// One subscription's feeder task: runs until the client goes away or the server
 /// shuts down.
-pub struct Feed {
+pub struct Feed<T: FeedItem = PbEvent> {
     pub shared: Arc<Shared>,
     /// Only this array's events (empty: all).
     pub array: String,
     /// Next sequence number to deliver.
     pub next: u64,
     pub live: broadcast::Receiver<ChangeEvent>,
-    pub tx: mpsc::Sender<Result<PbEvent, Status>>,
+    pub tx: mpsc::Sender<Result<T, Status>>,
 }
 
 enum End {
@@ -38,7 +56,7 @@ enum End {
     Failed(Status),
 }
 
-impl Feed {
+impl<T: FeedItem> Feed<T> {
     pub async fn run(mut self) {
         let mut shutdown = self.shared.shutdown.clone();
         let end = loop {
@@ -119,7 +137,7 @@ impl Feed {
         if !self.array.is_empty() && ev.array != self.array {
             return Ok(());
         }
-        let msg = event_to_pb(&ev);
+        let msg = T::from_event(&ev);
         tokio::select! {
             r = self.tx.send(Ok(msg)) => r.map_err(|_| End::ClientGone),
             _ = shutdown.wait_for(|s| *s) => Err(End::Shutdown),
@@ -155,7 +173,7 @@ mod tests {
             stop_rx,
             events,
         ));
-        let (tx, mut rx) = mpsc::channel(1);
+        let (tx, mut rx) = mpsc::channel::<Result<PbEvent, Status>>(1);
         let feed = Feed {
             shared: shared.clone(),
             array: String::new(),

@@ -138,8 +138,18 @@ fn open_sink(
         )));
     }
     for l in &h.labels {
-        sink.append_labels(&l.dim, &l.labels)
-            .map_err(ingest_status)?;
+        if !l.labels.is_empty() && !l.text_labels.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "the label append to '{}' gives both integer and text labels; a dimension has one kind",
+                l.dim
+            )));
+        }
+        if l.text_labels.is_empty() {
+            sink.append_labels(&l.dim, &l.labels)
+        } else {
+            sink.append_text_labels(&l.dim, &l.text_labels)
+        }
+        .map_err(ingest_status)?;
     }
     if let Some(v) = h.expect_version {
         sink.expect_version(v);

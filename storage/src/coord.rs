@@ -1,7 +1,175 @@
-//! Dimension coordinates: regular numbers, regular timestamps, explicit labels.
+//! Dimension coordinates: regular numbers, regular timestamps, explicit labels
+//! (int64 or text).
 
-use serde::{Deserialize, Serialize};
-use std::ops::Range;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::ops::{Deref, Range};
+use std::sync::OnceLock;
+
+/// The labels of a label dimension: unique, in insertion order. Serialized as the plain
+/// list; a position index is built on the first lookup (ingest looks labels up per row,
+/// so a linear scan over thousands of assets would dominate) and kept up to date by
+/// [`LabelList::push`].
+pub struct LabelList<T> {
+    items: Vec<T>,
+    index: OnceLock<HashMap<T, u64>>,
+}
+
+impl<T: Eq + Hash + Clone> LabelList<T> {
+    /// Position of `label`, O(1) amortised.
+    pub fn position<Q>(&self, label: &Q) -> Option<u64>
+    where
+        T: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.index
+            .get_or_init(|| {
+                let mut m = HashMap::with_capacity(self.items.len());
+                for (i, l) in self.items.iter().enumerate() {
+                    // The first occurrence wins, as a linear scan would (validate()
+                    // refuses repeats, so this only matters for unchecked input).
+                    m.entry(l.clone()).or_insert(i as u64);
+                }
+                m
+            })
+            .get(label)
+            .copied()
+    }
+
+    /// Appends `label` unless it is there already (then returns false).
+    pub fn push(&mut self, label: T) -> bool {
+        if self.position(&label).is_some() {
+            return false;
+        }
+        let i = self.items.len() as u64;
+        if let Some(m) = self.index.get_mut() {
+            m.insert(label.clone(), i);
+        }
+        self.items.push(label);
+        true
+    }
+}
+
+impl<T> LabelList<T> {
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+}
+
+impl<T> Default for LabelList<T> {
+    fn default() -> Self {
+        Vec::new().into()
+    }
+}
+
+impl<T> From<Vec<T>> for LabelList<T> {
+    fn from(items: Vec<T>) -> Self {
+        LabelList {
+            items,
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl<T> FromIterator<T> for LabelList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        iter.into_iter().collect::<Vec<T>>().into()
+    }
+}
+
+impl<T> Deref for LabelList<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T: Clone> Clone for LabelList<T> {
+    fn clone(&self) -> Self {
+        // The index is rebuilt on demand rather than copied: most clones (schemas of
+        // snapshots and commits) never look a label up.
+        self.items.clone().into()
+    }
+}
+
+impl<T: PartialEq> PartialEq for LabelList<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
+impl<T: PartialEq> PartialEq<Vec<T>> for LabelList<T> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        &self.items == other
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for LabelList<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.items.fmt(f)
+    }
+}
+
+impl<T: Serialize> Serialize for LabelList<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LabelList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(d).map(LabelList::from)
+    }
+}
+
+/// One label to look up, of either kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LabelRef<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl std::fmt::Display for LabelRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabelRef::Int(l) => write!(f, "{l}"),
+            LabelRef::Text(t) => write!(f, "'{t}'"),
+        }
+    }
+}
+
+/// Labels to append to a label dimension, of either kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Labels {
+    Int(Vec<i64>),
+    Text(Vec<String>),
+}
+
+impl Labels {
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::Int(v) => v.len(),
+            Labels::Text(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Labels::Int(_) => "integer",
+            Labels::Text(_) => "text",
+        }
+    }
+}
 
 /// How a dimension's index maps to a coordinate value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -11,8 +179,11 @@ pub enum Coordinate {
     Regular { start: f64, step: f64 },
     /// `start_ns + i * step_ns`, UTC nanoseconds since the Unix epoch.
     Time { start_ns: i64, step_ns: i64 },
-    /// Explicit int64 labels (asset ids); unique, in insertion order.
-    Labels { labels: Vec<i64> },
+    /// Explicit int64 labels (asset ids, EAN codes); unique, in insertion order.
+    Labels { labels: LabelList<i64> },
+    /// Explicit text labels (asset names like `NL-WIND-042`); unique, in insertion order.
+    #[serde(rename = "text_labels")]
+    TextLabels { labels: LabelList<String> },
 }
 
 /// One coordinate value (shared with clients, so it lives in `arrayq-format`).
@@ -24,6 +195,47 @@ impl Coordinate {
             Coordinate::Regular { .. } => "regular",
             Coordinate::Time { .. } => "time",
             Coordinate::Labels { .. } => "labels",
+            Coordinate::TextLabels { .. } => "text labels",
+        }
+    }
+
+    /// Int64 labels from a list (duplicates are refused by schema validation).
+    pub fn int_labels(labels: Vec<i64>) -> Coordinate {
+        Coordinate::Labels {
+            labels: labels.into(),
+        }
+    }
+
+    /// Text labels from a list (duplicates are refused by schema validation).
+    pub fn text_labels<S: Into<String>>(labels: impl IntoIterator<Item = S>) -> Coordinate {
+        Coordinate::TextLabels {
+            labels: labels.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// True for label dimensions of either kind.
+    pub fn is_labels(&self) -> bool {
+        matches!(
+            self,
+            Coordinate::Labels { .. } | Coordinate::TextLabels { .. }
+        )
+    }
+
+    /// Number of labels (0 for other coordinates).
+    pub fn label_count(&self) -> usize {
+        match self {
+            Coordinate::Labels { labels } => labels.len(),
+            Coordinate::TextLabels { labels } => labels.len(),
+            _ => 0,
+        }
+    }
+
+    /// The label at index `i` (None past the labels or for other coordinates).
+    pub fn label_at(&self, i: u64) -> Option<LabelRef<'_>> {
+        match self {
+            Coordinate::Labels { labels } => labels.get(i as usize).map(|&l| LabelRef::Int(l)),
+            Coordinate::TextLabels { labels } => labels.get(i as usize).map(|l| LabelRef::Text(l)),
+            _ => None,
         }
     }
 
@@ -35,6 +247,7 @@ impl Coordinate {
                 CoordValue::Time(start_ns + step_ns * i as i64)
             }
             Coordinate::Labels { labels } => CoordValue::Label(labels[i as usize]),
+            Coordinate::TextLabels { labels } => CoordValue::Text(labels[i as usize].clone()),
         }
     }
 
@@ -47,6 +260,7 @@ impl Coordinate {
             Coordinate::Labels { labels } => {
                 return labels.iter().position(|&l| l as f64 == x).map(|p| p as u64)
             }
+            Coordinate::TextLabels { .. } => return None,
         };
         let pos = (x - start) / step;
         // Half a step tolerance on both ends, with a hair of slack for float rounding.
@@ -67,11 +281,8 @@ impl Coordinate {
         let (start, step) = match self {
             Coordinate::Regular { start, step } => (*start, *step),
             Coordinate::Time { start_ns, step_ns } => (*start_ns as f64, *step_ns as f64),
-            Coordinate::Labels { labels } => {
-                // Labels carry no order: callers filter them one by one instead.
-                let _ = labels;
-                return 0..len;
-            }
+            // Labels carry no order: callers filter them one by one instead.
+            Coordinate::Labels { .. } | Coordinate::TextLabels { .. } => return 0..len,
         };
         let eps = 1e-9 * step.abs();
         // Positions (in index units) where the coordinate crosses each bound.
@@ -114,12 +325,18 @@ impl Coordinate {
         a..b.max(a)
     }
 
-    /// Position of a label, for label dimensions.
+    /// Position of an int64 label, for int label dimensions (O(1) amortised).
     pub fn label_index(&self, label: i64) -> Option<u64> {
-        match self {
-            Coordinate::Labels { labels } => {
-                labels.iter().position(|&l| l == label).map(|p| p as u64)
-            }
+        self.label_position(LabelRef::Int(label))
+    }
+
+    /// Position of a label (O(1) amortised); None when it is not there, including when
+    /// its kind is not the dimension's ([`crate::Dimension::label_position`] tells
+    /// those apart).
+    pub fn label_position(&self, label: LabelRef<'_>) -> Option<u64> {
+        match (self, label) {
+            (Coordinate::Labels { labels }, LabelRef::Int(l)) => labels.position(&l),
+            (Coordinate::TextLabels { labels }, LabelRef::Text(t)) => labels.position(t),
             _ => None,
         }
     }

@@ -27,6 +27,13 @@ pub enum StorageError {
         shape: Vec<u64>,
         why: String,
     },
+    /// A label of one kind given to a label dimension of the other (text vs int64).
+    #[error("dimension '{dim}' has {has}, so the label {label} does not fit it")]
+    LabelKind {
+        dim: String,
+        label: String,
+        has: &'static str,
+    },
     #[error("shape mismatch: {0}")]
     ShapeMismatch(String),
     #[error("dtype mismatch for attribute '{attr}': stored as {expected}, got {got}")]

@@ -30,7 +30,7 @@ mod write_source;
 pub use arrayq_format::time;
 pub use bytes::Bytes;
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
-pub use coord::{CoordValue, Coordinate};
+pub use coord::{CoordValue, Coordinate, LabelList, LabelRef, Labels};
 pub use dtype::{with_buffer, with_dtype, Buffer, DType, Element, Scalar};
 pub use error::{Result, StorageError};
 pub use ingest::series;

@@ -1,7 +1,7 @@
 //! Array schemas: dimensions, attributes, physical layouts.
 
 use crate::codec::CodecChain;
-use crate::coord::Coordinate;
+use crate::coord::{Coordinate, LabelRef};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Result, StorageError};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,39 @@ pub struct Dimension {
     pub len: u64,
     /// Whether writes may extend it (like NetCDF's unlimited dimension).
     pub growable: bool,
+}
+
+impl Dimension {
+    /// Position of `label` (O(1) amortised): `Ok(None)` when the dimension does not
+    /// have it, an error naming the dimension and the label when the label's kind is
+    /// not the dimension's (text for int64 labels or the reverse) or the dimension has
+    /// no labels at all.
+    pub fn label_position(&self, label: LabelRef<'_>) -> Result<Option<u64>> {
+        self.check_label_kind(label)?;
+        Ok(self.coord.label_position(label))
+    }
+
+    /// Fails unless `label` is of this label dimension's kind.
+    pub fn check_label_kind(&self, label: LabelRef<'_>) -> Result<()> {
+        let fits = matches!(
+            (&self.coord, label),
+            (Coordinate::Labels { .. }, LabelRef::Int(_))
+                | (Coordinate::TextLabels { .. }, LabelRef::Text(_))
+        );
+        if fits {
+            return Ok(());
+        }
+        Err(StorageError::LabelKind {
+            dim: self.name.clone(),
+            label: label.to_string(),
+            has: match self.coord {
+                Coordinate::Labels { .. } => "integer labels",
+                Coordinate::TextLabels { .. } => "text labels",
+                Coordinate::Regular { .. } => "regular coordinates, not labels",
+                Coordinate::Time { .. } => "time coordinates, not labels",
+            },
+        })
+    }
 }
 
 /// A named, typed value stored at every cell.
@@ -225,17 +258,24 @@ impl ArraySchema {
                         return bad(format!("time dimension '{}' needs a positive step", d.name));
                     }
                 }
-                Coordinate::Labels { labels } => {
-                    let set: HashSet<_> = labels.iter().collect();
-                    if set.len() != labels.len() {
+                Coordinate::Labels { .. } | Coordinate::TextLabels { .. } => {
+                    let n = d.coord.label_count();
+                    let repeated = match &d.coord {
+                        Coordinate::Labels { labels } => {
+                            labels.iter().collect::<HashSet<_>>().len() != n
+                        }
+                        Coordinate::TextLabels { labels } => {
+                            labels.iter().collect::<HashSet<_>>().len() != n
+                        }
+                        _ => false,
+                    };
+                    if repeated {
                         return bad(format!("dimension '{}' has repeated labels", d.name));
                     }
-                    if labels.len() as u64 != d.len {
+                    if n as u64 != d.len {
                         return bad(format!(
-                            "dimension '{}' has {} labels but length {}",
-                            d.name,
-                            labels.len(),
-                            d.len
+                            "dimension '{}' has {n} labels but length {}",
+                            d.name, d.len
                         ));
                     }
                 }

@@ -1,7 +1,7 @@
 //! Writes: hyperslabs of any alignment, over many chunks, attributes and layouts,
 //! committed atomically as one new version.
 
-use crate::coord::Coordinate;
+use crate::coord::{Coordinate, LabelRef, Labels};
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
 use crate::keys;
@@ -28,12 +28,13 @@ pub struct WriteTx {
     store: Store,
     array: String,
     writes: Vec<PendingWrite>,
-    labels: Vec<(usize, Vec<i64>)>,
+    labels: Vec<(usize, Labels)>,
     /// Cells added before the start of a dimension, in order.
     prepends: Vec<(usize, u64)>,
     /// Marks to set with the commit (see [`VersionMeta::marks`]).
     marks: Vec<(String, String)>,
     expect: Option<u64>,
+    /// The schema the write was begun on, with the labels appended so far.
     schema: ArraySchema,
 }
 
@@ -108,7 +109,7 @@ impl WriteTx {
         self.writes.push(PendingWrite { attr, region, data });
     }
 
-    /// The schema the write was begun on.
+    /// The schema the write was begun on, with the labels appended so far.
     pub(crate) fn schema(&self) -> &ArraySchema {
         &self.schema
     }
@@ -124,15 +125,34 @@ impl WriteTx {
                 region.rank()
             )));
         }
-        let mut schema = self.schema.clone();
-        apply_labels(&mut schema, &self.labels)?;
-        grow_to_fit(&mut schema, std::iter::once(region))
+        // The labels appended so far are in `self.schema` already; only the shape is
+        // grown (a schema clone per block would copy every label).
+        fit_region(&self.schema, &mut self.schema.shape(), region)
     }
 
-    /// Appends labels to a growable label dimension (e.g. new asset ids).
+    /// Appends int64 labels to a growable int label dimension (e.g. new asset ids).
     pub fn append_labels(&mut self, dim: &str, labels: &[i64]) -> Result<&mut Self> {
+        self.append_label_values(dim, Labels::Int(labels.to_vec()))
+    }
+
+    /// Appends text labels to a growable text label dimension (e.g. new asset names).
+    pub fn append_text_labels<S: AsRef<str>>(
+        &mut self,
+        dim: &str,
+        labels: &[S],
+    ) -> Result<&mut Self> {
+        let labels = labels.iter().map(|l| l.as_ref().to_string()).collect();
+        self.append_label_values(dim, Labels::Text(labels))
+    }
+
+    /// Appends labels of either kind. Fails at once, naming the dimension and the label,
+    /// when the dimension is not a growable label dimension of the labels' kind or a
+    /// label is there already (in the schema or appended earlier in this write); the
+    /// commit checks again against the head, which another commit may have grown.
+    pub fn append_label_values(&mut self, dim: &str, labels: Labels) -> Result<&mut Self> {
         let d = self.schema.dim_index(dim)?;
-        self.labels.push((d, labels.to_vec()));
+        apply_labels(&mut self.schema, d, &labels)?;
+        self.labels.push((d, labels));
         Ok(self)
     }
 
@@ -203,7 +223,14 @@ impl WriteTx {
                 self.array
             )));
         }
-        let label_region = apply_labels(&mut schema, &self.labels)?;
+        let mut label_region: Option<Region> = None;
+        for (d, new) in &self.labels {
+            let r = apply_labels(&mut schema, *d, new)?;
+            label_region = Some(match label_region {
+                None => r,
+                Some(b) => b.union(&r),
+            });
+        }
         grow_to_fit(&mut schema, self.writes.iter().map(|w| &w.region))?;
         let version = st.head.version + 1;
         let stats = write_chunks(&store, &st, &schema, &self.writes, version)?;
@@ -588,76 +615,100 @@ fn inherited_key_offset(layouts: &[Layout], chunk_shape: &[u64]) -> Vec<u64> {
     }
 }
 
-fn apply_labels(schema: &mut ArraySchema, labels: &[(usize, Vec<i64>)]) -> Result<Option<Region>> {
-    let mut region: Option<Region> = None;
-    for (d, new) in labels {
-        let dim = &mut schema.dims[*d];
-        if !dim.growable {
-            return Err(StorageError::SchemaConflict(format!(
-                "dimension '{}' is not growable; labels cannot be appended",
-                dim.name
-            )));
+/// Appends `new` to dimension `d` of `schema`; returns the region of the new labels.
+fn apply_labels(schema: &mut ArraySchema, d: usize, new: &Labels) -> Result<Region> {
+    let dim = &mut schema.dims[d];
+    if !dim.growable {
+        return Err(StorageError::SchemaConflict(format!(
+            "dimension '{}' is not growable; labels cannot be appended",
+            dim.name
+        )));
+    }
+    let first = match new {
+        Labels::Int(v) => v.first().map(|&l| LabelRef::Int(l)),
+        Labels::Text(v) => v.first().map(|l| LabelRef::Text(l)),
+    };
+    if let Some(l) = first {
+        dim.check_label_kind(l)?;
+    }
+    let start = dim.len;
+    let dup = |l: &dyn std::fmt::Display, name: &str| {
+        StorageError::SchemaConflict(format!("label {l} already exists in dimension '{name}'"))
+    };
+    match (&mut dim.coord, new) {
+        (Coordinate::Labels { labels }, Labels::Int(v)) => {
+            for &l in v {
+                if !labels.push(l) {
+                    return Err(dup(&LabelRef::Int(l), &dim.name));
+                }
+            }
         }
-        let Coordinate::Labels { labels } = &mut dim.coord else {
+        (Coordinate::TextLabels { labels }, Labels::Text(v)) => {
+            for l in v {
+                if !labels.push(l.clone()) {
+                    return Err(dup(&LabelRef::Text(l), &dim.name));
+                }
+            }
+        }
+        // Empty appends of the other kind, or a dimension without labels.
+        (c, _) if c.is_labels() => {}
+        (c, _) => {
             return Err(StorageError::SchemaConflict(format!(
                 "dimension '{}' has {} coordinates, not labels",
                 dim.name,
-                dim.coord.kind_name()
-            )));
-        };
-        let start = labels.len() as u64;
-        for l in new {
-            if labels.contains(l) {
-                return Err(StorageError::SchemaConflict(format!(
-                    "label {l} already exists in dimension '{}'",
-                    dim.name
-                )));
-            }
-            labels.push(*l);
+                c.kind_name()
+            )))
         }
-        dim.len = labels.len() as u64;
-        let mut r = Region::full(&schema.shape());
-        r.0[*d] = start..schema.dims[*d].len;
-        region = Some(match region {
-            None => r,
-            Some(b) => b.union(&r),
+    }
+    dim.len = dim.coord.label_count() as u64;
+    let mut r = Region::full(&schema.shape());
+    r.0[d] = start..schema.dims[d].len;
+    Ok(r)
+}
+
+/// Grows `shape` (of `schema`'s dimensions) so that `region` fits, where growable
+/// dimensions allow it; label dimensions only grow by appending labels.
+fn fit_region(schema: &ArraySchema, shape: &mut [u64], region: &Region) -> Result<()> {
+    let before = shape.to_vec();
+    for (d, r) in region.0.iter().enumerate() {
+        if r.end <= shape[d] {
+            continue;
+        }
+        let dim = &schema.dims[d];
+        let why = if !dim.growable {
+            format!(
+                "dimension '{}' has {} cells and is not growable",
+                dim.name, shape[d]
+            )
+        } else if dim.coord.is_labels() {
+            format!(
+                "dimension '{}' has {} labels; append labels before writing beyond them",
+                dim.name, shape[d]
+            )
+        } else {
+            shape[d] = r.end;
+            continue;
+        };
+        return Err(StorageError::OutOfRange {
+            array: schema.name.clone(),
+            region: region.to_string(),
+            shape: before,
+            why,
         });
     }
-    Ok(region)
+    Ok(())
 }
 
 fn grow_to_fit<'a>(
     schema: &mut ArraySchema,
     regions: impl IntoIterator<Item = &'a Region>,
 ) -> Result<()> {
+    let mut shape = schema.shape();
     for region in regions {
-        let shape = schema.shape();
-        for (d, r) in region.0.iter().enumerate() {
-            if r.end <= shape[d] {
-                continue;
-            }
-            let dim = &mut schema.dims[d];
-            let why = if !dim.growable {
-                format!(
-                    "dimension '{}' has {} cells and is not growable",
-                    dim.name, dim.len
-                )
-            } else if matches!(dim.coord, Coordinate::Labels { .. }) {
-                format!(
-                    "dimension '{}' has {} labels; append labels before writing beyond them",
-                    dim.name, dim.len
-                )
-            } else {
-                dim.len = r.end;
-                continue;
-            };
-            return Err(StorageError::OutOfRange {
-                array: schema.name.clone(),
-                region: region.to_string(),
-                shape,
-                why,
-            });
-        }
+        fit_region(schema, &mut shape, region)?;
+    }
+    for (dim, len) in schema.dims.iter_mut().zip(shape) {
+        dim.len = len;
     }
     Ok(())
 }

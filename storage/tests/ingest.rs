@@ -386,7 +386,7 @@ fn labels_and_growth_as_in_a_plain_write() {
     s.dims[1] = Dimension {
         name: "asset".into(),
         coord: Coordinate::Labels {
-            labels: vec![10, 20],
+            labels: vec![10, 20].into(),
         },
         len: 2,
         growable: true,

@@ -57,7 +57,7 @@ fn values(store: &Store, as_of: AsOf) -> (Vec<i64>, i64, Vec<Vec<f32>>) {
     let rows = (0..shape[0] as usize)
         .map(|i| a.index_axis(ndarray::Axis(0), i).iter().copied().collect())
         .collect();
-    (labels.clone(), start_ns, rows)
+    (labels.as_slice().to_vec(), start_ns, rows)
 }
 
 #[test]
@@ -296,4 +296,61 @@ fn a_mark_lands_with_the_commit_and_later_commits_carry_it() {
         Some("41")
     );
     assert_eq!(SeriesIngest::mark(&store, "nothing", "bridge:src"), None);
+}
+
+#[test]
+fn text_labels_make_a_text_label_dimension_and_are_looked_up_by_name() {
+    let store = Store::temporary().unwrap();
+    let named = |name: &str, q: i64, v: f64| SeriesRow {
+        label: Label::Text(name.into()),
+        time_ns: T0 + q * QUARTER_HOUR_NS,
+        version: None,
+        value: Some(v),
+    };
+    ingest(
+        &store,
+        [
+            named("NL-WIND-042", 0, 1.0),
+            named("NL-SOLAR-007", 0, 2.0),
+            named("NL-WIND-042", 1, 3.0),
+        ],
+        CommitPolicy::Once,
+    );
+    ingest(
+        &store,
+        [named("NL-SOLAR-007", 1, 4.0), named("DE-LOAD-1", 1, 5.0)],
+        CommitPolicy::Once,
+    );
+    let snap = store.snapshot("power", AsOf::Latest).unwrap();
+    let Coordinate::TextLabels { labels } = &snap.schema().dims[0].coord else {
+        panic!("text labels")
+    };
+    assert_eq!(
+        labels.as_slice(),
+        ["NL-WIND-042", "NL-SOLAR-007", "DE-LOAD-1"]
+    );
+    let Buffer::F32(a) = snap
+        .read("value", &Region::full(&snap.schema().shape()))
+        .unwrap()
+    else {
+        panic!("f32")
+    };
+    let got: Vec<f32> = a.iter().copied().collect();
+    let nan = f32::NAN;
+    let want = [1.0, 3.0, 2.0, 4.0, nan, 5.0];
+    assert!(
+        got.iter()
+            .zip(&want)
+            .all(|(g, w)| g == w || (g.is_nan() && w.is_nan())),
+        "{got:?}"
+    );
+    // An integer label for this dimension is refused by name.
+    let mut s =
+        SeriesIngest::start(&store, SeriesSpec::new("power"), SeriesOptions::default()).unwrap();
+    s.push(row(42, 2, 1)).unwrap();
+    let e = s.finish().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "row 1: label 42 is an integer but dimension 'asset' holds text labels"
+    );
 }

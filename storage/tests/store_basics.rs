@@ -206,7 +206,7 @@ fn growable_dims_and_label_appends() {
                 Dimension {
                     name: "asset".into(),
                     coord: Coordinate::Labels {
-                        labels: vec![10, 20],
+                        labels: vec![10, 20].into(),
                     },
                     len: 2,
                     growable: true,
@@ -253,11 +253,17 @@ fn growable_dims_and_label_appends() {
     // Old versions keep their old shape and labels.
     let v0 = store.snapshot("power", AsOf::Version(0)).unwrap();
     assert_eq!(v0.shape(), vec![2, 0]);
-    // A label that exists already is accepted by append_labels (it only records the
-    // append) and refused at commit, leaving the labels as they were.
+    // A label that exists already is refused by append_labels, naming it; the labels
+    // stay as they were.
     let mut tx = store.begin_write("power").unwrap();
-    tx.append_labels("asset", &[10]).unwrap();
-    assert!(matches!(tx.commit(), Err(StorageError::SchemaConflict(_))));
+    let err = tx.append_labels("asset", &[10]).err().expect("an error");
+    assert!(matches!(err, StorageError::SchemaConflict(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("label 10 already exists in dimension 'asset'"),
+        "{err}"
+    );
+    drop(tx);
     let labels = match &store.snapshot("power", AsOf::Latest).unwrap().schema().dims[0].coord {
         Coordinate::Labels { labels } => labels.clone(),
         other => panic!("asset has labels, got {other:?}"),
@@ -294,7 +300,15 @@ fn change_log_records_every_commit_in_order_and_resumes() {
     );
     assert_eq!(*seen.lock(), all.iter().map(|e| e.seq).collect::<Vec<_>>());
     // The first write: rows 1..3 and columns 1..4 of the unit grid, 6 cells.
-    let extent = |d: &DimExtent| (d.dim.clone(), d.start, d.end, d.first, d.last);
+    let extent = |d: &DimExtent| {
+        (
+            d.dim.clone(),
+            d.start,
+            d.end,
+            d.first.clone(),
+            d.last.clone(),
+        )
+    };
     assert_eq!(
         all[1].region.iter().map(extent).collect::<Vec<_>>(),
         vec![

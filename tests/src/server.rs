@@ -99,6 +99,7 @@ pub struct TestServerBuilder {
 pub struct TestServer {
     child: Child,
     addr: SocketAddr,
+    pg_addr: Option<SocketAddr>,
     binary: PathBuf,
     log: PathBuf,
     /// Owns the log file when the builder was given none.
@@ -126,6 +127,12 @@ impl TestServer {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of its Postgres door (when started with `--pg ADDR`), read from
+    /// its `arrayqd postgres door listening on ADDR` line.
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.pg_addr
     }
 
     /// `http://ADDR`.
@@ -324,23 +331,27 @@ impl TestServerBuilder {
         let mut server = TestServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            pg_addr: None,
             binary,
             log,
             _log_dir: log_dir,
             drop_stop: self.drop_stop,
         };
-        server.addr = wait_for_address(&mut server, stdout, self.start_timeout)?;
+        (server.addr, server.pg_addr) = wait_for_address(&mut server, stdout, self.start_timeout)?;
         Ok(server)
     }
 }
 
-/// Reads the server's stdout until its `listening on ADDR` line. A thread keeps
-/// draining stdout afterwards, so the server never blocks on a full pipe.
+/// Reads the server's stdout until its `listening on ADDR` line (the last it
+/// prints at start), and the Postgres door's line before it when there is one. A
+/// thread keeps draining stdout afterwards, so the server never blocks on a full
+/// pipe.
 fn wait_for_address(
     server: &mut TestServer,
     stdout: std::process::ChildStdout,
     timeout: Duration,
-) -> Result<SocketAddr, StartError> {
+) -> Result<(SocketAddr, Option<SocketAddr>), StartError> {
+    let mut pg = None;
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -351,11 +362,17 @@ fn wait_for_address(
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
-                if let Some((_, addr)) = line.split_once("listening on ") {
-                    return addr
-                        .trim()
-                        .parse()
-                        .map_err(|_| StartError::Address { line: line.clone() });
+                let Some((before, addr)) = line.split_once("listening on ") else {
+                    continue;
+                };
+                let addr = addr
+                    .trim()
+                    .parse()
+                    .map_err(|_| StartError::Address { line: line.clone() })?;
+                if before.contains("postgres door") {
+                    pg = Some(addr);
+                } else {
+                    return Ok((addr, pg));
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}

@@ -91,6 +91,16 @@ fn coordinate_text(d: &v1::Dimension) -> String {
                 format!("labels ({}{more})", shown.join(", "))
             }
         }
+        Some(C::TextLabels(l)) => {
+            if l.labels.is_empty() {
+                "text labels".into()
+            } else {
+                let shown: Vec<String> =
+                    l.labels.iter().take(5).map(|x| format!("'{x}'")).collect();
+                let more = if l.labels.len() > 5 { ", ..." } else { "" };
+                format!("text labels ({}{more})", shown.join(", "))
+            }
+        }
         None => "index".into(),
     }
 }

@@ -296,6 +296,8 @@ pub enum DimKind {
         step_ns: i64,
     },
     Labels(Vec<i64>),
+    /// `TEXT LABELS ('a', 'b')`.
+    TextLabels(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -36,6 +36,7 @@ fn coord_text(c: &CoordValues, i: usize) -> String {
         CoordValues::Numbers(v) => fmt_f64(v[i]),
         CoordValues::Times(v) => format_instant(v[i]),
         CoordValues::Labels(v) => v[i].to_string(),
+        CoordValues::Texts(v) => v[i].clone(),
     }
 }
 

@@ -131,6 +131,8 @@ pub enum CoordValues {
     /// UTC nanoseconds since the Unix epoch.
     Times(Vec<i64>),
     Labels(Vec<i64>),
+    /// Text labels.
+    Texts(Vec<String>),
 }
 
 impl CoordValues {
@@ -138,6 +140,7 @@ impl CoordValues {
         match self {
             CoordValues::Numbers(v) => v.len(),
             CoordValues::Times(v) | CoordValues::Labels(v) => v.len(),
+            CoordValues::Texts(v) => v.len(),
         }
     }
 

@@ -41,6 +41,10 @@ use std::path::{Path, PathBuf};
 ///
 /// `pwa(asset, time; value f32)`: asset 1, quarter-hours from 2023-10-28T22:00Z
 /// (local midnight of the autumn DST day), 196 of them (100 + 96), value = 1.
+///
+/// `tl(asset, time; value f32)`: text labels 'NL-WIND-042', 'NL-SOLAR-007' (version
+/// 1), 'DE-HYDRO-001' (version 2); 4 hours from 2023-01-01T00Z; value = 10 a + t + 1
+/// for asset index a and hour t (1..4, 11..14, 21..24).
 pub fn fixtures(engine: &Engine) {
     let ctx = QueryContext::default();
     let run = |sql: &str| {
@@ -125,6 +129,29 @@ pub fn fixtures(engine: &Engine) {
             Buffer::F32(ArrayD::from_elem(IxDyn(&[1, 196]), 1.0f32)),
         )
         .unwrap();
+
+    run("CREATE ARRAY tl (
+            asset TEXT LABELS () GROWABLE,
+            time TIMESTAMP START '2023-01-01T00:00:00Z' STEP '1 hour' LENGTH 4,
+            value REAL
+         ) WITH (chunks = (2, 4))");
+    for (names, first) in [
+        (&["NL-WIND-042", "NL-SOLAR-007"][..], 0usize),
+        (&["DE-HYDRO-001"][..], 2),
+    ] {
+        let mut tx = store.begin_write("tl").unwrap();
+        tx.append_text_labels("asset", names).unwrap();
+        let vals: Vec<f32> = (first..first + names.len())
+            .flat_map(|a| (0..4).map(move |t| (10 * a + t + 1) as f32))
+            .collect();
+        tx.write(
+            "value",
+            &[first as u64, 0],
+            Buffer::F32(ArrayD::from_shape_vec(IxDyn(&[names.len(), 4]), vals).unwrap()),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
 }
 
 /// Output of one statement as text (results, tables, messages and errors alike).

@@ -25,9 +25,13 @@ pub(crate) struct SealedBlock {
 /// The tiles of one sink, per attribute.
 pub(crate) struct Tiles {
     tile_shape: Vec<u64>,
-    tiles: HashMap<(usize, Vec<u64>), Tile>,
-    /// Order tiles were started in, so sealing is deterministic.
-    order: Vec<(usize, Vec<u64>)>,
+    /// Where each tile is in `list`.
+    index: HashMap<(usize, Vec<u64>), usize>,
+    /// Tiles in the order they were started, so sealing is deterministic.
+    list: Vec<((usize, Vec<u64>), Tile)>,
+    /// The tile the last cell went to: rows arrive mostly in order, so most cells
+    /// find their tile here without hashing.
+    last: Option<usize>,
     bytes: usize,
 }
 
@@ -35,8 +39,9 @@ impl Tiles {
     pub(crate) fn new(tile_shape: Vec<u64>) -> Tiles {
         Tiles {
             tile_shape,
-            tiles: HashMap::new(),
-            order: Vec::new(),
+            index: HashMap::new(),
+            list: Vec::new(),
+            last: None,
             bytes: 0,
         }
     }
@@ -52,27 +57,37 @@ impl Tiles {
     pub(crate) fn push(&mut self, attr: usize, esize: usize, coords: &[u64], values: &[u8]) {
         let rank = self.tile_shape.len();
         let tile_cells: usize = self.tile_shape.iter().map(|&n| n as usize).product();
+        let mut key = vec![0u64; rank];
         for (cell, value) in coords.chunks_exact(rank).zip(values.chunks_exact(esize)) {
-            let key: Vec<u64> = cell
-                .iter()
-                .zip(&self.tile_shape)
-                .map(|(c, n)| c / n)
-                .collect();
-            let tile = match self.tiles.get_mut(&(attr, key.clone())) {
+            for ((k, c), n) in key.iter_mut().zip(cell).zip(&self.tile_shape) {
+                *k = c / n;
+            }
+            let hit = self
+                .last
+                .filter(|&t| self.list[t].0 .0 == attr && self.list[t].0 .1 == key);
+            let t = match hit {
                 Some(t) => t,
                 None => {
-                    self.bytes += tile_cells * (esize + 1);
-                    self.order.push((attr, key.clone()));
-                    self.tiles
-                        .entry((attr, key.clone()))
-                        .or_insert_with(|| Tile {
-                            region: Region::of_chunk(&key, &self.tile_shape),
-                            bytes: vec![0; tile_cells * esize],
-                            given: vec![false; tile_cells],
-                            count: 0,
-                        })
+                    let t = match self.index.get(&(attr, key.clone())) {
+                        Some(&t) => t,
+                        None => {
+                            self.bytes += tile_cells * (esize + 1);
+                            let tile = Tile {
+                                region: Region::of_chunk(&key, &self.tile_shape),
+                                bytes: vec![0; tile_cells * esize],
+                                given: vec![false; tile_cells],
+                                count: 0,
+                            };
+                            self.list.push(((attr, key.clone()), tile));
+                            self.index.insert((attr, key.clone()), self.list.len() - 1);
+                            self.list.len() - 1
+                        }
+                    };
+                    self.last = Some(t);
+                    t
                 }
             };
+            let tile = &mut self.list[t].1;
             let mut at = 0usize;
             for ((c, r), n) in cell.iter().zip(&tile.region.0).zip(&self.tile_shape) {
                 at = at * *n as usize + (c - r.start) as usize;
@@ -90,32 +105,24 @@ impl Tiles {
     pub(crate) fn shift(&mut self, d: usize, cells: u64) {
         let by = cells / self.tile_shape[d];
         debug_assert_eq!(by * self.tile_shape[d], cells, "whole tiles only");
-        let moved = |(a, mut k): (usize, Vec<u64>)| {
-            k[d] += by;
-            (a, k)
-        };
-        self.order = std::mem::take(&mut self.order)
-            .into_iter()
-            .map(moved)
-            .collect();
-        self.tiles = std::mem::take(&mut self.tiles)
-            .into_iter()
-            .map(|(key, mut tile)| {
-                let r = &mut tile.region.0[d];
-                *r = r.start + cells..r.end + cells;
-                (moved(key), tile)
-            })
-            .collect();
+        self.index.clear();
+        for (t, ((a, key), tile)) in self.list.iter_mut().enumerate() {
+            key[d] += by;
+            let r = &mut tile.region.0[d];
+            *r = r.start + cells..r.end + cells;
+            self.index.insert((*a, key.clone()), t);
+        }
     }
 
     /// Turns every tile into blocks (in the order the tiles were started) and
     /// frees them.
     pub(crate) fn seal(&mut self) -> Vec<SealedBlock> {
         let mut out = Vec::new();
-        for key in std::mem::take(&mut self.order) {
-            let tile = self.tiles.remove(&key).expect("tile of the order");
-            seal_tile(key.0, tile, &mut out);
+        for ((attr, _), tile) in std::mem::take(&mut self.list) {
+            seal_tile(attr, tile, &mut out);
         }
+        self.index.clear();
+        self.last = None;
         self.bytes = 0;
         out
     }

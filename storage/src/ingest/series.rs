@@ -395,9 +395,9 @@ impl SeriesIngest {
     fn create(&mut self, rows: &[SeriesRow]) -> Result<(), SeriesError> {
         let spec = &self.spec;
         let start_ns = rows.iter().map(|r| r.time_ns).min().unwrap_or(0);
-        let label_coord = match rows[0].label {
-            Label::Int(_) => Coordinate::Labels { labels: Vec::new() },
-            Label::Text(_) => return Err(text_labels_unsupported(&spec.array)),
+        let label_coord = match &rows[0].label {
+            Label::Int(_) => Coordinate::int_labels(Vec::new()),
+            Label::Text(_) => Coordinate::text_labels(Vec::<String>::new()),
         };
         let mut layout = Layout::new(
             "rows",
@@ -502,9 +502,19 @@ impl LabelIndex {
             Coordinate::Labels { labels } => {
                 me.text = Some(false);
                 me.ints = labels
+                    .as_slice()
                     .iter()
                     .enumerate()
                     .map(|(i, &l)| (l, i as u64))
+                    .collect();
+            }
+            Coordinate::TextLabels { labels } => {
+                me.text = Some(true);
+                me.texts = labels
+                    .as_slice()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.clone(), i as u64))
                     .collect();
             }
             _ => return None,
@@ -546,7 +556,7 @@ impl LabelIndex {
             sink.append_labels(dim, &std::mem::take(&mut self.new_ints))?;
         }
         if !self.new_texts.is_empty() {
-            return Err(text_labels_unsupported(dim));
+            sink.append_text_labels(dim, &std::mem::take(&mut self.new_texts))?;
         }
         Ok(())
     }
@@ -565,13 +575,6 @@ impl TimeGrid {
             });
         }
         Ok((off / self.step_ns) as u64)
-    }
-}
-
-fn text_labels_unsupported(what: &str) -> SeriesError {
-    SeriesError::Shape {
-        array: what.to_string(),
-        why: "text labels are not stored yet".into(),
     }
 }
 

@@ -116,6 +116,26 @@ impl IngestSink {
         self
     }
 
+    /// Appends text labels to a growable text labels dimension; as [`Self::append_labels`].
+    pub fn append_text_labels<S: AsRef<str>>(
+        &mut self,
+        dim: &str,
+        labels: &[S],
+    ) -> IngestResult<&mut Self> {
+        self.tx.append_text_labels(dim, labels)?;
+        Ok(self)
+    }
+
+    /// Appends labels of either kind (the Write RPC's label appends).
+    pub fn append_label_values(
+        &mut self,
+        dim: &str,
+        labels: crate::coord::Labels,
+    ) -> IngestResult<&mut Self> {
+        self.tx.append_label_values(dim, labels)?;
+        Ok(self)
+    }
+
     /// Fails the commit unless the head is still `version`.
     pub fn expect_version(&mut self, version: u64) -> &mut Self {
         self.tx.expect_version(version);

@@ -32,20 +32,22 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                 },
                 d.length,
             ),
-            DimKind::Labels(l) => {
-                if d.length.is_some_and(|n| n != l.len() as u64) {
+            DimKind::Labels(_) | DimKind::TextLabels(_) => {
+                let coord = match &d.kind {
+                    DimKind::Labels(l) => Coordinate::int_labels(l.clone()),
+                    DimKind::TextLabels(l) => Coordinate::text_labels(l.iter().cloned()),
+                    _ => unreachable!("matched above"),
+                };
+                let n = coord.label_count() as u64;
+                if d.length.is_some_and(|len| len != n) {
                     return Err(QueryError::plan(format!(
-                        "dimension '{}' has {} labels but LENGTH {}",
+                        "dimension '{}' has {n} labels but LENGTH {}",
                         d.name,
-                        l.len(),
                         d.length.unwrap()
                     ))
                     .at(d.span));
                 }
-                (
-                    Coordinate::Labels { labels: l.clone() },
-                    Some(l.len() as u64),
-                )
+                (coord, Some(n))
             }
         };
         let len = match (len, d.growable) {

@@ -16,10 +16,14 @@ fn coord_text(c: &Coordinate) -> String {
             format_instant(*start_ns),
             step_text(*step_ns)
         ),
-        Coordinate::Labels { labels } => {
-            let shown: Vec<String> = labels.iter().take(10).map(|l| l.to_string()).collect();
-            let more = if labels.len() > 10 {
-                format!(", ... ({} labels)", labels.len())
+        Coordinate::Labels { .. } | Coordinate::TextLabels { .. } => {
+            let n = c.label_count();
+            let shown: Vec<String> = (0..n.min(10) as u64)
+                .filter_map(|i| c.label_at(i))
+                .map(|l| l.to_string())
+                .collect();
+            let more = if n > 10 {
+                format!(", ... ({n} labels)")
             } else {
                 String::new()
             };
@@ -56,6 +60,7 @@ pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryErro
             Coordinate::Regular { .. } => "double",
             Coordinate::Time { .. } => "timestamp",
             Coordinate::Labels { .. } => "labels",
+            Coordinate::TextLabels { .. } => "text labels",
         };
         let mut det = format!("{} length {}", coord_text(&d.coord), d.len);
         if d.growable {

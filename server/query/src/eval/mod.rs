@@ -473,6 +473,8 @@ fn coord_col(dim: usize, ty: EType, inp: &Inputs) -> Col {
         .map(|i| match inp.coords[dim].value(inp.origin[dim] + i) {
             arrayq_storage::CoordValue::Time(t) | arrayq_storage::CoordValue::Label(t) => t,
             arrayq_storage::CoordValue::Number(x) => x as i64,
+            // The binder refuses text label dimensions as values.
+            arrayq_storage::CoordValue::Text(_) => 0,
         })
         .collect();
     let mut f = Vec::new();

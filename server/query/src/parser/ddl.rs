@@ -81,8 +81,18 @@ fn parse_item(
         attrs.push(AttrDef { name, dtype, fill });
         return Ok(());
     }
+    // `TEXT LABELS (...)`: text labels; other type names before LABELS are numeric.
+    let is_text = tname.as_deref().is_some_and(is_text_type);
     if let Some(t) = &tname {
-        if !is_time && dtype_of(t).is_none() {
+        if is_text && !c.peek_kw("LABELS") {
+            return Err(err_at(
+                &type_tok,
+                format!(
+                    "'{t}' dimensions are label dimensions: write {name} {t} LABELS ('a', ...)"
+                ),
+            ));
+        }
+        if !is_time && !is_text && dtype_of(t).is_none() {
             return Err(err_at(&type_tok, format!("unknown coordinate type '{t}'")));
         }
     }
@@ -129,24 +139,36 @@ fn parse_item(
         } else if c.peek_kw("LABELS") {
             c.next();
             c.expect(&Token::LParen)?;
-            let mut v = Vec::new();
+            // Without a type name the first label decides the kind.
+            let text = is_text
+                || (tname.is_none() && matches!(c.cur().token, Token::SingleQuotedString(_)));
+            let mut ints = Vec::new();
+            let mut texts = Vec::new();
             if !c.peek(&Token::RParen) {
                 loop {
-                    v.push(c.integer("a label")?);
+                    if text {
+                        texts.push(c.string("a text label ('...')")?);
+                    } else {
+                        ints.push(c.integer("an integer label (or write TEXT LABELS)")?);
+                    }
                     if !c.eat(&Token::Comma) {
                         break;
                     }
                 }
             }
             c.expect(&Token::RParen)?;
-            labels = Some(v);
+            labels = Some(if text {
+                DimKind::TextLabels(texts)
+            } else {
+                DimKind::Labels(ints)
+            });
         } else {
             break;
         }
     }
     let here = c.cur();
     let kind = if let Some(l) = labels {
-        DimKind::Labels(l)
+        l
     } else if is_time {
         DimKind::Time {
             start_ns: start_ns.ok_or_else(|| {
@@ -172,6 +194,13 @@ fn parse_item(
         growable,
     });
     Ok(())
+}
+
+/// Type names that make a label dimension's labels text.
+fn is_text_type(t: &str) -> bool {
+    ["text", "varchar", "string"]
+        .iter()
+        .any(|x| t.eq_ignore_ascii_case(x))
 }
 
 /// A quoted time text (a timestamp or a duration) read into nanoseconds by `parse`;

@@ -102,6 +102,12 @@ impl Binder<'_> {
                     }
                     let ty = match self.schema.dims[d].coord {
                         Coordinate::Regular { .. } => EType::F64,
+                        Coordinate::TextLabels { .. } => {
+                            return Err(type_err(format!(
+                                "text label dimension '{name}' has no numeric value; its labels are the result's coordinates (compare it with strings in WHERE, or GROUP BY it)"
+                            ))
+                            .at(e.span));
+                        }
                         _ => EType::I64,
                     };
                     PExpr::Coord { dim: d, ty }

@@ -22,6 +22,9 @@ pub(super) fn coord_values(coord: &Coordinate, idx: &[u64]) -> CoordValues {
         Coordinate::Labels { labels } => {
             CoordValues::Labels(idx.iter().map(|&i| labels[i as usize]).collect())
         }
+        Coordinate::TextLabels { labels } => {
+            CoordValues::Texts(idx.iter().map(|&i| labels[i as usize].clone()).collect())
+        }
     }
 }
 

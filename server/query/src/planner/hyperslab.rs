@@ -5,7 +5,7 @@
 use super::where_clause::{CLit, Constraint};
 use crate::logical::DimSel;
 use crate::timeutil::format_instant;
-use arrayq_storage::{ArraySchema, Coordinate};
+use arrayq_storage::{ArraySchema, Coordinate, LabelRef};
 use std::collections::BTreeSet;
 use std::ops::Range;
 
@@ -46,15 +46,16 @@ pub(super) fn ceil_div(p: i128, q: i128) -> i128 {
     -((-p).div_euclid(q))
 }
 
-pub(super) fn nearest(coord: &Coordinate, len: u64, v: CLit) -> Option<u64> {
+pub(super) fn nearest(coord: &Coordinate, len: u64, v: &CLit) -> Option<u64> {
     match (coord, v) {
         (Coordinate::Time { start_ns, step_ns }, CLit::Time(t)) => {
-            let (p, s) = (t as i128 - *start_ns as i128, *step_ns as i128);
+            let (p, s) = (*t as i128 - *start_ns as i128, *step_ns as i128);
             let i = (2 * p + s).div_euclid(2 * s);
             (0..len as i128).contains(&i).then_some(i as u64)
         }
-        (Coordinate::Regular { .. }, CLit::Num(x)) => coord.nearest(x, len),
-        (Coordinate::Labels { .. }, CLit::Label(l)) => coord.label_index(l),
+        (Coordinate::Regular { .. }, CLit::Num(x)) => coord.nearest(*x, len),
+        (Coordinate::Labels { .. }, CLit::Label(l)) => coord.label_index(*l),
+        (Coordinate::TextLabels { .. }, CLit::Text(t)) => coord.label_position(LabelRef::Text(t)),
         _ => None,
     }
 }
@@ -63,20 +64,24 @@ pub(super) fn grid_text(coord: &Coordinate, len: u64) -> String {
     if len == 0 {
         return "empty".into();
     }
+    let n = coord.label_count();
+    if n > 8 {
+        return format!("{n} labels");
+    }
+    if coord.is_labels() {
+        return (0..n as u64)
+            .filter_map(|i| coord.label_at(i))
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
     let f = |i: u64| match coord.value(i) {
         arrayq_storage::CoordValue::Number(x) => format!("{x}"),
         arrayq_storage::CoordValue::Time(t) => format_instant(t),
         arrayq_storage::CoordValue::Label(l) => l.to_string(),
+        arrayq_storage::CoordValue::Text(t) => format!("'{t}'"),
     };
-    match coord {
-        Coordinate::Labels { labels } if labels.len() > 8 => format!("{} labels", labels.len()),
-        Coordinate::Labels { labels } => labels
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => format!("{} .. {}", f(0), f(len - 1)),
-    }
+    format!("{} .. {}", f(0), f(len - 1))
 }
 
 /// Applies the constraints of one dimension.
@@ -96,13 +101,17 @@ pub(super) fn select_dim(
         let b = range.end.min(r.end).max(a);
         *range = a..b;
     };
-    let label_of = |i: u64| match &dim.coord {
-        Coordinate::Labels { labels } => labels[i as usize],
-        _ => 0,
+    // How the label at index i compares with a label literal (None: not a label pair).
+    let label_cmp = |i: u64, v: &CLit| match (&dim.coord, v) {
+        (Coordinate::Labels { labels }, CLit::Label(l)) => Some(labels[i as usize].cmp(l)),
+        (Coordinate::TextLabels { labels }, CLit::Text(t)) => {
+            Some(labels[i as usize].as_str().cmp(t.as_str()))
+        }
+        _ => None,
     };
     for (c, text) in cons {
         match c {
-            Constraint::Eq(v) => match nearest(&dim.coord, len, *v) {
+            Constraint::Eq(v) => match nearest(&dim.coord, len, v) {
                 Some(i) => {
                     restrict(&mut range, i..i + 1);
                     squeeze = true;
@@ -135,15 +144,19 @@ pub(super) fn select_dim(
                             dim.coord.index_range(None, b, len)
                         }
                     }
-                    (Coordinate::Labels { .. }, CLit::Label(l)) => {
+                    // Int labels by value, text labels by byte order (as Postgres' "C"
+                    // collation); either way labels are filtered one by one.
+                    (Coordinate::Labels { .. }, CLit::Label(_))
+                    | (Coordinate::TextLabels { .. }, CLit::Text(_)) => {
+                        use std::cmp::Ordering::*;
                         let keep: BTreeSet<u64> = (0..len)
                             .filter(|&i| {
-                                let x = label_of(i);
+                                let o = label_cmp(i, v);
                                 match (is_lo, incl) {
-                                    (true, true) => x >= *l,
-                                    (true, false) => x > *l,
-                                    (false, true) => x <= *l,
-                                    (false, false) => x < *l,
+                                    (true, true) => matches!(o, Some(Greater | Equal)),
+                                    (true, false) => o == Some(Greater),
+                                    (false, true) => matches!(o, Some(Less | Equal)),
+                                    (false, false) => o == Some(Less),
                                 }
                             })
                             .collect();
@@ -167,7 +180,7 @@ pub(super) fn select_dim(
             Constraint::In(vals) => {
                 let mut set = BTreeSet::new();
                 for v in vals {
-                    match nearest(&dim.coord, len, *v) {
+                    match nearest(&dim.coord, len, v) {
                         Some(i) => {
                             set.insert(i);
                         }
@@ -186,7 +199,7 @@ pub(super) fn select_dim(
             Constraint::NotIn(vals) => {
                 let drop: BTreeSet<u64> = vals
                     .iter()
-                    .filter_map(|v| nearest(&dim.coord, len, *v))
+                    .filter_map(|v| nearest(&dim.coord, len, v))
                     .collect();
                 let base = picks.take().unwrap_or_else(|| (0..len).collect());
                 picks = Some(base.difference(&drop).copied().collect());
@@ -242,9 +255,9 @@ mod tests {
             start_ns: 0,
             step_ns: h,
         };
-        assert_eq!(nearest(&c, 48, CLit::Time(h / 2 - 1)), Some(0));
-        assert_eq!(nearest(&c, 48, CLit::Time(-h / 2 - 1)), None);
-        assert_eq!(nearest(&c, 48, CLit::Time(47 * h + h / 2 - 1)), Some(47));
-        assert_eq!(nearest(&c, 48, CLit::Time(48 * h)), None);
+        assert_eq!(nearest(&c, 48, &CLit::Time(h / 2 - 1)), Some(0));
+        assert_eq!(nearest(&c, 48, &CLit::Time(-h / 2 - 1)), None);
+        assert_eq!(nearest(&c, 48, &CLit::Time(47 * h + h / 2 - 1)), Some(47));
+        assert_eq!(nearest(&c, 48, &CLit::Time(48 * h)), None);
     }
 }

@@ -9,11 +9,12 @@ use crate::error::QueryError;
 use crate::timeutil::{format_instant, parse_instant};
 use arrayq_storage::{ArraySchema, Coordinate};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(super) enum CLit {
     Num(f64),
     Time(i64),
     Label(i64),
+    Text(String),
 }
 
 impl std::fmt::Display for CLit {
@@ -22,6 +23,7 @@ impl std::fmt::Display for CLit {
             CLit::Num(v) => write!(f, "{v}"),
             CLit::Time(t) => write!(f, "'{}'", format_instant(*t)),
             CLit::Label(l) => write!(f, "{l}"),
+            CLit::Text(t) => write!(f, "'{t}'"),
         }
     }
 }
@@ -57,6 +59,11 @@ pub(super) fn coord_lit_kind(schema: &ArraySchema, d: usize, e: &Expr) -> Result
         (Coordinate::Labels { .. }, ExprKind::Number { value, int: true, .. }) => Ok(CLit::Label(*value as i64)),
         (Coordinate::Labels { .. }, other) => Err(type_err(format!(
             "label dimension '{}' is compared with {other}; labels are integers",
+            dim.name
+        ))),
+        (Coordinate::TextLabels { .. }, ExprKind::Str(s)) => Ok(CLit::Text(s.clone())),
+        (Coordinate::TextLabels { .. }, other) => Err(type_err(format!(
+            "text label dimension '{}' is compared with {other}; labels are text, write them quoted like 'NL-WIND-042'",
             dim.name
         ))),
         (_, other) => Err(type_err(format!("'{}' is compared with {other}; expected a number", dim.name))),
@@ -162,7 +169,7 @@ pub(super) fn part_constraints(
                     BinOp::Gt => Constraint::Lo(v, false),
                     BinOp::GtEq => Constraint::Lo(v, true),
                     BinOp::NotEq => {
-                        if !matches!(schema.dims[d].coord, Coordinate::Labels { .. }) {
+                        if !schema.dims[d].coord.is_labels() {
                             return Err(QueryError::plan(format!(
                                 "'<>' is only supported on label dimensions ({text})"
                             )));
@@ -196,7 +203,7 @@ pub(super) fn part_constraints(
                     .map(|e| coord_lit(schema, d, e))
                     .collect::<Result<Vec<_>, _>>()?;
                 if *negated {
-                    if !matches!(schema.dims[d].coord, Coordinate::Labels { .. }) {
+                    if !schema.dims[d].coord.is_labels() {
                         return Err(QueryError::plan(format!(
                             "NOT IN is only supported on label dimensions ({text})"
                         )));
