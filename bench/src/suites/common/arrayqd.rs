@@ -83,7 +83,7 @@ impl ArrayqdProcess {
 
     /// The address of its Postgres door, when started with `--pg ADDR`.
     pub fn pg_addr(&self) -> Option<std::net::SocketAddr> {
-        None // TEMP self.server.pg_addr()
+        self.server.pg_addr()
     }
 
     /// `http://ADDR`, for `Client::connect`.

@@ -26,7 +26,7 @@ pub(super) const DOOR_COPY: &str =
 /// free loopback port.
 pub(super) fn start_server(ctx: &Ctx, dir: &Path) -> Result<ArrayqdProcess> {
     let mut opts = ArrayqdOptions::for_ctx(ctx);
-    opts.args = vec![]; // TEMP
+    opts.args = vec!["--pg".into(), "127.0.0.1:0".into()];
     opts.env = vec![("ARRAYQ_LOG".into(), "warn".into())];
     ArrayqdProcess::start(dir, &opts)
 }
