@@ -112,12 +112,12 @@ pub fn payload(ev: &ChangeEvent) -> String {
         .iter()
         .find(|r| matches!(r.first, CoordValue::Time(_)))
     {
-        if let (CoordValue::Time(a), CoordValue::Time(b)) = (r.first, r.last) {
+        if let (CoordValue::Time(a), CoordValue::Time(b)) = (&r.first, &r.last) {
             m.insert(
                 "time_range".into(),
                 json!([
-                    arrayq_storage::time::format_unix_ns(a),
-                    arrayq_storage::time::format_unix_ns(b)
+                    arrayq_storage::time::format_unix_ns(*a),
+                    arrayq_storage::time::format_unix_ns(*b)
                 ]),
             );
         }
@@ -127,7 +127,7 @@ pub fn payload(ev: &ChangeEvent) -> String {
         .iter()
         .find(|r| matches!(r.first, CoordValue::Label(_)))
     {
-        if let (CoordValue::Label(a), CoordValue::Label(b)) = (r.first, r.last) {
+        if let (CoordValue::Label(a), CoordValue::Label(b)) = (&r.first, &r.last) {
             match r.end.saturating_sub(r.start) {
                 1 => {
                     m.insert("assets".into(), json!([a]));
