@@ -8,7 +8,7 @@ both with psycopg2 (the pgbridge suite of arrayq-bench).
 --door-sql: {"E1": "<arrayq SQL>", ...}, run on the door. On PostgreSQL (DSN, the
 tables of energy_pg.py's layouts already loaded) each query runs as energy_pg.py's
 fastest formulation (`query_sql`, newest version by DISTINCT ON) on every layout.
-Every query: one untimed run, then --runs timed ones, each `cursor.execute` +
+Also `SELECT 1` on both (the protocol's floor). Every query: one untimed run, then --runs timed ones, each `cursor.execute` +
 `fetchall` (the round trip included); the answers as peerlib digests. JSON on stdout.
 """
 import argparse
@@ -55,6 +55,9 @@ def main():
     out = {"door": {}, "postgres": {}}
     door = psycopg2.connect(host=host, port=int(port), user="bench", dbname="arrayq")
     door.autocommit = True
+    # The protocol floor: a statement without data, same client.
+    _, times = timed(door, "SELECT 1", a.runs)
+    out["door_select1"] = {"times_s": times}
     for q in queries:
         rows, times = timed(door, door_sql[q], a.runs)
         out["door"][q] = {"times_s": times, "sql": door_sql[q],
@@ -64,6 +67,8 @@ def main():
 
     pg = psycopg2.connect(a.pg)
     pg.autocommit = True
+    _, times = timed(pg, "SELECT 1", a.runs)
+    out["postgres_select1"] = {"times_s": times}
     data = energy_pg.Extent(a.scale)
     for layout in [x for x in a.layouts.split(",") if x]:
         res = {}

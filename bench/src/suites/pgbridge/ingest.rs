@@ -104,3 +104,33 @@ pub(super) fn check_answers(
         Ok(bad)
     })
 }
+
+/// Each query of `qs` over gRPC (`Client::query`, the whole answer on the client):
+/// one untimed run, then `runs` timed ones; the last answer checked.
+pub(super) fn grpc_times(
+    rt: &Runtime,
+    server: &ArrayqdProcess,
+    qs: &[(&'static str, String)],
+    reference: &BTreeMap<&'static str, Answer>,
+    runs: usize,
+) -> Result<Vec<(&'static str, Vec<f64>, Option<String>)>> {
+    rt.block_on(async {
+        let client = Client::connect(server.url()).await?;
+        let mut out = Vec::new();
+        for (id, sql) in qs {
+            client.query(sql).await?;
+            let mut times = Vec::with_capacity(runs);
+            let mut last = None;
+            for _ in 0..runs {
+                let t = Instant::now();
+                let r = client.query(sql).await?;
+                times.push(t.elapsed().as_secs_f64());
+                last = Some(r);
+            }
+            let got = Answer::from_client(&last.context("no run")?);
+            let wrong = compare(&got, &reference[id], false, REL_TOL).err();
+            out.push((*id, times, wrong));
+        }
+        Ok(out)
+    })
+}

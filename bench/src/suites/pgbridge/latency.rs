@@ -110,7 +110,6 @@ pub(super) fn change_latency(
             None => None,
         };
 
-
         let mut out = Latencies {
             door: Vec::with_capacity(n),
             grpc: Vec::with_capacity(n),

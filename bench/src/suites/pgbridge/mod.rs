@@ -154,8 +154,9 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     // None: an arrayqd without the door (3, 4 and the door's side of 5 are skipped).
     let door_addr = server.pg_addr();
     if door_addr.is_none() {
-        res.notes
-            .push("arrayqd printed no Postgres door address: the door's figures are missing".into());
+        res.notes.push(
+            "arrayqd printed no Postgres door address: the door's figures are missing".into(),
+        );
     }
 
     // 3. COPY through the door, each run into a fresh store.
@@ -252,6 +253,18 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
                 let wrong = compare(&got, &reference[id], false, REL_TOL).err();
                 fig.query(id, &sys, e, wrong)?;
             }
+        }
+        fig.query("SELECT 1", "door (psycopg2)", &v["door_select1"], None)?;
+        fig.query(
+            "SELECT 1",
+            "postgres (psycopg2)",
+            &v["postgres_select1"],
+            None,
+        )?;
+        // The same queries over gRPC (Rust client) on the same server: the engine
+        // plus gRPC, without the door and psycopg2.
+        for (id, times, wrong) in ingest::grpc_times(&rt, &server, &qs3, &reference, ctx.runs)? {
+            fig.query_times(id, "arrayq gRPC (Rust client)", times, wrong)?;
         }
         res.notes.push(format!(
             "E1-E3 client versions: {}; PostgreSQL E1 SQL (rows layout): `{}`",

@@ -75,6 +75,17 @@ impl Figures {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_f64).collect())
             .unwrap_or_default();
+        self.query_times(id, sys, times, wrong)
+    }
+
+    /// Records the round trips of a query (or of `SELECT 1`) by one system.
+    pub(super) fn query_times(
+        &mut self,
+        id: &str,
+        sys: &str,
+        times: Vec<f64>,
+        wrong: Option<String>,
+    ) -> Result<()> {
         anyhow::ensure!(!times.is_empty(), "{sys} {id}: no times");
         self.queries
             .entry(id.to_string())
@@ -149,7 +160,7 @@ impl Figures {
         for (id, per) in &self.queries {
             let best_pg = per
                 .iter()
-                .filter(|(s, (_, w))| s.starts_with("postgres") && w.is_none())
+                .filter(|(s, (_, w))| s.starts_with("postgres-") && w.is_none())
                 .min_by(|a, b| a.1 .0.median_s.total_cmp(&b.1 .0.median_s));
             for (sys, (tm, wrong)) in per {
                 let mut c = CaseResult::new(id, sys, tm.clone());
@@ -158,6 +169,10 @@ impl Figures {
                     res.notes.push(format!("WRONG ANSWER: {sys} {id}: {w}"));
                 }
                 res.cases.push(c);
+            }
+            // SELECT 1 and the gRPC client are the breakdown, not a target.
+            if !id.starts_with('E') {
+                continue;
             }
             let (Some((door_t, door_w)), Some((pg_name, (pg_t, _)))) = (per.get(DOOR_Q), best_pg)
             else {
