@@ -8,7 +8,9 @@ both with psycopg2 (the pgbridge suite of arrayq-bench).
 --door-sql: {"E1": "<arrayq SQL>", ...}, run on the door. On PostgreSQL (DSN, the
 tables of energy_pg.py's layouts already loaded) each query runs as energy_pg.py's
 fastest formulation (`query_sql`, newest version by DISTINCT ON) on every layout.
-Also `SELECT 1` on both (the protocol's floor). Every query: one untimed run, then --runs timed ones, each `cursor.execute` +
+Also `SELECT 1` on both (the protocol's floor), and on PostgreSQL a generate_series
+of as many rows of the answer's column types as the door returned (the client's and
+the protocol's share of each answer). Every query: one untimed run, then --runs timed ones, each `cursor.execute` +
 `fetchall` (the round trip included); the answers as peerlib digests. JSON on stdout.
 """
 import argparse
@@ -60,7 +62,7 @@ def main():
     out["door_select1"] = {"times_s": times}
     for q in queries:
         rows, times = timed(door, door_sql[q], a.runs)
-        out["door"][q] = {"times_s": times, "sql": door_sql[q],
+        out["door"][q] = {"times_s": times, "sql": door_sql[q], "rows": len(rows),
                           "answer": energy_pg.answer(q, rows)}
         peerlib.eprint(f"door {q}: " + " ".join(f"{t * 1e3:.2f}ms" for t in times))
     door.close()
@@ -78,6 +80,16 @@ def main():
             res[q] = {"times_s": times, "sql": sql, "answer": energy_pg.answer(q, rows)}
             peerlib.eprint(f"{layout} {q}: " + " ".join(f"{t * 1e3:.2f}ms" for t in times))
         out["postgres"][energy_pg.SYSTEM_NAMES[layout]] = res
+    # Answer-shaped rows without data: the client's and the protocol's share of a
+    # round trip that returns as many rows of the same types as the door's answer.
+    out["rows_floor"] = {}
+    for q in queries:
+        n = out["door"][q]["rows"]
+        t = "timestamptz '2023-01-01 00:00+00' + i * interval '15 minutes'"
+        cols = f"(i % 10)::int8, {t}, i::float8" if q == "E3" else f"{t}, i::float8"
+        sql = f"SELECT {cols} FROM generate_series(1, {n}) i"
+        _, times = timed(pg, sql, a.runs)
+        out["rows_floor"][q] = {"times_s": times, "sql": sql}
     cur = pg.cursor()
     cur.execute("SHOW server_version")
     out["versions"] = dict(peerlib.versions(["psycopg2-binary", "numpy"]),

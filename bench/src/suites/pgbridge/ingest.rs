@@ -106,30 +106,42 @@ pub(super) fn check_answers(
 }
 
 /// Each query of `qs` over gRPC (`Client::query`, the whole answer on the client):
-/// one untimed run, then `runs` timed ones; the last answer checked.
+/// one untimed run, then `runs` timed ones; the last answer checked. Per query:
+/// the round trips, a wrong answer, and the server's own figures (median of its
+/// `QueryStats.elapsed` in seconds, chunks read, bytes decoded).
+pub(super) type GrpcTimes = (&'static str, Vec<f64>, Option<String>, [f64; 3]);
+
 pub(super) fn grpc_times(
     rt: &Runtime,
     server: &ArrayqdProcess,
     qs: &[(&'static str, String)],
     reference: &BTreeMap<&'static str, Answer>,
     runs: usize,
-) -> Result<Vec<(&'static str, Vec<f64>, Option<String>)>> {
+) -> Result<Vec<GrpcTimes>> {
     rt.block_on(async {
         let client = Client::connect(server.url()).await?;
         let mut out = Vec::new();
         for (id, sql) in qs {
             client.query(sql).await?;
             let mut times = Vec::with_capacity(runs);
+            let mut server_s = Vec::with_capacity(runs);
             let mut last = None;
             for _ in 0..runs {
                 let t = Instant::now();
                 let r = client.query(sql).await?;
                 times.push(t.elapsed().as_secs_f64());
+                server_s.push(r.stats.elapsed.as_secs_f64());
                 last = Some(r);
             }
-            let got = Answer::from_client(&last.context("no run")?);
+            let last = last.context("no run")?;
+            let got = Answer::from_client(&last);
             let wrong = compare(&got, &reference[id], false, REL_TOL).err();
-            out.push((*id, times, wrong));
+            let stats = [
+                crate::measure::Timing::from_secs(server_s).median_s,
+                last.stats.chunks_read as f64,
+                last.stats.bytes_decoded as f64,
+            ];
+            out.push((*id, times, wrong, stats));
         }
         Ok(out)
     })

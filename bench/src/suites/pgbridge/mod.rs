@@ -255,6 +255,9 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
             }
         }
         fig.query("SELECT 1", "door (psycopg2)", &v["door_select1"], None)?;
+        for (id, _) in &qs3 {
+            fig.query(id, report::ROWS_FLOOR, &v["rows_floor"][*id], None)?;
+        }
         fig.query(
             "SELECT 1",
             "postgres (psycopg2)",
@@ -263,8 +266,11 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         )?;
         // The same queries over gRPC (Rust client) on the same server: the engine
         // plus gRPC, without the door and psycopg2.
-        for (id, times, wrong) in ingest::grpc_times(&rt, &server, &qs3, &reference, ctx.runs)? {
-            fig.query_times(id, "arrayq gRPC (Rust client)", times, wrong)?;
+        for (id, times, wrong, stats) in
+            ingest::grpc_times(&rt, &server, &qs3, &reference, ctx.runs)?
+        {
+            fig.query_times(id, report::GRPC_Q, times, wrong)?;
+            fig.server_stats.insert(id.to_string(), stats);
         }
         res.notes.push(format!(
             "E1-E3 client versions: {}; PostgreSQL E1 SQL (rows layout): `{}`",

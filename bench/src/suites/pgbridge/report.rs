@@ -27,6 +27,10 @@ const FLOOR: &str = "PostgreSQL COPY (floor)";
 const BRIDGE: &str = "bridge: arrayq load postgres";
 const DOOR: &str = "door: COPY FROM STDIN";
 const DOOR_Q: &str = "door (psycopg2)";
+/// PostgreSQL returning answer-shaped rows from generate_series (the breakdown).
+pub(super) const ROWS_FLOOR: &str = "rows only: generate_series (PostgreSQL)";
+/// E1-E3 over gRPC with the Rust client (the breakdown).
+pub(super) const GRPC_Q: &str = "arrayq gRPC (Rust client)";
 
 /// One ingest path's runs.
 #[derive(Default)]
@@ -48,6 +52,8 @@ pub(super) struct Figures {
     /// query -> system -> (timing, wrong answer)
     queries: BTreeMap<String, BTreeMap<String, (Timing, Option<String>)>>,
     pub latency: Option<Latencies>,
+    /// query -> the server's median elapsed (s), chunks read, bytes decoded (gRPC).
+    pub server_stats: BTreeMap<String, [f64; 3]>,
 }
 
 impl Figures {
@@ -60,6 +66,7 @@ impl Figures {
             door: None,
             queries: BTreeMap::new(),
             latency: None,
+            server_stats: BTreeMap::new(),
         }
     }
 
@@ -164,6 +171,14 @@ impl Figures {
                 .min_by(|a, b| a.1 .0.median_s.total_cmp(&b.1 .0.median_s));
             for (sys, (tm, wrong)) in per {
                 let mut c = CaseResult::new(id, sys, tm.clone());
+                if let (GRPC_Q, Some([secs, chunks, decoded])) =
+                    (sys.as_str(), self.server_stats.get(id))
+                {
+                    c = c
+                        .extra("server ms", round3(secs * 1e3))
+                        .extra("chunks", *chunks)
+                        .extra("decoded bytes", *decoded);
+                }
                 if let Some(w) = wrong {
                     c = c.extra("wrong answer", 1.0);
                     res.notes.push(format!("WRONG ANSWER: {sys} {id}: {w}"));
