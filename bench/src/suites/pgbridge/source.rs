@@ -76,7 +76,11 @@ pub(super) fn connect(rt: &Runtime, url: &str) -> Result<Client> {
 /// A generated stream: in memory when small, else generated while sent.
 pub(super) enum Stream {
     Memory(Vec<(Bytes, u64)>),
-    Generated,
+    Generated {
+        scale: Scale,
+        layout: Layout,
+        n_assets: usize,
+    },
 }
 
 /// The stream of `layout` for every asset of `scale` (see [`IN_MEMORY`]).
@@ -88,7 +92,11 @@ pub(super) fn prepare(scale: Scale, layout: Layout, n_assets: usize) -> Stream {
                 .collect(),
         )
     } else {
-        Stream::Generated
+        Stream::Generated {
+            scale,
+            layout,
+            n_assets,
+        }
     }
 }
 
@@ -100,15 +108,16 @@ pub(super) fn copy_in(
     client: &Client,
     sql: &str,
     stream: &Stream,
-    scale: Scale,
-    layout: Layout,
-    n_assets: usize,
     bar: &ProgressBar,
 ) -> Result<(u64, f64, u64)> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Bytes, u64)>(2);
     let generator = match stream {
         Stream::Memory(_) => None,
-        Stream::Generated => {
+        &Stream::Generated {
+            scale,
+            layout,
+            n_assets,
+        } => {
             let (stx, srx) = sync_channel::<(Bytes, u64)>(1);
             std::thread::spawn(move || {
                 for (b, n) in pgcopy::bands(scale, layout, n_assets) {
@@ -125,7 +134,7 @@ pub(super) fn copy_in(
         let items: Vec<(Bytes, u64)> = match stream {
             // Shared handles of the bands.
             Stream::Memory(v) => v.clone(),
-            Stream::Generated => Vec::new(),
+            Stream::Generated { .. } => Vec::new(),
         };
         move || match generator {
             Some(srx) => {
@@ -162,7 +171,7 @@ pub(super) fn copy_in(
     });
     drop(rx);
     let _ = feed.join();
-    res.with_context(|| format!("{sql}"))
+    res.with_context(|| sql.to_string())
 }
 
 /// `CREATE TABLE` of a layout, as energy_pg.py.
