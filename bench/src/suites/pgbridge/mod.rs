@@ -89,11 +89,11 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     let logs = root.join("logs");
     std::fs::create_dir_all(&logs)?;
     let rt = client_runtime(ctx.threads)?;
-    // Ingest runs: at M one each (350 M rows).
+    // Ingest runs: at M one each (350 M rows), else up to 5 (about a second each at S).
     let ingest_runs = if scale == Scale::M {
         1
     } else {
-        ctx.runs.min(3)
+        ctx.runs.min(5)
     };
     let py = if ctx.skip_peers {
         None
