@@ -151,6 +151,12 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         server = Some((s, dir));
     }
     fig.bridge = Some(bridge);
+    // The bridge's source side alone (breakdown): PostgreSQL's COPY TO of the query.
+    let mut source_side = Vec::new();
+    for _ in 0..ingest_runs {
+        source_side.push(source::bridge_source_copy(&rt, &src, ingest::BRIDGE_QUERY)?.0);
+    }
+    fig.bridge_source = source_side;
     let (server, _server_dir) = server.context("no bridge run")?;
     // None: an arrayqd without the door (3, 4 and the door's side of 5 are skipped).
     let door_addr = server.pg_addr();

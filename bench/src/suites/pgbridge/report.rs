@@ -52,6 +52,8 @@ pub(super) struct Figures {
     /// query -> system -> (timing, wrong answer)
     queries: BTreeMap<String, BTreeMap<String, (Timing, Option<String>)>>,
     pub latency: Option<Latencies>,
+    /// The bridge's source COPY TO alone, seconds per run.
+    pub bridge_source: Vec<f64>,
     /// query -> the server's median elapsed (s), chunks read, bytes decoded (gRPC).
     pub server_stats: BTreeMap<String, [f64; 3]>,
 }
@@ -67,6 +69,7 @@ impl Figures {
             queries: BTreeMap::new(),
             latency: None,
             server_stats: BTreeMap::new(),
+            bridge_source: Vec::new(),
         }
     }
 
@@ -132,6 +135,15 @@ impl Figures {
                     .push(format!("WRONG ANSWER after {name}: {q}: {why}"));
             }
             res.cases.push(c);
+        }
+        if !self.bridge_source.is_empty() {
+            let tm = Timing::from_secs(self.bridge_source.clone());
+            let r = self.tuples as f64 / tm.median_s;
+            res.cases.push(
+                CaseResult::new("ingest", "bridge source side: COPY TO (PostgreSQL)", tm)
+                    .bytes(self.tuples * 16)
+                    .extra("rows/s", r.round()),
+            );
         }
         let ok = |f: &IngestFigure| f.wrong.is_empty();
         if let (Some(fl), Some(b)) = (floor_rate, &self.bridge) {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use arrayq_tests::PgCluster;
 use arrayq_workload::Scale;
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use indicatif::ProgressBar;
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls};
@@ -209,4 +209,25 @@ pub(super) fn primary_key(layout: Layout) -> String {
         "asset_id, day, version"
     };
     format!("ALTER TABLE {} ADD PRIMARY KEY ({cols})", table(layout))
+}
+
+/// The bridge's source side alone: the COPY TO it runs for `query` (arrayq-bridge's
+/// `copy_sql` without a watermark: every column cast, rows in version order), read
+/// to the end and dropped. Returns (seconds, bytes).
+pub(super) fn bridge_source_copy(rt: &Runtime, client: &Client, query: &str) -> Result<(f64, u64)> {
+    let sql = format!(
+        "COPY (SELECT q.\"asset_id\"::int8, q.\"ts\"::timestamptz, q.\"version\"::int8, \
+         q.\"value\"::float8 FROM ({query}) q ORDER BY q.\"version\") TO STDOUT (FORMAT binary)"
+    );
+    rt.block_on(async {
+        let t = Instant::now();
+        let stream = client.copy_out(sql.as_str()).await?;
+        let mut stream = pin!(stream);
+        let mut bytes = 0u64;
+        while let Some(b) = stream.next().await {
+            bytes += b?.len() as u64;
+        }
+        Ok::<_, tokio_postgres::Error>((t.elapsed().as_secs_f64(), bytes))
+    })
+    .with_context(|| sql.clone())
 }
