@@ -40,6 +40,8 @@ pub(super) struct IngestFigure {
     pub wrong: Vec<(String, String)>,
     /// The bridge's result line.
     pub said: String,
+    /// arrayqd's CPU seconds during each run (all its threads).
+    pub cpu: Vec<f64>,
 }
 
 /// Everything measured.
@@ -138,6 +140,12 @@ impl Figures {
             let mut c = CaseResult::new("ingest", name, tm)
                 .bytes(self.tuples * 16)
                 .extra("rows/s", r.round());
+            if !f.cpu.is_empty() {
+                c = c.extra(
+                    "arrayqd CPU s",
+                    round3(Timing::from_secs(f.cpu.clone()).median_s),
+                );
+            }
             if name == FLOOR {
                 floor_rate = Some(r);
             } else if let Some(fl) = floor_rate {
