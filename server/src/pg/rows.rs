@@ -51,6 +51,7 @@ fn coord_type(c: &CoordValues) -> Type {
         CoordValues::Numbers(_) => Type::FLOAT8,
         CoordValues::Times(_) => Type::TIMESTAMPTZ,
         CoordValues::Labels(_) => Type::INT8,
+        CoordValues::Texts(_) => Type::TEXT,
     }
 }
 
@@ -70,6 +71,7 @@ impl Table {
                     CoordValues::Numbers(v) => Values::F64(v.clone()),
                     CoordValues::Times(v) => Values::Time(v.clone()),
                     CoordValues::Labels(v) => Values::I64(v.clone()),
+                    CoordValues::Texts(v) => Values::Text(v.clone()),
                 };
                 let (name, ty) = schema[k].clone();
                 cols.push(Col {
