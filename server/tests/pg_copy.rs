@@ -50,10 +50,10 @@ async fn read_back(client: &Client, array: &str) -> BTreeMap<(i64, usize), f64> 
         .await
         .unwrap()
     {
-        let v: f32 = row.get("value");
-        if v.is_nan() {
+        // Missing cells come as NULL.
+        let Some(v) = row.get::<_, Option<f32>>("value") else {
             continue;
-        }
+        };
         let time: SystemTime = row.get("time");
         let s = time.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
         let t = ((s - pg::T0) / 900) as usize;

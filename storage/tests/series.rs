@@ -354,3 +354,42 @@ fn text_labels_make_a_text_label_dimension_and_are_looked_up_by_name() {
         "row 1: label 42 is an integer but dimension 'asset' holds text labels"
     );
 }
+
+#[test]
+fn untyped_labels_are_integers_only_when_every_one_of_the_first_batch_parses() {
+    let untyped = |name: &str, q: i64| SeriesRow {
+        label: Label::Untyped(name.into()),
+        time_ns: T0 + q * QUARTER_HOUR_NS,
+        version: None,
+        value: Some(q as f64),
+    };
+    let kind = |store: &Store| {
+        store.snapshot("power", AsOf::Latest).unwrap().schema().dims[0]
+            .coord
+            .clone()
+    };
+    let ints = Store::temporary().unwrap();
+    ingest(
+        &ints,
+        [untyped("7", 0), untyped(" 8", 1)],
+        CommitPolicy::Once,
+    );
+    assert_eq!(kind(&ints), Coordinate::int_labels(vec![7, 8]));
+    // Later untyped labels follow the dimension: integers parse, text is refused.
+    ingest(&ints, [untyped("9", 2)], CommitPolicy::Once);
+    assert_eq!(kind(&ints), Coordinate::int_labels(vec![7, 8, 9]));
+    let mut s =
+        SeriesIngest::start(&ints, SeriesSpec::new("power"), SeriesOptions::default()).unwrap();
+    s.push(untyped("NL-1", 3)).unwrap();
+    assert_eq!(
+        s.finish().unwrap_err().to_string(),
+        "row 1: label 'NL-1' is text but dimension 'asset' holds integer labels"
+    );
+    let texts = Store::temporary().unwrap();
+    ingest(
+        &texts,
+        [untyped("7", 0), untyped("NL-1", 1)],
+        CommitPolicy::Once,
+    );
+    assert_eq!(kind(&texts), Coordinate::text_labels(["7", "NL-1"]));
+}

@@ -246,3 +246,33 @@ fn rows_off_the_quarter_hour_grid_fail_the_load_naming_the_row_and_commit_nothin
         serde_json::json!([1.5, 2.5, null, null, null, null])
     );
 }
+
+#[test]
+fn text_labels_from_a_text_column_are_stored_once_and_queried_by_name() {
+    let s = Setup::start();
+    s.pg.psql(
+        "CREATE TABLE named (asset_id text, ts timestamptz, version int, value real); \
+         INSERT INTO named SELECT a, timestamptz '2023-01-01T00:00:00Z' + q * interval '15 minutes', 1, \
+         (CASE a WHEN 'NL-WIND-042' THEN 10 ELSE 20 END) + q \
+         FROM unnest(ARRAY['NL-WIND-042', 'NL-SOLAR-007']) a, generate_series(0, 3) q",
+    )
+    .unwrap();
+    let o = s.load("SELECT asset_id, ts, version, value FROM named", "named");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = s.json("SELECT value FROM named WHERE asset = 'NL-WIND-042'");
+    assert_eq!(
+        got["values"]["value"],
+        serde_json::json!([10.0, 11.0, 12.0, 13.0])
+    );
+    let got =
+        s.json("SELECT sum(value) AS s FROM named WHERE asset IN ('NL-WIND-042', 'NL-SOLAR-007')");
+    assert_eq!(
+        got["values"]["s"],
+        serde_json::json!([(10 + 11 + 12 + 13 + 20 + 21 + 22 + 23) as f64])
+    );
+    let got = s.json("SELECT sum(value) AS s FROM named GROUP BY asset");
+    assert_eq!(
+        got["coords"]["asset"],
+        serde_json::json!(["NL-WIND-042", "NL-SOLAR-007"])
+    );
+}

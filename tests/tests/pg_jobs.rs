@@ -176,7 +176,10 @@ fn a_one_shot_job_loads_once_and_not_again_after_a_restart() {
     .unwrap();
     insert(&pg, 1, 0..4);
     let data = dir.path().join("data");
-    let server = TestServer::builder(&data).start().unwrap();
+    let server = TestServer::builder(&data)
+        .args(["--pg", "127.0.0.1:0"])
+        .start()
+        .unwrap();
     let addr = server.addr().to_string();
     ok(
         &addr,
@@ -187,6 +190,32 @@ fn a_one_shot_job_loads_once_and_not_again_after_a_restart() {
     );
     wait_until("loaded", || job(&addr, "once").unwrap()["state"] == "done");
     assert_eq!(count(&addr), json!(4));
+    // The Postgres door answers the job statements too (psql, the real client).
+    let door = server.pg_addr().expect("the door is on");
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-F", "|", "-h"])
+        .arg(door.ip().to_string())
+        .args([
+            "-p",
+            &door.port().to_string(),
+            "-U",
+            "me",
+            "-d",
+            "arrayq",
+            "-c",
+            "SHOW INGESTS",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "once|power||done|1|4|done|"
+    );
     let versions = ok(&addr, "DESCRIBE power");
     drop(server);
     let server = TestServer::builder(&data).start().unwrap();

@@ -159,6 +159,26 @@ impl IngestJobs {
     }
 }
 
+/// The columns of SHOW INGESTS.
+const SHOW_COLUMNS: [&str; 8] = [
+    "name",
+    "array",
+    "channel",
+    "state",
+    "pulls",
+    "rows",
+    "watermark",
+    "error",
+];
+
+/// The columns an ingest statement answers with (known before it runs).
+pub fn answer_columns(sql: &str) -> Vec<&'static str> {
+    match statement::parse(sql) {
+        Ok(IngestStatement::Show) => SHOW_COLUMNS.to_vec(),
+        _ => vec!["result", "ingest"],
+    }
+}
+
 /// Carries out an ingest statement; its answer as a table.
 pub(crate) fn execute(shared: &Arc<Shared>, sql: &str) -> Result<TextTable, Status> {
     let stmt = statement::parse(sql).map_err(Status::invalid_argument)?;
@@ -243,18 +263,7 @@ pub(crate) fn execute(shared: &Arc<Shared>, sql: &str) -> Result<TextTable, Stat
                 })
                 .collect();
             Ok(TextTable {
-                columns: [
-                    "name",
-                    "array",
-                    "channel",
-                    "state",
-                    "pulls",
-                    "rows",
-                    "watermark",
-                    "error",
-                ]
-                .map(String::from)
-                .to_vec(),
+                columns: SHOW_COLUMNS.map(String::from).to_vec(),
                 rows,
             })
         }

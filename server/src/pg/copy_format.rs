@@ -20,6 +20,8 @@ pub enum Role {
 pub enum CopyLabel {
     Int(i64),
     Text(String),
+    /// From CSV or text format: the series ingest decides (docs/ingest.md).
+    Untyped(String),
 }
 
 /// One parsed row.
@@ -112,10 +114,7 @@ fn text_field(s: Option<&str>, role: Role) -> Result<Field, String> {
     let Some(s) = s else { return Ok(Field::Null) };
     let bad = |what: &str| format!("invalid input syntax for {what}: \"{s}\"");
     Ok(match role {
-        Role::Label => Field::Label(match s.trim().parse::<i64>() {
-            Ok(i) => CopyLabel::Int(i),
-            Err(_) => CopyLabel::Text(s.to_string()),
-        }),
+        Role::Label => Field::Label(CopyLabel::Untyped(s.to_string())),
         Role::Time => {
             Field::Int(parse_time(s).ok_or_else(|| bad("type timestamp with time zone"))?)
         }

@@ -35,21 +35,21 @@ fn csv_rows_in_any_chunking() {
             [
                 CopyRow {
                     line: 1,
-                    label: CopyLabel::Int(7),
+                    label: CopyLabel::Untyped("7".into()),
                     time_ns: T0,
                     version: Some(3),
                     value: Some(1.5)
                 },
                 CopyRow {
                     line: 2,
-                    label: CopyLabel::Text("x,1".into()),
+                    label: CopyLabel::Untyped("x,1".into()),
                     time_ns: T0 + 900_000_000_000,
                     version: None,
                     value: Some(-2.0)
                 },
                 CopyRow {
                     line: 3,
-                    label: CopyLabel::Int(8),
+                    label: CopyLabel::Untyped("8".into()),
                     time_ns: T0 - 1_800_000_000_000,
                     version: Some(1),
                     value: Some(1000.0)
@@ -82,7 +82,7 @@ fn text_format_tabs_and_nulls() {
         rows,
         [CopyRow {
             line: 1,
-            label: CopyLabel::Int(5),
+            label: CopyLabel::Untyped("5".into()),
             time_ns: T0,
             version: None,
             value: Some(0.25)

@@ -53,6 +53,7 @@ impl CopySink for Series {
                 label: match r.label {
                     CopyLabel::Int(i) => Label::Int(i),
                     CopyLabel::Text(t) => Label::Text(t),
+                    CopyLabel::Untyped(t) => Label::Untyped(t),
                 },
                 time_ns: r.time_ns,
                 version: r.version,

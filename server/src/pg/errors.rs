@@ -18,6 +18,7 @@ pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const BAD_PASSWORD: &str = "28P01";
 pub const UNDEFINED_OBJECT: &str = "42704";
 pub const DUPLICATE_TABLE: &str = "42P07";
+pub const DUPLICATE_OBJECT: &str = "42710";
 pub const SHUTDOWN: &str = "57P01";
 
 /// An ErrorResponse with severity ERROR.

@@ -14,7 +14,10 @@ use pgwire::error::PgWireResult;
 use tonic::Code;
 use tracing::info;
 
-use crate::pg::errors::{error, query_error, CANCELED, INTERNAL, SHUTDOWN, TOO_MANY};
+use crate::pg::errors::{
+    error, query_error, CANCELED, DUPLICATE_OBJECT, INTERNAL, SHUTDOWN, SYNTAX_ERROR, TOO_MANY,
+    UNDEFINED_OBJECT,
+};
 use crate::pg::rows::{fields, format_of, header_schema, Table};
 use crate::pg::statement::Kind;
 use crate::pg::Handler;
@@ -83,6 +86,27 @@ impl Handler {
         result.map_err(|e| query_error(&e, sql))
     }
 
+    /// Runs an ingest-job statement (the server's, not the engine's).
+    pub async fn run_ingest(&self, sql: &str) -> PgWireResult<Table> {
+        let shared = self.door.shared.clone();
+        let text = sql.to_string();
+        let answer = shared
+            .clone()
+            .spawn_blocking(move || crate::ingest_jobs::execute(&shared, &text))
+            .await
+            .map_err(|e| error(INTERNAL, format!("ingest statement: {e}")))?;
+        let t = answer.map_err(|s| {
+            let code = match s.code() {
+                Code::InvalidArgument => SYNTAX_ERROR,
+                Code::NotFound => UNDEFINED_OBJECT,
+                Code::AlreadyExists => DUPLICATE_OBJECT,
+                _ => INTERNAL,
+            };
+            error(code, s.message())
+        })?;
+        Table::from_columns(listing_columns(t), "SELECT").map_err(|e| error(INTERNAL, e))
+    }
+
     /// The column names and types a statement will answer with, without running
     /// anything that changes data: queries are planned (not executed), listings
     /// read; DDL and EXPLAIN have fixed columns. None: no rows (NoData).
@@ -98,6 +122,12 @@ impl Handler {
             Kind::ShowSetting(name) => text(name),
             Kind::Version => text("version"),
             Kind::Constant(_) => Some(vec![("?column?".to_string(), Type::INT4)]),
+            Kind::Ingest => Some(
+                crate::ingest_jobs::answer_columns(sql)
+                    .into_iter()
+                    .map(|c| (c.to_string(), Type::TEXT))
+                    .collect(),
+            ),
             Kind::Listing => Some(self.run_engine(sql, kind).await?.schema()),
             Kind::Query => {
                 // Planning can take a moment on a large array: cancellable too.

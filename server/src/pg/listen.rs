@@ -122,21 +122,22 @@ pub fn payload(ev: &ChangeEvent) -> String {
             );
         }
     }
-    if let Some(r) = ev
-        .region
-        .iter()
-        .find(|r| matches!(r.first, CoordValue::Label(_)))
-    {
-        if let (CoordValue::Label(a), CoordValue::Label(b)) = (&r.first, &r.last) {
-            match r.end.saturating_sub(r.start) {
-                1 => {
-                    m.insert("assets".into(), json!([a]));
-                }
-                2 => {
-                    m.insert("assets".into(), json!([a, b]));
-                }
-                _ => {}
+    // The event records the extent of the labels touched, so the labels themselves
+    // are known only when the extent holds one or two.
+    let labels = ev.region.iter().find_map(|r| match (&r.first, &r.last) {
+        (CoordValue::Label(a), CoordValue::Label(b)) => Some((r, json!(a), json!(b))),
+        (CoordValue::Text(a), CoordValue::Text(b)) => Some((r, json!(a), json!(b))),
+        _ => None,
+    });
+    if let Some((r, a, b)) = labels {
+        match r.end.saturating_sub(r.start) {
+            1 => {
+                m.insert("assets".into(), json!([a]));
             }
+            2 => {
+                m.insert("assets".into(), json!([a, b]));
+            }
+            _ => {}
         }
     }
     m.insert("cells".into(), json!(ev.cells_written));

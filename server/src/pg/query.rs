@@ -88,6 +88,7 @@ impl Handler {
                 rows: 1,
                 tag: "SELECT".into(),
             },
+            Kind::Ingest => self.run_ingest(sql).await?,
             Kind::Ddl(_) | Kind::Explain | Kind::Listing | Kind::Query => {
                 self.run_engine(sql, kind).await?
             }

@@ -22,6 +22,8 @@ pub enum Kind {
     /// UNLISTEN name; None is `UNLISTEN *`.
     Unlisten(Option<String>),
     Copy,
+    /// CREATE / ALTER / DROP INGEST, SHOW INGESTS: the server's ingest jobs.
+    Ingest,
     /// CREATE / ALTER / DROP: the engine, answered as (result, array, version).
     Ddl(String),
     /// EXPLAIN [ANALYZE]: one text column `QUERY PLAN`.
@@ -91,6 +93,9 @@ pub fn classify(sql: &str) -> Kind {
         .filter(|c| !c.is_whitespace() && *c != ';')
         .collect::<String>()
         .to_ascii_lowercase();
+    if crate::ingest_jobs::is_ingest_statement(sql) {
+        return Kind::Ingest;
+    }
     match first.as_str() {
         "begin" => Kind::Begin,
         "start" if second == "transaction" => Kind::Begin,

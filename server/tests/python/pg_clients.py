@@ -94,7 +94,10 @@ with psycopg.connect(dsn, autocommit=True) as c3:
             for r in more:
                 copy.write_row(r)
     back = c3.execute("SELECT value FROM pycopy").fetchall()
-got = sorted((a, ts, v) for a, ts, v in back if not np.isnan(v))
+    # A sum over no values is missing: SQL's NULL, None in Python (not 0).
+    nothing = c3.execute("SELECT sum(value) AS s FROM pycopy WHERE asset = 99").fetchall()
+    assert nothing == [(None,)], nothing
+got = sorted((a, ts, v) for a, ts, v in back if v is not None)
 want = sorted((a, ts, x) for a, ts, _, x in rows + more)
 assert got == want, (got, want)
 print("ok")

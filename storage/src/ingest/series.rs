@@ -67,13 +67,17 @@ impl SeriesSpec {
 pub enum Label {
     Int(i64),
     Text(String),
+    /// A label from an untyped source (CSV): an integer if it parses as one and the
+    /// dimension holds integers, text if it holds text; an array created from such
+    /// labels gets integer labels when every label of its first batch parses as one.
+    Untyped(String),
 }
 
 impl std::fmt::Display for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Label::Int(v) => write!(f, "{v}"),
-            Label::Text(s) => write!(f, "'{s}'"),
+            Label::Text(s) | Label::Untyped(s) => write!(f, "'{s}'"),
         }
     }
 }
@@ -395,9 +399,21 @@ impl SeriesIngest {
     fn create(&mut self, rows: &[SeriesRow]) -> Result<(), SeriesError> {
         let spec = &self.spec;
         let start_ns = rows.iter().map(|r| r.time_ns).min().unwrap_or(0);
-        let label_coord = match &rows[0].label {
-            Label::Int(_) => Coordinate::int_labels(Vec::new()),
-            Label::Text(_) => Coordinate::text_labels(Vec::<String>::new()),
+        // Typed labels decide by the first row; untyped ones are integers only if
+        // every one of this first batch parses as an integer.
+        let int_labels = match &rows[0].label {
+            Label::Int(_) => true,
+            Label::Text(_) => false,
+            Label::Untyped(_) => rows.iter().all(|r| match &r.label {
+                Label::Untyped(s) => s.trim().parse::<i64>().is_ok(),
+                Label::Int(_) => true,
+                Label::Text(_) => false,
+            }),
+        };
+        let label_coord = if int_labels {
+            Coordinate::int_labels(Vec::new())
+        } else {
+            Coordinate::text_labels(Vec::<String>::new())
         };
         let mut layout = Layout::new(
             "rows",
@@ -530,6 +546,21 @@ impl LabelIndex {
             got,
             want,
         };
+        let parsed;
+        let label = match (label, self.text) {
+            (Label::Untyped(s), Some(false)) => match s.trim().parse::<i64>() {
+                Ok(v) => {
+                    parsed = Label::Int(v);
+                    &parsed
+                }
+                Err(_) => return Err(kind_error("text", "integer")),
+            },
+            (Label::Untyped(s), Some(true)) => {
+                parsed = Label::Text(s.clone());
+                &parsed
+            }
+            _ => label,
+        };
         match (label, self.text) {
             (Label::Int(v), Some(false)) => Ok(*self.ints.entry(*v).or_insert_with(|| {
                 self.new_ints.push(*v);
@@ -546,7 +577,7 @@ impl LabelIndex {
                 Ok(self.len - 1)
             }
             (Label::Int(_), _) => Err(kind_error("an integer", "text")),
-            (Label::Text(_), _) => Err(kind_error("text", "integer")),
+            (_, _) => Err(kind_error("text", "integer")),
         }
     }
 
