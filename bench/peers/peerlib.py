@@ -38,7 +38,7 @@ def versions(names):
 
 PEER_PACKAGES = [
     "numpy", "xarray", "dask", "zarr", "numcodecs", "netCDF4", "tensorstore",
-    "pandas", "flox", "scipy", "pyproj", "psycopg", "psycopg-binary",
+    "pandas", "flox", "scipy", "pyproj", "psycopg", "psycopg-binary", "psycopg2-binary",
 ]
 
 

@@ -79,6 +79,8 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         duration_secs: u64,
     },
+    /// Postgres compatibility: COPY floor, bridge ingest, door COPY, E1-E3 via psycopg2, change latency.
+    Pgbridge,
     /// Every available suite, one after another.
     All,
     /// Lists the suites and whether they can run.
@@ -142,6 +144,7 @@ fn run() -> Result<ExitCode> {
         Cmd::Era5 => vec!["era5"],
         Cmd::Energy => vec!["energy"],
         Cmd::Grpc { .. } => vec!["grpc"],
+        Cmd::Pgbridge => vec!["pgbridge"],
         Cmd::All => suites::all()
             .iter()
             .filter(|s| s.available().is_ok())

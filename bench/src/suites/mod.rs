@@ -22,6 +22,7 @@ pub mod era5;
 pub mod grpc;
 pub mod layouts;
 pub mod memory;
+pub mod pgbridge;
 mod pgcopy;
 pub mod storage;
 
@@ -121,6 +122,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(era5::Era5),
         Box::new(energy::Energy),
         Box::new(grpc::Grpc::default()),
+        Box::new(pgbridge::PgBridge),
     ]
 }
 

@@ -147,7 +147,11 @@ pub(crate) fn count(scale: Scale, layout: Layout, n_assets: usize) -> (u64, u64)
 /// The stream of `layout` for asset ids `1..=n_assets`, one band of assets at a
 /// time: `(bytes, tuples in them)`; the first item starts with the header, the last
 /// ends with the trailer.
-fn bands(scale: Scale, layout: Layout, n_assets: usize) -> impl Iterator<Item = (Vec<u8>, u64)> {
+pub(crate) fn bands(
+    scale: Scale,
+    layout: Layout,
+    n_assets: usize,
+) -> impl Iterator<Item = (Vec<u8>, u64)> {
     let (_, n_days) = energy::sizes(scale);
     let days = energy::local_days(n_days);
     let starts: Vec<usize> = (0..n_assets).step_by(BAND).collect();

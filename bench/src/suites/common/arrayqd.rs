@@ -81,6 +81,11 @@ impl ArrayqdProcess {
         self.server.addr()
     }
 
+    /// The address of its Postgres door, when started with `--pg ADDR`.
+    pub fn pg_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.pg_addr()
+    }
+
     /// `http://ADDR`, for `Client::connect`.
     pub fn url(&self) -> String {
         self.server.url()

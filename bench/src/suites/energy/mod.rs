@@ -29,7 +29,7 @@
 //! (empty shared buffers) and evicts its data directory the same way.
 
 mod postgres;
-mod queries;
+pub(crate) mod queries;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

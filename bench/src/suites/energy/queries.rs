@@ -9,7 +9,7 @@ use crate::suites::common::answers::Answer;
 use crate::suites::common::iso;
 
 /// The windows of the queries, as UTC quarter ranges, and E1/E4's asset ids.
-pub(super) struct Windows {
+pub(crate) struct Windows {
     pub ids: Vec<usize>,
     pub week: (usize, usize),
     pub month: (usize, usize),
@@ -17,7 +17,7 @@ pub(super) struct Windows {
     pub e3_assets: usize,
 }
 
-pub(super) fn windows(scale: Scale) -> Windows {
+pub(crate) fn windows(scale: Scale) -> Windows {
     let (n_assets, n_days) = energy::sizes(scale);
     let days = energy::local_days(n_days);
     // Local week Jan 9-15 (every day when there are fewer than 15), as energy_pg.py.
@@ -37,7 +37,7 @@ pub(super) fn windows(scale: Scale) -> Windows {
     }
 }
 
-pub(super) fn queries(w: &Windows) -> Vec<(&'static str, String)> {
+pub(crate) fn queries(w: &Windows) -> Vec<(&'static str, String)> {
     let ids: Vec<String> = w.ids.iter().map(|a| a.to_string()).collect();
     let range = |(a, b): (usize, usize)| {
         format!(
@@ -76,7 +76,7 @@ pub(super) fn queries(w: &Windows) -> Vec<(&'static str, String)> {
 }
 
 /// E1-E4 from the generator, float64 sums.
-pub(super) fn reference(scale: Scale, w: &Windows) -> BTreeMap<&'static str, Answer> {
+pub(crate) fn reference(scale: Scale, w: &Windows) -> BTreeMap<&'static str, Answer> {
     let newest = energy::portfolio(scale, None);
     let mut out = BTreeMap::new();
     let series = |rows: &dyn Fn(usize) -> Vec<f32>, assets: &[usize], (q0, q1): (usize, usize)| {
