@@ -119,15 +119,24 @@ fn window(want: &Value) -> String {
 
 #[test]
 fn bridge_loads_the_xs_portfolio_by_rounds_and_e1_to_e4_match_numpy() {
+    bridge_loads_the_portfolio("XS", 20);
+}
+
+#[test]
+fn bridge_loads_the_s_portfolio_by_rounds_and_e1_to_e4_match_numpy() {
+    bridge_loads_the_portfolio("S", 200);
+}
+
+fn bridge_loads_the_portfolio(scale: &str, n_assets: i64) {
     let s = Setup::start();
-    source_table(&s.pg, "XS", s._dir.path());
+    source_table(&s.pg, scale, s._dir.path());
     let o = s.load(
         "SELECT asset_id, ts, version, value FROM power_rows",
         "power",
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let said = String::from_utf8_lossy(&o.stdout);
-    // XS: 20 assets x 3 days; rounds 1-3 (versions per batch 1..3).
+    // Rounds 1-3 (versions per batch 1..3).
     let rows: usize =
         s.pg.psql("SELECT count(*) FROM power_rows")
             .unwrap()
@@ -141,11 +150,11 @@ fn bridge_loads_the_xs_portfolio_by_rounds_and_e1_to_e4_match_numpy() {
     assert!(said.contains("3 commit(s): version 1, 2, 3"), "{said}");
 
     let want: Value = {
-        let out = run_reference(&["--energy", "XS", "--queries"]);
+        let out = run_reference(&["--energy", scale, "--queries"]);
         assert!(out.status.success());
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    let ids: Vec<String> = (1..=20).step_by(50).map(|a: i64| a.to_string()).collect();
+    let ids: Vec<String> = (1..=n_assets).step_by(50).map(|a| a.to_string()).collect();
     let win = window(&want);
     let e1 = format!(
         "SELECT sum(value) FROM power WHERE asset IN ({}) AND {win} GROUP BY time",
@@ -164,6 +173,7 @@ fn bridge_loads_the_xs_portfolio_by_rounds_and_e1_to_e4_match_numpy() {
         &floats(&want["E4"]),
         "E4",
     );
+    // E2's month is every day of XS and S.
     let got = s.json("SELECT sum(value) AS s FROM power");
     let e2: f64 = floats(&got["values"]["s"])[0];
     assert_close(&[e2], &[want["E2_sum"].as_f64().unwrap()], "E2 (all days)");
