@@ -170,3 +170,36 @@ async fn psql_copy_with_legacy_csv_header() {
     let (client, _) = pg.connect(None).await.unwrap();
     assert_eq!(read_back(&client, "power").await, sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_copy_is_ingested_in_overlapping_batches_and_a_bad_row_in_the_first_fails_it_all() {
+    let pg = start(&[]);
+    let (client, _) = pg.connect(None).await.unwrap();
+    // 150,000 rows: more than two ingest batches.
+    let labels: Vec<i64> = (1..=100).collect();
+    let sent = rows(&labels, 1500);
+    let mut lines: Vec<String> = csv(&sent).lines().map(str::to_string).collect();
+    let good = lines.join("\n") + "\n";
+    // Line 10 five minutes off the quarter-hour grid.
+    let t = iso(9);
+    let off = chrono::DateTime::from_timestamp(time_s(9) + 300, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    lines[9] = lines[9].replace(&t, &off);
+    let bad = lines.join("\n") + "\n";
+    let e = copy_csv(&client, bad).await.unwrap_err();
+    let db = e.as_db_error().expect("an ErrorResponse");
+    assert!(db.message().contains("line 10"), "{}", db.message());
+    assert!(!version_listed(&client, "power").await || version(&client, "power").await == "0");
+    assert_eq!(copy_csv(&client, good).await.unwrap(), 150_000);
+    assert_eq!(read_back(&client, "power").await, sent);
+}
+
+/// Whether SHOW ARRAYS lists `array`.
+async fn version_listed(client: &Client, array: &str) -> bool {
+    let rows = client.simple_query("SHOW ARRAYS").await.unwrap();
+    rows.iter().any(
+        |m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get("name") == Some(array)),
+    )
+}

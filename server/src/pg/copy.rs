@@ -53,9 +53,14 @@ pub struct CopyIn {
     statement: CopyStatement,
     parser: Box<dyn CopyParser>,
     sink: Option<Box<dyn CopySink>>,
+    /// The batch being ingested while the next one is read and parsed; it hands the
+    /// sink back when done.
+    in_flight: Option<tokio::task::JoinHandle<InFlight>>,
     rows: Vec<CopyRow>,
     failed: Option<CopyError>,
 }
+
+type InFlight = (Box<dyn CopySink>, Result<(), CopyError>);
 
 fn role(column: &str) -> Option<Role> {
     Some(match column.to_ascii_lowercase().as_str() {
@@ -196,6 +201,7 @@ impl Handler {
             statement,
             parser,
             sink: Some(sink),
+            in_flight: None,
             rows: Vec::new(),
             failed: None,
         });
@@ -206,33 +212,56 @@ impl Handler {
         )))
     }
 
-    /// Hands full batches to the sink on the blocking pool.
+    /// Hands full batches (all rows, with `all`) to the sink on the blocking pool.
+    /// One batch is ingested while the next is read: a flush first waits for the
+    /// batch before it (and reports its error), then starts its own and, unless
+    /// `all`, returns without waiting for it.
     async fn flush_rows(&self, all: bool) -> Result<(), CopyError> {
-        let (rows, mut sink) = {
+        let (rows, in_flight) = {
             let mut guard = lock(&self.session.copy);
             let Some(c) = guard.as_mut() else {
                 return Ok(());
             };
-            if c.failed.is_some() || (!all && c.rows.len() < BATCH_ROWS) || c.rows.is_empty() {
+            if c.failed.is_some() {
                 return Ok(());
             }
-            (std::mem::take(&mut c.rows), c.sink.take())
+            let due = c.rows.len() >= BATCH_ROWS || (all && !c.rows.is_empty());
+            if !due && !all {
+                return Ok(());
+            }
+            let rows = due.then(|| std::mem::take(&mut c.rows));
+            (rows, c.in_flight.take())
         };
-        let Some(s) = sink.take() else { return Ok(()) };
-        let (s, r) = self
-            .door
-            .shared
-            .spawn_blocking(move || {
-                let mut s = s;
-                let r = s.push(rows);
-                (s, r)
-            })
-            .await
-            .map_err(|e| worker_error(&e.to_string()))?;
-        if let Some(c) = lock(&self.session.copy).as_mut() {
-            c.sink = Some(s);
+        if let Some(h) = in_flight {
+            let (s, r) = h.await.map_err(|e| worker_error(&e.to_string()))?;
+            if let Some(c) = lock(&self.session.copy).as_mut() {
+                c.sink = Some(s);
+            }
+            r?;
         }
-        r
+        let Some(rows) = rows else { return Ok(()) };
+        let Some(s) = lock(&self.session.copy)
+            .as_mut()
+            .and_then(|c| c.sink.take())
+        else {
+            return Ok(());
+        };
+        let handle = self.door.shared.spawn_blocking(move || {
+            let mut s = s;
+            let r = s.push(rows);
+            (s, r)
+        });
+        if all {
+            let (s, r) = handle.await.map_err(|e| worker_error(&e.to_string()))?;
+            if let Some(c) = lock(&self.session.copy).as_mut() {
+                c.sink = Some(s);
+            }
+            return r;
+        }
+        if let Some(c) = lock(&self.session.copy).as_mut() {
+            c.in_flight = Some(handle);
+        }
+        Ok(())
     }
 }
 
