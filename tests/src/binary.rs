@@ -101,3 +101,14 @@ pub fn clean_env(cmd: &mut Command) {
         }
     }
 }
+
+/// The `arrayq` shell (built if missing) aimed at the server at `addr`, with a clean
+/// environment and no stdin: add the arguments and run it.
+pub fn arrayq_command(addr: &str) -> Command {
+    let bin = workspace_binary("arrayq-client", "arrayq").expect("the arrayq binary");
+    let mut cmd = Command::new(bin);
+    clean_env(&mut cmd);
+    cmd.env("ARRAYQ_ADDR", addr)
+        .stdin(std::process::Stdio::null());
+    cmd
+}

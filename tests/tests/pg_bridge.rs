@@ -4,9 +4,9 @@
 //! and E1-E4 are compared with the numpy reference's answers.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use arrayq_tests::{clean_env, run_reference, workspace_binary, PgCluster, TestServer};
+use arrayq_tests::{arrayq_command, run_reference, PgCluster, TestServer};
 use serde_json::Value;
 
 struct Setup {
@@ -30,12 +30,8 @@ impl Setup {
     }
 
     fn arrayq(&self, args: &[&str]) -> Output {
-        let arrayq = workspace_binary("arrayq-client", "arrayq").expect("the arrayq binary");
-        let mut cmd = Command::new(arrayq);
-        clean_env(&mut cmd);
-        cmd.env("ARRAYQ_ADDR", self.server.addr().to_string())
+        arrayq_command(&self.server.addr().to_string())
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .expect("cannot run arrayq")
     }

@@ -6,11 +6,11 @@
 //! add up to the rows inserted, each pull's rows being distinct cells).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use arrayq_tests::{clean_env, workspace_binary, PgCluster, TestServer};
+use arrayq_tests::{arrayq_command, PgCluster, TestServer};
 use serde_json::Value;
 
 /// 2023-01-01T00:00:00Z
@@ -23,11 +23,7 @@ struct Follow {
 
 impl Follow {
     fn start(pg: &PgCluster, addr: &str) -> Follow {
-        let arrayq = workspace_binary("arrayq-client", "arrayq").expect("the arrayq binary");
-        let mut cmd = Command::new(arrayq);
-        clean_env(&mut cmd);
-        let mut child = cmd
-            .env("ARRAYQ_ADDR", addr)
+        let mut child = arrayq_command(addr)
             .args([
                 "load",
                 "postgres",
@@ -43,7 +39,6 @@ impl Follow {
                 "--watermark-col",
                 "id",
             ])
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -106,11 +101,7 @@ fn value(a: i64, q: i64, v: i64) -> f64 {
 }
 
 fn query(addr: &str, sql: &str) -> Value {
-    let arrayq = workspace_binary("arrayq-client", "arrayq").unwrap();
-    let mut cmd = Command::new(arrayq);
-    clean_env(&mut cmd);
-    let o = cmd
-        .env("ARRAYQ_ADDR", addr)
+    let o = arrayq_command(addr)
         .args(["-c", sql, "--format", "json"])
         .output()
         .unwrap();

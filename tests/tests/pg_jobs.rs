@@ -6,18 +6,14 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arrayq_tests::{clean_env, workspace_binary, PgCluster, TestServer};
+use arrayq_tests::{arrayq_command, PgCluster, TestServer};
 use serde_json::{json, Value};
 
 /// 2023-01-01T00:00:00Z
 const T0: i64 = 1_672_531_200;
 
 fn arrayq(addr: &str, sql: &str) -> Result<Value, String> {
-    let bin = workspace_binary("arrayq-client", "arrayq").unwrap();
-    let mut cmd = Command::new(bin);
-    clean_env(&mut cmd);
-    let o = cmd
-        .env("ARRAYQ_ADDR", addr)
+    let o = arrayq_command(addr)
         .args(["-c", sql, "--format", "json"])
         .output()
         .unwrap();

@@ -6,11 +6,9 @@
 //! Uses the `arrayq` and `arrayqd` binaries next to this test's executable
 //! (target/debug), building them first if they are missing.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use arrayq_tests::{
-    clean_env, read_npy_f32, run_reference, ulp_diff, workspace_binary, TestServer,
-};
+use arrayq_tests::{arrayq_command, read_npy_f32, run_reference, ulp_diff, TestServer};
 use arrayq_workload::era5;
 
 /// `arrayqd` on 127.0.0.1:0 with a temporary store; killed on drop.
@@ -36,12 +34,8 @@ impl Server {
     }
 
     fn arrayq(&self, args: &[&str]) -> Output {
-        let arrayq = workspace_binary("arrayq-client", "arrayq").expect("the arrayq binary");
-        let mut cmd = Command::new(arrayq);
-        clean_env(&mut cmd);
-        cmd.env("ARRAYQ_ADDR", &self.addr)
+        arrayq_command(&self.addr)
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .expect("cannot run arrayq")
     }

@@ -182,19 +182,12 @@ pub fn answer_columns(sql: &str) -> Vec<&'static str> {
 /// Carries out an ingest statement; its answer as a table.
 pub(crate) fn execute(shared: &Arc<Shared>, sql: &str) -> Result<TextTable, Status> {
     let stmt = statement::parse(sql).map_err(Status::invalid_argument)?;
-    enum Kind {
-        Pause,
-        Other,
-    }
-    let stmt_kind = match stmt {
-        IngestStatement::Pause(_) => Kind::Pause,
-        _ => Kind::Other,
-    };
     let jobs = &shared.jobs;
     let done = |what: &str, name: &str| TextTable {
         columns: vec!["result".into(), "ingest".into()],
         rows: vec![vec![what.to_string(), name.to_string()]],
     };
+    let pause = matches!(stmt, IngestStatement::Pause(_));
     match stmt {
         IngestStatement::Create(spec) => {
             if jobs
@@ -216,7 +209,6 @@ pub(crate) fn execute(shared: &Arc<Shared>, sql: &str) -> Result<TextTable, Stat
             Ok(done("CREATE INGEST", &name))
         }
         IngestStatement::Pause(name) | IngestStatement::Resume(name) => {
-            let pause = matches!(stmt_kind, Kind::Pause);
             let mut all = jobs.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let job = all.get_mut(&name).ok_or_else(|| unknown(&name))?;
             job.spec.paused = pause;
