@@ -56,7 +56,9 @@ fn bilinear<T: Sample>(win: &Window<'_, T>, i: f64, j: f64, ny: f64) -> f64 {
     if !win.wraps && j == win.grid_nx as f64 - 1.0 && win.grid_nx >= 2 {
         j0 -= 1.0;
     }
-    let (ti, tj) = (i - i0, j - j0);
+    // Weights rounded to f32 as in the bilinear plan, so a window of a map and the
+    // whole map give the same bits.
+    let (ti, tj) = ((i - i0) as f32 as f64, (j - j0) as f32 as f64);
     let (a, b) = (i0 as i64, j0 as i64);
     let (Some(v00), Some(v01), Some(v10), Some(v11)) = (
         win.at(a, b),
