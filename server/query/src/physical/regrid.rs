@@ -77,7 +77,11 @@ impl RegridExec {
             let t = Instant::now();
             let fill = self.source.snap.schema().attrs[a].fill_value().as_f64();
             cols[k] = if f32_out {
-                let mut data: Vec<f32> = values(src);
+                let mut data: Vec<f32> = match src {
+                    // Read in standard layout: the values as they are, no copy.
+                    Buffer::F32(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+                    other => values(other),
+                };
                 mask_fill(&mut data, fill);
                 Col::F32(self.maps(&data, b, maps, rows.clone(), columns.clone())?)
             } else {
