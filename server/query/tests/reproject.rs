@@ -348,3 +348,45 @@ fn like_takes_the_grid_of_another_array() {
         "{e}"
     );
 }
+
+#[test]
+fn integer_attributes_become_float64_with_fill_values_missing() {
+    // An identity reprojection (EPSG:4326 to itself on the source's own cells) with
+    // nearest: every cell comes back as it is, as float64, the fill value as NaN.
+    let engine = Engine::new(Store::temporary().unwrap(), EngineConfig::default());
+    engine
+        .execute(
+            "CREATE ARRAY g (lat DOUBLE START 50 STEP -1 LENGTH 5, lon DOUBLE START 0 STEP 1 LENGTH 5, \
+             v SMALLINT FILL -999)",
+            &QueryContext::default(),
+        )
+        .unwrap();
+    let mut values: Vec<i16> = (0..25).map(|k| (k / 5) * 10 + k % 5).collect();
+    values[12] = -999;
+    let mut tx = engine.store().begin_write("g").unwrap();
+    tx.write(
+        "v",
+        &[0, 0],
+        arrayq_storage::Buffer::I16(
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[5, 5]), values.clone()).unwrap(),
+        ),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let sql = "SELECT v FROM reproject(g, crs => 'EPSG:4326', resolution => 1, \
+               bounds => (-0.5, 45.5, 4.5, 50.5), method => 'nearest')";
+    let r = match engine.execute(sql, &QueryContext::default()).unwrap() {
+        Execution::Rows(s) => s.collect_all().unwrap(),
+        _ => unreachable!(),
+    };
+    assert_eq!(r.header.columns[0].1, arrayq_storage::DType::F64);
+    assert_eq!(r.header.shape, vec![5, 5]);
+    let got = r.columns[0].to_f64_vec();
+    for (k, v) in values.iter().enumerate() {
+        if *v == -999 {
+            assert!(got[k].is_nan(), "the fill value came back as {}", got[k]);
+        } else {
+            assert_eq!(got[k], *v as f64, "cell {k}");
+        }
+    }
+}

@@ -118,6 +118,17 @@ impl TargetGrid {
         TargetGrid::checked(x0, y1, res, res, nx, ny)
     }
 
+    /// The grid of resolution `res` whose top-left edge is `bounds`' (xmin, ymax),
+    /// with as many cells as cover `bounds` (the last column and row reach past
+    /// xmax / ymin when the extent is not a multiple of `res`).
+    pub fn anchored(bounds: Bounds, res: f64) -> Result<TargetGrid, RegridError> {
+        // `covering` checks the numbers; its snapped counts are not used.
+        TargetGrid::covering(bounds, res)?;
+        let nx = ((bounds.xmax - bounds.xmin) / res - 1e-9).ceil() as u64;
+        let ny = ((bounds.ymax - bounds.ymin) / res - 1e-9).ceil() as u64;
+        TargetGrid::checked(bounds.xmin, bounds.ymax, res, res, nx, ny)
+    }
+
     /// A grid from its top-left edge, cell sizes and counts.
     pub fn checked(
         xmin: f64,
@@ -190,6 +201,28 @@ mod tests {
         assert_eq!((g.ny, g.nx), (341, 342));
         assert_eq!(g.x_centre(0), -2_015_000.0);
         assert_eq!(g.y_centre(0), 7_445_000.0);
+    }
+
+    #[test]
+    fn explicit_bounds_anchor_the_top_left_edge() {
+        let b = Bounds {
+            xmin: -0.5,
+            ymin: 45.5,
+            xmax: 4.5,
+            ymax: 50.5,
+        };
+        let g = TargetGrid::anchored(b, 1.0).unwrap();
+        assert_eq!(
+            (g.ny, g.nx, g.x_centre(0), g.y_centre(0)),
+            (5, 5, 0.0, 50.0)
+        );
+        let b = Bounds {
+            xmin: 0.0,
+            ymin: 0.0,
+            xmax: 2.5,
+            ymax: 1.0,
+        };
+        assert_eq!(TargetGrid::anchored(b, 1.0).unwrap().nx, 3);
     }
 
     #[test]

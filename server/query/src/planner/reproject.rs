@@ -89,7 +89,14 @@ pub fn regrid_node(
                     (b, res_at)
                 }
             };
-            TargetGrid::covering(bounds, res).map_err(|e| crs_error(e, at))?
+            // Bounds given: the grid starts at their top-left edge. From the data:
+            // edges snapped outward to multiples of the resolution.
+            let grid = if r.bounds.is_some() {
+                TargetGrid::anchored(bounds, res)
+            } else {
+                TargetGrid::covering(bounds, res)
+            };
+            grid.map_err(|e| crs_error(e, at))?
         }
     };
     let method = match &r.method {
