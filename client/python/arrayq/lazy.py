@@ -247,7 +247,9 @@ def open_array(
     ds_attrs = {"arrayq_array": info.name, "arrayq_version": int(version), "arrayq_source": addr}
     if len(variables) == 1 and (wanted is None or len(wanted) == 1):
         ((var_name, var),) = variables.items()
-        return xr.DataArray(var, coords=coords, name=var_name, attrs=dict(var.attrs))
+        out = xr.DataArray(var, coords=coords, name=var_name, attrs=dict(var.attrs))
+        out.encoding = dict(var.encoding)
+        return out
     return xr.Dataset(variables, coords=coords, attrs=ds_attrs)
 
 
