@@ -144,7 +144,7 @@ def test_open_dataset_unknown_array(addr):
 
 
 def test_distributed_local_cluster(addr, era5_name, expected, cube):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
     ) as cluster, distributed.Client(cluster) as client:
