@@ -13,6 +13,9 @@
 //! holds the lock shared, so parallel runs never see a half-installed package. A
 //! failing pip or pytest fails the test with its output; a skipped pytest test fails
 //! it too.
+//!
+//! `python_client_throughput_128mb` (ignored: a benchmark) times a 128 MB result in
+//! the Python and the Rust client in the same run.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -117,8 +120,9 @@ fn install(root: &Path, venv: &Path) {
     fs::rename(&tmp, venv.join(MARKER)).unwrap();
 }
 
-#[test]
-fn python_client_package_passes_its_tests_against_arrayqd() {
+/// The venv's python with the package installed (reinstalled first if its sources
+/// changed), and the install lock held shared until it is dropped.
+fn installed_venv() -> (PathBuf, fd_lock::RwLock<std::fs::File>) {
     let root = workspace_root();
     let venv = venv_dir();
     fs::create_dir_all(venv.parent().unwrap()).unwrap();
@@ -134,28 +138,38 @@ fn python_client_package_passes_its_tests_against_arrayqd() {
         let _exclusive = lock.write().expect("install lock");
         install(&root, &venv);
     }
-    // Shared while the tests run: nobody reinstalls under them.
-    let _shared = lock.read().expect("shared install lock");
+    (venv_python(&venv), lock)
+}
 
-    let tmp = tempfile::tempdir().unwrap();
-    let server = TestServer::builder(tmp.path().join("data"))
+/// `arrayqd` with a temporary store, loaded with `arrayq demo era5 --scale SCALE`.
+fn server_with_era5(dir: &Path, scale: &str) -> (TestServer, String) {
+    let server = TestServer::builder(dir.join("data"))
         .clean_env()
-        .log_file(tmp.path().join("arrayqd.log"))
+        .log_file(dir.join("arrayqd.log"))
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = server.addr().to_string();
     let load = run(
-        arrayq_command(&addr).args(["demo", "era5", "--scale", "XS"]),
-        "arrayq demo era5 --scale XS",
+        arrayq_command(&addr).args(["demo", "era5", "--scale", scale]),
+        "arrayq demo era5",
     );
     let loaded = String::from_utf8_lossy(&load.stdout).to_string();
-    assert!(
-        loaded.contains("loaded era5: time=48 x lat=153 x lon=281"),
-        "{loaded}"
-    );
+    assert!(loaded.contains("loaded era5: time="), "{loaded}");
+    (server, addr)
+}
+
+#[test]
+fn python_client_package_passes_its_tests_against_arrayqd() {
+    let root = workspace_root();
+    let (py, lock) = installed_venv();
+    // Shared while the tests run: nobody reinstalls under them.
+    let _shared = lock.read().expect("shared install lock");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, addr) = server_with_era5(tmp.path(), "XS");
 
     let started = Instant::now();
-    let mut pytest = Command::new(venv_python(&venv));
+    let mut pytest = Command::new(&py);
     arrayq_tests::clean_env(&mut pytest);
     let out = pytest
         .args([
@@ -195,4 +209,102 @@ fn python_client_package_passes_its_tests_against_arrayqd() {
         "pytest must run every test: {summary}"
     );
     drop(server);
+}
+
+/// Times `SELECT t2m FROM era5 [WITH (layout = ...)]` in Python: prints one JSON
+/// line with the median seconds, the result bytes and the stored blocks.
+const PY_THROUGHPUT: &str = r#"
+import json, statistics, sys, time
+import arrayq
+addr, sql, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db = arrayq.connect(addr)
+db.query_result(sql)
+times = []
+for _ in range(runs):
+    t = time.perf_counter()
+    r = db.query_result(sql)
+    times.append(time.perf_counter() - t)
+print(json.dumps({"median_s": statistics.median(times), "bytes": sum(v.nbytes for v in r.columns.values()),
+                  "stored_blocks": r.stored_blocks}))
+"#;
+
+/// Median seconds of `runs` Rust-client queries (after one warm-up) and the bytes.
+fn rust_median(addr: &str, sql: &str, runs: usize) -> (f64, usize) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = arrayq_client::Client::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let r = client.query(sql).await.unwrap();
+        let bytes = r.shape.iter().product::<usize>() * 4;
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let r = client.query(sql).await.unwrap();
+            times.push(t.elapsed().as_secs_f64());
+            assert_eq!(r.shape.iter().product::<usize>() * 4, bytes);
+        }
+        times.sort_by(f64::total_cmp);
+        (times[runs / 2], bytes)
+    })
+}
+
+/// The Python client's throughput on a 128 MB result (the ERA5 S cube, f32) over
+/// loopback, next to the Rust client's in the same run: raw blocks (the default
+/// chunks) and stored chunks (a map-tile layout). Targets: >= 300 MB/s, and >= 50%
+/// of the Rust client. A benchmark, so ignored by default:
+/// `cargo test --release -p arrayq-tests --test python_client -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark"]
+fn python_client_throughput_128mb() {
+    let (py, lock) = installed_venv();
+    let _shared = lock.read().expect("shared install lock");
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, addr) = server_with_era5(tmp.path(), "S");
+    run(
+        arrayq_command(&addr).args([
+            "-c",
+            "ALTER ARRAY era5 ADD LAYOUT maps CHUNKS (1, 153, 281)",
+        ]),
+        "add layout maps",
+    );
+    let script = tmp.path().join("throughput.py");
+    fs::write(&script, PY_THROUGHPUT).unwrap();
+    let runs = 5;
+    for (case, sql) in [
+        (
+            "raw blocks",
+            "SELECT t2m FROM era5 WITH (layout = 'primary')",
+        ),
+        (
+            "stored chunks",
+            "SELECT t2m FROM era5 WITH (layout = 'maps')",
+        ),
+    ] {
+        let (rust_a, bytes) = rust_median(&addr, sql, runs);
+        let mut cmd = Command::new(&py);
+        arrayq_tests::clean_env(&mut cmd);
+        let out = run(
+            cmd.arg(&script).arg(&addr).arg(sql).arg(runs.to_string()),
+            "python throughput",
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (rust_b, _) = rust_median(&addr, sql, runs);
+        let rust_s = rust_a.min(rust_b);
+        let py_s = v["median_s"].as_f64().unwrap();
+        assert_eq!(v["bytes"].as_u64().unwrap() as usize, bytes);
+        let (py_mbs, rust_mbs) = (bytes as f64 / py_s / 1e6, bytes as f64 / rust_s / 1e6);
+        println!(
+            "{case}: {:.1} MB result; python {py_mbs:.0} MB/s ({} stored blocks), rust {rust_mbs:.0} MB/s; python/rust {:.0}%",
+            bytes as f64 / 1e6,
+            v["stored_blocks"],
+            100.0 * py_mbs / rust_mbs
+        );
+        assert!(bytes >= 127_000_000, "{bytes}");
+        assert!(py_mbs >= 300.0, "{case}: python {py_mbs:.0} MB/s < 300");
+        assert!(
+            py_mbs >= 0.5 * rust_mbs,
+            "{case}: python {py_mbs:.0} MB/s < 50% of rust {rust_mbs:.0} MB/s"
+        );
+    }
 }

@@ -209,9 +209,12 @@ def open_array(
         token, ca_cert, tls_domain, timeout: connection settings (see ``connect``).
         stored_chunks: accept stored (compressed) chunks and decode them in the task.
     """
-    import dask.array as da
+    try:
+        import dask.array as da
+        from dask.base import tokenize
+    except ImportError as e:
+        raise ImportError(f"open_array needs Dask: pip install 'arrayq[dask]' ({e})") from e
     import xarray as xr
-    from dask.base import tokenize
 
     conn = {"addr": addr, "token": token, "ca_cert": ca_cert, "tls_domain": tls_domain, "timeout": timeout}
     client = _client(conn)
