@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from ._wire import Assembler, Stats
 from .v1 import arrayq_pb2 as pb
 
-XarrayObject = Union["xr.DataArray", "xr.Dataset"]  # noqa: F821
+if TYPE_CHECKING:
+    import xarray as xr
+
+XarrayObject = Union["xr.DataArray", "xr.Dataset"]
 
 
 def result_coordinates(dim: "pb.ResultDimension", n: int, rest: list) -> np.ndarray:
@@ -71,6 +74,7 @@ class QueryResult:
     @classmethod
     def from_assembler(cls, sql: str, a: Assembler) -> "QueryResult":
         h = a.header
+        assert h is not None and a.stats is not None, "an unfinished stream"
         shape = () if h.scalar else tuple(int(s) for s in h.shape)
         dims = [d.name for d in h.dimensions]
         coords = {

@@ -356,7 +356,7 @@ def decode_chunk(payload, codecs, target: np.ndarray, column: int = 0, element: 
 def _zstd_into(src, target: np.ndarray, column: int, element: int) -> None:
     size = len(target)
     dctx = zstandard.ZstdDecompressor()
-    out = memoryview(target)
+    out = target.data  # a writable memoryview of the column
     got = 0
     with dctx.stream_reader(src, read_across_frames=False) as reader:
         while got < size:

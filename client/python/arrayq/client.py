@@ -491,7 +491,7 @@ class Client:
         def requests() -> Iterator[bytes]:
             yield pb.WriteRequest(header=header).SerializeToString()
             for k, buf in enumerate(buffers):
-                raw = memoryview(buf.reshape(-1).view(np.uint8))
+                raw = buf.reshape(-1).view(np.uint8).data
                 for off in range(0, len(raw), MAX_BLOCK_BYTES):
                     yield _write_block(k, off, raw[off : off + MAX_BLOCK_BYTES])
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .v1 import arrayq_pb2 as pb
 
 # numpy dtype -> wire DType of an attribute.
-_DTYPE_OF = {
+_DTYPE_OF: Dict[np.dtype, int] = {
     np.dtype("float32"): pb.D_TYPE_F32,
     np.dtype("float64"): pb.D_TYPE_F64,
     np.dtype("int8"): pb.D_TYPE_I8,
@@ -24,7 +24,7 @@ _DTYPE_OF = {
     np.dtype("uint64"): pb.D_TYPE_U64,
     np.dtype("bool"): pb.D_TYPE_BOOL,
 }
-_NUMPY_OF = {v: k for k, v in _DTYPE_OF.items()}
+_NUMPY_OF: Dict[int, np.dtype] = {v: k for k, v in _DTYPE_OF.items()}
 
 
 def wire_dtype(dtype: Any) -> int:
@@ -239,17 +239,17 @@ def _evenly_spaced(values: np.ndarray) -> Optional[Tuple[Any, Any]]:
         if step != 0 and np.array_equal(np.diff(v), np.full(n - 1, step)):
             return int(v[0]), step
         return None
-    v = values.astype(np.float64)
-    step = (v[-1] - v[0]) / (n - 1)
-    if step == 0 or not math.isfinite(step):
+    f = values.astype(np.float64)
+    fstep = float((f[-1] - f[0]) / (n - 1))
+    if fstep == 0 or not math.isfinite(fstep):
         return None
-    grid = v[0] + step * np.arange(n)
-    if np.max(np.abs(grid - v)) <= 1e-6 * abs(step):
+    grid = f[0] + fstep * np.arange(n)
+    if np.max(np.abs(grid - f)) <= 1e-6 * abs(fstep):
         # A step that is a "round" number as written (0.25, not 0.2500000001).
-        first = float(v[1] - v[0])
-        if abs(first - step) <= 1e-9 * abs(step):
-            step = first
-        return float(v[0]), float(step)
+        first = float(f[1] - f[0])
+        if abs(first - fstep) <= 1e-9 * abs(fstep):
+            fstep = first
+        return float(f[0]), fstep
     return None
 
 
@@ -339,7 +339,7 @@ def dimension_from_coords(
 
 def attribute_for(name: str, dtype: np.dtype, attrs: Mapping[str, Any], encoding: Mapping[str, Any]) -> "pb.Attribute":
     """A wire attribute for a variable, its fill from ``_FillValue`` if any."""
-    a = pb.Attribute(name=name, dtype=wire_dtype(dtype))
+    a = pb.Attribute(name=name, dtype=cast(Any, wire_dtype(dtype)))
     fill = encoding.get("_FillValue", attrs.get("_FillValue"))
     if fill is not None:
         dt = np.dtype(dtype)
@@ -463,13 +463,13 @@ def region_condition(dim: Dimension, start: int, stop: int) -> Optional[str]:
         raise ValueError(f"empty region {start}..{stop} of dimension {dim.name!r}")
     name = quote_ident(dim.name)
     if dim.kind == "time":
-        lo = int(dim.start) + int(dim.step) * start
-        hi = int(dim.start) + int(dim.step) * (stop - 1)
-        return f"{name} BETWEEN '{format_time_ns(lo)}' AND '{format_time_ns(hi)}'"
+        t0 = int(dim.start) + int(dim.step) * start
+        t1 = int(dim.start) + int(dim.step) * (stop - 1)
+        return f"{name} BETWEEN '{format_time_ns(t0)}' AND '{format_time_ns(t1)}'"
     if dim.kind in ("regular", "index"):
-        a = float(dim.start) + float(dim.step) * start
-        b = float(dim.start) + float(dim.step) * (stop - 1)
-        lo, hi = min(a, b), max(a, b)
+        first = float(dim.start) + float(dim.step) * start
+        last = float(dim.start) + float(dim.step) * (stop - 1)
+        lo, hi = min(first, last), max(first, last)
         margin = abs(float(dim.step)) / 4  # well inside the neighbouring cells
         return f"{name} BETWEEN {lo - margin!r} AND {hi + margin!r}"
     labels = (dim.labels or ())[start:stop]
