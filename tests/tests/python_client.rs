@@ -308,3 +308,56 @@ fn python_client_throughput_128mb() {
         );
     }
 }
+
+/// Checks the bearer token against a server started with one.
+const PY_TOKEN: &str = r#"
+import sys
+import arrayq
+import numpy as np
+import xarray as xr
+addr, token = sys.argv[1], sys.argv[2]
+anonymous = arrayq.connect(addr)
+assert anonymous.health().serving  # Health needs no credentials
+try:
+    anonymous.arrays()
+    raise AssertionError("a call without the token was accepted")
+except arrayq.UnauthenticatedError as e:
+    assert "credentials" in e.message, e.message
+try:
+    arrayq.connect(addr, token="wrong").arrays()
+    raise AssertionError("a wrong token was accepted")
+except arrayq.UnauthenticatedError:
+    pass
+db = arrayq.connect(addr, token=token)
+db.write("tok", xr.DataArray(np.arange(6.0).reshape(2, 3), dims=("x", "y"), name="v"))
+assert [a.name for a in db.arrays()] == ["tok"]
+np.testing.assert_array_equal(db.query("SELECT v FROM tok").values, np.arange(6.0).reshape(2, 3))
+lazy = arrayq.open_array(addr, "tok", token=token)
+np.testing.assert_array_equal(lazy.values, np.arange(6.0).reshape(2, 3))
+with db.subscribe("tok", from_seq=1) as events:
+    assert next(events).kind == "create"
+print("token checks passed")
+"#;
+
+#[test]
+fn python_client_sends_the_bearer_token() {
+    let (py, lock) = installed_venv();
+    let _shared = lock.read().expect("shared install lock");
+    let tmp = tempfile::tempdir().unwrap();
+    let token = "py-s3cret";
+    let server = TestServer::builder(tmp.path().join("data"))
+        .clean_env()
+        .env("ARRAYQ_TOKEN", token)
+        .log_file(tmp.path().join("arrayqd.log"))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let script = tmp.path().join("check_bearer_token.py");
+    fs::write(&script, PY_TOKEN).unwrap();
+    let mut cmd = Command::new(&py);
+    arrayq_tests::clean_env(&mut cmd);
+    let out = run(
+        cmd.arg(&script).arg(server.addr().to_string()).arg(token),
+        "python token checks",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("token checks passed"));
+}
