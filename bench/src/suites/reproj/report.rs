@@ -328,6 +328,23 @@ fn notes(
         cells.map_or("?".into(), |c| c.to_string())
     ));
     if let Some(v) = peers {
+        let diffs: Vec<String> = PEERS[1..]
+            .iter()
+            .filter_map(|(key, name)| {
+                let d = &v["systems"][key]["vs_scipy"];
+                Some(format!(
+                    "{name}: {:.3e} K, {} cells with a value in one only",
+                    d["max_abs_diff"].as_f64()?,
+                    d["cells_valid_in_one_only"]
+                ))
+            })
+            .collect();
+        if !diffs.is_empty() {
+            res.notes.push(format!(
+                "Largest difference from pyproj + scipy on the t2m maps: {}.",
+                diffs.join("; ")
+            ));
+        }
         res.notes.push(format!("peer versions: {}", v["versions"]));
     }
     if !run.smooth_stored {
