@@ -11,7 +11,7 @@ mod pyvenv;
 mod server;
 
 pub use binary::{arrayq_command, arrayqd_binary, clean_env, workspace_binary, ARRAYQD_ENV};
-pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, Npy};
+pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, write_npy_f64, Npy};
 pub use postgres::{PgCluster, PG_URL_ENV};
 pub use pyvenv::{python, run_reference, workspace_root};
 pub use server::{DropStop, StartError, TestServer, TestServerBuilder};

@@ -28,6 +28,20 @@ pub fn read_npy_f64(path: impl AsRef<Path>) -> io::Result<Npy<f64>> {
 
 /// Writes `data` with `shape` as a little-endian float32 C-order `.npy` file.
 pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> io::Result<()> {
+    write_npy(path.as_ref(), "<f4", shape, data)
+}
+
+/// Writes `data` with `shape` as a little-endian float64 C-order `.npy` file.
+pub fn write_npy_f64(path: impl AsRef<Path>, shape: &[usize], data: &[f64]) -> io::Result<()> {
+    write_npy(path.as_ref(), "<f8", shape, data)
+}
+
+fn write_npy<T: npyz::Serialize + Copy>(
+    path: &Path,
+    dtype: &str,
+    shape: &[usize],
+    data: &[T],
+) -> io::Result<()> {
     if shape.iter().product::<usize>() != data.len() {
         return Err(bad(format!(
             "shape {shape:?} does not hold {} values",
@@ -38,7 +52,7 @@ pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> i
     let file = BufWriter::new(fs::File::create(path)?);
     let mut w = npyz::WriteOptions::new()
         .dtype(npyz::DType::Plain(
-            "<f4".parse().expect("a numpy type string"),
+            dtype.parse().expect("a numpy type string"),
         ))
         .shape(&shape)
         .writer(file)

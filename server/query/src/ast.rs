@@ -44,6 +44,26 @@ pub struct Select {
     /// `FROM name WITH (layout = 'x')`: read through layout `x` instead of the one the
     /// planner would choose (benchmarks, diagnosis).
     pub layout: Option<Name>,
+    /// `FROM reproject(from, ...)`: the query reads `from` on a projected grid.
+    pub reproject: Option<Reproject>,
+}
+
+/// The arguments of `reproject(array, crs => ..., resolution => ..., ...)`, each with
+/// where it was written (unknown when absent).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reproject {
+    /// The whole `reproject(...)` call.
+    pub span: Span,
+    pub crs: Option<(String, Span)>,
+    pub src_crs: Option<(String, Span)>,
+    pub resolution: Option<(f64, Span)>,
+    /// `(xmin, ymin, xmax, ymax)` in target units.
+    pub bounds: Option<([f64; 4], Span)>,
+    pub method: Option<(String, Span)>,
+    /// The source's (y, x) dimensions: `dims => ('lat', 'lon')`.
+    pub dims: Option<([String; 2], Span)>,
+    /// `like => other_array`: the target grid of another array's y/x dimensions.
+    pub like: Option<Name>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

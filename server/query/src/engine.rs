@@ -4,7 +4,7 @@ use crate::ast::{AsOfSpec, Select, Statement};
 use crate::error::QueryError;
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
-use crate::planner::plan_select;
+use crate::planner::{forced_layout, plan_select, regrid_node};
 use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
 use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
@@ -133,7 +133,14 @@ impl Engine {
             // No such version, or none at that time: the AS OF value is what is wrong.
             Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
         };
-        let mut plan = plan_select(snap, sel, max)?;
+        let regrid = match &sel.reproject {
+            Some(r) => {
+                let forced = forced_layout(snap.schema(), sel.layout.as_ref())?;
+                Some(regrid_node(&self.store, &snap, r, forced)?)
+            }
+            None => None,
+        };
+        let mut plan = plan_select(snap, sel, max, regrid)?;
         plan.root = optimize(plan.root)?;
         let query = create_physical_plan(plan)?;
         let task = TaskContext {

@@ -6,14 +6,16 @@
 //! the physical planner (`crate::physical`) turns the result into operators.
 
 mod aggregate;
+mod regrid;
 mod selection;
 
 pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey, Trunc};
+pub use regrid::RegridNode;
 pub use selection::{chunk_pieces, DimSel, SKIP};
 
 use crate::eval::PExpr;
 use crate::ResultHeader;
-use arrayq_storage::{DType, LayoutCost, Region, Snapshot};
+use arrayq_storage::{ArraySchema, DType, LayoutCost, Region, Snapshot};
 
 /// A node of the logical plan.
 pub enum LogicalPlan {
@@ -68,7 +70,8 @@ impl LogicalPlan {
         f(node)
     }
 
-    /// The scan at the bottom of the tree.
+    /// The scan at the bottom of the tree (for a regridded read, the scan of the
+    /// target grid, whose source scan is [`RegridNode::source`]).
     pub fn scan(&self) -> Option<&ScanNode> {
         match self {
             LogicalPlan::Scan(s) => Some(s),
@@ -115,13 +118,32 @@ pub struct ScanNode {
     pub forced_layout: Option<usize>,
     /// Set by the layout rule.
     pub layout: Option<LayoutChoice>,
+    /// `FROM reproject(...)`: the scan reads a virtual array on the target grid,
+    /// interpolated from a scan of the source array.
+    pub regrid: Option<Box<RegridNode>>,
 }
 
 impl ScanNode {
-    /// A scan of the whole array.
-    pub fn whole(snap: Snapshot, attrs: Vec<usize>, forced_layout: Option<usize>) -> ScanNode {
-        let dims: Vec<DimSel> = snap
-            .schema()
+    /// The array it reads: the stored one, or the virtual array on a target grid.
+    pub fn schema(&self) -> &ArraySchema {
+        match &self.regrid {
+            Some(r) => &r.schema,
+            None => self.snap.schema(),
+        }
+    }
+
+    /// A scan of the whole array (or of the whole target grid of `regrid`).
+    pub fn whole(
+        snap: Snapshot,
+        attrs: Vec<usize>,
+        forced_layout: Option<usize>,
+        regrid: Option<Box<RegridNode>>,
+    ) -> ScanNode {
+        let schema = match &regrid {
+            Some(r) => &r.schema,
+            None => snap.schema(),
+        };
+        let dims: Vec<DimSel> = schema
             .dims
             .iter()
             .map(|d| DimSel {
@@ -140,6 +162,7 @@ impl ScanNode {
             filters: Vec::new(),
             forced_layout,
             layout: None,
+            regrid,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::OptimizerRule;
 use crate::error::QueryError;
-use crate::logical::{LayoutChoice, LayoutWhy, LogicalPlan};
+use crate::logical::{LayoutChoice, LayoutWhy, LogicalPlan, ScanNode};
 use arrayq_storage::LayoutCost;
 
 /// Sets every scan's [`LayoutChoice`].
@@ -19,23 +19,84 @@ impl OptimizerRule for LayoutChoiceRule {
         plan.transform_up(&|node| {
             Ok(match node {
                 LogicalPlan::Scan(mut scan) => {
-                    let candidates = scan.snap.layout_costs(&scan.region);
-                    let (layout, why) = match scan.forced_layout {
-                        Some(l) => (l, LayoutWhy::Forced),
-                        None if scan.empty => (0, LayoutWhy::Empty),
-                        None => choose_layout(&candidates),
-                    };
-                    scan.layout = Some(LayoutChoice {
-                        layout,
-                        why,
-                        candidates,
-                    });
+                    if let Some(rg) = scan.regrid.as_mut() {
+                        choose(&mut rg.source);
+                        regrid_layout(&mut scan);
+                        return Ok(LogicalPlan::Scan(scan));
+                    }
+                    choose(&mut scan);
                     LogicalPlan::Scan(scan)
                 }
                 other => other,
             })
         })
     }
+}
+
+/// Chooses the layout a stored scan reads.
+fn choose(scan: &mut ScanNode) {
+    let candidates = scan.snap.layout_costs(&scan.region);
+    let (layout, why) = match scan.forced_layout {
+        Some(l) => (l, LayoutWhy::Forced),
+        None if scan.empty => (0, LayoutWhy::Empty),
+        None => choose_layout(&candidates),
+    };
+    scan.layout = Some(LayoutChoice {
+        layout,
+        why,
+        candidates,
+    });
+}
+
+/// Target cells a piece of a regridded scan holds at most (64 MB of float32): a
+/// piece spans the source layout's chunks along the carried dimensions, so every
+/// source chunk decodes once, unless that would make pieces larger than this.
+const REGRID_PIECE_CELLS: u64 = 16 << 20;
+
+/// A regridded scan's pieces: whole target maps (rows x columns), as many along the
+/// carried dimensions as one source chunk holds.
+fn regrid_layout(scan: &mut ScanNode) {
+    let rg = scan.regrid.as_mut().expect("a regridded scan");
+    let src_layout = rg.source.layout.as_ref().map_or(0, |l| l.layout);
+    let src_chunk = &rg.source.snap.schema().layouts[src_layout].chunk_shape;
+    let nc = rg.carried.len();
+    let map_cells = rg.map.target.ny as u64 * rg.map.target.nx as u64;
+    let mut budget = (REGRID_PIECE_CELLS / map_cells.max(1)).max(1);
+    let chunk = &mut rg.schema.layouts[0].chunk_shape;
+    // Innermost carried dimension first: it varies fastest between maps.
+    for k in (0..nc).rev() {
+        let extent = src_chunk[rg.carried[k]].clamp(1, budget);
+        chunk[k] = extent;
+        budget = (budget / extent).max(1);
+    }
+    let chunks = scan
+        .region
+        .0
+        .iter()
+        .zip(chunk.iter())
+        .map(|(r, &c)| {
+            if r.end > r.start {
+                (r.end - 1) / c - r.start / c + 1
+            } else {
+                0
+            }
+        })
+        .product();
+    scan.layout = Some(LayoutChoice {
+        layout: 0,
+        why: if scan.empty {
+            LayoutWhy::Empty
+        } else {
+            LayoutWhy::LeastBytes
+        },
+        candidates: vec![LayoutCost {
+            layout: 0,
+            name: "regrid".into(),
+            chunk_shape: chunk.clone(),
+            chunks,
+            est_bytes: 0,
+        }],
+    });
 }
 
 /// Layouts whose estimated bytes are within this fraction of the least count as

@@ -2,9 +2,11 @@
 //!
 //! 1. `region_pushdown`: the filter's hyperslab becomes the scan's region (storage
 //!    reads only the chunks it touches);
-//! 2. `layout_choice`: the scan reads the layout with the fewest estimated bytes
+//! 2. `regrid_source`: a regridded scan's selected target cells become the box of
+//!    source cells its scan reads;
+//! 3. `layout_choice`: the scan reads the layout with the fewest estimated bytes
 //!    (or the one the query forces);
-//! 3. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
+//! 4. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
 //!    runs of its output may send them as stored.
 //!
 //! A new rule is one file with a type implementing [`OptimizerRule`], listed in
@@ -12,6 +14,7 @@
 
 mod layout_choice;
 mod region_pushdown;
+mod regrid_source;
 mod stored_chunks;
 
 pub use layout_choice::NEAR_BYTES;
@@ -29,6 +32,7 @@ pub trait OptimizerRule {
 fn rules() -> Vec<Box<dyn OptimizerRule>> {
     vec![
         Box::new(region_pushdown::RegionPushdown),
+        Box::new(regrid_source::RegridSourceBox),
         Box::new(layout_choice::LayoutChoiceRule),
         Box::new(stored_chunks::StoredChunkPassThrough),
     ]

@@ -44,10 +44,15 @@ fn stored_pieces(p: &ProjectionNode) -> Option<Vec<Region>> {
         return None;
     };
     let layout = scan.layout.as_ref()?.layout;
-    if scan.empty || p.exprs.is_empty() || scan.dims.iter().any(|d| d.picks.is_some()) {
+    // A regridded scan has no stored chunks.
+    if scan.regrid.is_some()
+        || scan.empty
+        || p.exprs.is_empty()
+        || scan.dims.iter().any(|d| d.picks.is_some())
+    {
         return None;
     }
-    let schema = scan.snap.schema();
+    let schema = scan.schema();
     for (e, c) in p.exprs.iter().zip(&p.columns) {
         let PExpr::Slot { k, .. } = e else {
             return None;

@@ -40,7 +40,7 @@ impl Converter {
     }
 
     /// `inner` widened to the parentheses right around it, if any.
-    fn parenthesised(&self, inner: Span) -> Span {
+    pub(super) fn parenthesised(&self, inner: Span) -> Span {
         if !inner.is_known() {
             return inner;
         }
@@ -176,6 +176,7 @@ impl Converter {
             return Err(unsupported("JOIN").at(self.keyword("JOIN")));
         }
         let mut layout = None;
+        let mut reproject = None;
         let from = match twj.relation {
             sq::TableFactor::Table {
                 name,
@@ -193,9 +194,22 @@ impl Converter {
                     }
                 }
                 let name_span = span_of(name.span());
-                if args.is_some() {
-                    return Err(unsupported("table functions").at(self.with_args(name_span)));
-                }
+                let from_name = if let Some(args) = args {
+                    if object_name(&name).eq_ignore_ascii_case("reproject") {
+                        let (source, r) = self.reproject(self.with_args(name_span), args)?;
+                        reproject = Some(r);
+                        source
+                    } else {
+                        return Err(unsupported("table functions other than reproject(...)")
+                            .at(self.with_args(name_span)));
+                    }
+                } else {
+                    Name {
+                        value: object_name(&name),
+                        span: name_span,
+                    }
+                };
+                let from = from_name;
                 if version.is_some() {
                     return Err(unsupported(
                         "this time-travel syntax (use AS OF VERSION n or AS OF TIMESTAMP '...')",
@@ -205,10 +219,7 @@ impl Converter {
                 if let Some(a) = alias {
                     return Err(unsupported("array aliases").at(span_of(a.name.span)));
                 }
-                Name {
-                    value: object_name(&name),
-                    span: name_span,
-                }
+                from
             }
             other => {
                 return Err(unsupported("subqueries and derived tables")
@@ -258,6 +269,7 @@ impl Converter {
             filter,
             group_by,
             layout,
+            reproject,
         })
     }
 

@@ -12,11 +12,15 @@
 //! memory the kernels read, with no queue between the operators. Executed on its
 //! own, a scan streams its pieces.
 //!
+//! A regridded read (`FROM reproject(...)`, `regrid.rs`) sits where a scan does:
+//!
+//! ```text
+//! Projection | Aggregate
+//!   Regrid                   target maps interpolated from the source box
+//!     Scan                   the source array over that box
+//! ```
+//!
 //! Adding an operator is one file here plus one planner or optimizer rule:
-//! - a **regrid / reprojection** (`regrid.rs`): a parent of `Scan` like
-//!   `Projection`, whose workers read the source pieces around each target slab and
-//!   interpolate; planned from a `LogicalPlan::Regrid` node the planner builds for
-//!   `SELECT regrid(...)`;
 //! - a **join of two arrays** (`join.rs`): two `Scan` children over aligned regions
 //!   (the rule `optimizer/join_alignment.rs` picks layouts whose chunks line up),
 //!   its workers reading a piece of each side and evaluating the expressions over
@@ -31,6 +35,7 @@ mod emit;
 mod explain;
 mod planner;
 mod projection;
+mod regrid;
 mod scan;
 mod stored_chunks;
 

@@ -23,7 +23,14 @@ pub fn create_physical_plan(plan: QueryPlan) -> Result<PhysicalQuery, QueryError
         .layout
         .as_ref()
         .ok_or_else(|| QueryError::Internal("a scan without a layout".into()))?;
-    header.layout = scan_node.snap.schema().layouts[layout.layout].name.clone();
+    // A regridded read names the source layout it reads through.
+    header.layout = match &scan_node.regrid {
+        Some(r) => {
+            let l = r.source.layout.as_ref().map_or(0, |l| l.layout);
+            r.source.snap.schema().layouts[l].name.clone()
+        }
+        None => scan_node.snap.schema().layouts[layout.layout].name.clone(),
+    };
     let candidates = layout.candidates.clone();
     let root = match plan.root {
         LogicalPlan::StoredChunks(s) => {

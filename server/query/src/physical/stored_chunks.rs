@@ -166,7 +166,7 @@ impl StoredCursor {
                 "stored chunks of an expression".into(),
             ));
         };
-        let schema = scan.snap.schema();
+        let schema = scan.schema();
         let attr = scan.attrs[*k];
         let dtype = schema.attrs[attr].dtype;
         let layout = &schema.layouts[scan.layout];

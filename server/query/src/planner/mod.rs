@@ -11,6 +11,7 @@ mod binder;
 mod functions;
 mod group_keys;
 mod hyperslab;
+mod reproject;
 mod typing;
 mod where_clause;
 
@@ -18,7 +19,7 @@ use crate::ast::*;
 use crate::error::{not_found, QueryError};
 use crate::logical::{
     AggregateNode, DimSel, FilterNode, LogicalPlan, OutputColumn, ProjectionNode, QueryPlan,
-    ScanNode,
+    RegridNode, ScanNode,
 };
 use crate::{CoordValues, ResultHeader};
 use arrayq_storage::{ArraySchema, Snapshot};
@@ -29,14 +30,21 @@ use std::collections::BTreeSet;
 use typing::{contains_agg, out_dtype};
 use where_clause::where_to_constraints;
 
-/// Plans a SELECT against a snapshot; results over `max_result_bytes` (or an
-/// aggregation state over twice that) are refused here, before anything is read.
+pub use reproject::regrid_node;
+
+/// Plans a SELECT against a snapshot (or, with `regrid`, against the virtual array
+/// on its target grid); results over `max_result_bytes` (or an aggregation state
+/// over twice that) are refused here, before anything is read.
 pub fn plan_select(
     snap: Snapshot,
     sel: &Select,
     max_result_bytes: u64,
+    mut regrid: Option<RegridNode>,
 ) -> Result<QueryPlan, QueryError> {
-    let schema = snap.schema().clone();
+    let schema = match &regrid {
+        Some(r) => r.schema.clone(),
+        None => snap.schema().clone(),
+    };
     let mut binder = Binder {
         schema: &schema,
         attrs: Vec::new(),
@@ -176,7 +184,11 @@ pub fn plan_select(
     if empty {
         notes.push("the selection is empty".into());
     }
-    let forced_layout = forced_layout(&schema, sel.layout.as_ref())?;
+    // A forced layout is one of the source array's.
+    let forced_layout = match &regrid {
+        Some(_) => None,
+        None => forced_layout(&schema, sel.layout.as_ref())?,
+    };
     let scalar = header_dims.is_empty();
     let header = ResultHeader {
         dims: header_dims.iter().map(|h| h.0.clone()).collect(),
@@ -188,7 +200,10 @@ pub fn plan_select(
         layout: String::new(),
         version: snap.version(),
     };
-    let scan = ScanNode::whole(snap, binder.attrs, forced_layout);
+    if let Some(r) = regrid.as_mut() {
+        r.source.attrs = binder.attrs.clone();
+    }
+    let scan = ScanNode::whole(snap, binder.attrs, forced_layout, regrid.map(Box::new));
     let filter = LogicalPlan::Filter(FilterNode {
         input: Box::new(LogicalPlan::Scan(scan)),
         dims,
@@ -222,7 +237,10 @@ struct AggregateParts {
 }
 
 /// The layout named by `FROM a WITH (layout = 'x')`, if any.
-fn forced_layout(schema: &ArraySchema, name: Option<&Name>) -> Result<Option<usize>, QueryError> {
+pub fn forced_layout(
+    schema: &ArraySchema,
+    name: Option<&Name>,
+) -> Result<Option<usize>, QueryError> {
     let Some(name) = name else {
         return Ok(None);
     };

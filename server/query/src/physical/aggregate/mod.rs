@@ -74,7 +74,7 @@ impl ExecutionPlan for AggregateExec {
     }
 
     fn fmt_explain(&self) -> Vec<String> {
-        let schema = self.scan.snap.schema();
+        let schema = self.scan.schema();
         let cols: Vec<String> = self.columns.iter().map(|c| c.describe()).collect();
         let mut lines = vec![format!("Aggregate: {}", cols.join(", "))];
         if self.groups.is_empty() {

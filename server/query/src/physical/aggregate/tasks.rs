@@ -183,7 +183,7 @@ pub(super) fn accumulate_partials(
         // About 1 MB of decoded chunks per task (for balance at the end, when one worker
         // may finish its last task alone), at most 16 tasks per worker (each task may
         // widen a partial).
-        let schema = scan.snap.schema();
+        let schema = scan.schema();
         let elem: usize = scan
             .attrs
             .iter()

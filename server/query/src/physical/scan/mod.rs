@@ -10,11 +10,12 @@ mod reader;
 pub use reader::Reader;
 
 use super::explain::fmt_bytes;
+use super::regrid::RegridExec;
 use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::logical::{chunk_pieces, DimSel, LayoutChoice, LayoutWhy, ScanNode};
 use crate::optimizer::NEAR_BYTES;
-use arrayq_storage::{Coordinate, LayoutCost, Region, Snapshot};
+use arrayq_storage::{ArraySchema, Coordinate, LayoutCost, Region, Snapshot};
 use std::sync::Arc;
 
 /// Reads the attributes a query uses over the selected region, through one layout.
@@ -31,6 +32,8 @@ pub struct ScanExec {
     pub candidates: Vec<LayoutCost>,
     pub filters: Vec<String>,
     pub metrics: OperatorMetrics,
+    /// Cells on a target grid, interpolated from a source scan (`reproject`).
+    pub regrid: Option<Arc<RegridExec>>,
 }
 
 impl ScanExec {
@@ -42,6 +45,22 @@ impl ScanExec {
         } = node
             .layout
             .ok_or_else(|| QueryError::Internal("a scan without a layout".into()))?;
+        let regrid = match node.regrid {
+            Some(r) => {
+                let r = *r;
+                Some(Arc::new(RegridExec {
+                    source: Arc::new(ScanExec::new(r.source)?),
+                    schema: r.schema,
+                    map: r.map,
+                    cache: r.cache,
+                    method: r.method,
+                    carried: r.carried,
+                    src_yx: r.src_yx,
+                    crs: r.crs,
+                }))
+            }
+            None => None,
+        };
         Ok(ScanExec {
             snap: node.snap,
             attrs: node.attrs,
@@ -53,20 +72,24 @@ impl ScanExec {
             candidates,
             filters: node.filters,
             metrics: OperatorMetrics::default(),
+            regrid,
         })
     }
 
+    /// The array read: the stored one, or the virtual one on a target grid.
+    pub fn schema(&self) -> &ArraySchema {
+        match &self.regrid {
+            Some(r) => &r.schema,
+            None => self.snap.schema(),
+        }
+    }
+
     pub fn chunk_shape(&self) -> &[u64] {
-        &self.snap.schema().layouts[self.layout].chunk_shape
+        &self.schema().layouts[self.layout].chunk_shape
     }
 
     pub fn coords(&self) -> Vec<Coordinate> {
-        self.snap
-            .schema()
-            .dims
-            .iter()
-            .map(|d| d.coord.clone())
-            .collect()
+        self.schema().dims.iter().map(|d| d.coord.clone()).collect()
     }
 
     /// The pieces of `region` that hold at least one selected cell: with label picks
@@ -88,14 +111,27 @@ impl ScanExec {
 
 impl ExecutionPlan for ScanExec {
     fn name(&self) -> &'static str {
-        "Scan"
+        match self.regrid {
+            Some(_) => "Regrid",
+            None => "Scan",
+        }
     }
 
     fn children(&self) -> Vec<&dyn ExecutionPlan> {
-        vec![]
+        match &self.regrid {
+            Some(r) => vec![r.source.as_ref() as &dyn ExecutionPlan],
+            None => vec![],
+        }
     }
 
     fn fmt_explain(&self) -> Vec<String> {
+        if let Some(r) = &self.regrid {
+            let mut lines = r.explain_lines(&self.region);
+            if !self.filters.is_empty() {
+                lines.insert(1, format!("  where: {}", self.filters.join(" AND ")));
+            }
+            return lines;
+        }
         let schema = self.snap.schema();
         let attrs: Vec<&str> = self
             .attrs

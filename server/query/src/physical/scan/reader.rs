@@ -51,7 +51,7 @@ impl Reader {
             skip: scan.attrs.iter().map(|_| false).collect(),
             view_min_row: usize::MAX,
             view: scan.attrs.iter().map(|_| None).collect(),
-            array_shape: scan.snap.shape(),
+            array_shape: scan.schema().shape(),
             chunk_shape: scan.chunk_shape().to_vec(),
         }
     }
@@ -137,6 +137,17 @@ impl Reader {
         piece: &Region,
     ) -> Result<(), QueryError> {
         ctx.check()?;
+        if let Some(rg) = &scan.regrid {
+            self.view.iter_mut().for_each(|v| *v = None);
+            return rg.fill(
+                &scan.metrics,
+                ctx,
+                piece,
+                &scan.attrs,
+                &self.skip,
+                &mut self.cols,
+            );
+        }
         let t = Instant::now();
         let opts = ReadOptions {
             layout: Some(scan.layout),

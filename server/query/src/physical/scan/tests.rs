@@ -30,7 +30,7 @@ fn scan_of(store: &Store, sql: &str) -> ScanExec {
         panic!("not a SELECT");
     };
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
-    let plan = planner::plan_select(snap, &sel, 1 << 20).unwrap();
+    let plan = planner::plan_select(snap, &sel, 1 << 20, None).unwrap();
     let mut node = optimizer::optimize(plan.root).unwrap();
     loop {
         node = match node {
