@@ -171,18 +171,32 @@ pub(super) fn finish(
             if let Some(x) = rt {
                 c = c.extra("arrayq / this", round3(x));
             }
-            if k == 0 && answers_ok == Some(false) {
-                c = c.extra("wrong answer", 1.0);
+            if k == 0 {
+                let server = if case == one_case {
+                    run.one_server
+                } else {
+                    run.maps_server
+                };
+                if let Some(s) = server {
+                    c = c.extra("server ms", round3(s * 1e3));
+                }
+                if answers_ok == Some(false) {
+                    c = c.extra("wrong answer", 1.0);
+                }
             }
             res.cases.push(c);
         }
     }
     if let Some(f) = run.first {
-        res.cases.push(CaseResult::new(
+        let mut c = CaseResult::new(
             "Q7: first map (transform computed)",
             ARRAYQ,
             Timing::from_secs(vec![f]),
-        ));
+        );
+        if let Some(s) = run.first_server {
+            c = c.extra("server ms", round3(s * 1e3));
+        }
+        res.cases.push(c);
     }
     for r in &rows {
         if let (Some(m), Some(s)) = (r.max_err, r.rms_err) {
@@ -305,7 +319,8 @@ fn notes(
         "arrayq: a release arrayqd (RAYON_NUM_THREADS = TOKIO_WORKER_THREADS = {th}) on a copy \
          of the cached cube (map tiles + pencils), the Rust client over loopback, the whole \
          result received; 'first call' is the first Q7 query after the server started (the \
-         transform is computed), then one untimed run and {runs} timed ones (median). \
+         transform is computed), then one untimed run and {runs} timed ones (median); \
+         'server ms' is the server's own elapsed time (query statistics, median). \
          Peers (bench/peers/reproj_peers.py, one process, {th} threads): the same maps from the \
          generator as .npy in memory; 'first call' is the first in the process (library \
          set-up), then {runs} timed runs. pyproj + scipy: Transformer to EPSG:4326 \

@@ -28,11 +28,13 @@ pub(super) struct ArrayqRun {
     pub first: Option<f64>,
     /// Q7, one map, warm.
     pub one: Option<Timing>,
-    /// The server's own time of the last warm one-map query, seconds.
+    /// The server's own time of the first query, seconds.
+    pub first_server: Option<f64>,
+    /// The server's own time of the warm one-map queries (median), seconds.
     pub one_server: Option<f64>,
     /// Q7 for every map of the window, warm.
     pub maps: Option<Timing>,
-    /// The server's own time of the last multi-map query, seconds.
+    /// The server's own time of the multi-map queries (median), seconds.
     pub maps_server: Option<f64>,
     /// The first failure, as the client reported it.
     pub error: Option<String>,
@@ -60,16 +62,17 @@ pub(super) fn measure(ctx: &Ctx, served: &Path, w: &Window, out: &Path) -> Resul
     let one_sql = w.sql_one();
     let t = Instant::now();
     match query(&one_sql) {
-        Ok(_) => {
+        Ok(first) => {
             run.first = Some(t.elapsed().as_secs_f64());
-            let (times, r) = time_runs(ctx.runs, 1, || query(&one_sql))?;
+            run.first_server = Some(first.stats.elapsed.as_secs_f64());
+            let (times, server_s, r) = timed(ctx.runs, || query(&one_sql))?;
             run.one = Some(times);
-            run.one_server = Some(r.stats.elapsed.as_secs_f64());
+            run.one_server = Some(server_s);
             keep(&r, &target, None, out, ONE_NPY, &mut run)?;
             let maps_sql = w.sql_maps();
-            let (times, r) = time_runs(ctx.runs, 1, || query(&maps_sql))?;
+            let (times, server_s, r) = timed(ctx.runs, || query(&maps_sql))?;
             run.maps = Some(times);
-            run.maps_server = Some(r.stats.elapsed.as_secs_f64());
+            run.maps_server = Some(server_s);
             keep(&r, &target, Some(w.maps), out, MAPS_NPY, &mut run)?;
         }
         Err(e) => run.error = Some(format!("{e:#}")),
@@ -105,6 +108,23 @@ pub(super) fn measure(ctx: &Ctx, served: &Path, w: &Window, out: &Path) -> Resul
         }
     }
     Ok(run)
+}
+
+/// One untimed run, then `runs` timed ones: the timing, the median of the server's
+/// own elapsed time (query statistics), and the last result.
+fn timed(
+    runs: usize,
+    mut f: impl FnMut() -> Result<QueryResult>,
+) -> Result<(Timing, f64, QueryResult)> {
+    let mut server = Vec::new();
+    let (t, r) = time_runs(runs, 1, || {
+        let r = f()?;
+        server.push(r.stats.elapsed.as_secs_f64());
+        anyhow::Ok(r)
+    })?;
+    // The warm-up's figure is not one of the timed runs.
+    let server = Timing::from_secs(server.split_off(1)).median_s;
+    Ok((t, server, r))
 }
 
 /// Checks a result against the target grid (`maps`: a leading time dimension of
