@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::data::{Target, Window, BOUNDS, CRS, RES};
-use super::server::ArrayqRun;
+use super::server::{merged, ArrayqRun};
 use crate::measure::{fmt_secs, Timing};
 use crate::results::{CaseResult, Check, SuiteResult};
 use crate::suites::common::peers::peer_timing;
@@ -35,9 +35,13 @@ const ERR_SLACK: f64 = 1.01;
 #[derive(Default)]
 struct Row {
     system: String,
+    /// Every warm run of every round.
     one: Option<Timing>,
+    /// Warm runs, one timing per round.
+    one_rounds: Vec<Timing>,
     first: Option<f64>,
     maps: Option<Timing>,
+    maps_rounds: Vec<Timing>,
     max_err: Option<f64>,
     rms_err: Option<f64>,
 }
@@ -47,38 +51,59 @@ fn err_of(v: &Value, key: &str) -> (Option<f64>, Option<f64>) {
     (a["max_err"].as_f64(), a["rms_err"].as_f64())
 }
 
-/// The rows: arrayq first, then the peers found in the script's output.
-fn rows(run: &ArrayqRun, peers: Option<&Value>) -> Vec<Row> {
-    let (max_err, rms_err) = peers.map_or((None, None), |v| err_of(v, "arrayq"));
+/// The warm timing of `what` of each round, and the first round's first call.
+fn peer_rounds(peers: &[Value], key: &str, what: &str) -> (Vec<Timing>, Option<f64>) {
+    let mut rounds = Vec::new();
+    let mut first = None;
+    for (k, v) in peers.iter().enumerate() {
+        if let Ok((warm, cold)) = peer_timing(&v["systems"][key][what]) {
+            rounds.push(warm);
+            if k == 0 {
+                first = cold;
+            }
+        }
+    }
+    (rounds, first)
+}
+
+/// The rows: arrayq first, then the peers found in the script's output (timings of
+/// every round; accuracy from the first, the round that saw arrayq's answers).
+fn rows(run: &ArrayqRun, peers: &[Value]) -> Vec<Row> {
+    let (max_err, rms_err) = peers.first().map_or((None, None), |v| err_of(v, "arrayq"));
     let mut out = vec![Row {
         system: ARRAYQ.into(),
-        one: run.one.clone(),
+        one: merged(&run.one),
+        one_rounds: run.one.clone(),
         first: run.first,
-        maps: run.maps.clone(),
+        maps: merged(&run.maps),
+        maps_rounds: run.maps.clone(),
         max_err,
         rms_err,
     }];
-    let Some(v) = peers else { return out };
+    let Some(v0) = peers.first() else { return out };
     for (key, name) in PEERS {
-        let s = &v["systems"][key];
-        if s.is_null() {
+        if v0["systems"][key].is_null() {
             continue;
         }
-        let one = peer_timing(&s["one_map"]).ok();
-        let maps = peer_timing(&s["maps"]).ok();
-        let (max_err, rms_err) = err_of(v, key);
+        let (one_rounds, first) = peer_rounds(peers, key, "one_map");
+        let (maps_rounds, _) = peer_rounds(peers, key, "maps");
+        let (max_err, rms_err) = err_of(v0, key);
         out.push(Row {
             system: name.into(),
-            first: one.as_ref().and_then(|t| t.1),
-            one: one.map(|t| t.0),
-            maps: maps.map(|t| t.0),
+            one: merged(&one_rounds),
+            one_rounds,
+            first,
+            maps: merged(&maps_rounds),
+            maps_rounds,
             max_err,
             rms_err,
         });
-        if let Ok((t, _)) = peer_timing(&s["interp_only"]) {
+        let (interp, _) = peer_rounds(peers, key, "interp_only");
+        if !interp.is_empty() {
             out.push(Row {
                 system: INTERP_ONLY.into(),
-                one: Some(t),
+                one: merged(&interp),
+                one_rounds: interp,
                 ..Row::default()
             });
         }
@@ -128,8 +153,15 @@ fn sci(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.2e}"))
 }
 
-fn ratio(a: Option<&Timing>, b: Option<&Timing>) -> Option<f64> {
-    Some(a?.median_s / b?.median_s)
+/// arrayq's time over a system's: the median over the rounds of the ratio of the
+/// two rounds' medians (robust to the load changing between rounds).
+fn ratio(a: &[Timing], b: &[Timing]) -> Option<f64> {
+    let r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| a.median_s / b.median_s)
+        .collect();
+    (!r.is_empty()).then(|| Timing::from_secs(r).median_s)
 }
 
 /// Fills `res`: cases, the table, checks and notes.
@@ -138,11 +170,11 @@ pub(super) fn finish(
     ctx: &Ctx,
     w: &Window,
     run: &ArrayqRun,
-    peers: Option<&Value>,
+    peers: &[Value],
 ) {
     let rows = rows(run, peers);
     let aq = &rows[0];
-    let (answers_ok, why) = answers(run, peers);
+    let (answers_ok, why) = answers(run, peers.first());
     let one_case = "Q7: one map (warm)";
     let maps_case = format!("Q7: {} maps (warm)", w.maps);
     let mut t = format!(
@@ -151,8 +183,8 @@ pub(super) fn finish(
         w.maps, w.maps
     );
     for (k, r) in rows.iter().enumerate() {
-        let r1 = ratio(aq.one.as_ref(), r.one.as_ref()).filter(|_| k > 0);
-        let r2 = ratio(aq.maps.as_ref(), r.maps.as_ref()).filter(|_| k > 0);
+        let r1 = ratio(&aq.one_rounds, &r.one_rounds).filter(|_| k > 0);
+        let r2 = ratio(&aq.maps_rounds, &r.maps_rounds).filter(|_| k > 0);
         let _ = writeln!(
             t,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -173,11 +205,12 @@ pub(super) fn finish(
             }
             if k == 0 {
                 let server = if case == one_case {
-                    run.one_server
+                    &run.one_server
                 } else {
-                    run.maps_server
+                    &run.maps_server
                 };
-                if let Some(s) = server {
+                if !server.is_empty() {
+                    let s = Timing::from_secs(server.clone()).median_s;
                     c = c.extra("server ms", round3(s * 1e3));
                 }
                 if answers_ok == Some(false) {
@@ -211,7 +244,7 @@ pub(super) fn finish(
     res.tables.push(t);
     let usable = run.error.is_none() && answers_ok != Some(false);
     checks(res, &rows, usable, w.maps);
-    notes(res, ctx, w, run, peers, answers_ok, &why);
+    notes(res, ctx, w, run, peers.first(), answers_ok, &why);
 }
 
 fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
@@ -243,13 +276,13 @@ fn checks(res: &mut SuiteResult, rows: &[Row], usable: bool, maps: usize) {
     if let Some(g) = approx {
         res.checks.push(Check::at_most(
             "one map: arrayq / GDAL reproject (approx.)",
-            good(ratio(aq.one.as_ref(), g.one.as_ref())),
+            good(ratio(&aq.one_rounds, &g.one_rounds)),
             1.0,
             "medians measured in the same run",
         ));
         res.checks.push(Check::at_most(
             &format!("{maps} maps: arrayq / GDAL reproject (approx.)"),
-            good(ratio(aq.maps.as_ref(), g.maps.as_ref())),
+            good(ratio(&aq.maps_rounds, &g.maps_rounds)),
             1.0,
             "medians measured in the same run",
         ));
@@ -316,14 +349,17 @@ fn notes(
         w.sql_maps()
     ));
     res.notes.push(format!(
-        "arrayq: a release arrayqd (RAYON_NUM_THREADS = TOKIO_WORKER_THREADS = {th}) on a copy \
-         of the cached cube (map tiles + pencils), the Rust client over loopback, the whole \
-         result received; 'first call' is the first Q7 query after the server started (the \
-         transform is computed), then one untimed run and {runs} timed ones (median); \
-         'server ms' is the server's own elapsed time (query statistics, median). \
-         Peers (bench/peers/reproj_peers.py, one process, {th} threads): the same maps from the \
-         generator as .npy in memory; 'first call' is the first in the process (library \
-         set-up), then {runs} timed runs. pyproj + scipy: Transformer to EPSG:4326 \
+        "{rounds} rounds, each arrayq's runs then the peers' (medians are over every run of \
+         every round; 'arrayq / system' is the median over the rounds of the ratio of the two \
+         rounds' medians, so load that changes between rounds hits both alike). arrayq: a \
+         release arrayqd (RAYON_NUM_THREADS = TOKIO_WORKER_THREADS = {th}) on a copy of the \
+         cached cube (map tiles + pencils), up across the rounds, the Rust client over \
+         loopback, the whole result received; 'first call' is the first Q7 query after the \
+         server started (the transform is computed); per round one untimed run then {runs} \
+         timed ones; 'server ms' is the server's own elapsed time (query statistics, \
+         median). Peers (bench/peers/reproj_peers.py, one process per round, {th} threads): \
+         the same maps from the generator as .npy in memory; 'first call' is the first in \
+         the first process (library set-up), then {runs} timed runs per round. pyproj + scipy: Transformer to EPSG:4326 \
          (always_xy) on the cell centres, then map_coordinates(order=1, mode='constant', \
          cval=NaN) per map, the transform computed once per run. GDAL reproject: \
          rasterio.warp.reproject, bilinear, num_threads={th}, GDAL's approximate transformer \
@@ -332,6 +368,7 @@ fn notes(
          and read per run.",
         th = ctx.threads,
         runs = ctx.runs,
+        rounds = super::ROUNDS,
     ));
     let cells = peers.and_then(|v| v["accuracy_cells"].as_u64());
     res.notes.push(format!(
@@ -411,15 +448,15 @@ mod tests {
     fn table_ratios_and_checks() {
         let run = ArrayqRun {
             first: Some(0.2),
-            one: Some(Timing::from_secs(vec![0.008, 0.006, 0.007])),
-            maps: Some(Timing::from_secs(vec![0.2, 0.21, 0.22])),
+            one: vec![Timing::from_secs(vec![0.008, 0.006, 0.007])],
+            maps: vec![Timing::from_secs(vec![0.2, 0.21, 0.22])],
             smooth_stored: true,
             ..Default::default()
         };
         let ctx = ctx();
         let mut res = ctx.result("reproj");
         let w = Window::of(ctx.scale);
-        finish(&mut res, &ctx, &w, &run, Some(&peer_json()));
+        finish(&mut res, &ctx, &w, &run, &[peer_json()]);
         let t = &res.tables[0];
         assert!(
             t.contains("| arrayq (arrayqd, gRPC) | 7.0 ms | 210.0 ms | 200.0 ms | 1.20e-5 |"),
@@ -448,13 +485,7 @@ mod tests {
         };
         let ctx = ctx();
         let mut res = ctx.result("reproj");
-        finish(
-            &mut res,
-            &ctx,
-            &Window::of(ctx.scale),
-            &run,
-            Some(&peer_json()),
-        );
+        finish(&mut res, &ctx, &Window::of(ctx.scale), &run, &[peer_json()]);
         assert!(
             res.notes[0].contains("table functions are not supported"),
             "{:?}",
@@ -464,5 +495,16 @@ mod tests {
         assert!(res.tables[0].contains("| arrayq (arrayqd, gRPC) | - | - | - |"));
         // The peers are still measured and charted.
         assert!(res.cases.iter().any(|c| c.system == PEERS[2].1));
+    }
+
+    #[test]
+    fn ratios_are_medians_of_per_round_ratios() {
+        let t = |x: f64| Timing::from_secs(vec![x]);
+        // The load doubled in the second round and tripled in the third.
+        let a = [t(1.0), t(2.0), t(3.0)];
+        let b = [t(2.0), t(4.0), t(6.0)];
+        assert_eq!(ratio(&a, &b), Some(0.5));
+        assert_eq!(ratio(&a, &[]), None);
+        assert_eq!(merged(&a).unwrap().median_s, 2.0);
     }
 }

@@ -1,6 +1,6 @@
-//! arrayq's side: Q7 over gRPC against a real `arrayqd` serving a copy of the cube,
-//! the smooth field written through the client, and the answers kept as `.npy` for
-//! the checks.
+//! arrayq's side: Q7 over gRPC against a real `arrayqd` serving a copy of the cube
+//! (kept running across the rounds), the smooth field written through the client,
+//! and the answers kept as `.npy` for the checks.
 
 use std::path::Path;
 use std::time::Instant;
@@ -26,16 +26,16 @@ pub(super) const SMOOTH_NPY: &str = "arrayq-smooth.npy";
 pub(super) struct ArrayqRun {
     /// The first Q7 query after the server started (transform computed), seconds.
     pub first: Option<f64>,
-    /// Q7, one map, warm.
-    pub one: Option<Timing>,
     /// The server's own time of the first query, seconds.
     pub first_server: Option<f64>,
-    /// The server's own time of the warm one-map queries (median), seconds.
-    pub one_server: Option<f64>,
-    /// Q7 for every map of the window, warm.
-    pub maps: Option<Timing>,
-    /// The server's own time of the multi-map queries (median), seconds.
-    pub maps_server: Option<f64>,
+    /// Q7, one map, warm: one timing per round.
+    pub one: Vec<Timing>,
+    /// The server's own time of every timed one-map query, seconds.
+    pub one_server: Vec<f64>,
+    /// Q7 for every map of the window, warm: one timing per round.
+    pub maps: Vec<Timing>,
+    /// The server's own time of every timed multi-map query, seconds.
+    pub maps_server: Vec<f64>,
     /// The first failure, as the client reported it.
     pub error: Option<String>,
     /// Results whose shape, dimensions or coordinates are not the target grid's.
@@ -46,85 +46,118 @@ pub(super) struct ArrayqRun {
     pub smooth_stored: bool,
 }
 
-/// Starts `arrayqd` on `served` (a copy of the cube, array `era5`), runs Q7 cold,
-/// then warm (one map, every map of the window), stores the smooth field and
-/// reprojects it; answers go to `out` as `.npy`.
-pub(super) fn measure(ctx: &Ctx, served: &Path, w: &Window, out: &Path) -> Result<ArrayqRun> {
-    let mut opts = ArrayqdOptions::for_ctx(ctx);
-    opts.args = vec!["--max-result-bytes".into(), MAX_RESULT_BYTES.to_string()];
-    let server = ArrayqdProcess::start(served, &opts)?;
-    let rt = client_runtime(ctx.threads)?;
-    let client = rt.block_on(Client::connect(server.url()))?;
-    let query = |sql: &str| rt.block_on(client.query(sql)).map_err(|e| anyhow!("{e}"));
-    let target = Target::q7();
-    let mut run = ArrayqRun::default();
-
-    let one_sql = w.sql_one();
-    let t = Instant::now();
-    match query(&one_sql) {
-        Ok(first) => {
-            run.first = Some(t.elapsed().as_secs_f64());
-            run.first_server = Some(first.stats.elapsed.as_secs_f64());
-            let (times, server_s, r) = timed(ctx.runs, || query(&one_sql))?;
-            run.one = Some(times);
-            run.one_server = Some(server_s);
-            keep(&r, &target, None, out, ONE_NPY, &mut run)?;
-            let maps_sql = w.sql_maps();
-            let (times, server_s, r) = timed(ctx.runs, || query(&maps_sql))?;
-            run.maps = Some(times);
-            run.maps_server = Some(server_s);
-            keep(&r, &target, Some(w.maps), out, MAPS_NPY, &mut run)?;
-        }
-        Err(e) => run.error = Some(format!("{e:#}")),
-    }
-
-    // The smooth field through the write path, then reprojected like Q7.
-    let stored: Result<()> = rt.block_on(async {
-        client.create_array_sql(&data::smooth_ddl()).await?;
-        let header = arrayq_client::client::write_header(
-            SMOOTH,
-            &[SMOOTH_ATTR],
-            &[0..era5::N_LAT as u64, 0..era5::N_LON as u64],
-            vec![],
-        )?;
-        let bytes: Vec<u8> = data::smooth_field()
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        client.write_raw(header, vec![bytes]).await?;
-        Ok(())
-    });
-    match stored {
-        Ok(()) => run.smooth_stored = true,
-        Err(e) => {
-            let e = format!("storing the smooth field: {e:#}");
-            run.error.get_or_insert(e);
-        }
-    }
-    if run.smooth_stored && run.error.is_none() {
-        match query(&Window::sql_smooth()) {
-            Ok(r) => keep(&r, &target, None, out, SMOOTH_NPY, &mut run)?,
-            Err(e) => run.error = Some(format!("{e:#}")),
-        }
-    }
-    Ok(run)
+/// Every run of every round as one timing.
+pub(super) fn merged(rounds: &[Timing]) -> Option<Timing> {
+    let all: Vec<f64> = rounds.iter().flat_map(|t| t.runs_s.clone()).collect();
+    (!all.is_empty()).then(|| Timing::from_secs(all))
 }
 
-/// One untimed run, then `runs` timed ones: the timing, the median of the server's
-/// own elapsed time (query statistics), and the last result.
-fn timed(
-    runs: usize,
-    mut f: impl FnMut() -> Result<QueryResult>,
-) -> Result<(Timing, f64, QueryResult)> {
+/// A running `arrayqd` serving a copy of the cube (array `era5`) and a client.
+pub(super) struct Arrayq {
+    // Dropped in this order: the client, its runtime, then the server (stopped).
+    client: Client,
+    rt: tokio::runtime::Runtime,
+    _server: ArrayqdProcess,
+}
+
+impl Arrayq {
+    /// Starts `arrayqd` on `served` with the suite's threads and connects.
+    pub(super) fn start(ctx: &Ctx, served: &Path) -> Result<Arrayq> {
+        let mut opts = ArrayqdOptions::for_ctx(ctx);
+        opts.args = vec!["--max-result-bytes".into(), MAX_RESULT_BYTES.to_string()];
+        let server = ArrayqdProcess::start(served, &opts)?;
+        let rt = client_runtime(ctx.threads)?;
+        let client = rt.block_on(Client::connect(server.url()))?;
+        Ok(Arrayq {
+            rt,
+            client,
+            _server: server,
+        })
+    }
+
+    fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.rt
+            .block_on(self.client.query(sql))
+            .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The first Q7 query (transform computed, timed), then one of each query whose
+    /// answer goes to `out` as `.npy`: one map, every map, and the smooth field
+    /// (stored first through `CreateArray` + `Write`).
+    pub(super) fn prepare(&self, w: &Window, out: &Path) -> Result<ArrayqRun> {
+        let target = Target::q7();
+        let mut run = ArrayqRun::default();
+        let t = Instant::now();
+        match self.query(&w.sql_one()) {
+            Ok(first) => {
+                run.first = Some(t.elapsed().as_secs_f64());
+                run.first_server = Some(first.stats.elapsed.as_secs_f64());
+                keep(&first, &target, None, out, ONE_NPY, &mut run)?;
+                match self.query(&w.sql_maps()) {
+                    Ok(r) => keep(&r, &target, Some(w.maps), out, MAPS_NPY, &mut run)?,
+                    Err(e) => run.error = Some(format!("{e:#}")),
+                }
+            }
+            Err(e) => run.error = Some(format!("{e:#}")),
+        }
+        match self.store_smooth() {
+            Ok(()) => run.smooth_stored = true,
+            Err(e) => {
+                let e = format!("storing the smooth field: {e:#}");
+                run.error.get_or_insert(e);
+            }
+        }
+        if run.smooth_stored && run.error.is_none() {
+            match self.query(&Window::sql_smooth()) {
+                Ok(r) => keep(&r, &target, None, out, SMOOTH_NPY, &mut run)?,
+                Err(e) => run.error = Some(format!("{e:#}")),
+            }
+        }
+        Ok(run)
+    }
+
+    /// The smooth field as array `smooth` through the client's write path.
+    fn store_smooth(&self) -> Result<()> {
+        self.rt.block_on(async {
+            self.client.create_array_sql(&data::smooth_ddl()).await?;
+            let header = arrayq_client::client::write_header(
+                SMOOTH,
+                &[SMOOTH_ATTR],
+                &[0..era5::N_LAT as u64, 0..era5::N_LON as u64],
+                vec![],
+            )?;
+            let bytes: Vec<u8> = data::smooth_field()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            self.client.write_raw(header, vec![bytes]).await?;
+            Ok(())
+        })
+    }
+
+    /// One round: one map and every map, each one untimed run then `runs` timed.
+    pub(super) fn round(&self, runs: usize, w: &Window, run: &mut ArrayqRun) -> Result<()> {
+        let (t, server) = timed(runs, || self.query(&w.sql_one()))?;
+        run.one.push(t);
+        run.one_server.extend(server);
+        let (t, server) = timed(runs, || self.query(&w.sql_maps()))?;
+        run.maps.push(t);
+        run.maps_server.extend(server);
+        Ok(())
+    }
+}
+
+/// One untimed run, then `runs` timed ones: the timing and the server's own
+/// elapsed time (query statistics) of each timed run.
+fn timed(runs: usize, mut f: impl FnMut() -> Result<QueryResult>) -> Result<(Timing, Vec<f64>)> {
     let mut server = Vec::new();
-    let (t, r) = time_runs(runs, 1, || {
+    let (t, _) = time_runs(runs, 1, || {
         let r = f()?;
         server.push(r.stats.elapsed.as_secs_f64());
-        anyhow::Ok(r)
+        anyhow::Ok(())
     })?;
     // The warm-up's figure is not one of the timed runs.
-    let server = Timing::from_secs(server.split_off(1)).median_s;
-    Ok((t, server, r))
+    Ok((t, server.split_off(1)))
 }
 
 /// Checks a result against the target grid (`maps`: a leading time dimension of
