@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Reference reprojection with pyproj + scipy, for arrayq's reproject tests.
 
-    reproject_ref.py --src maps.npy --grid LAT0,DLAT,LON0,DLON --crs CRS
-                     --bounds XMIN,YMIN,XMAX,YMAX --res RES
-                     --ours result.npy --ours-lonlat lonlat.npy
+    reproject_ref.py --src maps.npy [--maps FIRST:END] --grid LAT0,DLAT,LON0,DLON
+                     --crs CRS --bounds=XMIN,YMIN,XMAX,YMAX --res RES
+                     --ours result.npy [--ours-lonlat lonlat.npy]
 
 `maps.npy` holds the source maps (maps, lat, lon) on the regular grid given by its
 first centres and steps; `result.npy` arrayq's bilinear result (maps, y, x), with y
@@ -35,13 +35,18 @@ def main():
     ap.add_argument("--bounds", required=True)
     ap.add_argument("--res", type=float, required=True)
     ap.add_argument("--ours", required=True)
-    ap.add_argument("--ours-lonlat", required=True)
+    ap.add_argument("--ours-lonlat", help="arrayq's cell centres; compared with pyproj's when given")
+    ap.add_argument("--maps", help="FIRST:END: only these source maps (end exclusive)")
     a = ap.parse_args()
     lat0, dlat, lon0, dlon = floats(a.grid, 4)
     xmin, ymin, xmax, ymax = floats(a.bounds, 4)
     src = np.load(a.src).astype(np.float64)
+    if a.maps:
+        first, end = (int(v) for v in a.maps.split(":"))
+        src = src[first:end]
     ours = np.load(a.ours).astype(np.float64)
-    ours_lonlat = np.load(a.ours_lonlat)
+    if ours.ndim == 2:
+        ours = ours[np.newaxis]
 
     nx = int(round((xmax - xmin) / a.res))
     ny = int(round((ymax - ymin) / a.res))
@@ -50,10 +55,13 @@ def main():
     X, Y = np.meshgrid(xs, ys)
     t = Transformer.from_crs(a.crs, "EPSG:4326", always_xy=True)
     lon, lat = t.transform(X, Y)
-    deg = max(
-        float(np.nanmax(np.abs(ours_lonlat[0] - lon))),
-        float(np.nanmax(np.abs(ours_lonlat[1] - lat))),
-    )
+    deg = None
+    if a.ours_lonlat:
+        ours_lonlat = np.load(a.ours_lonlat)
+        deg = max(
+            float(np.nanmax(np.abs(ours_lonlat[0] - lon))),
+            float(np.nanmax(np.abs(ours_lonlat[1] - lat))),
+        )
     fi = (lat - lat0) / dlat
     fj = (lon - lon0) / dlon
     max_rel = 0.0

@@ -255,3 +255,96 @@ fn default_bounds_cover_the_transformed_source_snapped_outward() {
     }
     assert!(y[0] > y[1] && x[1] > x[0]);
 }
+
+#[test]
+fn projected_source_with_src_crs_and_dims_to_lat_lon() {
+    // A field on a 10 km LAEA Europe grid (EPSG:3035), dimensions named northing and
+    // easting, reprojected to a 0.1 degree lat/lon grid: each cell against the exact
+    // field at its centre.
+    let smooth = |lat: f64, lon: f64| (2.0 * lat.to_radians()).sin() * lon.to_radians().cos();
+    let store = Store::temporary().unwrap();
+    let engine = Engine::new(store, EngineConfig::default());
+    let exec = |sql: &str| match engine.execute(sql, &QueryContext::default()) {
+        Ok(Execution::Rows(s)) => s
+            .collect_all()
+            .unwrap_or_else(|e| panic!("{}", e.render(sql))),
+        Ok(_) => panic!("not a query"),
+        Err(e) => panic!("{}", e.render(sql)),
+    };
+    engine
+        .execute(
+            "CREATE ARRAY laea (northing DOUBLE START 4000000 STEP -10000 LENGTH 221, \
+             easting DOUBLE START 3000000 STEP 10000 LENGTH 251, f DOUBLE)",
+            &QueryContext::default(),
+        )
+        .unwrap();
+    let mut pts: Vec<(f64, f64)> = (0..221)
+        .flat_map(|i| {
+            (0..251).map(move |j| {
+                (
+                    3_000_000.0 + 10_000.0 * j as f64,
+                    4_000_000.0 - 10_000.0 * i as f64,
+                )
+            })
+        })
+        .collect();
+    Transformer::new("EPSG:3035", "EPSG:4326")
+        .unwrap()
+        .transform(&mut pts)
+        .unwrap();
+    let values: Vec<f64> = pts.iter().map(|&(lon, lat)| smooth(lat, lon)).collect();
+    let mut tx = engine.store().begin_write("laea").unwrap();
+    tx.write(
+        "f",
+        &[0, 0],
+        arrayq_storage::Buffer::F64(
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[221, 251]), values).unwrap(),
+        ),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let r = exec(
+        "SELECT f FROM reproject(laea, src_crs => 'EPSG:3035', dims => ('northing', 'easting'), \
+         crs => 'EPSG:4326', resolution => 0.1, bounds => (0, 45, 20, 55))",
+    );
+    assert_eq!(r.header.dims, vec!["y", "x"]);
+    assert_eq!(r.header.shape, vec![100, 200]);
+    let got = r.columns[0].to_f64_vec();
+    let mut max = 0.0f64;
+    for (k, g) in got.iter().enumerate() {
+        let (row, col) = (k / 200, k % 200);
+        let (lat, lon) = (55.0 - 0.1 * (row as f64 + 0.5), 0.1 * (col as f64 + 0.5));
+        assert!(g.is_finite(), "cell ({row}, {col}) is missing");
+        max = max.max((g - smooth(lat, lon)).abs());
+    }
+    assert!(max < 1e-4, "max error {max}");
+}
+
+#[test]
+fn like_takes_the_grid_of_another_array() {
+    engine()
+        .execute(
+            "CREATE ARRAY grid10km (y DOUBLE START 7445000 STEP -10000 LENGTH 341, \
+             x DOUBLE START -2015000 STEP 10000 LENGTH 342, v REAL)",
+            &QueryContext::default(),
+        )
+        .unwrap();
+    let like = run(&format!(
+        "SELECT t2m FROM reproject(era5, crs => '{TMERC}', like => grid10km) WHERE time = '2023-01-01T07:00:00Z'"
+    ))
+    .unwrap();
+    assert_eq!(like.header.shape, vec![341, 342]);
+    let bounds = run(&q7("bilinear", "WHERE time = '2023-01-01T07:00:00Z'")).unwrap();
+    assert_eq!(like.header.coords, bounds.header.coords);
+    let (a, b) = (like.columns[0].to_f64_vec(), bounds.columns[0].to_f64_vec());
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    let e = run(&format!(
+        "SELECT t2m FROM reproject(era5, crs => '{TMERC}', like => era5)"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("needs regular dimensions 'y' (descending) and 'x'"),
+        "{e}"
+    );
+}

@@ -1,6 +1,7 @@
 //! CRS names and the PROJ transformations between them.
 
 use crate::RegridError;
+use parking_lot::Mutex;
 use proj::Proj;
 use rayon::prelude::*;
 
@@ -41,13 +42,23 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    /// Checks that PROJ accepts the pair.
+    /// Checks that PROJ accepts the pair (once per pair and process: creating a
+    /// PROJ transformation looks the CRSs up in PROJ's database, ~25 ms).
     pub fn new(from: &str, to: &str) -> Result<Transformer, RegridError> {
+        static ACCEPTED: Mutex<Vec<Transformer>> = Mutex::new(Vec::new());
         let t = Transformer {
             from: normalize_crs(from),
             to: normalize_crs(to),
         };
+        if ACCEPTED.lock().contains(&t) {
+            return Ok(t);
+        }
         t.proj()?;
+        let mut accepted = ACCEPTED.lock();
+        if accepted.len() >= 256 {
+            accepted.remove(0);
+        }
+        accepted.push(t.clone());
         Ok(t)
     }
 
@@ -62,7 +73,7 @@ impl Transformer {
     /// Transforms `points` in place, in parallel (one PROJ object per task: they
     /// cannot be shared between threads). Points PROJ cannot transform become NaN.
     pub fn transform(&self, points: &mut [(f64, f64)]) -> Result<(), RegridError> {
-        let tasks = rayon::current_num_threads().max(1) * 2;
+        let tasks = rayon::current_num_threads().max(1);
         let per = points.len().div_ceil(tasks).max(1024);
         points.par_chunks_mut(per).try_for_each(|part| {
             let p = self.proj()?;

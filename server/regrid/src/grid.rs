@@ -98,8 +98,8 @@ impl TargetGrid {
             xmax,
             ymax,
         } = bounds;
-        if !(xmin < xmax && ymin < ymax) || ![xmin, ymin, xmax, ymax].iter().all(|v| v.is_finite())
-        {
+        let finite = [xmin, ymin, xmax, ymax].iter().all(|v| v.is_finite());
+        if !(xmin < xmax && ymin < ymax && finite) {
             return Err(RegridError::Grid(format!(
                 "bounds must be (xmin, ymin, xmax, ymax) with xmin < xmax and ymin < ymax, not ({xmin}, {ymin}, {xmax}, {ymax})"
             )));

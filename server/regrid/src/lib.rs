@@ -21,6 +21,7 @@ mod grid;
 pub mod kernels;
 mod map;
 mod method;
+mod plan;
 
 pub use cache::{coord_map, source_bounds, CacheLookup};
 pub use crs::{is_geographic, normalize_crs, Transformer};

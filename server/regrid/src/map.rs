@@ -1,6 +1,7 @@
 //! The target-to-source coordinate map of a grid pair: computed once (PROJ),
 //! then read by every map interpolated onto the target grid.
 
+use crate::plan::{self, BilinearPlan, NearestPlan};
 use crate::{Method, RegridError, SourceGrid, TargetGrid, Transformer};
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -29,6 +30,11 @@ pub struct CoordMap {
     /// Fractional source indices of the target cell corners ((ny + 1) x (nx + 1)),
     /// computed the first time an `average` needs them.
     corners: OnceLock<Result<Corners, String>>,
+    nearest: OnceLock<NearestPlan>,
+    bilinear: OnceLock<BilinearPlan>,
+    /// Per target row, the smallest and largest source row its cells' centres fall
+    /// in (`None`: none inside): the rows a full-width window must hold.
+    row_span: Vec<Option<(f64, f64)>>,
 }
 
 /// Fractional source indices of the cell corners, `(ny + 1) x (nx + 1)`.
@@ -49,7 +55,19 @@ impl CoordMap {
             .collect();
         transformer.transform(&mut pts)?;
         let (src_x, src_y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
-        let (fi, fj) = pts.iter().map(|&(x, y)| source.index_of(x, y)).unzip();
+        let (fi, fj): (Vec<f64>, Vec<f64>) =
+            pts.iter().map(|&(x, y)| source.index_of(x, y)).unzip();
+        let row_span = fi
+            .chunks(target.nx)
+            .map(|row| {
+                row.iter()
+                    .filter(|v| v.is_finite())
+                    .fold(None, |acc: Option<(f64, f64)>, &v| match acc {
+                        None => Some((v, v)),
+                        Some((a, b)) => Some((a.min(v), b.max(v))),
+                    })
+            })
+            .collect();
         Ok(CoordMap {
             source,
             target,
@@ -59,6 +77,9 @@ impl CoordMap {
             fi,
             fj,
             corners: OnceLock::new(),
+            nearest: OnceLock::new(),
+            bilinear: OnceLock::new(),
+            row_span,
         })
     }
 
@@ -79,6 +100,18 @@ impl CoordMap {
             Ok(Corners { fi, fj })
         });
         c.as_ref().map_err(|e| RegridError::Grid(e.clone()))
+    }
+
+    /// The nearest kernel's read plan (computed on first use).
+    pub fn nearest_plan(&self) -> &NearestPlan {
+        self.nearest
+            .get_or_init(|| plan::nearest(&self.source, &self.fi, &self.fj))
+    }
+
+    /// The bilinear kernel's read plan (computed on first use).
+    pub fn bilinear_plan(&self) -> &BilinearPlan {
+        self.bilinear
+            .get_or_init(|| plan::bilinear(&self.source, &self.fi, &self.fj))
     }
 
     /// The source cells `method` reads for the target cells `rows x cols`, clamped
@@ -107,6 +140,24 @@ impl CoordMap {
                     grow(c.fi[r * w + k], c.fj[r * w + k]);
                 }
             }
+        } else if cols.start == 0 && cols.end == self.target.nx && method != Method::Cubic {
+            // Whole target rows (the usual case): rows from the per-row spans, every
+            // column (the kernels' plans read full-width windows).
+            for r in rows {
+                if let Some((a, b)) = self.row_span[r] {
+                    imin = imin.min(a);
+                    imax = imax.max(b);
+                }
+            }
+            if imin > imax {
+                return Ok(None);
+            }
+            let (lo, hi) = ((imin + 0.5).floor() as i64 - 1, imax.floor() as i64 + 1);
+            let (a, b) = (lo.max(0), hi.min(self.source.ny as i64 - 1));
+            return Ok((a <= b).then(|| IndexBox {
+                i: a as usize..b as usize + 1,
+                j: 0..self.source.nx,
+            }));
         } else {
             let w = self.target.nx;
             for r in rows {
@@ -158,7 +209,8 @@ impl CoordMap {
 
     /// Heap bytes held (for the cache's bound).
     pub fn bytes(&self) -> usize {
-        let n = self.fi.len() * 4 * 8;
+        // Centres (4 x f64) and, once made, the plans (16 bytes a cell each at most).
+        let n = self.fi.len() * (4 * 8 + 2 * 16);
         let c = match self.corners.get() {
             Some(Ok(c)) => c.fi.len() * 2 * 8,
             _ => 0,

@@ -98,12 +98,12 @@ fn errors(
     keep: impl Fn(f64) -> bool,
 ) -> (f64, f64, usize) {
     let (mut max, mut sq, mut n) = (0.0f64, 0.0, 0);
-    for k in 0..got.len() {
+    for (k, &g) in got.iter().enumerate() {
         let (lon, lat) = (map.src_x[k], map.src_y[k]);
-        if got[k].is_nan() || !keep(lat) {
+        if g.is_nan() || !keep(lat) {
             continue;
         }
-        let e = (got[k] - f(lat, lon)).abs();
+        let e = (g - f(lat, lon)).abs();
         max = max.max(e);
         sq += e * e;
         n += 1;
@@ -302,12 +302,12 @@ fn outside_the_source_and_fill_values_give_nan() {
     for m in [Method::Nearest, Method::Bilinear, Method::Cubic] {
         let got = regrid(&map, &data, m);
         let (r, _) = m.reach();
-        for k in 0..got.len() {
+        for (k, &g) in got.iter().enumerate() {
             let (fi, fj) = (map.fi[k], map.fj[k]);
-            let out = fi < -0.5 || fi > 152.5 || fj < -0.5 || fj > 280.5;
+            let out = !(-0.5..=152.5).contains(&fi) || !(-0.5..=280.5).contains(&fj);
             if out {
                 assert!(
-                    got[k].is_nan(),
+                    g.is_nan(),
                     "{} cell {k} outside the grid has a value",
                     m.name()
                 );
@@ -318,15 +318,13 @@ fn outside_the_source_and_fill_values_give_nan() {
             };
             if reads_hole && (fi - 88.0).abs() < 0.99 && (fj - 160.0).abs() < 0.99 {
                 assert!(
-                    got[k].is_nan(),
+                    g.is_nan(),
                     "{} cell {k} next to the hole has a value",
                     m.name()
                 );
             }
             if (fi - 88.0).abs() > 3.0 || (fj - 160.0).abs() > 3.0 {
-                assert!(
-                    out || got[k].is_finite() || fi > 151.0 || fj > 279.0 || fi < 1.0 || fj < 1.0
-                );
+                assert!(out || g.is_finite() || fi > 151.0 || fj > 279.0 || fi < 1.0 || fj < 1.0);
             }
         }
     }

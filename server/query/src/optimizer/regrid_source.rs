@@ -69,6 +69,7 @@ fn source_box(mut scan: ScanNode) -> Result<ScanNode, QueryError> {
     src.region = Region(dims.iter().map(|d| d.range.clone()).collect());
     src.empty = dims.iter().any(|d| d.count() == 0);
     src.dims = dims;
-    src.filters = scan.filters.clone();
+    // The WHERE conditions are the target's (EXPLAIN shows them on the regrid step).
+    src.filters.clear();
     Ok(scan)
 }

@@ -139,10 +139,11 @@ impl Converter {
 
 fn string(e: &sq::Expr, key: &str, at: Span) -> Result<String, QueryError> {
     match e {
-        sq::Expr::Value(v) => match &v.value {
-            sq::Value::SingleQuotedString(s) => return Ok(s.clone()),
-            _ => {}
-        },
+        sq::Expr::Value(v) => {
+            if let sq::Value::SingleQuotedString(s) = &v.value {
+                return Ok(s.clone());
+            }
+        }
         sq::Expr::Identifier(i) if key == "dims" => return Ok(i.value.clone()),
         _ => {}
     }

@@ -94,15 +94,24 @@ pub fn interpolate<T: Sample>(
         Method::Average => Some(map.corners()?),
         _ => None,
     };
+    // Whole source rows in the window: the precomputed read plans apply.
+    let planned = window.cells.j == (0..window.grid_nx)
+        && window.data.len() == window.cells.i.len() * window.grid_nx;
     out.par_chunks_mut(w * ROWS_PER_TASK)
         .enumerate()
         .for_each(|(task, block)| {
             let first = rows.start + task * ROWS_PER_TASK;
             for (k, row) in block.chunks_mut(w).enumerate() {
                 let r = first + k;
-                match corners {
-                    Some(c) => average::row(map, c, window, r, cols.clone(), row),
-                    None => point::row(method, map, window, r, cols.clone(), row),
+                match (method, corners) {
+                    (_, Some(c)) => average::row(map, c, window, r, cols.clone(), row),
+                    (Method::Bilinear, _) if planned => {
+                        point::row_bilinear_planned(map, window, r, cols.clone(), row)
+                    }
+                    (Method::Nearest, _) if planned => {
+                        point::row_nearest_planned(map, window, r, cols.clone(), row)
+                    }
+                    _ => point::row(method, map, window, r, cols.clone(), row),
                 }
             }
         });

@@ -2,6 +2,7 @@
 //! nearest, bilinear and cubic convolution.
 
 use super::{Sample, Window};
+use crate::plan::OUTSIDE;
 use crate::{CoordMap, Method};
 use std::ops::Range;
 
@@ -55,7 +56,9 @@ fn bilinear<T: Sample>(win: &Window<'_, T>, i: f64, j: f64, ny: f64) -> f64 {
     if !win.wraps && j == win.grid_nx as f64 - 1.0 && win.grid_nx >= 2 {
         j0 -= 1.0;
     }
-    let (ti, tj) = (i - i0, j - j0);
+    // Weights rounded to f32 as in the bilinear plan, so a window of a map and the
+    // whole map give the same bits.
+    let (ti, tj) = ((i - i0) as f32 as f64, (j - j0) as f32 as f64);
     let (a, b) = (i0 as i64, j0 as i64);
     let (Some(v00), Some(v01), Some(v10), Some(v11)) = (
         win.at(a, b),
@@ -104,4 +107,61 @@ fn cubic<T: Sample>(win: &Window<'_, T>, i: f64, j: f64) -> f64 {
         sum += wy * line;
     }
     sum
+}
+
+/// One target row through the nearest plan; `win` holds whole source rows.
+pub fn row_nearest_planned<T: Sample>(
+    map: &CoordMap,
+    win: &Window<'_, T>,
+    r: usize,
+    cols: Range<usize>,
+    out: &mut [T],
+) {
+    let plan = map.nearest_plan();
+    let at = r * map.target.nx;
+    let off = (win.cells.i.start * win.grid_nx) as u32;
+    let idx = &plan.index[at + cols.start..at + cols.end];
+    for (o, &k) in out.iter_mut().zip(idx) {
+        let v = match k.checked_sub(off).and_then(|k| win.data.get(k as usize)) {
+            Some(v) if k != OUTSIDE => v.to_f64(),
+            _ => f64::NAN,
+        };
+        *o = T::from_f64(v);
+    }
+}
+
+/// One target row through the bilinear plan; `win` holds whole source rows.
+pub fn row_bilinear_planned<T: Sample>(
+    map: &CoordMap,
+    win: &Window<'_, T>,
+    r: usize,
+    cols: Range<usize>,
+    out: &mut [T],
+) {
+    let plan = map.bilinear_plan();
+    let at = r * map.target.nx;
+    let span = at + cols.start..at + cols.end;
+    let off = win.cells.i.start * win.grid_nx;
+    let nx = win.grid_nx;
+    let d = win.data;
+    let cells = plan.left[span.clone()]
+        .iter()
+        .zip(&plan.right[span.clone()])
+        .zip(plan.ti[span.clone()].iter().zip(&plan.tj[span]));
+    for (o, ((&left, &right), (&ti, &tj))) in out.iter_mut().zip(cells) {
+        let (l, rt) = (left as usize, right as usize);
+        let v = if left == OUTSIDE || l < off || l + nx - off >= d.len() || rt + nx - off >= d.len()
+        {
+            f64::NAN
+        } else {
+            let (l, rt) = (l - off, rt - off);
+            let (ti, tj) = (ti as f64, tj as f64);
+            let (v00, v01) = (d[l].to_f64(), d[rt].to_f64());
+            let (v10, v11) = (d[l + nx].to_f64(), d[rt + nx].to_f64());
+            let top = v00 + (v01 - v00) * tj;
+            let bottom = v10 + (v11 - v10) * tj;
+            top + (bottom - top) * ti
+        };
+        *o = T::from_f64(v);
+    }
 }
