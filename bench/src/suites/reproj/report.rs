@@ -322,11 +322,22 @@ fn notes(
         ));
     }
     match answers_ok {
-        Some(true) => res.notes.push(
-            "arrayq's answers (one map, every map) match pyproj + scipy's: same cells with a \
-             value, max |difference| within 1e-5 of the largest value."
-                .into(),
-        ),
+        Some(true) => {
+            let diff = |k: &str| {
+                peers.map_or("?".into(), |v| {
+                    v["arrayq"][k]["max_abs_diff"]
+                        .as_f64()
+                        .map_or("?".into(), |d| format!("{d:.2e}"))
+                })
+            };
+            res.notes.push(format!(
+                "arrayq's answers (one map, every map) match pyproj + scipy's: same cells with \
+                 a value, max |difference| within 1e-5 of the largest value (one map {} K, \
+                 every map {} K).",
+                diff("one_map"),
+                diff("maps")
+            ))
+        }
         Some(false) => res
             .notes
             .push(format!("**WRONG ANSWER** from arrayq: {}", why.join("; "))),
