@@ -1,4 +1,5 @@
-"""Helpers shared by arrayq's benchmark peers (era5_files, era5_peers, energy_pg).
+"""Helpers shared by arrayq's benchmark peers (era5_files, era5_peers, energy_pg,
+reproj_peers).
 
 Nothing here imports a peer library at module level, so `versions()` can report
 whatever is installed and the scripts fail with a clear message if a peer is missing.
@@ -38,7 +39,7 @@ def versions(names):
 
 PEER_PACKAGES = [
     "numpy", "xarray", "dask", "zarr", "numcodecs", "netCDF4", "tensorstore",
-    "pandas", "flox", "scipy", "pyproj", "psycopg", "psycopg-binary", "psycopg2-binary",
+    "pandas", "flox", "scipy", "pyproj", "rasterio", "psycopg", "psycopg-binary", "psycopg2-binary",
 ]
 
 

@@ -28,7 +28,7 @@ if [[ "$want" != "$have" || ! -x "$venv/bin/python" ]]; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
     # the venv must import every peer before it counts as built
-    "$venv/bin/python" -c 'import numpy, xarray, dask, flox, zarr, netCDF4, tensorstore, scipy, pyproj, psycopg, psycopg2, pandas' >&2
+    "$venv/bin/python" -c 'import numpy, xarray, dask, flox, zarr, netCDF4, tensorstore, scipy, pyproj, rasterio, psycopg, psycopg2, pandas' >&2
     echo "$want" > "$venv/.requirements.sha256"
 else
     echo "setup_venv: $venv is up to date" >&2

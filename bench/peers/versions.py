@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Print the peers' versions as one JSON object (used by setup_venv.sh).
 
-Python packages from the running interpreter, netCDF-C/HDF5 from netCDF4, and the
-PostgreSQL server binaries that energy_pg.py would use (null where missing).
+Python packages from the running interpreter, netCDF-C/HDF5 from netCDF4, GDAL from
+rasterio, and the PostgreSQL server binaries that energy_pg.py would use (null where
+missing).
 """
 import os
 import re
@@ -22,6 +23,12 @@ def main():
         out["hdf5"] = netCDF4.__hdf5libversion__
     except ImportError:
         out["netcdf-c"] = out["hdf5"] = None
+    try:
+        import rasterio
+
+        out["gdal"] = rasterio.__gdal_version__
+    except ImportError:
+        out["gdal"] = None
     try:
         from energy_pg import find_bindir
 

@@ -81,6 +81,8 @@ enum Cmd {
     },
     /// Postgres compatibility: COPY floor, bridge ingest, door COPY, E1-E3 via psycopg2, change latency.
     Pgbridge,
+    /// Q7 reprojection (10 km tmerc, bilinear): arrayq vs pyproj+scipy and GDAL warp, with accuracy.
+    Reproj,
     /// Every available suite, one after another.
     All,
     /// Lists the suites and whether they can run.
@@ -145,6 +147,7 @@ fn run() -> Result<ExitCode> {
         Cmd::Energy => vec!["energy"],
         Cmd::Grpc { .. } => vec!["grpc"],
         Cmd::Pgbridge => vec!["pgbridge"],
+        Cmd::Reproj => vec!["reproj"],
         Cmd::All => suites::all()
             .iter()
             .filter(|s| s.available().is_ok())

@@ -384,6 +384,17 @@ impl Client {
             .into_inner())
     }
 
+    /// A write whose data blocks are produced as they are sent (read from files, say):
+    /// `requests` is the header, then data blocks in the order of
+    /// [`arrayq_proto::write_requests`]. One commit at the end; a stream that ends
+    /// early, or a call dropped before it returns, commits nothing.
+    pub async fn write_stream(
+        &self,
+        requests: impl tokio_stream::Stream<Item = v1::WriteRequest> + Send + 'static,
+    ) -> Result<v1::WriteResponse> {
+        Ok(self.rpc().write(requests).await?.into_inner())
+    }
+
     /// Sends timeseries rows to the series ingest (`IngestRows`): `header` says
     /// where they go, `batches` are the rows in columns. Returns after the last
     /// commit, with every commit made.

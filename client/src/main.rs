@@ -148,6 +148,34 @@ enum LoadCmd {
         #[arg(long, value_name = "I,J,...")]
         start: Option<String>,
     },
+    /// Import NetCDF-4/HDF5 or classic NetCDF files into one array (created when
+    /// missing), joined along their time dimension, in one commit: packed values
+    /// unpacked to float32, fill and missing values as NaN, CF time decoded.
+    Netcdf {
+        /// The files, in any order (they are sorted by time).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Target array.
+        #[arg(long)]
+        array: String,
+        /// Variables to load, e.g. t2m,u10 (default: every data variable on the
+        /// main dimensions).
+        #[arg(long, value_delimiter = ',')]
+        var: Vec<String>,
+        /// Chunk shape of a created array, e.g. 24,64,64.
+        #[arg(long, value_name = "A,B,C")]
+        chunks: Option<String>,
+        /// Layout name of a created array.
+        #[arg(long)]
+        layout: Option<String>,
+        /// Rename a dimension: --rename valid_time=time (repeatable).
+        #[arg(long, value_name = "OLD=NEW")]
+        rename: Vec<String>,
+        /// Load files with missing time steps between them; the missing steps
+        /// read as missing values.
+        #[arg(long)]
+        allow_gaps: bool,
+    },
     /// Stream timeseries rows (label, time, version, value) out of PostgreSQL
     /// with binary COPY into an (asset x time) array, one commit per version
     /// round (docs/ingest.md).
@@ -266,6 +294,41 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(format!("--start: {e}")),
             };
             finish(rt.block_on(shell::load::load_npy(&client, &file, &array, &attr, start)))
+        }
+        Some(Cmd::Load(LoadCmd::Netcdf {
+            files,
+            array,
+            var,
+            chunks,
+            layout,
+            rename,
+            allow_gaps,
+        })) => {
+            let chunks = match chunks.as_deref().map(shell::load::parse_list).transpose() {
+                Ok(c) => c,
+                Err(e) => return usage_error(format!("--chunks: {e}")),
+            };
+            let mut renames = Vec::new();
+            for r in rename {
+                match r.split_once('=') {
+                    Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                        renames.push((a.to_string(), b.to_string()))
+                    }
+                    _ => return usage_error(format!("--rename {r}: expected OLD=NEW")),
+                }
+            }
+            let job = shell::netcdf::NetcdfLoad {
+                files,
+                array,
+                options: shell::netcdf::ScanOptions {
+                    vars: var,
+                    allow_gaps,
+                },
+                chunks,
+                layout,
+                renames,
+            };
+            finish(rt.block_on(shell::netcdf::load_netcdf(&client, &job)))
         }
         Some(Cmd::Load(LoadCmd::Postgres(a))) => {
             let mut source = arrayq_bridge::SourceSpec::new(&a.url, &a.query);

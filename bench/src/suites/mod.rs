@@ -2,7 +2,7 @@
 //! [`all`], runs one with a [`Ctx`], and saves its [`SuiteResult`].
 //!
 //! Adding a suite: a module with a type implementing [`Suite`], listed in [`all`].
-//! Suites that compare arrayq with other systems (`era5`, `energy`) name each
+//! Suites that compare arrayq with other systems (`era5`, `energy`, `reproj`) name each
 //! system in `CaseResult::system` and give every system the same [`Ctx::threads`]
 //! (external processes get `RAYON_NUM_THREADS`, `OMP_NUM_THREADS` etc. from
 //! [`Ctx::thread_env`]).
@@ -24,6 +24,7 @@ pub mod layouts;
 pub mod memory;
 pub mod pgbridge;
 mod pgcopy;
+pub mod reproj;
 pub mod storage;
 
 /// What every suite gets: the workload scale, repetitions, threads, where to put
@@ -123,6 +124,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(energy::Energy),
         Box::new(grpc::Grpc::default()),
         Box::new(pgbridge::PgBridge),
+        Box::new(reproj::Reproj),
     ]
 }
 

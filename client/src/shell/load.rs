@@ -15,7 +15,7 @@ use arrayq_workload::{era5, Scale};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A byte progress bar on stderr (hidden when stderr is not a terminal).
-fn progress_bar(total: u64, msg: String) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, msg: String) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());

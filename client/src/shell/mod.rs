@@ -1,6 +1,7 @@
 //! The `arrayq` shell: running statements and printing their outcome.
 
 pub mod load;
+pub mod netcdf;
 pub mod pgload;
 pub mod repl;
 pub mod text;

@@ -1,0 +1,181 @@
+//! CF conventions the loader reads: time units (`hours since 1900-01-01`),
+//! calendars, packing (`scale_factor`, `add_offset`) and missing values
+//! (`_FillValue`, `missing_value`).
+
+use arrayq_format::time::parse_unix_ns;
+use netcdf::{AttributeValue, Variable};
+
+/// A variable's numeric attribute as f64 (the first value of a list).
+pub fn number(var: &Variable, name: &str) -> Option<f64> {
+    let v = var.attribute_value(name)?.ok()?;
+    Some(match v {
+        AttributeValue::Uchar(x) => x as f64,
+        AttributeValue::Schar(x) => x as f64,
+        AttributeValue::Ushort(x) => x as f64,
+        AttributeValue::Short(x) => x as f64,
+        AttributeValue::Uint(x) => x as f64,
+        AttributeValue::Int(x) => x as f64,
+        AttributeValue::Ulonglong(x) => x as f64,
+        AttributeValue::Longlong(x) => x as f64,
+        AttributeValue::Float(x) => x as f64,
+        AttributeValue::Double(x) => x,
+        AttributeValue::Floats(x) => *x.first()? as f64,
+        AttributeValue::Doubles(x) => *x.first()?,
+        AttributeValue::Shorts(x) => *x.first()? as f64,
+        AttributeValue::Ints(x) => *x.first()? as f64,
+        _ => return None,
+    })
+}
+
+/// A variable's text attribute.
+pub fn text(var: &Variable, name: &str) -> Option<String> {
+    match var.attribute_value(name)?.ok()? {
+        AttributeValue::Str(s) => Some(s),
+        AttributeValue::Strs(v) => v.into_iter().next(),
+        _ => None,
+    }
+}
+
+/// How stored values become physical ones: `value * scale + offset`, with the
+/// stored fill and missing values (compared before unpacking) read as NaN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Packing {
+    pub scale: f64,
+    pub offset: f64,
+    pub missing: Vec<f64>,
+}
+
+impl Packing {
+    pub fn of(var: &Variable) -> Packing {
+        let mut missing: Vec<f64> = ["_FillValue", "missing_value"]
+            .iter()
+            .filter_map(|n| number(var, n))
+            .collect();
+        missing.dedup();
+        Packing {
+            scale: number(var, "scale_factor").unwrap_or(1.0),
+            offset: number(var, "add_offset").unwrap_or(0.0),
+            missing,
+        }
+    }
+
+    /// Unpacks stored values (read as f64) into float32.
+    pub fn unpack(&self, raw: &[f64], out: &mut Vec<u8>) {
+        out.reserve(raw.len() * 4);
+        for &v in raw {
+            let x = if v.is_nan() || self.missing.contains(&v) {
+                f32::NAN
+            } else {
+                (v * self.scale + self.offset) as f32
+            };
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// A CF time axis: `<unit> since <instant>` in a calendar without gaps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeUnits {
+    pub unit_ns: i64,
+    pub epoch_ns: i64,
+}
+
+impl TimeUnits {
+    /// Parses `units` (`hours since 1900-01-01 00:00:00.0`, `seconds since
+    /// 1970-01-01`, `days since 2023-01-01T00:00:00Z`) for `calendar`.
+    pub fn parse(units: &str, calendar: Option<&str>) -> Result<TimeUnits, String> {
+        match calendar.map(|c| c.to_ascii_lowercase()) {
+            None => {}
+            Some(c) if ["standard", "gregorian", "proleptic_gregorian"].contains(&c.as_str()) => {}
+            Some(c) => {
+                return Err(format!(
+                "calendar '{c}' is not supported (standard, gregorian and proleptic_gregorian are)"
+            ))
+            }
+        }
+        let (unit, since) = units
+            .split_once(" since ")
+            .ok_or_else(|| format!("time units '{units}' are not '<unit> since <date>'"))?;
+        let unit_ns = match unit.trim().to_ascii_lowercase().as_str() {
+            "days" | "day" | "d" => 86_400_000_000_000,
+            "hours" | "hour" | "hr" | "h" => 3_600_000_000_000,
+            "minutes" | "minute" | "min" => 60_000_000_000,
+            "seconds" | "second" | "sec" | "s" => 1_000_000_000,
+            "milliseconds" | "millisecond" | "ms" => 1_000_000,
+            "microseconds" | "microsecond" | "us" => 1_000,
+            other => return Err(format!("time unit '{other}' is not supported")),
+        };
+        Ok(TimeUnits {
+            unit_ns,
+            epoch_ns: parse_reference(since.trim())
+                .ok_or_else(|| format!("cannot read the reference time of '{units}'"))?,
+        })
+    }
+
+    /// A time value (in units) as UTC nanoseconds, rounded to whole microseconds
+    /// (stored float times carry rounding error).
+    pub fn to_ns(self, v: f64) -> i64 {
+        let ns = v * self.unit_ns as f64;
+        self.epoch_ns + ((ns / 1000.0).round() as i64) * 1000
+    }
+}
+
+/// `1900-01-01`, `1900-01-01 00:00:00.0`, `1970-01-01T00:00:00Z`, `... +00:00`.
+fn parse_reference(s: &str) -> Option<i64> {
+    if let Ok(ns) = parse_unix_ns(s) {
+        return Some(ns);
+    }
+    let mut parts = s.split_whitespace();
+    let date = parts.next()?;
+    let time = parts.next().unwrap_or("00:00:00");
+    let zone = parts.next();
+    if date.contains('T') {
+        let t = if date.ends_with('Z') || date[10..].contains(['+', '-']) {
+            date.to_string()
+        } else {
+            format!("{date}Z")
+        };
+        return parse_unix_ns(&t).ok();
+    }
+    let zone = match zone {
+        None | Some("UTC") | Some("utc") | Some("Z") => "Z".to_string(),
+        Some(z) if z.starts_with(['+', '-']) && z.len() == 3 => format!("{z}:00"),
+        Some(z) => z.to_string(),
+    };
+    let (y, rest) = date.split_once('-')?;
+    let (m, d) = rest.split_once('-')?;
+    let text = format!("{:0>4}-{:0>2}-{:0>2}T{}{zone}", y, m, d, pad_time(time));
+    parse_unix_ns(&text).ok()
+}
+
+fn pad_time(t: &str) -> String {
+    let mut f = t.split(':');
+    let h = f.next().unwrap_or("0");
+    let m = f.next().unwrap_or("0");
+    let s = f.next().unwrap_or("0");
+    let (s, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{h:0>2}:{m:0>2}:{s:0>2}")
+    } else {
+        format!("{h:0>2}:{m:0>2}:{s:0>2}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn era5_time_units_decode() {
+        let u = TimeUnits::parse("hours since 1900-01-01 00:00:00.0", Some("gregorian")).unwrap();
+        // 2023-01-01T00:00:00Z is 1078200 hours after 1900-01-01.
+        assert_eq!(u.to_ns(1_078_200.0), 1_672_531_200_000_000_000);
+        let u = TimeUnits::parse("seconds since 1970-01-01", None).unwrap();
+        assert_eq!(u.to_ns(1_672_531_200.0), 1_672_531_200_000_000_000);
+        let u = TimeUnits::parse("days since 2023-01-01T00:00:00Z", Some("standard")).unwrap();
+        assert_eq!(u.to_ns(0.5), 1_672_574_400_000_000_000);
+        assert!(TimeUnits::parse("days since 2000-01-01", Some("noleap")).is_err());
+        assert!(TimeUnits::parse("fortnights since 2000-01-01", None).is_err());
+    }
+}
