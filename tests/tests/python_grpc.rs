@@ -84,8 +84,12 @@ def decode_stored(b, dtype):
                 raw = zstandard.ZstdDecompressor().decompress(
                     raw, max_output_size=n * np.dtype(dtype).itemsize)
             elif kind == "shuffle_element_size":
+                # Whole elements are shuffled; trailing bytes stay in place
+                # (the layout's shuffle size may exceed this column's element).
                 k = step.shuffle_element_size
-                raw = np.frombuffer(raw, np.uint8).reshape(k, -1).T.tobytes()
+                planes = np.frombuffer(raw, np.uint8)
+                m = len(planes) // k
+                raw = planes[:m * k].reshape(k, m).T.tobytes() + planes[m * k:].tobytes()
             else:
                 raise AssertionError(f"unknown codec step {step}")
         parts.append(np.frombuffer(raw, dtype=dtype))
