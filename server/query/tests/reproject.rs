@@ -334,6 +334,20 @@ fn like_takes_the_grid_of_another_array() {
     ))
     .unwrap();
     assert_eq!(like.header.shape, vec![341, 342]);
+    // The grid of grid10km's own coordinates, by its formula.
+    match (&like.header.coords[0], &like.header.coords[1]) {
+        (CoordValues::Numbers(y), CoordValues::Numbers(x)) => {
+            assert!(y
+                .iter()
+                .enumerate()
+                .all(|(r, &v)| v == 7_445_000.0 - 10_000.0 * r as f64));
+            assert!(x
+                .iter()
+                .enumerate()
+                .all(|(c, &v)| v == -2_015_000.0 + 10_000.0 * c as f64));
+        }
+        other => panic!("{other:?}"),
+    }
     let bounds = run(&q7("bilinear", "WHERE time = '2023-01-01T07:00:00Z'")).unwrap();
     assert_eq!(like.header.coords, bounds.header.coords);
     let (a, b) = (like.columns[0].to_f64_vec(), bounds.columns[0].to_f64_vec());

@@ -10,7 +10,7 @@ mod regrid;
 mod selection;
 
 pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey, Trunc};
-pub use regrid::RegridNode;
+pub use regrid::{RegridNode, RegridSpec};
 pub use selection::{chunk_pieces, DimSel, SKIP};
 
 use crate::eval::PExpr;
@@ -132,6 +132,14 @@ impl ScanNode {
         }
     }
 
+    /// Reads `dims`: the region is their bounding box; a dimension selecting
+    /// nothing makes the scan empty.
+    pub fn set_dims(&mut self, dims: Vec<DimSel>) {
+        self.region = Region(dims.iter().map(|d| d.range.clone()).collect());
+        self.empty = dims.iter().any(|d| d.count() == 0);
+        self.dims = dims;
+    }
+
     /// A scan of the whole array (or of the whole target grid of `regrid`).
     pub fn whole(
         snap: Snapshot,
@@ -143,15 +151,7 @@ impl ScanNode {
             Some(r) => &r.schema,
             None => snap.schema(),
         };
-        let dims: Vec<DimSel> = schema
-            .dims
-            .iter()
-            .map(|d| DimSel {
-                range: 0..d.len,
-                picks: None,
-                squeeze: false,
-            })
-            .collect();
+        let dims: Vec<DimSel> = schema.dims.iter().map(|d| DimSel::all(d.len)).collect();
         let region = Region(dims.iter().map(|d| d.range.clone()).collect());
         ScanNode {
             empty: dims.iter().any(|d| d.count() == 0),

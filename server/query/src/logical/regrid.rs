@@ -15,6 +15,11 @@ pub struct RegridNode {
     /// The virtual array: the source's other dimensions, then `y` (descending) and
     /// `x`; one attribute per source attribute (float32 stays, others float64).
     pub schema: ArraySchema,
+    pub spec: RegridSpec,
+}
+
+/// How target cells come from source cells (shared by the node and its operator).
+pub struct RegridSpec {
     pub map: Arc<CoordMap>,
     /// Whether the coordinate map came from the cache.
     pub cache: CacheLookup,

@@ -19,6 +19,15 @@ pub struct DimSel {
 }
 
 impl DimSel {
+    /// The whole of a dimension of `len` cells.
+    pub fn all(len: u64) -> DimSel {
+        DimSel {
+            range: 0..len,
+            picks: None,
+            squeeze: false,
+        }
+    }
+
     pub fn count(&self) -> usize {
         match &self.picks {
             Some(p) => p.len(),

@@ -59,13 +59,13 @@ fn regrid_layout(scan: &mut ScanNode) {
     let rg = scan.regrid.as_mut().expect("a regridded scan");
     let src_layout = rg.source.layout.as_ref().map_or(0, |l| l.layout);
     let src_chunk = &rg.source.snap.schema().layouts[src_layout].chunk_shape;
-    let nc = rg.carried.len();
-    let map_cells = rg.map.target.ny as u64 * rg.map.target.nx as u64;
+    let nc = rg.spec.carried.len();
+    let map_cells = rg.spec.map.target.ny as u64 * rg.spec.map.target.nx as u64;
     let mut budget = (REGRID_PIECE_CELLS / map_cells.max(1)).max(1);
     let chunk = &mut rg.schema.layouts[0].chunk_shape;
     // Innermost carried dimension first: it varies fastest between maps.
     for k in (0..nc).rev() {
-        let extent = src_chunk[rg.carried[k]].clamp(1, budget);
+        let extent = src_chunk[rg.spec.carried[k]].clamp(1, budget);
         chunk[k] = extent;
         budget = (budget / extent).max(1);
     }

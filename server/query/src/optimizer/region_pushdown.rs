@@ -5,7 +5,6 @@
 use super::OptimizerRule;
 use crate::error::QueryError;
 use crate::logical::{LogicalPlan, ScanNode};
-use arrayq_storage::Region;
 
 /// Folds `Filter -> Scan` into a scan of the filter's region.
 pub struct RegionPushdown;
@@ -31,9 +30,7 @@ impl OptimizerRule for RegionPushdown {
 
 /// The scan restricted to `dims` (the filter's selection, within the whole array).
 fn narrow(mut scan: ScanNode, dims: Vec<crate::logical::DimSel>, texts: Vec<String>) -> ScanNode {
-    scan.region = Region(dims.iter().map(|d| d.range.clone()).collect());
-    scan.empty = dims.iter().any(|d| d.count() == 0);
-    scan.dims = dims;
+    scan.set_dims(dims);
     scan.filters.extend(texts);
     scan
 }

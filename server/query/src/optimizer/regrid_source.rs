@@ -8,7 +8,6 @@
 use super::OptimizerRule;
 use crate::error::QueryError;
 use crate::logical::{DimSel, LogicalPlan, ScanNode};
-use arrayq_storage::Region;
 
 pub struct RegridSourceBox;
 
@@ -31,14 +30,15 @@ fn source_box(mut scan: ScanNode) -> Result<ScanNode, QueryError> {
     let Some(rg) = scan.regrid.as_mut() else {
         return Ok(scan);
     };
-    let nc = rg.carried.len();
+    let nc = rg.spec.carried.len();
     let (rows, cols) = (scan.dims[nc].range.clone(), scan.dims[nc + 1].range.clone());
     let cells = if scan.empty {
         None
     } else {
-        rg.map
+        rg.spec
+            .map
             .source_box(
-                rg.method,
+                rg.spec.method,
                 rows.start as usize..rows.end as usize,
                 cols.start as usize..cols.end as usize,
             )
@@ -50,25 +50,19 @@ fn source_box(mut scan: ScanNode) -> Result<ScanNode, QueryError> {
         .schema()
         .dims
         .iter()
-        .map(|d| DimSel {
-            range: 0..d.len,
-            picks: None,
-            squeeze: false,
-        })
+        .map(|d| DimSel::all(d.len))
         .collect();
-    for (k, &d) in rg.carried.iter().enumerate() {
+    for (k, &d) in rg.spec.carried.iter().enumerate() {
         dims[d] = scan.dims[k].clone();
     }
     match &cells {
         Some(b) => {
-            dims[rg.src_yx[0]].range = b.i.start as u64..b.i.end as u64;
-            dims[rg.src_yx[1]].range = b.j.start as u64..b.j.end as u64;
+            dims[rg.spec.src_yx[0]].range = b.i.start as u64..b.i.end as u64;
+            dims[rg.spec.src_yx[1]].range = b.j.start as u64..b.j.end as u64;
         }
-        None => dims[rg.src_yx[0]].range = 0..0,
+        None => dims[rg.spec.src_yx[0]].range = 0..0,
     }
-    src.region = Region(dims.iter().map(|d| d.range.clone()).collect());
-    src.empty = dims.iter().any(|d| d.count() == 0);
-    src.dims = dims;
+    src.set_dims(dims);
     // The WHERE conditions are the target's (EXPLAIN shows them on the regrid step).
     src.filters.clear();
     Ok(scan)

@@ -10,8 +10,9 @@ use super::scan::ScanExec;
 use super::{OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::Col;
+use crate::logical::RegridSpec;
 use arrayq_regrid::kernels::{interpolate, Sample, Window};
-use arrayq_regrid::{CacheLookup, CoordMap, IndexBox, Method};
+use arrayq_regrid::{CacheLookup, IndexBox};
 use arrayq_storage::{ArraySchema, Buffer, DType, ReadOptions, Region};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
@@ -23,13 +24,7 @@ pub struct RegridExec {
     pub source: Arc<ScanExec>,
     /// The virtual array on the target grid.
     pub schema: ArraySchema,
-    pub map: Arc<CoordMap>,
-    pub cache: CacheLookup,
-    pub method: Method,
-    /// Per carried dimension of the virtual array, the source dimension.
-    pub carried: Vec<usize>,
-    pub src_yx: [usize; 2],
-    pub crs: String,
+    pub spec: RegridSpec,
 }
 
 impl RegridExec {
@@ -46,7 +41,7 @@ impl RegridExec {
         cols: &mut [Col],
     ) -> Result<(), QueryError> {
         ctx.check()?;
-        let nc = self.carried.len();
+        let nc = self.spec.carried.len();
         let to_usize = |r: &std::ops::Range<u64>| r.start as usize..r.end as usize;
         let (rows, columns) = (to_usize(&piece.0[nc]), to_usize(&piece.0[nc + 1]));
         let maps: usize = piece.0[..nc]
@@ -55,8 +50,9 @@ impl RegridExec {
             .product();
         let cells = rows.len() * columns.len();
         let cells_box = self
+            .spec
             .map
-            .source_box(self.method, rows.clone(), columns.clone())
+            .source_box(self.spec.method, rows.clone(), columns.clone())
             .map_err(|e| QueryError::plan(e.to_string()))?;
         for (k, &a) in slots.iter().enumerate() {
             if skip[k] {
@@ -104,11 +100,11 @@ impl RegridExec {
     ) -> Result<Buffer, QueryError> {
         let rank = self.source.snap.schema().dims.len();
         let mut region = vec![0..0; rank];
-        for (k, &d) in self.carried.iter().enumerate() {
+        for (k, &d) in self.spec.carried.iter().enumerate() {
             region[d] = piece.0[k].clone();
         }
-        region[self.src_yx[0]] = b.i.start as u64..b.i.end as u64;
-        region[self.src_yx[1]] = b.j.start as u64..b.j.end as u64;
+        region[self.spec.src_yx[0]] = b.i.start as u64..b.i.end as u64;
+        region[self.spec.src_yx[1]] = b.j.start as u64..b.j.end as u64;
         let opts = ReadOptions {
             layout: Some(self.source.layout),
             cancel: Some(&ctx.cancel),
@@ -119,7 +115,13 @@ impl RegridExec {
             .snap
             .read_with(a, &Region(region), opts)
             .map_err(QueryError::from_storage)?;
-        let order: Vec<usize> = self.carried.iter().chain(&self.src_yx).copied().collect();
+        let order: Vec<usize> = self
+            .spec
+            .carried
+            .iter()
+            .chain(&self.spec.src_yx)
+            .copied()
+            .collect();
         if order.iter().enumerate().all(|(k, &d)| k == d) {
             return Ok(buf);
         }
@@ -156,7 +158,7 @@ impl RegridExec {
         let cells = rows.len() * cols.len();
         // Every cell is written by the kernels: zeroed memory (calloc) costs no fill pass.
         let mut out = vec![T::from_f64(0.0); maps * cells];
-        let g = &self.map.source;
+        let g = &self.spec.map.source;
         for m in 0..maps {
             let window = Window {
                 data: &data[m * per_src..(m + 1) * per_src],
@@ -166,8 +168,8 @@ impl RegridExec {
                 wraps: g.wraps(),
             };
             interpolate(
-                self.method,
-                &self.map,
+                self.spec.method,
+                &self.spec.map,
                 &window,
                 rows.clone(),
                 cols.clone(),
@@ -180,19 +182,19 @@ impl RegridExec {
 
     /// EXPLAIN's lines for the regrid step.
     pub fn explain_lines(&self, region: &Region) -> Vec<String> {
-        let t = &self.map.target;
+        let t = &self.spec.map.target;
         let b = t.bounds();
         let src = self.source.snap.schema();
         let (ydim, xdim) = (
-            &src.dims[self.src_yx[0]].name,
-            &src.dims[self.src_yx[1]].name,
+            &src.dims[self.spec.src_yx[0]].name,
+            &src.dims[self.spec.src_yx[1]].name,
         );
         let mut lines = vec![
             format!(
                 "Regrid: {} -> '{}', {}, {} x {} cells of {} x {} (x {}..{}, y {}..{})",
                 src.name,
-                self.crs,
-                self.method.name(),
+                self.spec.crs,
+                self.spec.method.name(),
                 t.ny,
                 t.nx,
                 t.res_x,
@@ -204,22 +206,22 @@ impl RegridExec {
             ),
             format!(
                 "  transform: {} ({} -> {})",
-                match self.cache {
+                match self.spec.cache {
                     CacheLookup::Hit => "cache hit",
                     CacheLookup::Miss => "cache miss, computed",
                 },
-                self.map.transformer.from,
-                self.map.transformer.to
+                self.spec.map.transformer.from,
+                self.spec.map.transformer.to
             ),
             format!("  target region: {region} ({} cells)", region.len()),
         ];
         let sr = &self.source.region;
         lines.push(format!(
             "  source box: {ydim} {:?}, {xdim} {:?} ({} x {} cells)",
-            sr.0[self.src_yx[0]],
-            sr.0[self.src_yx[1]],
-            sr.0[self.src_yx[0]].end - sr.0[self.src_yx[0]].start,
-            sr.0[self.src_yx[1]].end - sr.0[self.src_yx[1]].start
+            sr.0[self.spec.src_yx[0]],
+            sr.0[self.spec.src_yx[1]],
+            sr.0[self.spec.src_yx[0]].end - sr.0[self.spec.src_yx[0]].start,
+            sr.0[self.spec.src_yx[1]].end - sr.0[self.spec.src_yx[1]].start
         ));
         lines
     }

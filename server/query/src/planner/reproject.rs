@@ -3,7 +3,7 @@
 
 use crate::ast::Reproject;
 use crate::error::{QueryError, Span};
-use crate::logical::{RegridNode, ScanNode};
+use crate::logical::{RegridNode, RegridSpec, ScanNode};
 use arrayq_regrid::{
     coord_map, is_geographic, normalize_crs, source_bounds, Bounds, IndexBox, Method, RegridError,
     SourceGrid, TargetGrid, Transformer,
@@ -112,12 +112,14 @@ pub fn regrid_node(
     Ok(RegridNode {
         source: source_scan,
         schema: virtual_schema,
-        map,
-        cache,
-        method,
-        carried,
-        src_yx,
-        crs,
+        spec: RegridSpec {
+            map,
+            cache,
+            method,
+            carried,
+            src_yx,
+            crs,
+        },
     })
 }
 

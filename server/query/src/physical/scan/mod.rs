@@ -51,12 +51,7 @@ impl ScanExec {
                 Some(Arc::new(RegridExec {
                     source: Arc::new(ScanExec::new(r.source)?),
                     schema: r.schema,
-                    map: r.map,
-                    cache: r.cache,
-                    method: r.method,
-                    carried: r.carried,
-                    src_yx: r.src_yx,
-                    crs: r.crs,
+                    spec: r.spec,
                 }))
             }
             None => None,
