@@ -102,6 +102,21 @@ pub fn clean_env(cmd: &mut Command) {
     }
 }
 
+/// Runs `arrayq args...` against `addr`; panics with its stderr unless it succeeds,
+/// else returns its stdout.
+pub fn arrayq_ok(addr: &str, args: &[&str]) -> String {
+    let o = arrayq_command(addr)
+        .args(args)
+        .output()
+        .expect("cannot run arrayq");
+    assert!(
+        o.status.success(),
+        "arrayq {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf-8 output")
+}
+
 /// The `arrayq` shell (built if missing) aimed at the server at `addr`, with a clean
 /// environment and no stdin: add the arguments and run it.
 pub fn arrayq_command(addr: &str) -> Command {

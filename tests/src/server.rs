@@ -108,6 +108,16 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server on a fresh store in `dir/data`, logging to `dir/server.log`, with a
+    /// clean environment; panics with the reason when it cannot start.
+    pub fn start_in(dir: &std::path::Path) -> TestServer {
+        TestServer::builder(dir.join("data"))
+            .clean_env()
+            .log_file(dir.join("server.log"))
+            .start()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// `arrayqd --data DATA --grpc 127.0.0.1:0` with `ARRAYQ_LOG=info` and without
     /// the caller's `ARRAYQ_TOKEN`; adjust with the builder's methods.
     pub fn builder(data: impl Into<PathBuf>) -> TestServerBuilder {

@@ -5,7 +5,7 @@
 //! leave the store unchanged.
 
 use arrayq_tests::{
-    arrayq_command, python, read_npy_f32, read_npy_f64, workspace_root, TestServer,
+    arrayq_command, arrayq_ok, python, read_npy_f32, read_npy_f64, workspace_root, TestServer,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,16 +17,6 @@ fn arrayq(addr: &str, args: &[&str]) -> Output {
         .expect("cannot run arrayq")
 }
 
-fn ok(addr: &str, args: &[&str]) -> String {
-    let o = arrayq(addr, args);
-    assert!(
-        o.status.success(),
-        "arrayq {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 fn fails(addr: &str, args: &[&str]) -> String {
     let o = arrayq(addr, args);
     assert!(!o.status.success(), "arrayq {args:?} succeeded");
@@ -35,7 +25,7 @@ fn fails(addr: &str, args: &[&str]) -> String {
 
 fn query_npy(addr: &str, sql: &str, dir: &Path, name: &str) -> arrayq_tests::Npy<f32> {
     let out = dir.join(name);
-    ok(
+    arrayq_ok(
         addr,
         &["-c", sql, "--format", "npy", "-o", out.to_str().unwrap()],
     );
@@ -74,11 +64,7 @@ fn netcdf_files_load_as_xarray_reads_them() {
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let f = |n: &str| nc.join(n).to_str().unwrap().to_string();
 
-    let server = TestServer::builder(dir.path().join("data"))
-        .clean_env()
-        .log_file(dir.path().join("server.log"))
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let server = TestServer::start_in(dir.path());
     let addr = server.addr().to_string();
 
     // Overlapping files: an error naming both, and no array.
@@ -120,12 +106,12 @@ fn netcdf_files_load_as_xarray_reads_them() {
         &["load", "netcdf", &f("truncated.nc"), "--array", "cube"],
     );
     assert!(e.contains("truncated.nc"), "{e}");
-    assert!(ok(&addr, &["-c", "SHOW ARRAYS"])
+    assert!(arrayq_ok(&addr, &["-c", "SHOW ARRAYS"])
         .lines()
         .all(|l| !l.contains("cube")));
 
     // Four days, given out of order, one of them NetCDF-3.
-    let loaded = ok(
+    let loaded = arrayq_ok(
         &addr,
         &[
             "load",
@@ -146,7 +132,7 @@ fn netcdf_files_load_as_xarray_reads_them() {
         loaded.contains("loaded 4 files into cube: 96 x 10 x 12"),
         "{loaded}"
     );
-    let desc = ok(&addr, &["-c", "DESCRIBE cube"]);
+    let desc = arrayq_ok(&addr, &["-c", "DESCRIBE cube"]);
     assert!(
         desc.contains("start 2023-01-01T00:00:00Z step 1 hour length 96"),
         "{desc}"
@@ -162,11 +148,11 @@ fn netcdf_files_load_as_xarray_reads_them() {
         &u10.data,
         &read_npy_f64(nc.join("expected_u10.npy")).unwrap().data,
     );
-    let lat = ok(&addr, &["-c", "SELECT t2m FROM cube WHERE time = '2023-01-01T05:00:00Z' AND latitude = 48.5 AND longitude = 4.0", "--format", "csv"]);
+    let lat = arrayq_ok(&addr, &["-c", "SELECT t2m FROM cube WHERE time = '2023-01-01T05:00:00Z' AND latitude = 48.5 AND longitude = 4.0", "--format", "csv"]);
     assert!(lat.lines().count() == 2, "{lat}");
 
     // A truncated file appended to the loaded array: an error, the array unchanged.
-    let before = ok(&addr, &["-c", "DESCRIBE cube"]);
+    let before = arrayq_ok(&addr, &["-c", "DESCRIBE cube"]);
     let e = fails(
         &addr,
         &[
@@ -180,10 +166,10 @@ fn netcdf_files_load_as_xarray_reads_them() {
         ],
     );
     assert!(e.contains("truncated.nc"), "{e}");
-    assert_eq!(ok(&addr, &["-c", "DESCRIBE cube"]), before);
+    assert_eq!(arrayq_ok(&addr, &["-c", "DESCRIBE cube"]), before);
 
     // The day after the gap, with --allow-gaps: day 5 reads as missing.
-    ok(
+    arrayq_ok(
         &addr,
         &[
             "load",

@@ -3,41 +3,22 @@
 //! (`tests/reference/reproject_ref.py`), `--format json` coordinates against the
 //! grid's formula.
 
-use arrayq_tests::{
-    arrayq_command, python, read_npy_f32, run_reference, workspace_root, TestServer,
-};
+use arrayq_tests::{arrayq_ok, python, read_npy_f32, run_reference, workspace_root, TestServer};
 use std::process::Command;
 
 const Q7: &str = "SELECT t2m FROM reproject(era5, crs => '+proj=tmerc +lon_0=15 +datum=WGS84', \
     resolution => 10000, bounds => (-2020000, 4040000, 1400000, 7450000), method => 'bilinear') \
     WHERE time = '2023-01-01T12:00:00Z'";
 
-fn ok(addr: &str, args: &[&str]) -> String {
-    let o = arrayq_command(addr)
-        .args(args)
-        .output()
-        .expect("cannot run arrayq");
-    assert!(
-        o.status.success(),
-        "arrayq {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 #[test]
 fn q7_streams_through_grpc_and_the_shell_and_matches_scipy() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::builder(dir.path().join("data"))
-        .clean_env()
-        .log_file(dir.path().join("server.log"))
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let server = TestServer::start_in(dir.path());
     let addr = server.addr().to_string();
-    ok(&addr, &["demo", "era5", "--scale", "XS", "--name", "era5"]);
+    arrayq_ok(&addr, &["demo", "era5", "--scale", "XS", "--name", "era5"]);
 
     let ours = dir.path().join("q7.npy");
-    ok(
+    arrayq_ok(
         &addr,
         &["-c", Q7, "--format", "npy", "-o", ours.to_str().unwrap()],
     );
@@ -77,7 +58,8 @@ fn q7_streams_through_grpc_and_the_shell_and_matches_scipy() {
         "WHERE y BETWEEN 7400000 AND 7450000 AND x BETWEEN -2020000 AND -2000000 AND",
     );
     let j: serde_json::Value =
-        serde_json::from_str(ok(&addr, &["-c", &window, "--format", "json"]).trim()).unwrap();
+        serde_json::from_str(arrayq_ok(&addr, &["-c", &window, "--format", "json"]).trim())
+            .unwrap();
     assert_eq!(j["dims"], serde_json::json!(["y", "x"]));
     assert_eq!(
         j["coords"]["y"],
