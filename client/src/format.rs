@@ -802,6 +802,7 @@ mod tests {
                         start_ns: 1_672_531_200_000_000_000,
                         step_ns: 3_600_000_000_000,
                     },
+                    metadata: Default::default(),
                 },
                 Dim {
                     name: "lat".into(),
@@ -809,6 +810,7 @@ mod tests {
                         start: 72.0,
                         step: -0.25,
                     },
+                    metadata: Default::default(),
                 },
             ],
             shape: vec![nr, nc],
@@ -817,6 +819,7 @@ mod tests {
                 values: ColumnValues::Numeric(Buffer::F32(
                     ArrayD::from_shape_vec(vec![nr, nc], v).unwrap(),
                 )),
+                metadata: Default::default(),
             }],
             scalar: false,
             notes: vec![],
@@ -831,6 +834,7 @@ mod tests {
             columns: vec![Column {
                 name: "avg".into(),
                 values: ColumnValues::Numeric(Buffer::F64(ArrayD::from_elem(vec![], v))),
+                metadata: Default::default(),
             }],
             scalar: true,
             notes: vec!["hello".into()],
@@ -927,6 +931,7 @@ mod tests {
             dims: vec![Dim {
                 name: "t".into(),
                 coords: Coords::Labels((0..100).collect()),
+                metadata: Default::default(),
             }],
             shape: vec![100],
             columns: vec![Column {
@@ -934,6 +939,7 @@ mod tests {
                 values: ColumnValues::Numeric(Buffer::I64(
                     ArrayD::from_shape_vec(vec![100], (0..100).collect()).unwrap(),
                 )),
+                metadata: Default::default(),
             }],
             scalar: false,
             notes: vec![],
@@ -1013,18 +1019,21 @@ mod tests {
             dims: vec![Dim {
                 name: "row".into(),
                 coords: Coords::Labels(vec![0, 1]),
+                metadata: Default::default(),
             }],
             shape: vec![2],
             columns: vec![
                 Column {
                     name: "array".into(),
                     values: text(&["a", "b,\"c\""]),
+                    metadata: Default::default(),
                 },
                 Column {
                     name: "version".into(),
                     values: ColumnValues::Numeric(Buffer::U64(
                         ArrayD::from_shape_vec(vec![2], vec![0, 3]).unwrap(),
                     )),
+                    metadata: Default::default(),
                 },
             ],
             scalar: false,

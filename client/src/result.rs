@@ -2,6 +2,7 @@
 //! ([`ColumnValues`]: numbers as [`arrayq_format::Buffer`]s, or text, shaped like
 //! the result), notes and statistics.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arrayq_format::{Buffer, CoordValue, DType};
@@ -131,6 +132,9 @@ pub struct Dim {
     pub name: String,
     /// Coordinates along it.
     pub coords: Coords,
+    /// The array dimension's descriptions (CF attributes such as units,
+    /// long_name), when the result shows one unchanged.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Name and type of a result column.
@@ -140,6 +144,9 @@ pub struct ColumnInfo {
     pub name: String,
     /// Numeric element type, or text.
     pub column_type: ColumnType,
+    /// The attribute's descriptions (CF attributes such as units, long_name),
+    /// when the column is a plain attribute reference.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// What a result looks like, known as soon as the stream starts.
@@ -185,6 +192,7 @@ impl Header {
             dims.push(Dim {
                 name: d.name,
                 coords: Coords::from_proto(d.coordinates)?,
+                metadata: d.metadata.into_iter().collect(),
             });
         }
         let shape = h
@@ -199,6 +207,7 @@ impl Header {
             columns.push(ColumnInfo {
                 name: c.name,
                 column_type,
+                metadata: c.metadata.into_iter().collect(),
             });
         }
         Ok(Header {
@@ -249,6 +258,9 @@ pub struct Column {
     pub name: String,
     /// The values, row-major over the result's dimensions.
     pub values: ColumnValues,
+    /// The attribute's descriptions (CF attributes such as units, long_name),
+    /// when the column is a plain attribute reference.
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Column {
@@ -311,6 +323,7 @@ impl QueryResult {
             columns.push(Column {
                 name: info.name,
                 values: v,
+                metadata: info.metadata,
             });
         }
         Ok(QueryResult {
@@ -423,6 +436,7 @@ mod tests {
                 Dim {
                     name: "a".into(),
                     coords: Coords::Labels(vec![1, 2]),
+                    metadata: Default::default(),
                 },
                 Dim {
                     name: "b".into(),
@@ -430,12 +444,14 @@ mod tests {
                         start: 0.0,
                         step: 1.0,
                     },
+                    metadata: Default::default(),
                 },
             ],
             shape: vec![2, 3],
             columns: vec![ColumnInfo {
                 name: "x".into(),
                 column_type: ColumnType::Numeric(DType::I32),
+                metadata: Default::default(),
             }],
             scalar: false,
             notes: vec![],

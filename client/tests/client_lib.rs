@@ -30,6 +30,7 @@ fn schema(name: &str, n: u64) -> v1::ArraySchema {
                 })),
                 length: 0,
                 growable: true,
+                metadata: Default::default(),
             },
             v1::Dimension {
                 name: "i".into(),
@@ -39,6 +40,7 @@ fn schema(name: &str, n: u64) -> v1::ArraySchema {
                 })),
                 length: n,
                 growable: false,
+                metadata: Default::default(),
             },
         ],
         attributes: vec![
@@ -46,14 +48,17 @@ fn schema(name: &str, n: u64) -> v1::ArraySchema {
                 name: "x".into(),
                 dtype: v1::DType::F32 as i32,
                 fill: None,
+                metadata: Default::default(),
             },
             v1::Attribute {
                 name: "ok".into(),
                 dtype: v1::DType::Bool as i32,
                 fill: None,
+                metadata: Default::default(),
             },
         ],
         layouts: vec![],
+        metadata: Default::default(),
     }
 }
 

@@ -69,6 +69,7 @@ async fn both_doors_give_names_and_default_layout_one_meaning() {
         })),
         length,
         growable: false,
+        metadata: Default::default(),
     };
     let schema = v1::ArraySchema {
         name: "by_wire".into(),
@@ -81,6 +82,7 @@ async fn both_doors_give_names_and_default_layout_one_meaning() {
                 })),
                 length: 0,
                 growable: true,
+                metadata: Default::default(),
             },
             regular("lat", 72.0, -0.25, 153),
             regular("lon", -25.0, 0.25, 281),
@@ -92,9 +94,11 @@ async fn both_doors_give_names_and_default_layout_one_meaning() {
                 name: format!("a{k}"),
                 dtype: v1::DType::from_name(name).expect("a known name") as i32,
                 fill: None,
+                metadata: Default::default(),
             })
             .collect(),
         layouts: vec![],
+        metadata: Default::default(),
     };
     c.create_array(schema).await.unwrap();
 

@@ -10,6 +10,7 @@ use arrayq_storage::{BytesToBytes, CodecChain, CoordValue};
 use prost::bytes::BytesMut;
 
 use crate::frames::QueryFrame;
+use crate::schema_pb::map_to_pb;
 use arrayq_format::time::format_unix_ns;
 
 /// The protobuf change event of a storage change event.
@@ -64,17 +65,11 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
         .dims
         .iter()
         .zip(&h.coords)
-        .map(|(name, c)| match c {
-            CoordValues::Numbers(v) => match regular_spacing(v) {
-                Some((start, step)) => ResultDimension::with_regular(name.clone(), start, step),
-                None => ResultDimension::with_values(name.clone(), v.clone()),
-            },
-            CoordValues::Times(v) => match time_spacing(v) {
-                Some((start, step)) => ResultDimension::with_time(name.clone(), start, step),
-                None => ResultDimension::with_times(name.clone(), v.clone()),
-            },
-            CoordValues::Labels(v) => ResultDimension::with_labels(name.clone(), v.clone()),
-            CoordValues::Texts(v) => ResultDimension::with_text_labels(name.clone(), v.clone()),
+        .enumerate()
+        .map(|(d, (name, c))| {
+            let mut dim = dimension_to_pb(name, c);
+            dim.metadata = map_to_pb(h.metadata.dim(d));
+            dim
         })
         .collect();
     pb::ResultHeader {
@@ -82,9 +77,11 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
         columns: h
             .columns
             .iter()
-            .map(|(name, d)| pb::ResultColumn {
+            .enumerate()
+            .map(|(k, (name, d))| pb::ResultColumn {
                 name: name.clone(),
                 dtype: pb::DType::from(*d) as i32,
+                metadata: map_to_pb(h.metadata.column(k)),
             })
             .collect(),
         shape: if h.scalar {
@@ -94,6 +91,23 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
         },
         scalar: h.scalar,
         notes: h.notes.clone(),
+    }
+}
+
+/// The protobuf dimension of a result dimension's coordinates.
+fn dimension_to_pb(name: &str, c: &CoordValues) -> ResultDimension {
+    let name = name.to_string();
+    match c {
+        CoordValues::Numbers(v) => match regular_spacing(v) {
+            Some((start, step)) => ResultDimension::with_regular(name, start, step),
+            None => ResultDimension::with_values(name, v.clone()),
+        },
+        CoordValues::Times(v) => match time_spacing(v) {
+            Some((start, step)) => ResultDimension::with_time(name, start, step),
+            None => ResultDimension::with_times(name, v.clone()),
+        },
+        CoordValues::Labels(v) => ResultDimension::with_labels(name, v.clone()),
+        CoordValues::Texts(v) => ResultDimension::with_text_labels(name, v.clone()),
     }
 }
 

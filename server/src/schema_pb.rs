@@ -6,7 +6,8 @@ use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::attribute::Fill;
 use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_storage::{
-    ArraySchema, Attribute, BytesToBytes, CodecChain, Coordinate, DType, Dimension, Layout, Scalar,
+    ArraySchema, Attribute, BytesToBytes, CodecChain, Coordinate, DType, Dimension, Layout,
+    Metadata, MetadataMap, Scalar,
 };
 use tonic::Status;
 
@@ -131,7 +132,31 @@ pub fn schema_from_pb(s: &pb::ArraySchema) -> Result<ArraySchema, Status> {
         dims,
         attrs,
         layouts,
+        metadata: metadata_from_pb(s),
     })
+}
+
+/// The storage metadata of a schema message: the array's own map and each
+/// dimension's and attribute's (storage checks the names and the size).
+fn metadata_from_pb(s: &pb::ArraySchema) -> Metadata {
+    let mut m = Metadata {
+        array: to_map(&s.metadata),
+        ..Metadata::default()
+    };
+    let items = s.dimensions.iter().map(|d| (&d.name, &d.metadata));
+    for (name, map) in items.chain(s.attributes.iter().map(|a| (&a.name, &a.metadata))) {
+        m.set(name, to_map(map));
+    }
+    m
+}
+
+fn to_map(m: &std::collections::HashMap<String, String>) -> MetadataMap {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The protobuf map of a metadata map.
+pub fn map_to_pb(m: &MetadataMap) -> std::collections::HashMap<String, String> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// A fill value, checked to be representable in `dtype` without loss.
@@ -231,6 +256,7 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
                 }),
                 length: d.len,
                 growable: d.growable,
+                metadata: map_to_pb(s.metadata.of(&d.name)),
             })
             .collect(),
         attributes: s
@@ -240,6 +266,7 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
                 name: a.name.clone(),
                 dtype: pb::DType::from(a.dtype) as i32,
                 fill: fill_to_pb(a),
+                metadata: map_to_pb(s.metadata.of(&a.name)),
             })
             .collect(),
         layouts: s
@@ -262,6 +289,7 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
                 }
             })
             .collect(),
+        metadata: map_to_pb(&s.metadata.array),
     }
 }
 
@@ -295,6 +323,7 @@ mod tests {
                     })),
                     length: 0,
                     growable: true,
+                    metadata: Default::default(),
                 },
                 pb::Dimension {
                     name: "station".into(),
@@ -303,6 +332,7 @@ mod tests {
                     })),
                     length: 2,
                     growable: true,
+                    metadata: Default::default(),
                 },
                 pb::Dimension {
                     name: "asset".into(),
@@ -311,6 +341,7 @@ mod tests {
                     })),
                     length: 2,
                     growable: false,
+                    metadata: Default::default(),
                 },
             ],
             attributes: vec![
@@ -318,14 +349,17 @@ mod tests {
                     name: "temp".into(),
                     dtype: pb::DType::F32 as i32,
                     fill: None,
+                    metadata: Default::default(),
                 },
                 pb::Attribute {
                     name: "n".into(),
                     dtype: pb::DType::U16 as i32,
                     fill: Some(Fill::FillInt(7)),
+                    metadata: Default::default(),
                 },
             ],
             layouts: vec![],
+            metadata: Default::default(),
         }
     }
 

@@ -196,6 +196,7 @@ mod tests {
             }],
             attrs: vec![Attribute::new("v", DType::I32, None)],
             layouts: vec![Layout::new("l", vec![4], CodecChain::raw())],
+            metadata: Default::default(),
         };
         let s = store.clone();
         tokio::task::spawn_blocking(move || {

@@ -115,6 +115,7 @@ pub fn table_messages(columns: Vec<TableColumn>) -> Result<Vec<QueryResponse>, S
                     TableValues::Text(_) => PbDType::String,
                     TableValues::U64(_) => PbDType::U64,
                 } as i32,
+                metadata: Default::default(),
             })
             .collect(),
         shape: vec![rows as u64],

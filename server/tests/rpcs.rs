@@ -130,6 +130,7 @@ async fn every_rpc_write_then_query() {
                     })),
                     length: 3,
                     growable: true,
+                    metadata: Default::default(),
                 },
                 Dimension {
                     name: "time".into(),
@@ -139,12 +140,14 @@ async fn every_rpc_write_then_query() {
                     })),
                     length: 0,
                     growable: true,
+                    metadata: Default::default(),
                 },
             ],
             attributes: vec![Attribute {
                 name: "value".into(),
                 dtype: DType::F32 as i32,
                 fill: None,
+                metadata: Default::default(),
             }],
             layouts: vec![Layout {
                 name: "primary".into(),
@@ -152,6 +155,7 @@ async fn every_rpc_write_then_query() {
                 zstd_level: 3,
                 shuffle: true,
             }],
+            metadata: Default::default(),
         }
     );
     // The same statement through Query runs the same code: the array exists now.

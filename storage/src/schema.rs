@@ -4,6 +4,7 @@ use crate::codec::CodecChain;
 use crate::coord::{Coordinate, LabelRef};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Result, StorageError};
+use crate::metadata::Metadata;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -170,6 +171,9 @@ pub struct ArraySchema {
     pub dims: Vec<Dimension>,
     pub attrs: Vec<Attribute>,
     pub layouts: Vec<Layout>,
+    /// Descriptive metadata (CF attributes) of the array, its dimensions and attributes.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 impl ArraySchema {
@@ -293,6 +297,7 @@ impl ArraySchema {
             }
             a.id = k as u16;
         }
+        self.metadata.validate(&self.name, &names)?;
         let mut lnames = HashSet::new();
         for (k, l) in self.layouts.iter_mut().enumerate() {
             check_layout(l, self.dims.len(), &mut lnames)?;

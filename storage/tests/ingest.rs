@@ -40,6 +40,7 @@ fn schema() -> ArraySchema {
             Layout::new("tiles", vec![4, 3], CodecChain::shuffle_zstd(8, 3)),
             Layout::new("rows", vec![1, 9], CodecChain::zstd(1)),
         ],
+        metadata: Default::default(),
     }
 }
 

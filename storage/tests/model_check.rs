@@ -93,6 +93,7 @@ proptest! {
             layouts: c.layouts.iter().enumerate()
                 .map(|(k, cs)| Layout::new(&format!("l{k}"), cs.clone(), CodecChain::shuffle_zstd(2, 1)))
                 .collect(),
+            metadata: Default::default(),
         }).unwrap();
         let dims: Vec<usize> = c.shape.iter().map(|&n| n as usize).collect();
         let mut versions = vec![ArrayD::<i16>::from_elem(IxDyn(&dims), -1)];

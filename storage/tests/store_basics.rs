@@ -106,6 +106,7 @@ fn every_dtype_roundtrips_with_its_fill() {
                     vec![2],
                     CodecChain::shuffle_zstd(dt.size(), 1),
                 )],
+                metadata: Default::default(),
             })
             .unwrap();
         let vals: Vec<Scalar> = [0i64, 1, 0].iter().map(|&v| Scalar::I64(v)).collect();
@@ -227,6 +228,7 @@ fn growable_dims_and_label_appends() {
                 vec![1, 96],
                 CodecChain::shuffle_zstd(4, 3),
             )],
+            metadata: Default::default(),
         })
         .unwrap();
     let err = store

@@ -39,6 +39,7 @@ fn power(store: &Store) {
                 vec![2, 8],
                 CodecChain::shuffle_zstd(4, 3),
             )],
+            metadata: Default::default(),
         })
         .unwrap();
 }

@@ -51,6 +51,8 @@ def write(path, hours, fmt="NETCDF4", seconds=False):
         t.units = "hours since 1900-01-01 00:00:00.0"
         t[:] = [HOURS_1900 + h for h in hours]
     t.calendar = "gregorian"
+    t.long_name = "time"
+    ds.Conventions = "CF-1.7"
     la = ds.createVariable("latitude", "f8", ("latitude",))
     la[:] = LAT
     la.units = "degrees_north"
@@ -62,6 +64,7 @@ def write(path, hours, fmt="NETCDF4", seconds=False):
     t2m.add_offset = 285.0
     t2m.units = "K"
     t2m.long_name = "2 metre temperature"
+    t2m.standard_name = "air_temperature"
     u10 = ds.createVariable("u10", "f4", ("valid_time", "latitude", "longitude"))
     u10.missing_value = np.float32(-9999.0)
     u10.set_auto_maskandscale(False)

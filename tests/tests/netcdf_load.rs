@@ -138,6 +138,28 @@ fn netcdf_files_load_as_xarray_reads_them() {
         "{desc}"
     );
     assert_eq!(meta["shape"], serde_json::json!([96, 10, 12]));
+    // The files' text attributes became the array's metadata (under the renamed
+    // dimension's name); the time encoding (units, calendar) and packing did not.
+    let described = arrayq_ok(&addr, &["-c", "DESCRIBE cube", "--format", "csv"]);
+    for row in [
+        "metadata,cube,Conventions,CF-1.7",
+        "metadata,time,long_name,time",
+        "metadata,latitude,units,degrees_north",
+        "metadata,longitude,units,degrees_east",
+        "metadata,t2m,long_name,2 metre temperature",
+        "metadata,t2m,standard_name,air_temperature",
+        "metadata,t2m,units,K",
+    ] {
+        // Each CSV line starts with the row number.
+        let found = described
+            .lines()
+            .any(|l| l.split_once(',').is_some_and(|(_, rest)| rest == row));
+        assert!(found, "{row}:\n{described}");
+    }
+    assert!(
+        !described.contains("since") && !described.contains("gregorian"),
+        "{described}"
+    );
     let t2m = query_npy(&addr, "SELECT t2m FROM cube", dir.path(), "t2m.npy");
     assert_eq!(t2m.shape, [96, 10, 12]);
     let want = read_npy_f64(nc.join("expected_t2m.npy")).unwrap();

@@ -70,6 +70,10 @@ class QueryResult:
     stored_blocks: int = 0
     bytes_received: int = 0
     attrs: Dict[str, object] = field(default_factory=dict)
+    #: The array's descriptions (CF attributes: units, long_name, ...) of the
+    #: dimensions and columns the result shows unchanged, by name.
+    dim_metadata: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    column_metadata: Dict[str, Dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_assembler(cls, sql: str, a: Assembler) -> "QueryResult":
@@ -82,6 +86,7 @@ class QueryResult:
             for d, n, rest in zip(h.dimensions, h.shape, a.coordinate_rest)
         }
         columns = {}
+        column_metadata = {}
         for c, values in zip(h.columns, a.columns):
             name = c.name
             k = 1
@@ -89,6 +94,8 @@ class QueryResult:
                 k += 1
                 name = f"{c.name}_{k}"
             columns[name] = values.reshape(shape)
+            if c.metadata:
+                column_metadata[name] = dict(c.metadata)
         return cls(
             sql=sql,
             dims=dims,
@@ -100,13 +107,18 @@ class QueryResult:
             stats=a.stats,
             stored_blocks=a.stored_blocks,
             bytes_received=a.bytes_received,
+            dim_metadata={d.name: dict(d.metadata) for d in h.dimensions if d.metadata},
+            column_metadata=column_metadata,
         )
 
     def to_xarray(self) -> XarrayObject:
         """A DataArray for a single column, else a Dataset (one variable per column).
 
-        Coordinates are the result's; attrs hold the statement (``arrayq_query``), the
-        array version and layout read, and the server's notes if any.
+        Coordinates are the result's, with the array's descriptions of their
+        dimensions as attrs; a variable's attrs hold its attribute's descriptions
+        (units, long_name, ...) when it is a plain attribute reference, and the
+        statement (``arrayq_query``), the array version and layout read, and the
+        server's notes if any.
         """
         import xarray as xr
 
@@ -116,12 +128,13 @@ class QueryResult:
         if self.notes:
             attrs["arrayq_notes"] = "\n".join(self.notes)
         attrs.update(self.attrs)
-        coords = {d: (d, self.coords[d]) for d in self.dims}
+        coords = {d: (d, self.coords[d], self.dim_metadata.get(d, {})) for d in self.dims}
         if len(self.columns) == 1:
             ((name, values),) = self.columns.items()
-            return xr.DataArray(values, dims=self.dims, coords=coords, name=name, attrs=attrs)
+            described = {**self.column_metadata.get(name, {}), **attrs}
+            return xr.DataArray(values, dims=self.dims, coords=coords, name=name, attrs=described)
         data_vars = {}
         for name, values in self.columns.items():
             var_name = name if name not in coords else f"{name}_value"
-            data_vars[var_name] = (self.dims, values)
+            data_vars[var_name] = (self.dims, values, self.column_metadata.get(name, {}))
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)

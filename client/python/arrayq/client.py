@@ -442,6 +442,8 @@ class Client:
                     step=(steps or {}).get(d),
                 )
             )
+            if d in ds.coords:
+                pdims[-1].metadata.update(_schema.text_metadata(ds.coords[d].attrs))
         attrs = [
             _schema.attribute_for(v, ds[v].dtype, ds[v].attrs, ds[v].encoding) for v in variables
         ]
@@ -451,7 +453,13 @@ class Client:
             if len(shape) != len(dims):
                 raise ValueError(f"chunks has {len(shape)} extents for {len(dims)} dimensions")
             layouts.append(pb.Layout(name="primary", chunk_shape=shape, zstd_level=3, shuffle=True))
-        schema = pb.ArraySchema(name=name, dimensions=pdims, attributes=attrs, layouts=layouts)
+        schema = pb.ArraySchema(
+            name=name,
+            dimensions=pdims,
+            attributes=attrs,
+            layouts=layouts,
+            metadata=_schema.text_metadata(ds.attrs),
+        )
         self._call(self._create, pb.CreateArrayRequest(schema=schema), timeout)
 
     def _write_into(self, info: ArrayInfo, ds, variables, expect_version, timeout) -> WriteResult:

@@ -225,7 +225,7 @@ def open_array(
         info = _describe_at(client, info, int(version))
     wanted = _schema.normalize_names(attributes)
     attrs = info.attributes if wanted is None else tuple(info.attribute(a) for a in wanted)
-    coords = {d.name: (d.name, d.coords()) for d in info.dims}
+    coords = {d.name: (d.name, d.coords(), dict(d.metadata)) for d in info.dims}
     dims = info.dim_names
     variables = {}
     for attr in attrs:
@@ -241,13 +241,13 @@ def open_array(
             fancy=False,
             meta=np.empty((0,) * len(dims), dtype=attr.dtype),
         )
-        var_attrs: Dict[str, Any] = {"arrayq_array": info.name, "arrayq_version": int(version)}
+        var_attrs: Dict[str, Any] = {**attr.metadata, "arrayq_array": info.name, "arrayq_version": int(version)}
         if attr.fill is not None:
             var_attrs["_FillValue"] = attr.fill
         variables[attr.name] = xr.Variable(
             dims, data, attrs=var_attrs, encoding={"preferred_chunks": dict(zip(dims, storage_chunks(info, layout)))}
         )
-    ds_attrs = {"arrayq_array": info.name, "arrayq_version": int(version), "arrayq_source": addr}
+    ds_attrs = {**info.metadata, "arrayq_array": info.name, "arrayq_version": int(version), "arrayq_source": addr}
     if len(variables) == 1 and (wanted is None or len(wanted) == 1):
         ((var_name, var),) = variables.items()
         out = xr.DataArray(var, coords=coords, name=var_name, attrs=dict(var.attrs))

@@ -65,6 +65,8 @@ class Dimension:
     start: float = 0
     step: float = 1
     labels: Optional[Tuple[Any, ...]] = None
+    #: Descriptions (CF attributes such as units, long_name).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def coords(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
         """Coordinates of indices ``start..stop`` (times as ``datetime64[ns]``)."""
@@ -84,15 +86,16 @@ class Dimension:
     @classmethod
     def from_proto(cls, d: "pb.Dimension") -> "Dimension":
         kind = d.WhichOneof("coordinate")
+        meta = dict(d.metadata)
         if kind == "time":
-            return cls(d.name, "time", int(d.length), d.growable, int(d.time.start_unix_ns), int(d.time.step_ns))
+            return cls(d.name, "time", int(d.length), d.growable, int(d.time.start_unix_ns), int(d.time.step_ns), metadata=meta)
         if kind == "regular":
-            return cls(d.name, "regular", int(d.length), d.growable, float(d.regular.start), float(d.regular.step))
+            return cls(d.name, "regular", int(d.length), d.growable, float(d.regular.start), float(d.regular.step), metadata=meta)
         if kind == "labels":
-            return cls(d.name, "labels", int(d.length), d.growable, labels=tuple(int(x) for x in d.labels.labels))
+            return cls(d.name, "labels", int(d.length), d.growable, labels=tuple(int(x) for x in d.labels.labels), metadata=meta)
         if kind == "text_labels":
-            return cls(d.name, "text_labels", int(d.length), d.growable, labels=tuple(d.text_labels.labels))
-        return cls(d.name, "index", int(d.length), d.growable)
+            return cls(d.name, "text_labels", int(d.length), d.growable, labels=tuple(d.text_labels.labels), metadata=meta)
+        return cls(d.name, "index", int(d.length), d.growable, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,14 @@ class Attribute:
     name: str
     dtype: np.dtype
     fill: Any = None
+    #: Descriptions (CF attributes such as units, long_name, standard_name).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_proto(cls, a: "pb.Attribute") -> "Attribute":
         which = a.WhichOneof("fill")
         fill = getattr(a, which) if which else None
-        return cls(a.name, numpy_dtype_of(a.dtype), fill)
+        return cls(a.name, numpy_dtype_of(a.dtype), fill, dict(a.metadata))
 
     @property
     def fill_value(self) -> Any:
@@ -162,6 +167,8 @@ class ArrayInfo:
     head_version: int
     commits: Tuple[Commit, ...] = ()
     marks: Mapping[str, str] = field(default_factory=dict)
+    #: The array's own descriptions (global attributes such as title).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def dim_names(self) -> Tuple[str, ...]:
@@ -222,6 +229,7 @@ class ArrayInfo:
                 for c in r.commits
             ),
             marks=dict(r.marks),
+            metadata=dict(s.metadata),
         )
 
 
@@ -337,9 +345,16 @@ def dimension_from_coords(
     raise TypeError(f"dimension {name!r}: unsupported coordinate dtype {values.dtype}")
 
 
+def text_metadata(attrs: Mapping[str, Any]) -> Dict[str, str]:
+    """The descriptions arrayq keeps of an xarray object's attrs: text values only
+    (units, long_name, standard_name, ...), hidden ``_...`` keys left out."""
+    return {str(k): v for k, v in attrs.items() if isinstance(v, str) and not str(k).startswith("_")}
+
+
 def attribute_for(name: str, dtype: np.dtype, attrs: Mapping[str, Any], encoding: Mapping[str, Any]) -> "pb.Attribute":
-    """A wire attribute for a variable, its fill from ``_FillValue`` if any."""
-    a = pb.Attribute(name=name, dtype=cast(Any, wire_dtype(dtype)))
+    """A wire attribute for a variable, its fill from ``_FillValue`` if any and its
+    text attrs as metadata."""
+    a = pb.Attribute(name=name, dtype=cast(Any, wire_dtype(dtype)), metadata=text_metadata(attrs))
     fill = encoding.get("_FillValue", attrs.get("_FillValue"))
     if fill is not None:
         dt = np.dtype(dtype)

@@ -8,7 +8,7 @@ code written for ``xr.open_dataset(store, engine="zarr", chunks={})`` runs uncha
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
 import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
@@ -89,17 +89,17 @@ class ArrayQBackendEntrypoint(BackendEntrypoint):
                 continue
             reader = RegionReader(conn, info.name, attr.name, info.dims, attr.dtype, int(version), stored_chunks)
             data = indexing.LazilyIndexedArray(ArrayQBackendArray(reader))
-            var_attrs = {}
+            var_attrs: Dict[str, Any] = dict(attr.metadata)
             if attr.fill is not None:
                 var_attrs["_FillValue"] = attr.fill
             variables[attr.name] = xr.Variable(
                 dims, data, attrs=var_attrs, encoding={"preferred_chunks": preferred, "dtype": attr.dtype}
             )
-        coords = {d.name: (d.name, d.coords()) for d in info.dims if d.name not in drop}
+        coords = {d.name: (d.name, d.coords(), dict(d.metadata)) for d in info.dims if d.name not in drop}
         ds = xr.Dataset(
             variables,
             coords=coords,
-            attrs={"arrayq_array": info.name, "arrayq_version": int(version), "arrayq_source": addr},
+            attrs={**info.metadata, "arrayq_array": info.name, "arrayq_version": int(version), "arrayq_source": addr},
         )
         return ds
 

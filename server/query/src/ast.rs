@@ -2,7 +2,7 @@
 //! or from tokens directly (array DDL).
 
 use crate::error::Span;
-use arrayq_storage::DType;
+use arrayq_storage::{DType, MetadataMap};
 
 /// One statement of the language.
 #[derive(Clone, Debug, PartialEq)]
@@ -291,6 +291,8 @@ pub struct CreateArray {
     pub if_not_exists: bool,
     pub dims: Vec<DimDef>,
     pub attrs: Vec<AttrDef>,
+    /// `METADATA (key = 'value', ...)` after the item list: the array's own.
+    pub metadata: MetadataMap,
     pub options: Vec<Opt>,
 }
 
@@ -302,6 +304,7 @@ pub struct DimDef {
     pub kind: DimKind,
     pub length: Option<u64>,
     pub growable: bool,
+    pub metadata: MetadataMap,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -325,6 +328,7 @@ pub struct AttrDef {
     pub name: String,
     pub dtype: DType,
     pub fill: Option<f64>,
+    pub metadata: MetadataMap,
 }
 
 /// One `key = value` of `WITH (...)`, with where its key and value are written.

@@ -28,7 +28,7 @@ pub use engine::Engine;
 pub use error::{Detail, QueryError, Span};
 pub use parser::ArrayqDialect;
 
-use arrayq_storage::{Buffer, DType, LayoutCost};
+use arrayq_storage::{Buffer, DType, LayoutCost, MetadataMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +64,8 @@ pub struct QueryContext {
 }
 
 /// What executing one statement produced.
+// One value per statement, moved a few times: boxing the stream would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Execution {
     /// A query result, streamed in blocks.
     Rows(ResultStream),
@@ -111,7 +113,32 @@ pub struct ResultHeader {
     pub notes: Vec<String>,
     pub layout: String,
     pub version: u64,
+    /// Descriptions (CF attributes) of the dimensions and columns, where the
+    /// array has them for what the result shows unchanged.
+    pub metadata: ResultMetadata,
 }
+
+/// Per result dimension and per column, the metadata of the array dimension or
+/// attribute it shows (empty maps, or shorter lists, where there is none).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultMetadata {
+    pub dims: Vec<MetadataMap>,
+    pub columns: Vec<MetadataMap>,
+}
+
+impl ResultMetadata {
+    /// The metadata of result dimension `d` (empty when none).
+    pub fn dim(&self, d: usize) -> &MetadataMap {
+        self.dims.get(d).unwrap_or(&EMPTY_METADATA)
+    }
+
+    /// The metadata of result column `c` (empty when none).
+    pub fn column(&self, c: usize) -> &MetadataMap {
+        self.columns.get(c).unwrap_or(&EMPTY_METADATA)
+    }
+}
+
+static EMPTY_METADATA: MetadataMap = MetadataMap::new();
 
 impl ResultHeader {
     /// Number of elements of each column.

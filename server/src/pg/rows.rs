@@ -231,6 +231,7 @@ mod tests {
             notes: vec![],
             layout: String::new(),
             version: 1,
+            metadata: Default::default(),
         };
         let v: Vec<u8> = (0..6).flat_map(|k| (k as f32).to_le_bytes()).collect();
         let r = QueryResult {

@@ -104,6 +104,7 @@ pub fn cube_schema(name: &str, n_lat: u64, n_lon: u64) -> ArraySchema {
                 })),
                 length: 0,
                 growable: true,
+                metadata: Default::default(),
             },
             Dimension {
                 name: "lat".into(),
@@ -113,6 +114,7 @@ pub fn cube_schema(name: &str, n_lat: u64, n_lon: u64) -> ArraySchema {
                 })),
                 length: n_lat,
                 growable: false,
+                metadata: Default::default(),
             },
             Dimension {
                 name: "lon".into(),
@@ -122,12 +124,14 @@ pub fn cube_schema(name: &str, n_lat: u64, n_lon: u64) -> ArraySchema {
                 })),
                 length: n_lon,
                 growable: false,
+                metadata: Default::default(),
             },
         ],
         attributes: vec![Attribute {
             name: "t2m".into(),
             dtype: DType::F32 as i32,
             fill: None,
+            metadata: Default::default(),
         }],
         layouts: vec![Layout {
             name: "maps".into(),
@@ -135,6 +139,7 @@ pub fn cube_schema(name: &str, n_lat: u64, n_lon: u64) -> ArraySchema {
             zstd_level: 1,
             shuffle: true,
         }],
+        metadata: Default::default(),
     }
 }
 

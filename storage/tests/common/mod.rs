@@ -25,6 +25,7 @@ pub fn grid_schema(name: &str, shape: [u64; 2], layouts: &[(&str, [u64; 2])]) ->
             .iter()
             .map(|(n, c)| Layout::new(n, c.to_vec(), CodecChain::shuffle_zstd(4, 3)))
             .collect(),
+        metadata: Default::default(),
     }
 }
 

@@ -85,6 +85,7 @@ pub fn era5_schema(
                 Layout::new(n, shape.to_vec(), CodecChain::shuffle_zstd(4, zstd_level))
             })
             .collect(),
+        metadata: Default::default(),
     }
 }
 
@@ -303,6 +304,7 @@ pub fn power_schema(name: &str, scale: Scale) -> ArraySchema {
             POWER_CHUNK.to_vec(),
             CodecChain::shuffle_zstd(4, 3),
         )],
+        metadata: Default::default(),
     }
 }
 

@@ -262,12 +262,14 @@ mod tests {
                 .map(|(name, coords)| Dim {
                     name: name.into(),
                     coords,
+                    metadata: Default::default(),
                 })
                 .collect(),
             shape,
             columns: vec![Column {
                 name: "t2m".into(),
                 values: ColumnValues::Numeric(values),
+                metadata: Default::default(),
             }],
             scalar: false,
             notes: vec![],

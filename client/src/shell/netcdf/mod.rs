@@ -8,6 +8,7 @@
 //! being read ends the call before it completes, so nothing is committed.
 
 mod cf;
+mod metadata;
 mod scan;
 
 use arrayq_client::client::write_header;
@@ -198,22 +199,31 @@ fn quote(name: &str) -> String {
 
 /// `CREATE ARRAY` for the files: time (growable), the grid, one REAL per variable.
 fn create_sql(job: &NetcdfLoad, plan: &scan::LoadPlan, rename: &impl Fn(&str) -> String) -> String {
+    let described = |name: &str| {
+        metadata::sql_clause(plan.metadata.items.get(name).unwrap_or(&Default::default()))
+    };
     let mut items = vec![format!(
-        "{} TIMESTAMP START '{}' STEP '{} ms' GROWABLE",
+        "{} TIMESTAMP START '{}' STEP '{} ms' GROWABLE{}",
         quote(&rename(&plan.time_dim)),
         format_unix_ns(plan.time_start_ns),
-        plan.time_step_ns / 1_000_000
+        plan.time_step_ns / 1_000_000,
+        described(&plan.time_dim)
     )];
     for d in &plan.space {
         items.push(format!(
-            "{} DOUBLE START {:?} STEP {:?} LENGTH {}",
+            "{} DOUBLE START {:?} STEP {:?} LENGTH {}{}",
             quote(&rename(&d.name)),
             d.start,
             d.step,
-            d.len
+            d.len,
+            described(&d.name)
         ));
     }
-    items.extend(plan.vars.iter().map(|v| format!("{} REAL", quote(v))));
+    items.extend(
+        plan.vars
+            .iter()
+            .map(|v| format!("{} REAL{}", quote(v), described(v))),
+    );
     let mut with = Vec::new();
     if let Some(c) = &job.chunks {
         let c: Vec<String> = c.iter().map(|x| x.to_string()).collect();
@@ -228,9 +238,10 @@ fn create_sql(job: &NetcdfLoad, plan: &scan::LoadPlan, rename: &impl Fn(&str) ->
         format!(" WITH ({})", with.join(", "))
     };
     format!(
-        "CREATE ARRAY {} ({}){with}",
+        "CREATE ARRAY {} ({}){}{with}",
         quote(&job.array),
-        items.join(", ")
+        items.join(", "),
+        metadata::sql_clause(&plan.metadata.global)
     )
 }
 

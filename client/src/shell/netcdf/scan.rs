@@ -4,6 +4,7 @@
 //! into one regular axis (gaps and overlaps name the files).
 
 use super::cf::{text, TimeUnits};
+use super::metadata::{self, FileMetadata};
 use netcdf::Variable;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,8 @@ pub struct LoadPlan {
     pub space: Vec<SpaceDim>,
     pub vars: Vec<String>,
     pub files: Vec<FileSlot>,
+    /// The descriptions of the first file in time order.
+    pub metadata: FileMetadata,
 }
 
 impl LoadPlan {
@@ -56,6 +59,7 @@ struct FileScan {
     times: Vec<i64>,
     space: Vec<SpaceDim>,
     vars: Vec<String>,
+    metadata: FileMetadata,
 }
 
 fn err(path: &Path, msg: impl std::fmt::Display) -> String {
@@ -156,6 +160,7 @@ pub fn scan(files: &[PathBuf], opts: &ScanOptions) -> Result<LoadPlan, String> {
         space,
         vars,
         files: slots,
+        metadata: scans[0].metadata.clone(),
     })
 }
 
@@ -262,12 +267,14 @@ fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, String> {
             len,
         });
     }
+    let metadata = metadata::of_file(&file, &time_dim, &main[1..], &vars);
     Ok(FileScan {
         path: path.to_path_buf(),
         time_dim,
         times,
         space,
         vars,
+        metadata,
     })
 }
 

@@ -4,7 +4,9 @@ use super::options::{check_opts, codec_from, opt, opt_str, KNOWN_OPTS};
 use crate::ast::*;
 use crate::error::QueryError;
 use crate::Execution;
-use arrayq_storage::{ArraySchema, Attribute, Coordinate, Dimension, Layout, Scalar, Store};
+use arrayq_storage::{
+    ArraySchema, Attribute, Coordinate, Dimension, Layout, Metadata, Scalar, Store,
+};
 
 pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, QueryError> {
     check_opts(&c.options, &KNOWN_OPTS)?;
@@ -114,6 +116,7 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         dims,
         attrs,
         layouts: vec![Layout::new(&lname, chunks, codec_from(&c.options, esize)?)],
+        metadata: metadata_of(c),
     };
     let info = store
         .create_array(schema)
@@ -123,4 +126,19 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         array: Some(c.name.clone()),
         version: Some(info.version),
     })
+}
+
+/// The schema metadata of the statement's `METADATA (...)` clauses.
+fn metadata_of(c: &CreateArray) -> Metadata {
+    let mut m = Metadata {
+        array: c.metadata.clone(),
+        ..Metadata::default()
+    };
+    for (name, map) in c.dims.iter().map(|d| (&d.name, &d.metadata)) {
+        m.set(name, map.clone());
+    }
+    for (name, map) in c.attrs.iter().map(|a| (&a.name, &a.metadata)) {
+        m.set(name, map.clone());
+    }
+    m
 }

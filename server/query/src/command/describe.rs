@@ -1,5 +1,5 @@
-//! `DESCRIBE name`: dimensions, attributes, layouts (with what they store) and the
-//! version.
+//! `DESCRIBE name`: dimensions, attributes, their metadata (CF attributes), layouts
+//! (with what they store) and the version.
 
 use super::options::codec_text;
 use super::unknown_array;
@@ -81,6 +81,29 @@ pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryErro
             a.dtype.to_string(),
             format!("fill {ft}"),
         ]);
+    }
+    // One row per description: of the array itself, then of each dimension and
+    // attribute in schema order.
+    let owners = std::iter::once((sc.name.as_str(), &sc.metadata.array))
+        .chain(
+            sc.dims
+                .iter()
+                .map(|d| (d.name.as_str(), sc.metadata.of(&d.name))),
+        )
+        .chain(
+            sc.attrs
+                .iter()
+                .map(|a| (a.name.as_str(), sc.metadata.of(&a.name))),
+        );
+    for (owner, map) in owners {
+        for (key, value) in map {
+            rows.push(vec![
+                "metadata".into(),
+                owner.into(),
+                key.clone(),
+                value.clone(),
+            ]);
+        }
     }
     for (k, l) in sc.layouts.iter().enumerate() {
         let st = &snap.meta().stats[k];

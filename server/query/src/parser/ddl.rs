@@ -5,6 +5,7 @@ use super::{dtype_of, err_at, span_of, Cursor};
 use crate::ast::*;
 use crate::error::{QueryError, Span};
 use crate::timeutil::{parse_duration, parse_instant};
+use arrayq_storage::MetadataMap;
 use sqlparser::tokenizer::Token;
 
 pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
@@ -31,6 +32,7 @@ pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
         c.expect(&Token::RParen)?;
         break;
     }
+    let metadata = parse_metadata(c)?;
     let options = parse_with(c)?;
     c.expect_end()?;
     Ok(Statement::CreateArray(CreateArray {
@@ -38,6 +40,7 @@ pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
         if_not_exists,
         dims,
         attrs,
+        metadata,
         options,
     }))
 }
@@ -78,7 +81,13 @@ fn parse_item(
                 c.number("the fill value")?
             });
         }
-        attrs.push(AttrDef { name, dtype, fill });
+        let metadata = parse_metadata(c)?;
+        attrs.push(AttrDef {
+            name,
+            dtype,
+            fill,
+            metadata,
+        });
         return Ok(());
     }
     // `TEXT LABELS (...)`: text labels; other type names before LABELS are numeric.
@@ -166,6 +175,7 @@ fn parse_item(
             break;
         }
     }
+    let metadata = parse_metadata(c)?;
     let here = c.cur();
     let kind = if let Some(l) = labels {
         l
@@ -192,8 +202,40 @@ fn parse_item(
         kind,
         length,
         growable,
+        metadata,
     });
     Ok(())
+}
+
+/// `METADATA (key = 'value', ...)` if it comes next (keys are names or quoted
+/// texts, values texts); an empty map otherwise. A repeated key is an error at it.
+fn parse_metadata(c: &mut Cursor) -> Result<MetadataMap, QueryError> {
+    let mut map = MetadataMap::new();
+    if !c.peek_kw("METADATA") {
+        return Ok(map);
+    }
+    c.next();
+    c.expect(&Token::LParen)?;
+    loop {
+        let key_tok = c.cur();
+        let key = match &key_tok.token {
+            Token::SingleQuotedString(_) => c.string("a metadata key")?,
+            _ => c.ident("a metadata key (a name or 'quoted text')")?,
+        };
+        c.expect(&Token::Eq)?;
+        let value = c.string("a metadata value ('quoted text')")?;
+        if map.insert(key.clone(), value).is_some() {
+            let at = key_tok.span.start;
+            let text = super::token_text(&key_tok.token);
+            let msg = format!("metadata key '{key}' is repeated");
+            return Err(QueryError::parse_at(msg, at.line, at.column, Some(text)));
+        }
+        if !c.eat(&Token::Comma) {
+            break;
+        }
+    }
+    c.expect(&Token::RParen)?;
+    Ok(map)
 }
 
 /// Type names that make a label dimension's labels text.

@@ -21,8 +21,8 @@ use crate::logical::{
     AggregateNode, DimSel, FilterNode, LogicalPlan, OutputColumn, ProjectionNode, QueryPlan,
     RegridNode, ScanNode,
 };
-use crate::{CoordValues, ResultHeader};
-use arrayq_storage::{ArraySchema, Snapshot};
+use crate::{CoordValues, ResultHeader, ResultMetadata};
+use arrayq_storage::{ArraySchema, MetadataMap, Snapshot};
 use binder::{Binder, Mode};
 use group_keys::{coord_values, group_keys, is_group_key};
 use hyperslab::select_dim;
@@ -190,6 +190,7 @@ pub fn plan_select(
         None => forced_layout(&schema, sel.layout.as_ref())?,
     };
     let scalar = header_dims.is_empty();
+    let metadata = result_metadata(&schema, &header_dims, &items, &columns);
     let header = ResultHeader {
         dims: header_dims.iter().map(|h| h.0.clone()).collect(),
         coords: header_dims.into_iter().map(|h| h.1).collect(),
@@ -199,6 +200,7 @@ pub fn plan_select(
         notes,
         layout: String::new(),
         version: snap.version(),
+        metadata,
     };
     if let Some(r) = regrid.as_mut() {
         r.source.attrs = binder.attrs.clone();
@@ -226,6 +228,44 @@ pub fn plan_select(
         }),
     };
     Ok(QueryPlan { root, header })
+}
+
+/// The array's descriptions of what the result shows unchanged: dimensions of the
+/// array (by name) and columns that are a plain attribute reference (renamed or
+/// not); computed columns get none, as their units may differ.
+fn result_metadata(
+    schema: &ArraySchema,
+    header_dims: &[(String, CoordValues, usize)],
+    items: &[(Expr, Option<String>)],
+    columns: &[OutputColumn],
+) -> ResultMetadata {
+    let is_dim = |name: &str| schema.dims.iter().any(|d| d.name == name);
+    let dims = header_dims
+        .iter()
+        .map(|(name, _, _)| match is_dim(name) {
+            true => schema.metadata.of(name).clone(),
+            false => MetadataMap::new(),
+        })
+        .collect();
+    let columns = columns
+        .iter()
+        .map(|c| {
+            let source = items.iter().find_map(|(e, alias)| {
+                let name = alias.clone().unwrap_or_else(|| e.to_string());
+                match &e.kind {
+                    ExprKind::Ident(attr) if name == c.name => Some(attr),
+                    _ => None,
+                }
+            });
+            match source {
+                Some(attr) if schema.attrs.iter().any(|a| &a.name == attr) => {
+                    schema.metadata.of(attr).clone()
+                }
+                _ => MetadataMap::new(),
+            }
+        })
+        .collect();
+    ResultMetadata { dims, columns }
 }
 
 /// What binding an aggregate query produced.

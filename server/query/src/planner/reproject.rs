@@ -9,7 +9,8 @@ use arrayq_regrid::{
     SourceGrid, TargetGrid, Transformer,
 };
 use arrayq_storage::{
-    ArraySchema, AsOf, Attribute, CodecChain, Coordinate, DType, Dimension, Layout, Snapshot, Store,
+    ArraySchema, AsOf, Attribute, CodecChain, Coordinate, DType, Dimension, Layout, Metadata,
+    Snapshot, Store,
 };
 
 /// The source CRS when the query names none.
@@ -229,10 +230,28 @@ fn target_schema(
     let mut chunk: Vec<u64> = carried.iter().map(|_| 1).collect();
     chunk.extend([t.ny as u64, t.nx as u64]);
     let layout = Layout::new("regrid", chunk, CodecChain::raw());
+    // Carried dimensions and the attributes keep their descriptions; y and x are
+    // CF projection coordinates in metres.
+    let mut metadata = Metadata::default();
+    for name in dims
+        .iter()
+        .map(|d| &d.name)
+        .chain(src.attrs.iter().map(|a| &a.name))
+    {
+        metadata.set(name, src.metadata.of(name).clone());
+    }
+    for axis in ["y", "x"] {
+        let map = [
+            ("standard_name", format!("projection_{axis}_coordinate")),
+            ("units", "m".to_string()),
+        ];
+        metadata.set(axis, map.map(|(k, v)| (k.to_string(), v)).into());
+    }
     Ok(ArraySchema {
         name: format!("reproject({})", src.name),
         dims,
         attrs,
         layouts: vec![layout],
+        metadata,
     })
 }

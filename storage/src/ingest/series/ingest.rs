@@ -281,6 +281,7 @@ impl SeriesIngest {
                 Some(Scalar::F64(f64::NAN)),
             )],
             layouts: vec![layout],
+            metadata: Default::default(),
         };
         match self.store.create_array(schema) {
             Ok(_) => {}
