@@ -148,6 +148,7 @@ impl ResultDimension {
         ResultDimension {
             name: name.into(),
             coordinates: Some(coordinates),
+            metadata: Default::default(),
         }
     }
 

@@ -83,6 +83,7 @@ pub fn header_to_pb(h: &arrayq_query::ResultHeader) -> pb::ResultHeader {
             .columns
             .iter()
             .map(|(name, d)| pb::ResultColumn {
+                metadata: Default::default(),
                 name: name.clone(),
                 dtype: pb::DType::from(*d) as i32,
             })

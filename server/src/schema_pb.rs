@@ -193,11 +193,13 @@ fn fill_scalar(attr: &str, dtype: DType, f: &Fill) -> Result<Scalar, Status> {
 /// The protobuf schema of a stored schema (`omit_labels` leaves label lists empty).
 pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
     pb::ArraySchema {
+        metadata: Default::default(),
         name: s.name.clone(),
         dimensions: s
             .dims
             .iter()
             .map(|d| pb::Dimension {
+                metadata: Default::default(),
                 name: d.name.clone(),
                 coordinate: Some(match &d.coord {
                     Coordinate::Regular { start, step } => {
@@ -237,6 +239,7 @@ pub fn schema_to_pb(s: &ArraySchema, omit_labels: bool) -> pb::ArraySchema {
             .attrs
             .iter()
             .map(|a| pb::Attribute {
+                metadata: Default::default(),
                 name: a.name.clone(),
                 dtype: pb::DType::from(a.dtype) as i32,
                 fill: fill_to_pb(a),

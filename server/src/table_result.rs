@@ -110,6 +110,7 @@ pub fn table_messages(columns: Vec<TableColumn>) -> Result<Vec<QueryResponse>, S
         columns: columns
             .iter()
             .map(|c| ResultColumn {
+                metadata: Default::default(),
                 name: c.name.clone(),
                 dtype: match c.values {
                     TableValues::Text(_) => PbDType::String,
