@@ -3,7 +3,8 @@
 //! time axis of each file, orders the files by time and checks that they join
 //! into one regular axis (gaps and overlaps name the files).
 
-use super::cf::{text, TimeUnits};
+use super::attrs::text;
+use crate::shell::cf::{regular, TimeUnits};
 use netcdf::Variable;
 use std::path::{Path, PathBuf};
 
@@ -269,22 +270,4 @@ fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, String> {
         space,
         vars,
     })
-}
-
-/// `(start, step)` of evenly spaced values (relative tolerance 1e-6 of the step;
-/// the step is the mean, so float32 coordinates keep their intended spacing).
-fn regular(c: &[f64]) -> Option<(f64, f64)> {
-    match c.len() {
-        0 => None,
-        1 => Some((c[0], 1.0)),
-        n => {
-            let step = (c[n - 1] - c[0]) / (n - 1) as f64;
-            let ok = step != 0.0
-                && c.iter().enumerate().all(|(k, &v)| {
-                    (v - (c[0] + k as f64 * step)).abs()
-                        <= 1e-6 * step.abs().max(1e-12) + 1e-9 * v.abs()
-                });
-            ok.then_some((c[0], step))
-        }
-    }
 }
