@@ -44,7 +44,9 @@ pub trait Sink {
 
 fn create_sink(format: ExportFormat, layout: &Layout, out: &Path) -> Result<Box<dyn Sink>, String> {
     match format {
-        ExportFormat::Zarr(version) => Ok(Box::new(zarr_out::ZarrSink::create(layout, out, version)?)),
+        ExportFormat::Zarr(version) => {
+            Ok(Box::new(zarr_out::ZarrSink::create(layout, out, version)?))
+        }
         ExportFormat::Netcdf => Ok(Box::new(netcdf_out::NetcdfSink::create(layout, out)?)),
     }
 }

@@ -40,24 +40,32 @@ impl NetcdfSink {
             let mut attrs = c.attrs.clone();
             match &c.values {
                 CoordValues::F64(v) => {
-                    let mut var = file.add_variable::<f64>(&c.name, &dims).map_err(|e| nc(&what, e))?;
+                    let mut var = file
+                        .add_variable::<f64>(&c.name, &dims)
+                        .map_err(|e| nc(&what, e))?;
                     put_attrs(&mut var, &attrs)?;
                     var.put_values(v, ..).map_err(|e| nc(&what, e))?;
                 }
                 CoordValues::I64(v) => {
-                    let mut var = file.add_variable::<i64>(&c.name, &dims).map_err(|e| nc(&what, e))?;
+                    let mut var = file
+                        .add_variable::<i64>(&c.name, &dims)
+                        .map_err(|e| nc(&what, e))?;
                     put_attrs(&mut var, &attrs)?;
                     var.put_values(v, ..).map_err(|e| nc(&what, e))?;
                 }
                 CoordValues::Time { counts, unit_ns } => {
                     attrs.insert("units".into(), CoordValues::time_units(*unit_ns).into());
                     attrs.insert("calendar".into(), "proleptic_gregorian".into());
-                    let mut var = file.add_variable::<i64>(&c.name, &dims).map_err(|e| nc(&what, e))?;
+                    let mut var = file
+                        .add_variable::<i64>(&c.name, &dims)
+                        .map_err(|e| nc(&what, e))?;
                     put_attrs(&mut var, &attrs)?;
                     var.put_values(counts, ..).map_err(|e| nc(&what, e))?;
                 }
                 CoordValues::Text(v) => {
-                    let mut var = file.add_string_variable(&c.name, &dims).map_err(|e| nc(&what, e))?;
+                    let mut var = file
+                        .add_string_variable(&c.name, &dims)
+                        .map_err(|e| nc(&what, e))?;
                     put_attrs(&mut var, &attrs)?;
                     for (i, s) in v.iter().enumerate() {
                         var.put_string(s, [i]).map_err(|e| nc(&what, e))?;
@@ -94,7 +102,8 @@ impl NetcdfSink {
             .map_err(|e| nc(&what, e))?;
             if v.dtype == DType::Bool {
                 // xarray's own encoding of booleans in NetCDF: int8 marked as bool.
-                var.put_attribute("dtype", "bool").map_err(|e| nc(&what, e))?;
+                var.put_attribute("dtype", "bool")
+                    .map_err(|e| nc(&what, e))?;
             }
             put_attrs(&mut var, &v.attrs)?;
         }

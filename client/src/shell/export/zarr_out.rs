@@ -211,8 +211,8 @@ impl ZarrSink {
                 "dimension_names": dims,
             })
         };
-        let meta: ArrayMetadata = serde_json::from_value(meta)
-            .map_err(|e| format!("'{name}': metadata: {e}"))?;
+        let meta: ArrayMetadata =
+            serde_json::from_value(meta).map_err(|e| format!("'{name}': metadata: {e}"))?;
         let a = Array::new_with_metadata(store.clone(), &format!("/{name}"), meta)
             .map_err(|e| format!("'{name}': {e}"))?;
         a.store_metadata().map_err(|e| format!("'{name}': {e}"))?;
@@ -269,8 +269,11 @@ impl Sink for ZarrSink {
         let a = &self.arrays[var];
         // The result's little-endian bytes are the array's native-endian bytes on
         // the little-endian machines arrayq runs on.
-        a.store_array_subset(&ArraySubset::new_with_ranges(&ranges), ArrayBytes::new_flen(bytes))
-            .map_err(|e| format!("variable '{}': {e}", a.path()))
+        a.store_array_subset(
+            &ArraySubset::new_with_ranges(&ranges),
+            ArrayBytes::new_flen(bytes),
+        )
+        .map_err(|e| format!("variable '{}': {e}", a.path()))
     }
 
     fn finish(self: Box<Self>) -> Result<(), String> {

@@ -92,7 +92,8 @@ pub fn scan(store: &Store, vars: &[String]) -> Result<LoadPlan, String> {
             Some((_, _, c)) => {
                 let v = store::read_f64(c, &[0..c.shape()[0]])
                     .map_err(|e| at(format!("cannot read '{name}': {e}")))?;
-                regular(&v).ok_or_else(|| at(format!("coordinate '{name}' is not evenly spaced")))?
+                regular(&v)
+                    .ok_or_else(|| at(format!("coordinate '{name}' is not evenly spaced")))?
             }
             None => (0.0, 1.0),
         };

@@ -62,7 +62,11 @@ impl Store {
 /// The array's dimension names (empty when it names none).
 pub fn dims(a: &ZarrArray) -> Vec<String> {
     if let Some(names) = a.dimension_names() {
-        if let Some(v) = names.iter().map(|n| n.clone()).collect::<Option<Vec<String>>>() {
+        if let Some(v) = names
+            .iter()
+            .map(|n| n.clone())
+            .collect::<Option<Vec<String>>>()
+        {
             return v;
         }
     }
@@ -85,7 +89,9 @@ fn json_number(v: &serde_json::Value) -> Option<f64> {
             // xarray's v3 encoding of a float _FillValue: base64 of its f64 bytes.
             other => {
                 use base64::Engine;
-                let b = base64::engine::general_purpose::STANDARD.decode(other).ok()?;
+                let b = base64::engine::general_purpose::STANDARD
+                    .decode(other)
+                    .ok()?;
                 Some(f64::from_le_bytes(b.try_into().ok()?))
             }
         },
