@@ -74,8 +74,8 @@ pub fn scan(store: &Store, vars: &[String]) -> Result<LoadPlan, String> {
     })?;
     let cal = store::text(tarr, "calendar");
     let tu = TimeUnits::parse(&units, cal.as_deref()).map_err(at)?;
-    let raw = store::read_f64(tarr, &[0..tarr.shape()[0]])
-        .map_err(|e| at(format!("cannot read '{time_dim}': {e}")))?;
+    let raw =
+        store::read_all_f64(tarr).map_err(|e| at(format!("cannot read '{time_dim}': {e}")))?;
     let times: Vec<i64> = raw.iter().map(|&v| tu.to_ns(v)).collect();
     let step = match times.as_slice() {
         [] => return Err(at(format!("'{time_dim}' is empty"))),
@@ -90,8 +90,8 @@ pub fn scan(store: &Store, vars: &[String]) -> Result<LoadPlan, String> {
     for (name, &len) in main[1..].iter().zip(&shape[1..]) {
         let (start, step) = match coord(name) {
             Some((_, _, c)) => {
-                let v = store::read_f64(c, &[0..c.shape()[0]])
-                    .map_err(|e| at(format!("cannot read '{name}': {e}")))?;
+                let v =
+                    store::read_all_f64(c).map_err(|e| at(format!("cannot read '{name}': {e}")))?;
                 regular(&v)
                     .ok_or_else(|| at(format!("coordinate '{name}' is not evenly spaced")))?
             }

@@ -62,11 +62,7 @@ impl Store {
 /// The array's dimension names (empty when it names none).
 pub fn dims(a: &ZarrArray) -> Vec<String> {
     if let Some(names) = a.dimension_names() {
-        if let Some(v) = names
-            .iter()
-            .map(|n| n.clone())
-            .collect::<Option<Vec<String>>>()
-        {
+        if let Some(v) = names.iter().cloned().collect::<Option<Vec<String>>>() {
             return v;
         }
     }
@@ -122,6 +118,11 @@ pub fn packing(a: &ZarrArray) -> Packing {
         }
     }
     p
+}
+
+/// All values of a one-dimensional (coordinate) array as f64.
+pub fn read_all_f64(a: &ZarrArray) -> Result<Vec<f64>, String> {
+    read_f64(a, &a.subset_all().to_ranges())
 }
 
 /// The values of `region` (one range per dimension) as f64, converted from the
