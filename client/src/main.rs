@@ -6,6 +6,9 @@
 //! arrayq -f script.sql            run a script
 //! arrayq < script.sql             same, from standard input
 //! arrayq load npy FILE --array A --attr X [--start i,j,k]
+//! arrayq load netcdf FILE... --array A [--var a,b] [--rename old=new]
+//! arrayq load zarr STORE --array A [--var a,b] [--rename old=new]
+//! arrayq export zarr|netcdf --query SQL OUT
 //! arrayq demo era5 --scale XS|S|M [--chunks a,b,c] [--name N]
 //! ```
 //!
@@ -124,9 +127,36 @@ enum Cmd {
     /// Load a file or a PostgreSQL query into an array.
     #[command(subcommand)]
     Load(LoadCmd),
+    /// Write a query's result to a file (docs/export.md).
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// Create and load a demo data set.
     #[command(subcommand)]
     Demo(DemoCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCmd {
+    /// A Zarr store (a directory) that xarray.open_zarr reads: each result column a
+    /// variable, each result dimension a coordinate variable.
+    Zarr {
+        /// The query whose result is written.
+        #[arg(long)]
+        query: String,
+        /// The store to create (must not exist).
+        out: PathBuf,
+        /// Zarr format version: 2 or 3.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+        zarr_format: u8,
+    },
+    /// A NetCDF-4 file that xarray.open_dataset reads, laid out as for Zarr.
+    Netcdf {
+        /// The query whose result is written.
+        #[arg(long)]
+        query: String,
+        /// The file to create (must not exist).
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -175,6 +205,29 @@ enum LoadCmd {
         /// read as missing values.
         #[arg(long)]
         allow_gaps: bool,
+    },
+    /// Import a Zarr v2 or v3 store (a directory, as xarray's to_zarr writes it)
+    /// into one array (created when missing), in one commit, decoded as NetCDF
+    /// files are.
+    Zarr {
+        /// The store: a directory holding a Zarr group.
+        store: PathBuf,
+        /// Target array.
+        #[arg(long)]
+        array: String,
+        /// Variables to load, e.g. t2m,u10 (default: every data variable on the
+        /// main dimensions).
+        #[arg(long, value_delimiter = ',')]
+        var: Vec<String>,
+        /// Chunk shape of a created array, e.g. 24,64,64.
+        #[arg(long, value_name = "A,B,C")]
+        chunks: Option<String>,
+        /// Layout name of a created array.
+        #[arg(long)]
+        layout: Option<String>,
+        /// Rename a dimension: --rename valid_time=time (repeatable).
+        #[arg(long, value_name = "OLD=NEW")]
+        rename: Vec<String>,
     },
     /// Stream timeseries rows (label, time, version, value) out of PostgreSQL
     /// with binary COPY into an (asset x time) array, one commit per version
@@ -304,19 +357,10 @@ fn main() -> ExitCode {
             rename,
             allow_gaps,
         })) => {
-            let chunks = match chunks.as_deref().map(shell::load::parse_list).transpose() {
-                Ok(c) => c,
-                Err(e) => return usage_error(format!("--chunks: {e}")),
+            let (chunks, renames) = match parse_grid_flags(chunks, rename) {
+                Ok(x) => x,
+                Err(e) => return usage_error(e),
             };
-            let mut renames = Vec::new();
-            for r in rename {
-                match r.split_once('=') {
-                    Some((a, b)) if !a.is_empty() && !b.is_empty() => {
-                        renames.push((a.to_string(), b.to_string()))
-                    }
-                    _ => return usage_error(format!("--rename {r}: expected OLD=NEW")),
-                }
-            }
             let job = shell::netcdf::NetcdfLoad {
                 files,
                 array,
@@ -329,6 +373,42 @@ fn main() -> ExitCode {
                 renames,
             };
             finish(rt.block_on(shell::netcdf::load_netcdf(&client, &job)))
+        }
+        Some(Cmd::Load(LoadCmd::Zarr {
+            store,
+            array,
+            var,
+            chunks,
+            layout,
+            rename,
+        })) => {
+            let (chunks, renames) = match parse_grid_flags(chunks, rename) {
+                Ok(x) => x,
+                Err(e) => return usage_error(e),
+            };
+            let job = shell::zarr::ZarrLoad {
+                store,
+                array,
+                vars: var,
+                chunks,
+                layout,
+                renames,
+            };
+            finish(rt.block_on(shell::zarr::load_zarr(&client, &job)))
+        }
+        Some(Cmd::Export(cmd)) => {
+            let (query, out, format) = match cmd {
+                ExportCmd::Zarr {
+                    query,
+                    out,
+                    zarr_format,
+                } => (query, out, shell::export::ExportFormat::Zarr(zarr_format)),
+                ExportCmd::Netcdf { query, out } => {
+                    (query, out, shell::export::ExportFormat::Netcdf)
+                }
+            };
+            let job = shell::export::Export { query, out, format };
+            finish(rt.block_on(shell::export::export(&client, &job)))
         }
         Some(Cmd::Load(LoadCmd::Postgres(a))) => {
             let mut source = arrayq_bridge::SourceSpec::new(&a.url, &a.query);
@@ -371,6 +451,27 @@ fn main() -> ExitCode {
         }
         None => run_sql(cli.command, cli.file, &cli.out, client, &rt),
     }
+}
+
+/// `--chunks a,b,c` and `--rename old=new` of the gridded loaders.
+type GridFlags = (Option<Vec<u64>>, Vec<(String, String)>);
+
+fn parse_grid_flags(chunks: Option<String>, rename: Vec<String>) -> Result<GridFlags, String> {
+    let chunks = chunks
+        .as_deref()
+        .map(shell::load::parse_list)
+        .transpose()
+        .map_err(|e| format!("--chunks: {e}"))?;
+    let mut renames = Vec::new();
+    for r in rename {
+        match r.split_once('=') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                renames.push((a.to_string(), b.to_string()))
+            }
+            _ => return Err(format!("--rename {r}: expected OLD=NEW")),
+        }
+    }
+    Ok((chunks, renames))
 }
 
 fn finish(r: Result<String, Error>) -> ExitCode {

@@ -117,6 +117,18 @@ pub fn arrayq_ok(addr: &str, args: &[&str]) -> String {
     String::from_utf8(o.stdout).expect("utf-8 output")
 }
 
+/// The metadata rows of `DESCRIBE array` through the shell, each as
+/// `owner,key,value` (CSV, as the shell prints them, without the row number).
+pub fn described_metadata(addr: &str, array: &str) -> Vec<String> {
+    let out = arrayq_ok(
+        addr,
+        &["-c", &format!("DESCRIBE {array}"), "--format", "csv"],
+    );
+    out.lines()
+        .filter_map(|l| l.split_once(",metadata,").map(|(_, rest)| rest.to_string()))
+        .collect()
+}
+
 /// The `arrayq` shell (built if missing) aimed at the server at `addr`, with a clean
 /// environment and no stdin: add the arguments and run it.
 pub fn arrayq_command(addr: &str) -> Command {

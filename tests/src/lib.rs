@@ -11,7 +11,8 @@ mod pyvenv;
 mod server;
 
 pub use binary::{
-    arrayq_command, arrayq_ok, arrayqd_binary, clean_env, workspace_binary, ARRAYQD_ENV,
+    arrayq_command, arrayq_ok, arrayqd_binary, clean_env, described_metadata, workspace_binary,
+    ARRAYQD_ENV,
 };
 pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, write_npy_f64, Npy};
 pub use postgres::{PgCluster, PG_URL_ENV};

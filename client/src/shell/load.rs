@@ -10,6 +10,7 @@ use arrayq_client::npy::{read_npy, NpyArray};
 use arrayq_client::result::dtype_from_wire;
 use arrayq_client::{Client, Code, DType, Error};
 use arrayq_format::Scalar;
+use arrayq_proto::v1::WriteRequest;
 use arrayq_workload::plan::{self as load, era5_create_sql};
 use arrayq_workload::{era5, Scale};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -29,6 +30,63 @@ pub(crate) fn progress_bar(total: u64, msg: String) -> ProgressBar {
     );
     bar.set_message(msg);
     bar
+}
+
+/// Sends what `read` produces (on its own thread, so decoding stays off tokio's
+/// I/O threads) as one streamed Write call after `header`: one commit, or none
+/// when `read` fails (its error ends the stream short, and the server commits
+/// nothing of an incomplete Write).
+pub(crate) async fn stream_write<F>(
+    client: &Client,
+    header: arrayq_proto::v1::WriteHeader,
+    bar: &ProgressBar,
+    read: F,
+) -> Result<arrayq_proto::v1::WriteResponse, Error>
+where
+    F: FnOnce(&tokio::sync::mpsc::Sender<WriteRequest>) -> Result<(), String> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<WriteRequest>(8);
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        if tx.blocking_send(WriteRequest::header(header)).is_err() {
+            return;
+        }
+        if let Err(e) = read(&tx) {
+            let _ = err_tx.send(e);
+            // Dropping `tx` now ends the stream short: the server commits nothing.
+        }
+    });
+    let write = client.write_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    tokio::pin!(write);
+    let result = tokio::select! {
+        r = &mut write => r,
+        Ok(e) = err_rx => Err(Error::InvalidInput(e)),
+    };
+    let _ = reader.join();
+    if result.is_err() {
+        bar.abandon();
+    } else {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+/// Sends one attribute's little-endian bytes in Write blocks, counting them on
+/// the bar; `offset` is where the next byte of attribute `k` goes.
+pub(crate) fn send_blocks(
+    tx: &tokio::sync::mpsc::Sender<WriteRequest>,
+    bar: &ProgressBar,
+    k: usize,
+    offset: &mut u64,
+    bytes: &[u8],
+) -> Result<(), String> {
+    for piece in bytes.chunks(arrayq_proto::MAX_BLOCK_BYTES) {
+        bar.inc(piece.len() as u64);
+        tx.blocking_send(WriteRequest::data(k as u32, *offset, piece.to_vec()))
+            .map_err(|_| "the server ended the write".to_string())?;
+        *offset += piece.len() as u64;
+    }
+    Ok(())
 }
 
 /// Converts little-endian elements of `from` to `to` (numpy `astype`

@@ -1,10 +1,13 @@
 //! The `arrayq` shell: running statements and printing their outcome.
 
+pub mod cf;
+pub mod export;
 pub mod load;
 pub mod netcdf;
 pub mod pgload;
 pub mod repl;
 pub mod text;
+pub mod zarr;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};

@@ -4,19 +4,19 @@
 //! A first pass checks every file and joins their time axes ([`scan`]); then one
 //! Write call streams the whole region, file after file in time order (gaps
 //! allowed with `--allow-gaps` are sent as missing values), each variable
-//! unpacked to float32 with its file's packing ([`cf`]). A file that fails while
+//! unpacked to float32 with its file's packing ([`crate::shell::cf`]). A file that fails while
 //! being read ends the call before it completes, so nothing is committed.
 
-mod cf;
+mod attrs;
 mod metadata;
-mod scan;
+pub(crate) mod scan;
 
+use crate::shell::cf::metadata::sql_clause;
 use arrayq_client::client::write_header;
 use arrayq_client::result::dtype_from_wire;
 use arrayq_client::{Client, DType, Error};
 use arrayq_format::time::format_unix_ns;
 use arrayq_proto::v1::{self, WriteRequest};
-use arrayq_proto::MAX_BLOCK_BYTES;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -65,38 +65,13 @@ pub async fn load_netcdf(client: &Client, job: &NetcdfLoad) -> Result<String, Er
     let header = write_header(&job.array, &attrs, &region, Vec::new())?;
     let total = plan.time_len * plan.map_cells() as u64 * 4 * plan.vars.len() as u64;
     let bar = super::load::progress_bar(total, format!("loading {} files", plan.files.len()));
-    let (tx, rx) = tokio::sync::mpsc::channel::<WriteRequest>(8);
-    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
-    let reader_bar = bar.clone();
     let plan = std::sync::Arc::new(plan);
     let reader_plan = plan.clone();
-    let reader = std::thread::spawn(move || {
-        if tx.blocking_send(WriteRequest::header(header)).is_err() {
-            return;
-        }
-        if let Err(e) = stream_files(&reader_plan, &tx, &reader_bar) {
-            let _ = err_tx.send(e);
-            // Dropping `tx` now ends the stream short: the server commits nothing.
-        }
-    });
-    let write = client.write_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    tokio::pin!(write);
-    let result = tokio::select! {
-        r = &mut write => match r {
-            Ok(r) => Ok(r),
-            Err(e) => Err(e),
-        },
-        Ok(e) = err_rx => Err(invalid(e)),
-    };
-    let _ = reader.join();
-    let r = match result {
-        Ok(r) => r,
-        Err(e) => {
-            bar.abandon();
-            return Err(e);
-        }
-    };
-    bar.finish_and_clear();
+    let reader_bar = bar.clone();
+    let r = super::load::stream_write(client, header, &bar, move |tx| {
+        stream_files(&reader_plan, tx, &reader_bar)
+    })
+    .await?;
     let secs = t0.elapsed().as_secs_f64();
     Ok(format!(
         "loaded {} files into {}: {} x {} ({} variables: {}; {:.1} MB in {secs:.1} s, {:.1} MB/s), version {}",
@@ -119,16 +94,9 @@ fn stream_files(
     tx: &tokio::sync::mpsc::Sender<WriteRequest>,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), String> {
-    let map_bytes = plan.map_cells() * 4;
     let mut offsets = vec![0u64; plan.vars.len()];
     let mut send = |k: usize, bytes: Vec<u8>| -> Result<(), String> {
-        for piece in bytes.chunks(MAX_BLOCK_BYTES) {
-            bar.inc(piece.len() as u64);
-            tx.blocking_send(WriteRequest::data(k as u32, offsets[k], piece.to_vec()))
-                .map_err(|_| "the server ended the write".to_string())?;
-            offsets[k] += piece.len() as u64;
-        }
-        Ok(())
+        super::load::send_blocks(tx, bar, k, &mut offsets[k], &bytes)
     };
     let mut next_step = 0u64;
     for (n, slot) in plan.files.iter().enumerate() {
@@ -147,7 +115,7 @@ fn stream_files(
             let var = file
                 .variable(name)
                 .ok_or_else(|| format!("{}: variable '{name}' is gone", slot.path.display()))?;
-            let packing = cf::Packing::of(&var);
+            let packing = attrs::packing(&var);
             for t in 0..slot.steps {
                 let extents: Vec<std::ops::Range<usize>> = std::iter::once(t..t + 1)
                     .chain(plan.space.iter().map(|d| 0..d.len))
@@ -158,7 +126,7 @@ fn stream_files(
                         slot.path.display()
                     )
                 })?;
-                let mut bytes = Vec::with_capacity(map_bytes);
+                let mut bytes = Vec::with_capacity(plan.map_cells() * 4);
                 packing.unpack(&raw, &mut bytes);
                 send(k, bytes)?;
             }
@@ -170,7 +138,7 @@ fn stream_files(
 
 /// Creates the array when it does not exist, else checks that the files fit it;
 /// returns the time index the files start at.
-async fn prepare_array(
+pub(crate) async fn prepare_array(
     client: &Client,
     job: &NetcdfLoad,
     plan: &scan::LoadPlan,
@@ -199,9 +167,7 @@ fn quote(name: &str) -> String {
 
 /// `CREATE ARRAY` for the files: time (growable), the grid, one REAL per variable.
 fn create_sql(job: &NetcdfLoad, plan: &scan::LoadPlan, rename: &impl Fn(&str) -> String) -> String {
-    let described = |name: &str| {
-        metadata::sql_clause(plan.metadata.items.get(name).unwrap_or(&Default::default()))
-    };
+    let described = |name: &str| sql_clause(&plan.metadata.of(name));
     let mut items = vec![format!(
         "{} TIMESTAMP START '{}' STEP '{} ms' GROWABLE{}",
         quote(&rename(&plan.time_dim)),
@@ -241,7 +207,7 @@ fn create_sql(job: &NetcdfLoad, plan: &scan::LoadPlan, rename: &impl Fn(&str) ->
         "CREATE ARRAY {} ({}){}{with}",
         quote(&job.array),
         items.join(", "),
-        metadata::sql_clause(&plan.metadata.global)
+        sql_clause(&plan.metadata.global)
     )
 }
 

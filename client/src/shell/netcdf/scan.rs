@@ -3,8 +3,10 @@
 //! time axis of each file, orders the files by time and checks that they join
 //! into one regular axis (gaps and overlaps name the files).
 
-use super::cf::{text, TimeUnits};
-use super::metadata::{self, FileMetadata};
+use super::attrs::text;
+use super::metadata;
+use crate::shell::cf::metadata::SourceMetadata;
+use crate::shell::cf::{regular, TimeUnits};
 use netcdf::Variable;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +45,7 @@ pub struct LoadPlan {
     pub vars: Vec<String>,
     pub files: Vec<FileSlot>,
     /// The descriptions of the first file in time order.
-    pub metadata: FileMetadata,
+    pub metadata: SourceMetadata,
 }
 
 impl LoadPlan {
@@ -59,7 +61,7 @@ struct FileScan {
     times: Vec<i64>,
     space: Vec<SpaceDim>,
     vars: Vec<String>,
-    metadata: FileMetadata,
+    metadata: SourceMetadata,
 }
 
 fn err(path: &Path, msg: impl std::fmt::Display) -> String {
@@ -276,22 +278,4 @@ fn scan_file(path: &Path, opts: &ScanOptions) -> Result<FileScan, String> {
         vars,
         metadata,
     })
-}
-
-/// `(start, step)` of evenly spaced values (relative tolerance 1e-6 of the step;
-/// the step is the mean, so float32 coordinates keep their intended spacing).
-fn regular(c: &[f64]) -> Option<(f64, f64)> {
-    match c.len() {
-        0 => None,
-        1 => Some((c[0], 1.0)),
-        n => {
-            let step = (c[n - 1] - c[0]) / (n - 1) as f64;
-            let ok = step != 0.0
-                && c.iter().enumerate().all(|(k, &v)| {
-                    (v - (c[0] + k as f64 * step)).abs()
-                        <= 1e-6 * step.abs().max(1e-12) + 1e-9 * v.abs()
-                });
-            ok.then_some((c[0], step))
-        }
-    }
 }

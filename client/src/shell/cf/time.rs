@@ -1,77 +1,7 @@
-//! CF conventions the loader reads: time units (`hours since 1900-01-01`),
-//! calendars, packing (`scale_factor`, `add_offset`) and missing values
-//! (`_FillValue`, `missing_value`).
+//! CF time axes: `<unit> since <instant>` in a calendar without gaps, the same
+//! for NetCDF variables and Zarr arrays.
 
 use arrayq_format::time::parse_unix_ns;
-use netcdf::{AttributeValue, Variable};
-
-/// A variable's numeric attribute as f64 (the first value of a list).
-pub fn number(var: &Variable, name: &str) -> Option<f64> {
-    let v = var.attribute_value(name)?.ok()?;
-    Some(match v {
-        AttributeValue::Uchar(x) => x as f64,
-        AttributeValue::Schar(x) => x as f64,
-        AttributeValue::Ushort(x) => x as f64,
-        AttributeValue::Short(x) => x as f64,
-        AttributeValue::Uint(x) => x as f64,
-        AttributeValue::Int(x) => x as f64,
-        AttributeValue::Ulonglong(x) => x as f64,
-        AttributeValue::Longlong(x) => x as f64,
-        AttributeValue::Float(x) => x as f64,
-        AttributeValue::Double(x) => x,
-        AttributeValue::Floats(x) => *x.first()? as f64,
-        AttributeValue::Doubles(x) => *x.first()?,
-        AttributeValue::Shorts(x) => *x.first()? as f64,
-        AttributeValue::Ints(x) => *x.first()? as f64,
-        _ => return None,
-    })
-}
-
-/// A variable's text attribute.
-pub fn text(var: &Variable, name: &str) -> Option<String> {
-    match var.attribute_value(name)?.ok()? {
-        AttributeValue::Str(s) => Some(s),
-        AttributeValue::Strs(v) => v.into_iter().next(),
-        _ => None,
-    }
-}
-
-/// How stored values become physical ones: `value * scale + offset`, with the
-/// stored fill and missing values (compared before unpacking) read as NaN.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Packing {
-    pub scale: f64,
-    pub offset: f64,
-    pub missing: Vec<f64>,
-}
-
-impl Packing {
-    pub fn of(var: &Variable) -> Packing {
-        let mut missing: Vec<f64> = ["_FillValue", "missing_value"]
-            .iter()
-            .filter_map(|n| number(var, n))
-            .collect();
-        missing.dedup();
-        Packing {
-            scale: number(var, "scale_factor").unwrap_or(1.0),
-            offset: number(var, "add_offset").unwrap_or(0.0),
-            missing,
-        }
-    }
-
-    /// Unpacks stored values (read as f64) into float32.
-    pub fn unpack(&self, raw: &[f64], out: &mut Vec<u8>) {
-        out.reserve(raw.len() * 4);
-        for &v in raw {
-            let x = if v.is_nan() || self.missing.contains(&v) {
-                f32::NAN
-            } else {
-                (v * self.scale + self.offset) as f32
-            };
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-}
 
 /// A CF time axis: `<unit> since <instant>` in a calendar without gaps.
 #[derive(Clone, Copy, Debug, PartialEq)]
