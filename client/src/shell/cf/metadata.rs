@@ -42,9 +42,8 @@ pub fn keep<'a>(
     attrs
         .into_iter()
         .filter(|(name, _)| {
-            !name.starts_with('_')
-                && !ENCODING.contains(name)
-                && !(is_time && TIME_ENCODING.contains(name))
+            let encoding = ENCODING.contains(name) || (is_time && TIME_ENCODING.contains(name));
+            !name.starts_with('_') && !encoding
         })
         .filter_map(|(name, text)| Some((name.to_string(), text?)))
         .collect()
