@@ -17,7 +17,7 @@ engine: xarray's default for the files, netcdf4), then closes the files.
 start and imports are not timed; `--warmup` untimed runs come first (the page cache
 holds the files: warm runs).
 
-Stdout: one JSON object: times_s (timed runs), shape, mean (float64 mean of t2m after
+Stdout: one JSON object: times_s (timed runs), cpu_s (their process CPU time), shape, mean (float64 mean of t2m after
 the last run, as numpy's `t2m.mean(dtype=float64)`), raw_bytes (float32 payload),
 engine, versions.
 """
@@ -59,18 +59,19 @@ def main():
         ds.load()
         return ds
 
-    times = []
+    times, cpu = [], []
     ds = None
     for r in range(a.warmup + a.runs):
         if ds is not None:
             ds.close()
             ds = None
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         ds = load()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if r >= a.warmup:
             times.append(dt)
+            cpu.append(dc)
         peerlib.eprint(f"{a.variant} run {r}: {dt:.3f} s")
     t2m = ds["t2m"].values
     out = {
@@ -81,6 +82,7 @@ def main():
         "files": len(files),
         "threads": a.threads,
         "times_s": times,
+        "cpu_s": cpu,
         "shape": list(t2m.shape),
         "dtype": str(t2m.dtype),
         "raw_bytes": int(t2m.size) * 4,

@@ -395,7 +395,14 @@ fn report(
             continue;
         }
         let t = Timing::from_secs(secs);
+        let cpu: Vec<f64> = vs
+            .iter()
+            .filter_map(|v| v["cpu_s"].as_array()?.first()?.as_f64())
+            .collect();
         let mut c = CaseResult::new(&case, name, t.clone()).bytes(raw_bytes);
+        if !cpu.is_empty() {
+            c = c.extra("client CPU s", round2(Timing::from_secs(cpu).median_s));
+        }
         for v in vs {
             let shape: Vec<u64> = v["shape"]
                 .as_array()
@@ -504,7 +511,8 @@ fn report(
          arrayq = a fresh arrayqd ({} threads) on an empty store, then `arrayq --addr URL load netcdf \
          <{files} files> --array era5 [--chunks 1,153,281]` timed from spawn to exit (scan, read, \
          stream, the server's staging and commit with fsync); client CPU = the command's user+system \
-         time, server CPU = arrayqd's during the load. xarray = one process per variant: imports and \
+         time, server CPU = arrayqd's during the load (for xarray, 'client CPU s' is the Python \
+         process's CPU time of the timed call). xarray = one process per variant: imports and \
          one untimed load, then `xr.open_mfdataset(files, combine=\"by_coords\"[, parallel=True]).load()` \
          timed (Dask threaded scheduler, {} workers). MB/s = float32 payload / time. 'speed vs' = median \
          of the per-round ratios of xarray's time to the system's.",
