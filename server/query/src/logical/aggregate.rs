@@ -1,20 +1,17 @@
 //! The parts of an aggregation: functions, their inputs (with the statistics they
 //! need) and the group keys that keep dimensions.
 
+use super::Bucket;
 use crate::eval::PExpr;
-use crate::timeutil::TruncUnit;
 use crate::CoordValues;
-use chrono_tz::Tz;
-
-/// A calendar bucket: unit and optional time zone.
-pub type Trunc = (TruncUnit, Option<Tz>);
 
 /// One kept dimension of an aggregate result.
 #[derive(Clone, Debug)]
 pub struct GroupKey {
     pub dim: usize,
     pub name: String,
-    pub trunc: Option<Trunc>,
+    /// How the key buckets the dimension (none: every selected index is a group).
+    pub bucket: Option<Bucket>,
     /// Region-relative index -> group position (or [`SKIP`](super::SKIP)).
     pub map: Vec<u32>,
     pub len: usize,
@@ -87,15 +84,11 @@ pub struct AggCall {
 }
 
 impl GroupKey {
-    /// The key as written in a query (for EXPLAIN): the dimension, or its calendar
-    /// bucket.
+    /// The key as written in a query (for EXPLAIN): the dimension, or its bucket.
     pub fn text(&self, dim_name: &str) -> String {
-        match self.trunc {
+        match &self.bucket {
             None => dim_name.to_string(),
-            Some((u, None)) => format!("date_trunc('{}', {dim_name})", u.name()),
-            Some((u, Some(tz))) => {
-                format!("date_trunc('{}', {dim_name}, '{}')", u.name(), tz.name())
-            }
+            Some(b) => b.text(dim_name),
         }
     }
 }

@@ -101,17 +101,17 @@ impl Binder<'_> {
                 ty,
             });
         }
-        if name == "date_trunc" {
-            return Err(QueryError::plan(
-                "date_trunc(...) groups by calendar buckets: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)",
-            ));
+        if name != "floor" && super::buckets::BUCKET_FUNCS.contains(&name) {
+            return Err(QueryError::plan(format!(
+                "{name}(...) buckets a dimension: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)"
+            )));
         }
         let Some(f) = Func::parse(name) else {
             let all = Func::NAMES
                 .iter()
                 .chain(AggFunc::NAMES.iter())
                 .copied()
-                .chain(["date_trunc"]);
+                .chain(super::buckets::BUCKET_FUNCS);
             return Err(not_found("function", name, "", all));
         };
         if star {

@@ -8,6 +8,8 @@
 //! the scan and choosing the layout are optimizer rules.
 
 mod binder;
+mod bucket_map;
+mod buckets;
 mod functions;
 mod group_keys;
 mod hyperslab;
