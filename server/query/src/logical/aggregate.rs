@@ -29,6 +29,9 @@ pub enum AggFunc {
     VarSamp,
     StdPop,
     StdSamp,
+    /// `median(x)`, `quantile(x, q)`, `percentile_cont(q) WITHIN GROUP (ORDER BY
+    /// x)`: exact, interpolated linearly between the closest ranks (numpy's default).
+    Quantile,
 }
 
 impl AggFunc {
@@ -43,11 +46,12 @@ impl AggFunc {
             "variance" | "var_samp" | "var" => AggFunc::VarSamp,
             "stddev_pop" => AggFunc::StdPop,
             "stddev" | "stddev_samp" | "std" => AggFunc::StdSamp,
+            "median" | "quantile" | "percentile_cont" => AggFunc::Quantile,
             _ => return None,
         })
     }
 
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 17] = [
         "count",
         "sum",
         "avg",
@@ -62,6 +66,9 @@ impl AggFunc {
         "stddev",
         "stddev_samp",
         "std",
+        "median",
+        "quantile",
+        "percentile_cont",
     ];
 }
 
@@ -75,12 +82,16 @@ pub struct AggInput {
     pub min: bool,
     pub max: bool,
     pub var: bool,
+    /// Every value of a group is held (quantiles).
+    pub hold: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct AggCall {
     pub func: AggFunc,
     pub input: usize,
+    /// The fraction of a quantile (0.5 for the median).
+    pub q: Option<f64>,
 }
 
 impl GroupKey {

@@ -6,6 +6,7 @@
 //! state per chunk.
 
 use super::accumulator::{GroupStats, NeededStats};
+use super::held::Held;
 use super::kernels::{accumulate, PieceArgs};
 use super::AggregateExec;
 use crate::error::QueryError;
@@ -25,6 +26,8 @@ pub(super) struct Partial {
     pub(super) lo: usize,
     pub(super) hi: usize,
     pub(super) accs: Vec<GroupStats>,
+    /// Per input, its values when quantiles need them.
+    pub(super) held: Vec<Option<Held>>,
 }
 
 impl Partial {
@@ -35,6 +38,10 @@ impl Partial {
             accs: needs
                 .iter()
                 .map(|&nd| GroupStats::new(hi - lo, nd))
+                .collect(),
+            held: needs
+                .iter()
+                .map(|nd| nd.hold.then(|| Held::new(hi - lo, nd.f32)))
                 .collect(),
         }
     }
@@ -57,6 +64,9 @@ impl Partial {
         };
         for a in &mut self.accs {
             a.widen(self.lo - new_lo, new_hi - self.hi);
+        }
+        for h in self.held.iter_mut().flatten() {
+            h.widen(self.lo - new_lo, new_hi - self.hi);
         }
         self.lo = new_lo;
         self.hi = new_hi;
@@ -246,24 +256,29 @@ pub(super) fn accumulate_partials(
                         .map(|d| along(&contrib[d], piece, &scan.region, d))
                         .collect();
                     let own = strides(&shape);
-                    for ((acc, input), &need) in part.accs.iter_mut().zip(inputs).zip(needs) {
+                    let lo = part.lo;
+                    let each = part.accs.iter_mut().zip(part.held.iter_mut());
+                    for (((acc, held), input), &need) in each.zip(inputs).zip(needs) {
                         match &input.expr {
                             PExpr::Slot { k, .. } => {
                                 let (col, offset, st) = reader.input(*k, &shape);
                                 let args = PieceArgs {
                                     shape: &shape,
                                     contrib: &cs,
-                                    lo: part.lo,
+                                    lo,
                                     offset,
                                     strides: &st,
                                 };
-                                accumulate(acc, need, col, &args)
+                                accumulate(acc, need, col, &args);
+                                if let Some(h) = held {
+                                    h.collect(col, &args);
+                                }
                             }
                             e => {
                                 let args = PieceArgs {
                                     shape: &shape,
                                     contrib: &cs,
-                                    lo: part.lo,
+                                    lo,
                                     offset: 0,
                                     strides: &own,
                                 };
@@ -275,7 +290,11 @@ pub(super) fn accumulate_partials(
                                     coords: &coords,
                                     n: shape.iter().product(),
                                 };
-                                accumulate(acc, need, &eval(e, &inp), &args)
+                                let col = eval(e, &inp);
+                                accumulate(acc, need, &col, &args);
+                                if let Some(h) = held {
+                                    h.collect(&col, &args);
+                                }
                             }
                         }
                     }
