@@ -257,7 +257,11 @@ impl std::fmt::Display for ExprKind {
                 }
             }
             Expr::Func { name, args, .. } if name == "percentile_cont" && args.len() == 2 => {
-                write!(f, "percentile_cont({}) WITHIN GROUP (ORDER BY {})", args[1], args[0])
+                write!(
+                    f,
+                    "percentile_cont({}) WITHIN GROUP (ORDER BY {})",
+                    args[1], args[0]
+                )
             }
             Expr::Func { name, args, star } => {
                 write!(f, "{name}(")?;

@@ -162,8 +162,11 @@ pub fn date_bin(ns: i64, stride: i64, origin: i64, tz: Option<Tz>) -> i64 {
             let utc = DateTime::<Utc>::from_timestamp_nanos(ns);
             let wall = utc.with_timezone(&tz).naive_local().and_utc();
             let start = floor(wall.timestamp_nanos_opt().unwrap_or(ns));
-            local_to_utc(&tz, DateTime::<Utc>::from_timestamp_nanos(start).naive_utc())
-                .unwrap_or(ns)
+            local_to_utc(
+                &tz,
+                DateTime::<Utc>::from_timestamp_nanos(start).naive_utc(),
+            )
+            .unwrap_or(ns)
         }
     }
 }
@@ -300,12 +303,22 @@ mod tests {
         let o = parse_instant("2023-01-01T00:00:00Z").unwrap();
         let h3 = parse_duration("3 hours").unwrap();
         let t = parse_instant("2023-01-01T05:59:00Z").unwrap();
-        assert_eq!(format_instant(date_bin(t, h3, o, None)), "2023-01-01T03:00:00Z");
+        assert_eq!(
+            format_instant(date_bin(t, h3, o, None)),
+            "2023-01-01T03:00:00Z"
+        );
         let before = parse_instant("2022-12-31T23:00:00Z").unwrap();
-        assert_eq!(format_instant(date_bin(before, h3, o, None)), "2022-12-31T21:00:00Z");
-        // Local 3-hour bins in Amsterdam (UTC+1 in winter): local 03:00 is 02:00Z.
+        assert_eq!(
+            format_instant(date_bin(before, h3, o, None)),
+            "2022-12-31T21:00:00Z"
+        );
+        // Local 3-hour bins in Amsterdam (UTC+1 in winter): 05:59Z is 06:59 local, in
+        // the bin from local 06:00, which is 05:00Z.
         let tz = parse_tz("Europe/Amsterdam").unwrap();
-        assert_eq!(format_instant(date_bin(t, h3, o, Some(tz))), "2023-01-01T02:00:00Z");
+        assert_eq!(
+            format_instant(date_bin(t, h3, o, Some(tz))),
+            "2023-01-01T05:00:00Z"
+        );
         assert!(has_offset("2023-01-01T00:00:00Z") && has_offset("2023-01-01 00:00+01:00"));
         assert!(!has_offset("2023-01-01T00:00:00") && !has_offset("2023-01-01"));
         // 2023-01-01 is a Sunday.

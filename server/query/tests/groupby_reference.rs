@@ -59,7 +59,9 @@ fn engine() -> &'static Engine {
         );
         e.execute(&sql, &QueryContext::default()).unwrap();
         let data = ArrayD::from_shape_vec(IxDyn(&[NT, NY, NX]), cube()).unwrap();
-        e.store().write("t", "v", &[0, 0, 0], Buffer::F32(data)).unwrap();
+        e.store()
+            .write("t", "v", &[0, 0, 0], Buffer::F32(data))
+            .unwrap();
         e
     })
 }
@@ -73,7 +75,12 @@ fn reference() -> &'static Value {
         let out = Command::new(python())
             .arg(workspace_root().join("tests/reference/groupby_ref.py"))
             .args(["--cube", path.to_str().unwrap()])
-            .args(["--t0", "2023-01-01T00:00:00", "--step-hours", &STEP_H.to_string()])
+            .args([
+                "--t0",
+                "2023-01-01T00:00:00",
+                "--step-hours",
+                &STEP_H.to_string(),
+            ])
             .args(["--lat=50.75,-0.25", "--lon=0,0.25"])
             .output()
             .unwrap();
@@ -106,7 +113,11 @@ fn floats(v: &Value) -> Vec<f64> {
 }
 
 fn ints(v: &Value) -> Vec<i64> {
-    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
 }
 
 /// Column `c` of `r` equals `want` within `rel` (relative), NaN where it is NaN.
@@ -117,7 +128,10 @@ fn assert_close(r: &QueryResult, c: usize, want: &[f64], rel: f64, what: &str) {
         if w.is_nan() || g.is_nan() {
             assert!(w.is_nan() && g.is_nan(), "{what}[{k}]: got {g}, want {w}");
         } else {
-            assert!((g - w).abs() <= rel * w.abs().max(1.0), "{what}[{k}]: got {g}, want {w}");
+            assert!(
+                (g - w).abs() <= rel * w.abs().max(1.0),
+                "{what}[{k}]: got {g}, want {w}"
+            );
         }
     }
 }
@@ -162,13 +176,23 @@ fn quantiles_per_month_and_pixel_match_numpy() {
     assert_eq!(labels(&r, 0), ints(&reference()["months"]));
     let q = &reference()["q_month"];
     for (c, k) in ["0.5", "0.1", "0.9"].iter().enumerate() {
-        assert_close(&r, c, &floats(&q[k]), 1e-12, &format!("monthly quantile {k}"));
+        assert_close(
+            &r,
+            c,
+            &floats(&q[k]),
+            1e-12,
+            &format!("monthly quantile {k}"),
+        );
     }
 }
 
 #[test]
 fn calendar_components_match_xarray_groupby() {
-    for (field, key) in [("month", "mean_month"), ("hour", "mean_hour"), ("doy", "mean_doy")] {
+    for (field, key) in [
+        ("month", "mean_month"),
+        ("hour", "mean_hour"),
+        ("doy", "mean_doy"),
+    ] {
         let sql = format!("SELECT extract({field} FROM time) AS {field}, avg(v) FROM t GROUP BY {field}, lat, lon");
         let r = run(&sql).unwrap();
         let want = &reference()[key];
@@ -179,12 +203,21 @@ fn calendar_components_match_xarray_groupby() {
     // Repeating the expression in GROUP BY names the dimension after the field.
     let r = run("SELECT avg(v) FROM t GROUP BY extract(month FROM time), lat, lon").unwrap();
     assert_eq!(r.header.dims, vec!["month", "lat", "lon"]);
-    assert_close(&r, 0, &floats(&reference()["mean_month"]["values"]), 1e-9, "month");
+    assert_close(
+        &r,
+        0,
+        &floats(&reference()["mean_month"]["values"]),
+        1e-9,
+        "month",
+    );
 }
 
 #[test]
 fn date_bin_matches_pandas_resample_with_origin() {
-    let r = run("SELECT avg(v) FROM t GROUP BY date_bin('7 hours', time, '2023-01-01T02:00:00Z'), lat, lon").unwrap();
+    let r = run(
+        "SELECT avg(v) FROM t GROUP BY date_bin('7 hours', time, '2023-01-01T02:00:00Z'), lat, lon",
+    )
+    .unwrap();
     let want = &reference()["bin7h"];
     let starts = times(&r, 0);
     assert_eq!(starts, ints(&want["starts"]));
@@ -195,7 +228,8 @@ fn date_bin_matches_pandas_resample_with_origin() {
 
 #[test]
 fn local_day_buckets_match_pandas_in_the_zone() {
-    let r = run("SELECT avg(v) FROM t GROUP BY time_bucket('1 day', time, 'Europe/Amsterdam')").unwrap();
+    let r = run("SELECT avg(v) FROM t GROUP BY time_bucket('1 day', time, 'Europe/Amsterdam')")
+        .unwrap();
     let want = &reference()["day_ams"];
     assert_eq!(times(&r, 0), ints(&want["starts"]));
     assert_close(&r, 0, &floats(&want["values"]), 1e-9, "local days");
@@ -239,6 +273,10 @@ fn quantile_state_over_the_bound_is_refused_with_its_numbers() {
         other => panic!("{:?}", other.err()),
     }
     // A smaller region fits.
-    let r = run_with("SELECT median(v) FROM t WHERE time < '2023-01-05T00:00:00Z' GROUP BY lat, lon", &ctx).unwrap();
+    let r = run_with(
+        "SELECT median(v) FROM t WHERE time < '2023-01-05T00:00:00Z' GROUP BY lat, lon",
+        &ctx,
+    )
+    .unwrap();
     assert_eq!(r.header.shape, vec![NY, NX]);
 }

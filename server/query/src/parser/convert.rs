@@ -504,7 +504,11 @@ impl Converter {
 
     /// `extract(field FROM x)` as the call `extract('field', x)`; the field keeps
     /// the position of its word (errors about it point there).
-    fn extract(&self, field: sq::DateTimeField, x: sq::Expr) -> Result<(ExprKind, Span), QueryError> {
+    fn extract(
+        &self,
+        field: sq::DateTimeField,
+        x: sq::Expr,
+    ) -> Result<(ExprKind, Span), QueryError> {
         let x = self.expr(x)?;
         let mut span = x.span;
         let mut field_span = Span::default();
@@ -516,7 +520,11 @@ impl Converter {
             if let Some(k) = call {
                 if let Some(c) = self.closing(k + 1) {
                     span = span_of(self.toks[k].span).union(span_of(self.toks[c].span));
-                    field_span = self.toks.get(k + 2).map(|t| span_of(t.span)).unwrap_or_default();
+                    field_span = self
+                        .toks
+                        .get(k + 2)
+                        .map(|t| span_of(t.span))
+                        .unwrap_or_default();
                 }
             }
         }
@@ -551,13 +559,21 @@ impl Converter {
             }
         }
         if name != "percentile_cont" {
-            return Err(unsupported(&format!("WITHIN GROUP in {name}() (only percentile_cont)")).at(span));
+            return Err(
+                unsupported(&format!("WITHIN GROUP in {name}() (only percentile_cont)")).at(span),
+            );
         }
         let [o] = <[sq::OrderByExpr; 1]>::try_from(order).map_err(|_| {
-            QueryError::plan("percentile_cont(q) WITHIN GROUP (ORDER BY x) orders by one expression").at(span)
+            QueryError::plan(
+                "percentile_cont(q) WITHIN GROUP (ORDER BY x) orders by one expression",
+            )
+            .at(span)
         })?;
         if o.options.asc == Some(false) {
-            return Err(unsupported("ORDER BY ... DESC in WITHIN GROUP (use percentile_cont(1 - q))").at(span));
+            return Err(unsupported(
+                "ORDER BY ... DESC in WITHIN GROUP (use percentile_cont(1 - q))",
+            )
+            .at(span));
         }
         if args.len() != 1 {
             return Err(QueryError::plan(format!(
@@ -568,7 +584,14 @@ impl Converter {
         }
         let x = self.expr(o.expr)?;
         args.insert(0, x);
-        Ok((ExprKind::Func { name: name.into(), args, star: false }, span))
+        Ok((
+            ExprKind::Func {
+                name: name.into(),
+                args,
+                star: false,
+            },
+            span,
+        ))
     }
 
     fn function(&self, f: sq::Function) -> Result<(ExprKind, Span), QueryError> {

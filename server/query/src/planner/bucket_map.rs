@@ -14,7 +14,11 @@ use arrayq_storage::Coordinate;
 
 /// Region-relative index -> bucket position (or SKIP), the buckets' coordinates and
 /// how many there are.
-pub(super) fn bucket_map(b: &Bucket, coord: &Coordinate, s: &DimSel) -> (Vec<u32>, CoordValues, usize) {
+pub(super) fn bucket_map(
+    b: &Bucket,
+    coord: &Coordinate,
+    s: &DimSel,
+) -> (Vec<u32>, CoordValues, usize) {
     let pos = s.positions();
     let abs = |r: usize| s.range.start + r as u64;
     let time = |r: usize| match coord {
@@ -22,7 +26,9 @@ pub(super) fn bucket_map(b: &Bucket, coord: &Coordinate, s: &DimSel) -> (Vec<u32
         _ => unreachable!("time buckets are planned on time dimensions only"),
     };
     let keyed = |f: &dyn Fn(usize) -> i64| -> Vec<Option<i64>> {
-        (0..pos.len()).map(|r| (pos[r] != SKIP).then(|| f(r))).collect()
+        (0..pos.len())
+            .map(|r| (pos[r] != SKIP).then(|| f(r)))
+            .collect()
     };
     match b {
         Bucket::Trunc { unit, tz } => {
@@ -30,7 +36,12 @@ pub(super) fn bucket_map(b: &Bucket, coord: &Coordinate, s: &DimSel) -> (Vec<u32
             let n = keys.len();
             (map, CoordValues::Times(keys), n)
         }
-        Bucket::Bin { stride_ns, origin_ns, tz, .. } => {
+        Bucket::Bin {
+            stride_ns,
+            origin_ns,
+            tz,
+            ..
+        } => {
             let f = |r| date_bin(time(r), *stride_ns, *origin_ns, *tz);
             let (map, keys) = assign(&keyed(&f), false);
             let n = keys.len();
@@ -43,7 +54,9 @@ pub(super) fn bucket_map(b: &Bucket, coord: &Coordinate, s: &DimSel) -> (Vec<u32
         }
         Bucket::Floor { step, .. } => {
             let keys: Vec<Option<f64>> = (0..pos.len())
-                .map(|r| (pos[r] != SKIP).then(|| (coord.value(abs(r)).as_f64() / step).floor() * step))
+                .map(|r| {
+                    (pos[r] != SKIP).then(|| (coord.value(abs(r)).as_f64() / step).floor() * step)
+                })
                 .collect();
             let (map, keys) = assign(&keys, false);
             let n = keys.len();
@@ -65,14 +78,19 @@ pub(super) fn bucket_map(b: &Bucket, coord: &Coordinate, s: &DimSel) -> (Vec<u32
                 Coordinate::Time { start_ns, step_ns } => CoordValues::Times(
                     idx.chunks_exact(*n)
                         .map(|c| {
-                            let sum: i128 = c.iter().map(|&i| (start_ns + step_ns * i as i64) as i128).sum();
+                            let sum: i128 = c
+                                .iter()
+                                .map(|&i| (start_ns + step_ns * i as i64) as i128)
+                                .sum();
                             (sum / *n as i128) as i64
                         })
                         .collect(),
                 ),
                 _ => CoordValues::Numbers(
                     idx.chunks_exact(*n)
-                        .map(|c| c.iter().map(|&i| coord.value(i).as_f64()).sum::<f64>() / *n as f64)
+                        .map(|c| {
+                            c.iter().map(|&i| coord.value(i).as_f64()).sum::<f64>() / *n as f64
+                        })
                         .collect(),
                 ),
             };
@@ -116,9 +134,15 @@ mod tests {
     #[test]
     fn runs_keep_array_order_recurring_keys_sort() {
         let desc = [Some(50.0), Some(50.0), None, Some(49.0)];
-        assert_eq!(assign(&desc, false), (vec![0, 0, u32::MAX, 1], vec![50.0, 49.0]));
+        assert_eq!(
+            assign(&desc, false),
+            (vec![0, 0, u32::MAX, 1], vec![50.0, 49.0])
+        );
         let months = [Some(12), Some(1), Some(1), Some(12)];
         assert_eq!(assign(&months, false), (vec![1, 0, 0, 1], vec![1, 12]));
-        assert_eq!(assign(&[Some(12), Some(1)], true), (vec![1, 0], vec![1, 12]));
+        assert_eq!(
+            assign(&[Some(12), Some(1)], true),
+            (vec![1, 0], vec![1, 12])
+        );
     }
 }

@@ -35,7 +35,10 @@ pub(super) fn bucket_of(
 ) -> Result<(usize, Bucket), QueryError> {
     let arity = |lo: usize, hi: usize, usage: &str| {
         if args.len() < lo || args.len() > hi {
-            Err(QueryError::plan(format!("{usage} takes {lo}..{hi} arguments, got {}", args.len())))
+            Err(QueryError::plan(format!(
+                "{usage} takes {lo}..{hi} arguments, got {}",
+                args.len()
+            )))
         } else {
             Ok(())
         }
@@ -45,8 +48,13 @@ pub(super) fn bucket_of(
             arity(2, 3, "date_trunc(unit, time_dimension [, 'Time/Zone'])")?;
             let unit = string(&args[0], "date_trunc unit", "'day'")?;
             let unit = TruncUnit::parse(unit).ok_or_else(|| {
-                not_found("date_trunc unit", unit, "", ["minute", "hour", "day", "week", "month", "year"])
-                    .at(args[0].span)
+                not_found(
+                    "date_trunc unit",
+                    unit,
+                    "",
+                    ["minute", "hour", "day", "week", "month", "year"],
+                )
+                .at(args[0].span)
             })?;
             let d = time_dim(binder, &args[1], name)?;
             let tz = args.get(2).map(zone).transpose()?;
@@ -54,10 +62,18 @@ pub(super) fn bucket_of(
         }
         "date_bin" | "time_bucket" => {
             let usage = if name == "date_bin" {
-                arity(3, 4, "date_bin('stride', time_dimension, 'origin' [, 'Time/Zone'])")?;
+                arity(
+                    3,
+                    4,
+                    "date_bin('stride', time_dimension, 'origin' [, 'Time/Zone'])",
+                )?;
                 "date_bin"
             } else {
-                arity(2, 4, "time_bucket('stride', time_dimension [, 'Time/Zone' | 'origin'] [, 'origin'])")?;
+                arity(
+                    2,
+                    4,
+                    "time_bucket('stride', time_dimension [, 'Time/Zone' | 'origin'] [, 'origin'])",
+                )?;
                 "time_bucket"
             };
             let stride_text = string(&args[0], &format!("the {usage} stride"), "'3 hours'")?;
@@ -71,7 +87,9 @@ pub(super) fn bucket_of(
                 (args.get(3).map(zone).transpose()?, Some(&args[2]))
             } else {
                 match (args.get(2), args.get(3)) {
-                    (Some(a), None) if matches!(&a.kind, ExprKind::Str(s) if parse_instant(s).is_some()) => (None, Some(a)),
+                    (Some(a), None) if matches!(&a.kind, ExprKind::Str(s) if parse_instant(s).is_some()) => {
+                        (None, Some(a))
+                    }
                     (z, o) => (z.map(zone).transpose()?, o),
                 }
             };
@@ -106,13 +124,19 @@ pub(super) fn bucket_of(
         "floor" => {
             arity(1, 1, "floor(dimension / step)")?;
             let (x, step, step_text) = match &args[0].kind {
-                ExprKind::Binary { op: BinOp::Div, left, right } => match &right.kind {
+                ExprKind::Binary {
+                    op: BinOp::Div,
+                    left,
+                    right,
+                } => match &right.kind {
                     ExprKind::Number { value, text, .. } if *value > 0.0 && value.is_finite() => {
                         (left.as_ref(), *value, text.clone())
                     }
                     _ => {
-                        return Err(type_err(format!("the block size of floor(x / step) must be a positive number, got {right}"))
-                            .at(right.span))
+                        return Err(type_err(format!(
+                        "the block size of floor(x / step) must be a positive number, got {right}"
+                    ))
+                        .at(right.span))
                     }
                 },
                 _ => (&args[0], 1.0, "1".to_string()),
@@ -124,10 +148,15 @@ pub(super) fn bucket_of(
             arity(2, 2, "coarsen(dimension, n)")?;
             let d = numeric_dim(binder, &args[0], "coarsen")?;
             let n = match &args[1].kind {
-                ExprKind::Number { value, int: true, .. } if *value >= 1.0 && *value < 1e9 => *value as usize,
+                ExprKind::Number {
+                    value, int: true, ..
+                } if *value >= 1.0 && *value < 1e9 => *value as usize,
                 _ => {
-                    return Err(type_err(format!("coarsen(x, n) needs a positive integer n, got {}", args[1]))
-                        .at(args[1].span))
+                    return Err(type_err(format!(
+                        "coarsen(x, n) needs a positive integer n, got {}",
+                        args[1]
+                    ))
+                    .at(args[1].span))
                 }
             };
             Ok((d, Bucket::Coarsen { n }))
@@ -212,7 +241,11 @@ fn numeric_dim(binder: &Binder, a: &Expr, func: &str) -> Result<usize, QueryErro
             "{func} needs a numeric dimension; '{}' has {} coordinates{}",
             dim.name,
             dim.coord.kind_name(),
-            if func == "floor" { " (bucket times with date_bin or date_trunc)" } else { "" }
+            if func == "floor" {
+                " (bucket times with date_bin or date_trunc)"
+            } else {
+                ""
+            }
         ))
         .at(a.span));
     }

@@ -50,10 +50,16 @@ impl Binder<'_> {
                     "*".to_string(),
                 )
             } else {
-                let want = if matches!(name, "quantile" | "percentile_cont") { 2 } else { 1 };
+                let want = if matches!(name, "quantile" | "percentile_cont") {
+                    2
+                } else {
+                    1
+                };
                 if args.len() != want {
                     return Err(QueryError::plan(match name {
-                        "quantile" => format!("quantile(x, q) takes two arguments, got {}", args.len()),
+                        "quantile" => {
+                            format!("quantile(x, q) takes two arguments, got {}", args.len())
+                        }
                         _ => format!("{name}() takes one argument, got {}", args.len()),
                     }));
                 }

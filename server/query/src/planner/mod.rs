@@ -293,7 +293,13 @@ fn held_values(inputs: &[crate::logical::AggInput], ngroups: u64, cells: u64) ->
     let value_bytes: u64 = inputs
         .iter()
         .filter(|i| i.hold)
-        .map(|i| if i.expr.ty() == crate::eval::EType::F32 { 4 } else { 8 })
+        .map(|i| {
+            if i.expr.ty() == crate::eval::EType::F32 {
+                4
+            } else {
+                8
+            }
+        })
         .sum();
     let vectors = inputs.iter().filter(|i| i.hold).count() as u64 * ngroups * 24;
     Held {

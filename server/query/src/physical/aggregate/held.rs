@@ -44,7 +44,9 @@ impl Held {
     /// Holds the non-NaN values of a piece (laid out as `a` says) in their groups.
     pub(super) fn collect(&mut self, col: &Col, a: &PieceArgs) {
         match (self, col) {
-            (Held::F32(h), Col::F32(v)) => visit_raw(v.as_slice(), a, &mut |g, x: f32| h[g].push(x)),
+            (Held::F32(h), Col::F32(v)) => {
+                visit_raw(v.as_slice(), a, &mut |g, x: f32| h[g].push(x))
+            }
             (Held::F32(h), c) => push_f64(c, a, &mut |g, x| h[g].push(x as f32)),
             (Held::F64(h), c) => push_f64(c, a, &mut |g, x| h[g].push(x)),
         }
@@ -119,7 +121,11 @@ pub(super) fn quantile<T: Copy + PartialOrd + Into<f64>>(v: &mut [T], q: f64) ->
 
 /// The columns of the quantile calls (`None` for the others), over all `ng` groups,
 /// from the values the partials hold (moved out of them).
-pub(super) fn quantile_columns(parts: &mut [Partial], calls: &[AggCall], ng: usize) -> Vec<Option<Col>> {
+pub(super) fn quantile_columns(
+    parts: &mut [Partial],
+    calls: &[AggCall],
+    ng: usize,
+) -> Vec<Option<Col>> {
     let mut out: Vec<Option<Col>> = calls.iter().map(|_| None).collect();
     let mut inputs: Vec<usize> = calls
         .iter()
@@ -147,7 +153,9 @@ pub(super) fn quantile_columns(parts: &mut [Partial], calls: &[AggCall], ng: usi
             }),
         };
         for (j, &k) in ks.iter().enumerate() {
-            out[k] = Some(Col::F64(flat.iter().skip(j).step_by(qs.len()).copied().collect()));
+            out[k] = Some(Col::F64(
+                flat.iter().skip(j).step_by(qs.len()).copied().collect(),
+            ));
         }
     }
     out
@@ -190,7 +198,38 @@ fn per_group<T: Copy + PartialOrd + Into<f64> + Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::quantile;
+    use super::{quantile, Held};
+    use crate::eval::Col;
+    use crate::physical::aggregate::kernels::PieceArgs;
+    use crate::physical::cells::NO_GROUP;
+
+    #[test]
+    fn values_go_to_their_groups_from_a_strided_piece() {
+        // A 2 x 3 piece at offset 1 of rows 4 long; groups recur along the last
+        // dimension (a calendar component) and one column is in no group.
+        let data: Vec<f32> = (0..8).map(|x| x as f32).collect();
+        let mut data = data;
+        data[6] = f32::NAN;
+        let last = [3usize, NO_GROUP, 1];
+        let first = [0usize, 4];
+        let a = PieceArgs {
+            shape: &[2, 3],
+            contrib: &[&first, &last],
+            lo: 1,
+            offset: 1,
+            strides: &[4, 1],
+        };
+        let mut h = Held::new(7, true);
+        h.collect(&Col::F32(data), &a);
+        let Held::F32(g) = h else { unreachable!() };
+        // Row 0 (cells 1, 2, 3) -> groups 3, none, 1; row 1 (cells 5, NaN, 7) -> groups
+        // 7, skipped, 5; stored from group lo = 1.
+        assert_eq!(g[2], vec![1.0]);
+        assert_eq!(g[0], vec![3.0]);
+        assert_eq!(g[6], vec![5.0]);
+        assert_eq!(g[4], vec![7.0]);
+        assert!(g[1].is_empty() && g[3].is_empty() && g[5].is_empty());
+    }
 
     #[test]
     fn linear_interpolation_between_ranks() {
