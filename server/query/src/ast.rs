@@ -259,6 +259,20 @@ impl std::fmt::Display for ExprKind {
                 }
                 f.write_str(")")
             }
+            // Calls written in SQL's own syntax are shown that way.
+            Expr::Func { name, args, .. } if name == "extract" && args.len() == 2 => {
+                match &args[0].kind {
+                    Expr::Str(field) => write!(f, "extract({field} FROM {})", args[1]),
+                    other => write!(f, "extract({other} FROM {})", args[1]),
+                }
+            }
+            Expr::Func { name, args, .. } if name == "percentile_cont" && args.len() == 2 => {
+                write!(
+                    f,
+                    "percentile_cont({}) WITHIN GROUP (ORDER BY {})",
+                    args[1], args[0]
+                )
+            }
             Expr::Func { name, args, star } => {
                 write!(f, "{name}(")?;
                 if *star {

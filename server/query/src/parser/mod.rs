@@ -28,6 +28,16 @@ impl Dialect for ArrayqDialect {
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
         ch == '"'
     }
+
+    /// `extract(fortnight FROM time)` parses, so the planner can say which fields
+    /// there are (and where the wrong one is).
+    fn allow_extract_custom(&self) -> bool {
+        true
+    }
+
+    fn allow_extract_single_quotes(&self) -> bool {
+        true
+    }
 }
 
 const DIALECT: ArrayqDialect = ArrayqDialect;
