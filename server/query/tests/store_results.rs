@@ -285,3 +285,21 @@ fn misuses_are_clear_errors() {
     assert!(m.contains("a row of 3 values for 4 columns"), "{m}");
     assert!(!e.store().list_arrays().contains(&"x".to_string()));
 }
+
+#[test]
+fn an_hourly_climatology_is_stored_with_an_hour_dimension() {
+    let e = engine();
+    run(
+        &e,
+        "CREATE ARRAY clim AS
+         SELECT extract(hour FROM time) AS hour, avg(t2m) AS t2m FROM cube GROUP BY hour, lat, lon",
+    );
+    let d = describe(&e, "clim");
+    assert_eq!(d[0][1], "hour");
+    // Calendar components are integer labels (the values present, ascending).
+    assert_eq!(d[0][2], "labels");
+    assert!(d[0][3].starts_with("labels (0, 1, 2,") && d[0][3].ends_with("length 24 growable"));
+    let r = query(&e, "SELECT t2m FROM clim WHERE hour = 13 AND lat = 50 AND lon = 5.5");
+    let want = (t2m(13, 2, 3) + t2m(37, 2, 3)) / 2.0;
+    assert!((values(&r)[0] - want).abs() < 1e-4, "{:?} vs {want}", values(&r));
+}
