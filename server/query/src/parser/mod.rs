@@ -422,6 +422,7 @@ fn loc(l: Location) -> (u64, u64) {
 
 mod convert;
 mod ddl;
+mod order;
 mod reproject;
 #[cfg(test)]
 mod tests;

@@ -33,10 +33,12 @@ mod aggregate;
 mod cells;
 mod emit;
 mod explain;
+mod mask;
 mod planner;
 mod projection;
 mod regrid;
 mod scan;
+mod sort;
 mod stored_chunks;
 
 pub use explain::explain;
@@ -114,6 +116,9 @@ pub struct OperatorMetrics {
     pub compute_ns: AtomicU64,
     /// Merging partial aggregates.
     pub merge_ns: AtomicU64,
+    /// Cells (or rows) an operator that drops or masks some looked at, and kept.
+    pub cells_in: AtomicU64,
+    pub cells_out: AtomicU64,
 }
 
 impl OperatorMetrics {
