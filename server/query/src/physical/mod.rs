@@ -2,9 +2,11 @@
 //! itself for EXPLAIN and records its own metrics for EXPLAIN ANALYZE.
 //!
 //! ```text
+//! Sort (optional)            ORDER BY / LIMIT: the grid as a table of rows
 //! StoredChunks (optional)    whole stored chunks of a plain projection
-//!   Projection               element-wise, slab by slab      | Aggregate
-//!     Scan                   pieces of chunks, decoded once  |   Scan
+//!   Projection               element-wise, slab by slab      | Aggregate (HAVING)
+//!     Mask (optional)        WHERE on values: cells to NaN   |   Mask (optional)
+//!       Scan                 pieces of chunks, decoded once  |     Scan
 //! ```
 //!
 //! The scan is driven by its parent's rayon workers (each reads its own pieces into

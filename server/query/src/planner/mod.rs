@@ -1,11 +1,13 @@
 //! The logical planner: a SELECT against a snapshot becomes a [`QueryPlan`].
 //!
 //! Steps, one file each: names and types are bound (`binder`, `functions`,
-//! `typing`); the WHERE clause becomes per-dimension constraints (`where_clause`)
-//! and those a hyperslab with label picks (`hyperslab`); GROUP BY becomes group keys
-//! with calendar buckets (`group_keys`). The tree it builds is
-//! `Projection | Aggregate -> Filter -> Scan(whole array)`; pushing the filter into
-//! the scan and choosing the layout are optimizer rules.
+//! `typing`); the WHERE clause is split (`mask`) into per-dimension constraints
+//! (`where_clause`), which become a hyperslab with label picks (`hyperslab`), and a
+//! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
+//! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
+//! rows (`order`). The tree it builds is
+//! `[Sort ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole array)`;
+//! pushing the filter into the scan and choosing the layout are optimizer rules.
 
 mod binder;
 mod functions;
