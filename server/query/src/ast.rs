@@ -8,10 +8,20 @@ use arrayq_storage::{DType, MetadataMap};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Statement {
     Select(Box<Select>),
-    Explain { analyze: bool, query: Box<Select> },
+    Explain {
+        analyze: bool,
+        query: Box<Select>,
+    },
     CreateArray(CreateArray),
+    /// `CREATE ARRAY name [WITH (...)] AS SELECT ...`
+    CreateArrayAs(CreateArrayAs),
+    /// `INSERT INTO name SELECT ...` / `INSERT INTO name [(cols)] VALUES (...), ...`
+    Insert(Insert),
     AddLayout(AddLayout),
-    DropArray { name: Name, if_exists: bool },
+    DropArray {
+        name: Name,
+        if_exists: bool,
+    },
     ShowArrays,
     Describe(Name),
 }
@@ -278,6 +288,20 @@ impl std::fmt::Display for ExprKind {
                 }
                 f.write_str(")")
             }
+            // Calls written in SQL's own syntax are shown that way.
+            Expr::Func { name, args, .. } if name == "extract" && args.len() == 2 => {
+                match &args[0].kind {
+                    Expr::Str(field) => write!(f, "extract({field} FROM {})", args[1]),
+                    other => write!(f, "extract({other} FROM {})", args[1]),
+                }
+            }
+            Expr::Func { name, args, .. } if name == "percentile_cont" && args.len() == 2 => {
+                write!(
+                    f,
+                    "percentile_cont({}) WITHIN GROUP (ORDER BY {})",
+                    args[1], args[0]
+                )
+            }
             Expr::Func { name, args, star } => {
                 write!(f, "{name}(")?;
                 if *star {
@@ -358,6 +382,49 @@ pub struct AttrDef {
     pub dtype: DType,
     pub fill: Option<f64>,
     pub metadata: MetadataMap,
+}
+
+/// `CREATE ARRAY name [WITH (...)] AS SELECT ...`: the result stored as a new array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateArrayAs {
+    pub name: Name,
+    pub if_not_exists: bool,
+    pub options: Vec<Opt>,
+    pub query: Box<Select>,
+}
+
+/// `INSERT INTO name ...`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Insert {
+    pub into: Name,
+    pub source: InsertSource,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InsertSource {
+    /// Cells of a query result, placed by their coordinates.
+    Select(Box<Select>),
+    /// Cells given one per row: dimension coordinates and attribute values in
+    /// `columns` order (all dimensions, then all attributes, when none are named).
+    Values {
+        columns: Vec<Name>,
+        rows: Vec<Vec<Literal>>,
+    },
+}
+
+/// A constant of `VALUES`, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    pub value: LiteralValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiteralValue {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    Null,
 }
 
 /// One `key = value` of `WITH (...)`, with where its key and value are written.

@@ -6,11 +6,13 @@
 //! the physical planner (`crate::physical`) turns the result into operators.
 
 mod aggregate;
+mod bucket;
 mod regrid;
 mod rows;
 mod selection;
 
-pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey, Trunc};
+pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey};
+pub use bucket::Bucket;
 pub use regrid::{RegridNode, RegridSpec};
 pub use rows::{MaskNode, SortKey, SortNode};
 pub use selection::{chunk_pieces, DimSel, SKIP};

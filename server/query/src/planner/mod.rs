@@ -10,6 +10,8 @@
 //! pushing the filter into the scan and choosing the layout are optimizer rules.
 
 mod binder;
+mod bucket_map;
+mod buckets;
 mod functions;
 mod group_keys;
 mod having;
@@ -189,6 +191,17 @@ pub fn plan_select(
                 .iter()
                 .map(|i| 8 * (1 + i.sum as u64 + i.var as u64 + i.min as u64 + i.max as u64))
                 .sum::<u64>();
+        let cells: u64 = dims.iter().map(|d| d.count() as u64).product();
+        let held = held_values(&inputs, ngroups, cells);
+        if held.bytes > 0 && state_bytes + held.bytes > max_result_bytes.saturating_mul(2) {
+            return Err(QueryError::ResourcesExhausted(format!(
+                "quantiles hold every value of their groups: {ngroups} groups x ~{} values x {} bytes, {} bytes with a vector per group (plus {state_bytes} bytes of other state), over twice the result limit of {max_result_bytes} bytes; select a smaller region",
+                cells / ngroups.max(1),
+                held.value_bytes,
+                held.bytes,
+            )));
+        }
+        state_bytes += held.bytes;
         header_dims = groups
             .iter()
             .map(|g| (g.name.clone(), g.coords.clone(), g.len))
@@ -312,6 +325,33 @@ fn result_metadata(
         })
         .collect();
     ResultMetadata { dims, columns }
+}
+
+/// The memory quantiles need: every selected value of each held input (4 bytes for
+/// f32 inputs, 8 for the others) plus a vector per group and input.
+struct Held {
+    bytes: u64,
+    /// Bytes per held value, summed over the held inputs.
+    value_bytes: u64,
+}
+
+fn held_values(inputs: &[crate::logical::AggInput], ngroups: u64, cells: u64) -> Held {
+    let value_bytes: u64 = inputs
+        .iter()
+        .filter(|i| i.hold)
+        .map(|i| {
+            if i.expr.ty() == crate::eval::EType::F32 {
+                4
+            } else {
+                8
+            }
+        })
+        .sum();
+    let vectors = inputs.iter().filter(|i| i.hold).count() as u64 * ngroups * 24;
+    Held {
+        bytes: cells * value_bytes + if value_bytes > 0 { vectors } else { 0 },
+        value_bytes,
+    }
 }
 
 /// What binding an aggregate query produced.

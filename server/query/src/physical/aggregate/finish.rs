@@ -152,6 +152,12 @@ pub(super) fn finish_into(
     };
     match f {
         AggFunc::Count => unreachable!("counts are integers"),
+        // Computed from the held values (`held`), which replace this column.
+        AggFunc::Quantile => {
+            for o in out.iter_mut() {
+                o.write(f64::NAN);
+            }
+        }
         AggFunc::Min => pick(&acc.mins, &acc.mins_f32, out),
         AggFunc::Max => pick(&acc.maxs, &acc.maxs_f32, out),
         AggFunc::Sum => {

@@ -9,6 +9,7 @@
 
 mod accumulator;
 mod finish;
+mod held;
 mod kernels;
 mod rows;
 mod runs;
@@ -52,10 +53,17 @@ impl AggregateExec {
         let needs: Vec<NeededStats> = self.inputs.iter().map(NeededStats::of).collect();
         let gshape: Vec<usize> = self.groups.iter().map(|g| g.len).collect();
         let ng: usize = gshape.iter().product();
-        let parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
+        let mut parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
         ctx.check()?;
         let t = Instant::now();
-        let call_cols = finish::combine(parts, &needs, &self.calls, ng);
+        // Quantiles take the held values out of the partials first.
+        let quantiles = held::quantile_columns(&mut parts, &self.calls, ng);
+        let mut call_cols = finish::combine(parts, &needs, &self.calls, ng);
+        for (c, q) in call_cols.iter_mut().zip(quantiles) {
+            if let Some(q) = q {
+                *c = q;
+            }
+        }
         OperatorMetrics::add(&self.metrics.merge_ns, t);
         let keep = self.having.as_ref().map(|(h, _)| {
             let keep = finish::having_keep(h, &call_cols, &gshape, ng);
@@ -112,6 +120,18 @@ impl ExecutionPlan for AggregateExec {
             self.calls.len(),
             ins.join(", ")
         ));
+        let held: Vec<&str> = self
+            .inputs
+            .iter()
+            .filter(|i| i.hold)
+            .map(|i| i.text.as_str())
+            .collect();
+        if !held.is_empty() {
+            lines.push(format!(
+                "  quantiles hold every value of [{}] per group: exact, linear interpolation between ranks (selection per group, groups in parallel)",
+                held.join(", ")
+            ));
+        }
         let result: u64 = self
             .columns
             .iter()
