@@ -94,7 +94,8 @@ fn assert_grid(r: &QueryResult, c: usize, key: &str, tol: f64) {
 
 #[test]
 fn count_and_avg_under_a_threshold_match_numpy() {
-    let r = run("SELECT count(t2m) AS n, avg(t2m) AS m FROM era5 WHERE t2m > 290 GROUP BY lat, lon");
+    let r =
+        run("SELECT count(t2m) AS n, avg(t2m) AS m FROM era5 WHERE t2m > 290 GROUP BY lat, lon");
     assert_eq!(r.header.shape, vec![era5::N_LAT, era5::N_LON]);
     assert_grid(&r, 0, "hot_count", 0.0);
     // The threshold splits the data: some cells never pass, some often do.
@@ -105,9 +106,8 @@ fn count_and_avg_under_a_threshold_match_numpy() {
 
 #[test]
 fn or_and_not_match_numpy() {
-    let r = run(
-        "SELECT count(*) AS n FROM era5 WHERE t2m > 295 OR NOT (t2m > 270) GROUP BY lat, lon",
-    );
+    let r =
+        run("SELECT count(*) AS n FROM era5 WHERE t2m > 295 OR NOT (t2m > 270) GROUP BY lat, lon");
     assert_grid(&r, 0, "or_not_count", 0.0);
 }
 
@@ -137,7 +137,11 @@ fn having_masks_groups_like_numpy() {
     assert_grid(&r, 0, "having_avg", 1e-9);
     let same = run("SELECT avg(t2m) AS m FROM era5 GROUP BY lat, lon HAVING avg(t2m) > 280");
     let bits = |r: &QueryResult| -> Vec<u64> {
-        r.columns[0].to_f64_vec().iter().map(|v| v.to_bits()).collect()
+        r.columns[0]
+            .to_f64_vec()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
     };
     assert_eq!(bits(&r), bits(&same));
 }

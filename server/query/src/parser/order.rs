@@ -59,10 +59,9 @@ impl Converter {
             ExprKind::Number {
                 value, int: true, ..
             } if value >= 0.0 && value <= u64::MAX as f64 => Ok((value as u64, e.span)),
-            ExprKind::Number { value, .. } if value < 0.0 => Err(QueryError::plan(format!(
-                "{what} must not be negative, got {e}"
-            ))
-            .at(e.span)),
+            ExprKind::Number { value, .. } if value < 0.0 => {
+                Err(QueryError::plan(format!("{what} must not be negative, got {e}")).at(e.span))
+            }
             _ => Err(QueryError::plan(format!(
                 "{what} takes a row count (a non-negative integer), got {e}"
             ))

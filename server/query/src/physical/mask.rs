@@ -106,10 +106,7 @@ impl ExecutionPlan for MaskExec {
                     coords: &coords,
                     n,
                 });
-                let columns = columns
-                    .into_iter()
-                    .map(|c| apply(&keep, c))
-                    .collect();
+                let columns = columns.into_iter().map(|c| apply(&keep, c)).collect();
                 Ok(Block::Piece { region, columns })
             }
             other => Ok(other),

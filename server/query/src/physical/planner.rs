@@ -4,9 +4,9 @@
 
 use super::aggregate::AggregateExec;
 use super::mask::MaskExec;
-use super::sort::SortExec;
 use super::projection::ProjectionExec;
 use super::scan::ScanExec;
+use super::sort::SortExec;
 use super::stored_chunks::StoredChunkExec;
 use super::{ExecutionPlan, OperatorMetrics, PhysicalQuery};
 use crate::error::QueryError;

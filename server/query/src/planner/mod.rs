@@ -33,11 +33,11 @@ use crate::{CoordValues, ResultHeader, ResultMetadata};
 use arrayq_storage::{ArraySchema, DType, MetadataMap, Snapshot};
 use binder::{Binder, Mode};
 use group_keys::{coord_values, group_keys, is_group_key};
+use having::{bind_having, having_without_groups};
 use hyperslab::select_dim;
+use mask::split_where;
 use std::collections::BTreeSet;
 use typing::{contains_agg, out_dtype};
-use having::{bind_having, having_without_groups};
-use mask::split_where;
 
 pub use reproject::regrid_node;
 
@@ -177,7 +177,13 @@ pub fn plan_select(
                 // Groups failing HAVING are NaN: counts are promoted to f64.
                 for (o, c) in outputs.iter_mut().zip(columns.iter_mut()) {
                     if !o.ty().is_float() {
-                        *o = to_f64(std::mem::replace(o, PExpr::Slot { k: 0, ty: EType::F64 }));
+                        *o = to_f64(std::mem::replace(
+                            o,
+                            PExpr::Slot {
+                                k: 0,
+                                ty: EType::F64,
+                            },
+                        ));
                         c.dtype = DType::F64;
                     }
                 }

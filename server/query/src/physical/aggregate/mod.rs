@@ -68,7 +68,9 @@ impl AggregateExec {
         let keep = self.having.as_ref().map(|(h, _)| {
             let keep = finish::having_keep(h, &call_cols, &gshape, ng);
             let kept = keep.iter().filter(|&&k| k).count() as u64;
-            self.metrics.cells_in.fetch_add(ng as u64, Ordering::Relaxed);
+            self.metrics
+                .cells_in
+                .fetch_add(ng as u64, Ordering::Relaxed);
             self.metrics.cells_out.fetch_add(kept, Ordering::Relaxed);
             keep
         });
