@@ -56,6 +56,35 @@ pub struct Select {
     pub layout: Option<Name>,
     /// `FROM reproject(from, ...)`: the query reads `from` on a projected grid.
     pub reproject: Option<Reproject>,
+    /// `HAVING cond` (aggregate queries).
+    pub having: Option<Expr>,
+    /// `ORDER BY ...`, `LIMIT n`, `OFFSET m`: the result becomes a table of rows.
+    pub order: OrderSpec,
+}
+
+/// `ORDER BY`, `LIMIT` and `OFFSET` of a query (all empty when absent).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OrderSpec {
+    pub keys: Vec<OrderKey>,
+    /// `LIMIT n` and where `n` is written.
+    pub limit: Option<(u64, Span)>,
+    pub offset: Option<(u64, Span)>,
+}
+
+impl OrderSpec {
+    /// Whether the query asks for a table of rows.
+    pub fn is_table(&self) -> bool {
+        !self.keys.is_empty() || self.limit.is_some() || self.offset.is_some()
+    }
+}
+
+/// One `ORDER BY` key: `expr [ASC|DESC] [NULLS FIRST|LAST]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderKey {
+    pub expr: Expr,
+    pub desc: bool,
+    /// As written; `None` takes PostgreSQL's default (NULLS LAST for ASC, FIRST for DESC).
+    pub nulls_first: Option<bool>,
 }
 
 /// The arguments of `reproject(array, crs => ..., resolution => ..., ...)`, each with

@@ -108,7 +108,7 @@ impl Converter {
     }
 
     /// The first keyword `kw` of the statement (clauses arrayq rejects).
-    fn keyword(&self, kw: &str) -> Span {
+    pub(super) fn keyword(&self, kw: &str) -> Span {
         self.toks
             .iter()
             .find(|t| is_kw(&t.token, kw))
@@ -125,19 +125,9 @@ impl Converter {
         if let Some(w) = &q.with {
             return Err(unsupported("WITH").at(span_of(w.with_token.0.span)));
         }
-        if q.order_by.is_some() {
-            return Err(
-                unsupported("ORDER BY (results are ordered by their coordinates)")
-                    .at(self.keyword("ORDER")),
-            );
-        }
-        if q.limit_clause.is_some() || q.fetch.is_some() {
-            let at = ["LIMIT", "OFFSET", "FETCH"]
-                .iter()
-                .map(|k| self.keyword(k))
-                .find(Span::is_known)
-                .unwrap_or_default();
-            return Err(unsupported("LIMIT (select a smaller region with WHERE instead)").at(at));
+        let order = self.order_spec(q.order_by, q.limit_clause)?;
+        if q.fetch.is_some() {
+            return Err(unsupported("FETCH (use LIMIT n)").at(self.keyword("FETCH")));
         }
         let sq::SetExpr::Select(s) = *q.body else {
             let at = ["UNION", "EXCEPT", "INTERSECT", "VALUES"]
@@ -150,9 +140,6 @@ impl Converter {
         let s = *s;
         if s.distinct.is_some() {
             return Err(unsupported("DISTINCT").at(self.keyword("DISTINCT")));
-        }
-        if s.having.is_some() {
-            return Err(unsupported("HAVING").at(self.keyword("HAVING")));
         }
         if s.into.is_some() || s.top.is_some() || s.qualify.is_some() || s.prewhere.is_some() {
             let at = ["INTO", "TOP", "QUALIFY", "PREWHERE"]
@@ -261,6 +248,7 @@ impl Converter {
                 return Err(unsupported("GROUP BY ALL").at(self.keyword("GROUP")))
             }
         };
+        let having = s.having.map(|e| self.expr(e)).transpose()?;
         Ok(Select {
             items,
             from,
@@ -270,10 +258,12 @@ impl Converter {
             group_by,
             layout,
             reproject,
+            having,
+            order,
         })
     }
 
-    fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {
+    pub(super) fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {
         use sq::Expr as E;
         use ExprKind as K;
         let raw = span_of(e.span());

@@ -447,6 +447,7 @@ fn loc(l: Location) -> (u64, u64) {
 mod convert;
 mod ddl;
 mod insert;
+mod order;
 mod reproject;
 #[cfg(test)]
 mod tests;

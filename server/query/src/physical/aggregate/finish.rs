@@ -238,3 +238,21 @@ pub(super) fn output_columns(
         .map(|c| c.expect("every output computed"))
         .collect()
 }
+
+/// Which groups satisfy the HAVING condition `h` (over the calls' columns).
+pub(super) fn having_keep(h: &PExpr, call_cols: &[Col], gshape: &[usize], ng: usize) -> Vec<bool> {
+    let shape = if gshape.is_empty() {
+        vec![1]
+    } else {
+        gshape.to_vec()
+    };
+    let origin = vec![0u64; shape.len()];
+    let inp = Inputs {
+        slots: call_cols,
+        shape: &shape,
+        origin: &origin,
+        coords: &[],
+        n: ng,
+    };
+    eval(h, &inp).bools(ng)
+}

@@ -18,18 +18,24 @@ mod tasks;
 mod tests;
 
 use super::emit::ColumnEmitter;
+use super::mask::{apply, MaskExec};
 use super::scan::ScanExec;
 use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::{Col, PExpr};
 use crate::logical::{AggCall, AggInput, GroupKey, OutputColumn};
 use accumulator::NeededStats;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Aggregates over the scan's cells, per group of the kept dimensions.
 pub struct AggregateExec {
     pub scan: Arc<ScanExec>,
+    /// The WHERE clause's value conditions: dropped cells are NaN in every input.
+    pub mask: Option<Arc<MaskExec>>,
+    /// `HAVING`: groups where it is not true are NaN in every output.
+    pub having: Option<(PExpr, String)>,
     pub inputs: Vec<AggInput>,
     pub calls: Vec<AggCall>,
     /// Output expressions over the calls (as slots).
@@ -59,12 +65,20 @@ impl AggregateExec {
             }
         }
         OperatorMetrics::add(&self.metrics.merge_ns, t);
-        Ok(finish::output_columns(
-            &self.outputs,
-            call_cols,
-            &gshape,
-            ng,
-        ))
+        let keep = self.having.as_ref().map(|(h, _)| {
+            let keep = finish::having_keep(h, &call_cols, &gshape, ng);
+            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            self.metrics
+                .cells_in
+                .fetch_add(ng as u64, Ordering::Relaxed);
+            self.metrics.cells_out.fetch_add(kept, Ordering::Relaxed);
+            keep
+        });
+        let cols = finish::output_columns(&self.outputs, call_cols, &gshape, ng);
+        Ok(match keep {
+            Some(keep) => cols.into_iter().map(|c| apply(&keep, c)).collect(),
+            None => cols,
+        })
     }
 
     fn out_len(&self) -> usize {
@@ -78,7 +92,10 @@ impl ExecutionPlan for AggregateExec {
     }
 
     fn children(&self) -> Vec<&dyn ExecutionPlan> {
-        vec![self.scan.as_ref()]
+        match &self.mask {
+            Some(m) => vec![m.as_ref()],
+            None => vec![self.scan.as_ref()],
+        }
     }
 
     fn fmt_explain(&self) -> Vec<String> {
@@ -127,6 +144,11 @@ impl ExecutionPlan for AggregateExec {
         } else {
             String::new()
         };
+        if let Some((_, text)) = &self.having {
+            lines.push(format!(
+                "  having: {text} (groups where it is not true become NaN)"
+            ));
+        }
         lines.push(format!("  result: {result} bytes{state}"));
         lines
     }

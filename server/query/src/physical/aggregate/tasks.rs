@@ -13,6 +13,7 @@ use crate::error::QueryError;
 use crate::eval::{eval, Inputs, PExpr};
 use crate::logical::{GroupKey, SKIP};
 use crate::physical::cells::{along, origin, strides, NO_GROUP};
+use crate::physical::mask::apply;
 use crate::physical::scan::{Reader, ScanExec};
 use crate::physical::{OperatorMetrics, TaskContext};
 use arrayq_storage::{Coordinate, Region};
@@ -214,7 +215,8 @@ pub(super) fn accumulate_partials(
         // copy); expressions need piece-shaped columns. When the last dimension is
         // reduced, short rows stay there too: the rows kernel takes them strided, which
         // costs less than cutting them out.
-        let views = inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
+        let views =
+            op.mask.is_none() && inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
         let short_rows = contrib.last().is_some_and(|c| c.iter().all(|&c| c == 0));
         // A new partial covers the task and room for the worker's next few tasks (which
         // follow in group order), so it rarely grows; growing copies it.
@@ -256,10 +258,35 @@ pub(super) fn accumulate_partials(
                         .map(|d| along(&contrib[d], piece, &scan.region, d))
                         .collect();
                     let own = strides(&shape);
+                    let org = origin(piece);
+                    let inp = Inputs {
+                        slots: &reader.cols,
+                        shape: &shape,
+                        origin: &org,
+                        coords: &coords,
+                        n: shape.iter().product(),
+                    };
+                    let keep = op.mask.as_ref().map(|m| m.keep(&inp));
                     let lo = part.lo;
                     let each = part.accs.iter_mut().zip(part.held.iter_mut());
                     for (((acc, held), input), &need) in each.zip(inputs).zip(needs) {
                         match &input.expr {
+                            // Masked: every input (count(*)'s too) is NaN where dropped.
+                            e if keep.is_some() => {
+                                let args = PieceArgs {
+                                    shape: &shape,
+                                    contrib: &cs,
+                                    lo,
+                                    offset: 0,
+                                    strides: &own,
+                                };
+                                let keep = keep.as_deref().unwrap_or_default();
+                                let col = apply(keep, eval(e, &inp));
+                                accumulate(acc, need, &col, &args);
+                                if let Some(h) = held {
+                                    h.collect(&col, &args);
+                                }
+                            }
                             PExpr::Slot { k, .. } => {
                                 let (col, offset, st) = reader.input(*k, &shape);
                                 let args = PieceArgs {
@@ -281,14 +308,6 @@ pub(super) fn accumulate_partials(
                                     lo,
                                     offset: 0,
                                     strides: &own,
-                                };
-                                let org = origin(piece);
-                                let inp = Inputs {
-                                    slots: &reader.cols,
-                                    shape: &shape,
-                                    origin: &org,
-                                    coords: &coords,
-                                    n: shape.iter().product(),
                                 };
                                 let col = eval(e, &inp);
                                 accumulate(acc, need, &col, &args);
