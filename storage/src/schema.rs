@@ -337,7 +337,7 @@ pub(crate) fn check_layout(l: &Layout, rank: usize, names: &mut HashSet<String>)
     Ok(l.codec.validate()?)
 }
 
-fn valid_name(s: &str) -> bool {
+pub fn valid_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')

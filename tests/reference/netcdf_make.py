@@ -12,6 +12,9 @@ Files (a 10 x 12 grid, latitude descending, hourly):
   day6.nc                  the day after a missing day 5 (a gap)
   overlap.nc               half of day 2 again
   truncated.nc             day1.nc cut in half
+  day5_corrupt.nc          day 5, t2m zlib-compressed in one chunk per hour, with
+                           one chunk's bytes overwritten: the header and the
+                           coordinates read, t2m does not (checked here)
 Expected values (xarray's decoding of day1..day4, concatenated) go to
 expected_t2m.npy and expected_u10.npy (float64, NaN where missing); JSON on
 stdout gives the time axis.
@@ -38,7 +41,7 @@ def field(h, name):
     return 3 * np.cos(0.2 * h - lo / 3) + 0.05 * la
 
 
-def write(path, hours, fmt="NETCDF4", seconds=False):
+def write(path, hours, fmt="NETCDF4", seconds=False, zlib=False):
     ds = netCDF4.Dataset(path, "w", format=fmt)
     ds.createDimension("valid_time", None if fmt == "NETCDF4" else len(hours))
     ds.createDimension("latitude", len(LAT))
@@ -59,7 +62,12 @@ def write(path, hours, fmt="NETCDF4", seconds=False):
     lo = ds.createVariable("longitude", "f8", ("longitude",))
     lo[:] = LON
     lo.units = "degrees_east"
-    t2m = ds.createVariable("t2m", "i2", ("valid_time", "latitude", "longitude"), fill_value=-32767)
+    # No shuffle: the chunk's bytes are then plain zlib, which corrupt_one_chunk finds.
+    compress = dict(zlib=True, complevel=4, shuffle=False, chunksizes=(1, len(LAT), len(LON)))
+    compress = compress if zlib else {}
+    t2m = ds.createVariable(
+        "t2m", "i2", ("valid_time", "latitude", "longitude"), fill_value=-32767, **compress
+    )
     t2m.scale_factor = 0.0005
     t2m.add_offset = 285.0
     t2m.units = "K"
@@ -82,6 +90,38 @@ def write(path, hours, fmt="NETCDF4", seconds=False):
     ds.close()
 
 
+def corrupt_one_chunk(path, hours):
+    """Overwrites the middle of the compressed t2m chunk of the file's middle hour
+    (found by its zlib bytes, which HDF5's deflate filter writes as zlib does), then
+    checks that the coordinates still read and t2m does not. Returns whether it did."""
+    import zlib
+
+    h = hours[len(hours) // 2]
+    v = field(h, "t2m")
+    packed = np.round((v - 285.0) / 0.0005).astype(np.int16)
+    if h % 7 == 0:
+        packed[h % 10, h % 12] = -32767
+    stream = zlib.compress(packed.tobytes(), 4)
+    data = bytearray(open(path, "rb").read())
+    at = data.find(stream[:24])
+    if at < 0:
+        return False
+    mid = at + len(stream) // 2
+    data[mid : mid + 16] = b"\xff" * 16
+    open(path, "wb").write(bytes(data))
+    ds = netCDF4.Dataset(path)
+    try:
+        ds["valid_time"][:]
+        ds["latitude"][:]
+        try:
+            ds["t2m"][:]
+            return False
+        except Exception:
+            return True
+    finally:
+        ds.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--outdir", required=True)
@@ -93,6 +133,8 @@ def main():
     write(p("day4_classic.nc"), range(72, 96), fmt="NETCDF3_CLASSIC", seconds=True)
     write(p("day6.nc"), range(120, 144))
     write(p("overlap.nc"), range(36, 60))
+    write(p("day5_corrupt.nc"), range(96, 120), zlib=True)
+    corrupt_ok = corrupt_one_chunk(p("day5_corrupt.nc"), list(range(96, 120)))
     shutil.copy(p("day1.nc"), p("truncated.nc"))
     size = os.path.getsize(p("truncated.nc"))
     with open(p("truncated.nc"), "r+b") as f:
@@ -104,7 +146,7 @@ def main():
     np.save(p("expected_t2m.npy"), ds["t2m"].values.astype(np.float64))
     np.save(p("expected_u10.npy"), ds["u10"].values.astype(np.float64))
     times = [str(np.datetime_as_string(t, unit="s")) + "Z" for t in ds["valid_time"].values]
-    print(json.dumps({"times": times, "shape": list(ds["t2m"].shape)}))
+    print(json.dumps({"times": times, "shape": list(ds["t2m"].shape), "corrupt_chunk": corrupt_ok}))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ pub use binary::{
 };
 pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, write_npy_f64, Npy};
 pub use postgres::{PgCluster, PG_URL_ENV};
-pub use pyvenv::{python, run_reference, workspace_root};
+pub use pyvenv::{python, python_client_venv, run_reference, workspace_root};
 pub use server::{DropStop, StartError, TestServer, TestServerBuilder};
 
 /// Distance between two `f32` in units in the last place (0 when bit-identical;

@@ -183,6 +183,25 @@ fn netcdf_files_load_as_xarray_reads_them() {
     assert!(e.contains("truncated.nc"), "{e}");
     assert_eq!(arrayq_ok(&addr, &["-c", "DESCRIBE cube"]), before);
 
+    // A file whose header and coordinates read but one data chunk does not: the
+    // load fails while streaming (after the first pass accepted the file), names
+    // the file, and commits nothing.
+    assert_eq!(meta["corrupt_chunk"], serde_json::json!(true), "{meta}");
+    let e = fails(
+        &addr,
+        &[
+            "load",
+            "netcdf",
+            &f("day5_corrupt.nc"),
+            "--array",
+            "cube",
+            "--rename",
+            "valid_time=time",
+        ],
+    );
+    assert!(e.contains("day5_corrupt.nc"), "{e}");
+    assert_eq!(arrayq_ok(&addr, &["-c", "DESCRIBE cube"]), before);
+
     // The day after the gap, with --allow-gaps: day 5 reads as missing.
     arrayq_ok(
         &addr,

@@ -6,77 +6,26 @@
 //! `python -m pytest client/python/tests` runs with the server's address in
 //! `ARRAYQ_TEST_ADDR`: eager queries, Dask-lazy reads (threads and a
 //! `dask.distributed.LocalCluster` with 2 workers) compared with the numpy reference
-//! (`tests/reference/workload_ref.py`), writes, subscriptions and errors.
+//! (`tests/reference/workload_ref.py`), writes, metadata, subscriptions and errors;
+//! beside it a second `arrayqd` serves TLS with a self-signed certificate
+//! (`ARRAYQ_TEST_TLS_ADDR`, `ARRAYQ_TEST_TLS_CA`) for the TLS tests.
 //!
-//! The venv is reinstalled only when the package's sources or the .proto change (a
-//! marker file holds their hash); installs happen under a lock file, and a test run
-//! holds the lock shared, so parallel runs never see a half-installed package. A
-//! failing pip or pytest fails the test with its output; a skipped pytest test fails
-//! it too.
+//! The venv ([`arrayq_tests::python_client_venv`]) is reinstalled only when the
+//! package's sources or the .proto change, and a test run holds its lock shared, so
+//! parallel runs never see a half-installed package. A failing pip or pytest fails
+//! the test with its output; a skipped pytest test fails it too.
 //!
 //! `python_client_throughput_128mb` (ignored: a benchmark) times a 128 MB result in
 //! the Python and the Rust client in the same run.
 
-use std::fs::{self, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use arrayq_tests::{arrayq_command, workspace_root, TestServer};
-
-/// File in the venv recording the hash of what was installed.
-const MARKER: &str = "arrayq-client-installed.txt";
-
-fn venv_dir() -> PathBuf {
-    match std::env::var_os("ARRAYQ_PYCLIENT_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => workspace_root().join("target").join("pyclient-venv"),
-    }
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python3")
-    }
-}
-
-/// FNV-1a over the installable sources of the package and the .proto, in a fixed
-/// order (generated files and build by-products excluded).
-fn source_hash(root: &Path) -> String {
-    let pkg = root.join("client/python");
-    let mut files = vec![
-        pkg.join("pyproject.toml"),
-        pkg.join("MANIFEST.in"),
-        pkg.join("README.md"),
-        pkg.join("_build/arrayq_build.py"),
-        root.join("proto/arrayq/v1/arrayq.proto"),
-    ];
-    let mut modules: Vec<PathBuf> = fs::read_dir(pkg.join("arrayq"))
-        .expect("client/python/arrayq")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    modules.sort();
-    files.extend(modules);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for f in &files {
-        let bytes = fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        for b in f
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .bytes()
-            .chain([0u8])
-            .chain(bytes)
-        {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}\n")
-}
+use arrayq_tests::{
+    arrayq_command, python_client_venv as installed_venv, workspace_root, TestServer,
+};
 
 fn run(cmd: &mut Command, what: &str) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -90,55 +39,25 @@ fn run(cmd: &mut Command, what: &str) -> Output {
     out
 }
 
-/// Creates the venv and (re)installs the package when its sources changed. Called
-/// with the install lock held exclusively.
-fn install(root: &Path, venv: &Path) {
-    let py = venv_python(venv);
-    let hash = source_hash(root);
-    if py.exists() && fs::read_to_string(venv.join(MARKER)).ok().as_deref() == Some(hash.as_str()) {
-        return;
-    }
-    let _ = fs::remove_file(venv.join(MARKER));
-    if !py.exists() {
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(venv),
-            "python3 -m venv",
-        );
-    }
-    let started = Instant::now();
-    let spec = format!("{}[test]", root.join("client/python").display());
-    run(
-        Command::new(&py)
-            .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
-            .arg(&spec)
-            .current_dir(root),
-        "pip install client/python[test]",
-    );
-    eprintln!("installed client/python in {:?}", started.elapsed());
-    let tmp = venv.join(format!("{MARKER}.tmp"));
-    fs::write(&tmp, &hash).unwrap();
-    fs::rename(&tmp, venv.join(MARKER)).unwrap();
-}
-
-/// The venv's python with the package installed (reinstalled first if its sources
-/// changed), and the install lock held shared until it is dropped.
-fn installed_venv() -> (PathBuf, fd_lock::RwLock<std::fs::File>) {
-    let root = workspace_root();
-    let venv = venv_dir();
-    fs::create_dir_all(venv.parent().unwrap()).unwrap();
-    let lock_path = venv.with_extension("lock");
-    let lock_file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
-    let mut lock = fd_lock::RwLock::new(lock_file);
-    {
-        let _exclusive = lock.write().expect("install lock");
-        install(&root, &venv);
-    }
-    (venv_python(&venv), lock)
+/// `arrayqd` serving TLS with a fresh self-signed certificate for `localhost`
+/// (written to `dir/cert.pem`, which clients must trust).
+fn tls_server(dir: &Path) -> (TestServer, std::path::PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    fs::write(&cert, ck.cert.pem()).unwrap();
+    fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let server = TestServer::builder(dir.join("tls-data"))
+        .clean_env()
+        .args([
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+        .log_file(dir.join("arrayqd-tls.log"))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (server, cert)
 }
 
 /// `arrayqd` with a temporary store, loaded with `arrayq demo era5 --scale SCALE`.
@@ -167,6 +86,7 @@ fn python_client_package_passes_its_tests_against_arrayqd() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (server, addr) = server_with_era5(tmp.path(), "XS");
+    let (tls, tls_ca) = tls_server(tmp.path());
 
     let started = Instant::now();
     let mut pytest = Command::new(&py);
@@ -184,6 +104,8 @@ fn python_client_package_passes_its_tests_against_arrayqd() {
         .current_dir(&root)
         .env("ARRAYQ_TEST_ADDR", &addr)
         .env("ARRAYQ_TEST_ARRAY", "era5")
+        .env("ARRAYQ_TEST_TLS_ADDR", tls.addr().to_string())
+        .env("ARRAYQ_TEST_TLS_CA", &tls_ca)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(std::process::Stdio::null())
         .output()
@@ -209,6 +131,7 @@ fn python_client_package_passes_its_tests_against_arrayqd() {
         "pytest must run every test: {summary}"
     );
     drop(server);
+    drop(tls);
 }
 
 /// Times `SELECT t2m FROM era5 [WITH (layout = ...)]` in Python: prints one JSON

@@ -138,3 +138,34 @@ def test_subscribe_sees_a_write(db, fresh_name):
 def test_subscribe_unknown_array(db):
     with pytest.raises(arrayq.NotFoundError):
         db.subscribe("no_such_array_here")
+
+
+def test_write_keeps_text_attrs_as_metadata_and_query_returns_them(db, fresh_name):
+    name = fresh_name("py_meta")
+    da = small_dataarray()
+    da.attrs.update(units="degC", long_name="air temperature", valid_max=60.0)
+    da.time.attrs.update(long_name="time of observation")
+    ds = da.to_dataset()
+    ds.attrs.update(title="stations", history=["not text"])
+    db.write(name, ds)
+
+    info = db.describe(name)
+    # Text attrs only: numbers and lists are not descriptions arrayq keeps.
+    assert dict(info.attribute("temp").metadata) == {"units": "degC", "long_name": "air temperature"}
+    assert dict(info.dim("time").metadata) == {"long_name": "time of observation"}
+    assert dict(info.metadata) == {"title": "stations"}
+
+    back = db.query(f"SELECT temp FROM {name}")
+    assert back.attrs["units"] == "degC" and back.attrs["long_name"] == "air temperature"
+    assert back.time.attrs == {"long_name": "time of observation"}
+    renamed = db.query(f"SELECT temp AS t FROM {name}")
+    assert renamed.attrs["units"] == "degC"
+    computed = db.query(f"SELECT temp * 2 AS twice FROM {name}")
+    assert "units" not in computed.attrs, computed.attrs
+
+    lazy = arrayq.open_array(db.addr, name)
+    assert lazy.attrs["units"] == "degC"
+    assert lazy.time.attrs == {"long_name": "time of observation"}
+    opened = xr.open_dataset(f"arrayq://{db.addr.split('://')[-1]}/{name}", engine="arrayq")
+    assert opened.attrs["title"] == "stations"
+    assert opened["temp"].attrs["long_name"] == "air temperature"

@@ -8,10 +8,20 @@ use arrayq_storage::{DType, MetadataMap};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Statement {
     Select(Box<Select>),
-    Explain { analyze: bool, query: Box<Select> },
+    Explain {
+        analyze: bool,
+        query: Box<Select>,
+    },
     CreateArray(CreateArray),
+    /// `CREATE ARRAY name [WITH (...)] AS SELECT ...`
+    CreateArrayAs(CreateArrayAs),
+    /// `INSERT INTO name SELECT ...` / `INSERT INTO name [(cols)] VALUES (...), ...`
+    Insert(Insert),
     AddLayout(AddLayout),
-    DropArray { name: Name, if_exists: bool },
+    DropArray {
+        name: Name,
+        if_exists: bool,
+    },
     ShowArrays,
     Describe(Name),
 }
@@ -46,6 +56,35 @@ pub struct Select {
     pub layout: Option<Name>,
     /// `FROM reproject(from, ...)`: the query reads `from` on a projected grid.
     pub reproject: Option<Reproject>,
+    /// `HAVING cond` (aggregate queries).
+    pub having: Option<Expr>,
+    /// `ORDER BY ...`, `LIMIT n`, `OFFSET m`: the result becomes a table of rows.
+    pub order: OrderSpec,
+}
+
+/// `ORDER BY`, `LIMIT` and `OFFSET` of a query (all empty when absent).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OrderSpec {
+    pub keys: Vec<OrderKey>,
+    /// `LIMIT n` and where `n` is written.
+    pub limit: Option<(u64, Span)>,
+    pub offset: Option<(u64, Span)>,
+}
+
+impl OrderSpec {
+    /// Whether the query asks for a table of rows.
+    pub fn is_table(&self) -> bool {
+        !self.keys.is_empty() || self.limit.is_some() || self.offset.is_some()
+    }
+}
+
+/// One `ORDER BY` key: `expr [ASC|DESC] [NULLS FIRST|LAST]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderKey {
+    pub expr: Expr,
+    pub desc: bool,
+    /// As written; `None` takes PostgreSQL's default (NULLS LAST for ASC, FIRST for DESC).
+    pub nulls_first: Option<bool>,
 }
 
 /// The arguments of `reproject(array, crs => ..., resolution => ..., ...)`, each with
@@ -249,6 +288,20 @@ impl std::fmt::Display for ExprKind {
                 }
                 f.write_str(")")
             }
+            // Calls written in SQL's own syntax are shown that way.
+            Expr::Func { name, args, .. } if name == "extract" && args.len() == 2 => {
+                match &args[0].kind {
+                    Expr::Str(field) => write!(f, "extract({field} FROM {})", args[1]),
+                    other => write!(f, "extract({other} FROM {})", args[1]),
+                }
+            }
+            Expr::Func { name, args, .. } if name == "percentile_cont" && args.len() == 2 => {
+                write!(
+                    f,
+                    "percentile_cont({}) WITHIN GROUP (ORDER BY {})",
+                    args[1], args[0]
+                )
+            }
             Expr::Func { name, args, star } => {
                 write!(f, "{name}(")?;
                 if *star {
@@ -329,6 +382,49 @@ pub struct AttrDef {
     pub dtype: DType,
     pub fill: Option<f64>,
     pub metadata: MetadataMap,
+}
+
+/// `CREATE ARRAY name [WITH (...)] AS SELECT ...`: the result stored as a new array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateArrayAs {
+    pub name: Name,
+    pub if_not_exists: bool,
+    pub options: Vec<Opt>,
+    pub query: Box<Select>,
+}
+
+/// `INSERT INTO name ...`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Insert {
+    pub into: Name,
+    pub source: InsertSource,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InsertSource {
+    /// Cells of a query result, placed by their coordinates.
+    Select(Box<Select>),
+    /// Cells given one per row: dimension coordinates and attribute values in
+    /// `columns` order (all dimensions, then all attributes, when none are named).
+    Values {
+        columns: Vec<Name>,
+        rows: Vec<Vec<Literal>>,
+    },
+}
+
+/// A constant of `VALUES`, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    pub value: LiteralValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiteralValue {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    Null,
 }
 
 /// One `key = value` of `WITH (...)`, with where its key and value are written.

@@ -1,6 +1,6 @@
 //! The engine: statements in, executions out.
 
-use crate::ast::{AsOfSpec, Select, Statement};
+use crate::ast::{AsOfSpec, InsertSource, Select, Statement};
 use crate::error::QueryError;
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
@@ -45,6 +45,19 @@ impl Engine {
                 self.explain_select(&query, analyze, ctx, started, parse_t)?,
             )),
             Statement::CreateArray(c) => command::create_array(&self.store, &c),
+            Statement::CreateArrayAs(c) => {
+                let result = self.start(&c.query, ctx, started, parse_t)?.collect_all()?;
+                command::create_array_as(&self.store, &c, result)
+            }
+            Statement::Insert(i) => match &i.source {
+                InsertSource::Select(q) => {
+                    let result = self.start(q, ctx, started, parse_t)?.collect_all()?;
+                    command::insert_result(&self.store, &i.into, result)
+                }
+                InsertSource::Values { columns, rows } => {
+                    command::insert_values(&self.store, &i.into, columns, rows)
+                }
+            },
             Statement::AddLayout(a) => command::add_layout(&self.store, &a),
             // The only way either fails over the query text is an unknown array name.
             Statement::DropArray { name, if_exists } => {

@@ -21,6 +21,7 @@ mod optimizer;
 mod parser;
 mod physical;
 mod planner;
+pub mod spacing;
 mod stream;
 mod timeutil;
 

@@ -146,6 +146,112 @@ pub fn parse_tz(s: &str) -> Option<Tz> {
     s.parse::<Tz>().ok()
 }
 
+/// The start (UTC ns) of the `stride`-long bin holding `ns`, bins counted from
+/// `origin` (PostgreSQL's `date_bin`). In a zone the bins are counted on the local
+/// wall clock (`origin` is then a wall-clock reading, as ns since the epoch) and a
+/// bin starts at the first instant of its local start, as `date_trunc` does.
+pub fn date_bin(ns: i64, stride: i64, origin: i64, tz: Option<Tz>) -> i64 {
+    // i128: a bin far from its origin must not overflow.
+    let floor = |t: i64| {
+        let (t, o, s) = (t as i128, origin as i128, stride as i128);
+        (o + (t - o).div_euclid(s) * s).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    };
+    match tz {
+        None => floor(ns),
+        Some(tz) => {
+            let utc = DateTime::<Utc>::from_timestamp_nanos(ns);
+            let wall = utc.with_timezone(&tz).naive_local().and_utc();
+            let start = floor(wall.timestamp_nanos_opt().unwrap_or(ns));
+            local_to_utc(
+                &tz,
+                DateTime::<Utc>::from_timestamp_nanos(start).naive_utc(),
+            )
+            .unwrap_or(ns)
+        }
+    }
+}
+
+/// Whether an ISO-8601 timestamp says its offset (`Z`, `+01:00`, `-0500`) rather than
+/// being a wall-clock reading.
+pub fn has_offset(s: &str) -> bool {
+    let s = s.trim();
+    // The time of day starts after the date (10 characters, then 'T' or ' ').
+    s.get(11..)
+        .is_some_and(|t| t.ends_with(['Z', 'z']) || t.contains(['+', '-']))
+}
+
+/// Calendar components of `extract(field FROM time)`, as PostgreSQL numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Year,
+    Quarter,
+    Month,
+    /// ISO week of the year (1..53).
+    Week,
+    /// Day of the month (1..31).
+    Day,
+    /// Day of the year (1..366).
+    Doy,
+    /// Day of the week, Sunday = 0 .. Saturday = 6.
+    Dow,
+    /// Day of the week, Monday = 1 .. Sunday = 7.
+    IsoDow,
+    Hour,
+    Minute,
+}
+
+impl Field {
+    pub const NAMES: [&'static str; 10] = [
+        "year", "quarter", "month", "week", "day", "doy", "dow", "isodow", "hour", "minute",
+    ];
+
+    pub fn parse(s: &str) -> Option<Field> {
+        let k = Field::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s.trim()))?;
+        Some(
+            [
+                Field::Year,
+                Field::Quarter,
+                Field::Month,
+                Field::Week,
+                Field::Day,
+                Field::Doy,
+                Field::Dow,
+                Field::IsoDow,
+                Field::Hour,
+                Field::Minute,
+            ][k],
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        Field::NAMES[self as usize]
+    }
+}
+
+/// The calendar component `field` of the instant `ns`, in UTC or on the wall clock
+/// of `tz`.
+pub fn extract(ns: i64, field: Field, tz: Option<Tz>) -> i64 {
+    let utc = DateTime::<Utc>::from_timestamp_nanos(ns);
+    let t = match tz {
+        None => utc.naive_utc(),
+        Some(tz) => utc.with_timezone(&tz).naive_local(),
+    };
+    (match field {
+        Field::Year => return t.year() as i64,
+        Field::Quarter => (t.month() - 1) / 3 + 1,
+        Field::Month => t.month(),
+        Field::Week => t.iso_week().week(),
+        Field::Day => t.day(),
+        Field::Doy => t.ordinal(),
+        Field::Dow => t.weekday().num_days_from_sunday(),
+        Field::IsoDow => t.weekday().number_from_monday(),
+        Field::Hour => t.hour(),
+        Field::Minute => t.minute(),
+    }) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +296,39 @@ mod tests {
             format_instant(date_trunc(w, TruncUnit::Month, None)),
             "2023-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn bins_and_components() {
+        let o = parse_instant("2023-01-01T00:00:00Z").unwrap();
+        let h3 = parse_duration("3 hours").unwrap();
+        let t = parse_instant("2023-01-01T05:59:00Z").unwrap();
+        assert_eq!(
+            format_instant(date_bin(t, h3, o, None)),
+            "2023-01-01T03:00:00Z"
+        );
+        let before = parse_instant("2022-12-31T23:00:00Z").unwrap();
+        assert_eq!(
+            format_instant(date_bin(before, h3, o, None)),
+            "2022-12-31T21:00:00Z"
+        );
+        // Local 3-hour bins in Amsterdam (UTC+1 in winter): 05:59Z is 06:59 local, in
+        // the bin from local 06:00, which is 05:00Z.
+        let tz = parse_tz("Europe/Amsterdam").unwrap();
+        assert_eq!(
+            format_instant(date_bin(t, h3, o, Some(tz))),
+            "2023-01-01T05:00:00Z"
+        );
+        assert!(has_offset("2023-01-01T00:00:00Z") && has_offset("2023-01-01 00:00+01:00"));
+        assert!(!has_offset("2023-01-01T00:00:00") && !has_offset("2023-01-01"));
+        // 2023-01-01 is a Sunday.
+        assert_eq!(extract(t, Field::Dow, None), 0);
+        assert_eq!(extract(t, Field::IsoDow, None), 7);
+        assert_eq!(extract(t, Field::Week, None), 52);
+        assert_eq!(extract(t, Field::Hour, Some(tz)), 6);
+        let d = parse_instant("2024-12-31T12:00:00Z").unwrap();
+        assert_eq!(extract(d, Field::Doy, None), 366);
+        assert_eq!(extract(d, Field::Quarter, None), 4);
+        assert_eq!(Field::parse("DOY"), Some(Field::Doy));
     }
 }

@@ -116,6 +116,8 @@ pub fn classify(sql: &str) -> Kind {
             first.to_ascii_uppercase(),
             second.to_ascii_uppercase()
         )),
+        // Writes answer like DDL: one row saying what was committed.
+        "insert" => Kind::Ddl("INSERT".into()),
         "explain" => Kind::Explain,
         "select" if compact == "selectversion()" || compact == "selectpg_catalog.version()" => {
             Kind::Version
@@ -169,6 +171,14 @@ mod tests {
         assert_eq!(classify("LISTEN Power"), Kind::Listen("power".into()));
         assert_eq!(classify("UNLISTEN *"), Kind::Unlisten(None));
         assert_eq!(classify("drop array a"), Kind::Ddl("DROP ARRAY".into()));
+        assert_eq!(
+            classify("INSERT INTO a VALUES (1, 2)"),
+            Kind::Ddl("INSERT".into())
+        );
+        assert_eq!(
+            classify("create array c as select v from a"),
+            Kind::Ddl("CREATE ARRAY".into())
+        );
         assert_eq!(classify("SELECT v FROM a"), Kind::Query);
         assert_eq!(classify(" -- nothing\n"), Kind::Empty);
     }

@@ -79,7 +79,47 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
         .map(|a| Attribute::new(&a.name, a.dtype, a.fill.map(Scalar::F64)))
         .collect();
     let esize = attrs.iter().map(|a| a.dtype.size()).max().unwrap_or(4);
-    let chunks: Vec<u64> = match opt(&c.options, "chunks") {
+    let layout = layout_from_options(&c.options, &dims, esize)?;
+    let schema = ArraySchema {
+        name: c.name.clone(),
+        dims,
+        attrs,
+        layouts: vec![layout],
+        metadata: metadata_of(c),
+    };
+    let info = store
+        .create_array(schema)
+        .map_err(QueryError::from_storage)?;
+    Ok(Execution::Done {
+        message: format!("created array '{}'", c.name),
+        array: Some(c.name.clone()),
+        version: Some(info.version),
+    })
+}
+
+/// The schema metadata of the statement's `METADATA (...)` clauses.
+fn metadata_of(c: &CreateArray) -> Metadata {
+    let mut m = Metadata {
+        array: c.metadata.clone(),
+        ..Metadata::default()
+    };
+    for (name, map) in c.dims.iter().map(|d| (&d.name, &d.metadata)) {
+        m.set(name, map.clone());
+    }
+    for (name, map) in c.attrs.iter().map(|a| (&a.name, &a.metadata)) {
+        m.set(name, map.clone());
+    }
+    m
+}
+
+/// The first layout of a new array from its `WITH` options: `chunks` (else the
+/// default rule), the codec options, `layout` (its name).
+pub(super) fn layout_from_options(
+    options: &[Opt],
+    dims: &[Dimension],
+    esize: usize,
+) -> Result<Layout, QueryError> {
+    let chunks: Vec<u64> = match opt(options, "chunks") {
         Some(Opt {
             value: OptValue::Tuple(v),
             value_span,
@@ -106,39 +146,10 @@ pub(crate) fn create_array(store: &Store, c: &CreateArray) -> Result<Execution, 
                     .at(o.value_span),
             )
         }
-        None => arrayq_storage::schema::default_chunk_shape(&dims),
+        None => arrayq_storage::schema::default_chunk_shape(dims),
     };
-    let lname = opt_str(&c.options, "layout")?
+    let lname = opt_str(options, "layout")?
         .map(|(n, _)| n)
         .unwrap_or_else(|| arrayq_storage::schema::DEFAULT_LAYOUT_NAME.into());
-    let schema = ArraySchema {
-        name: c.name.clone(),
-        dims,
-        attrs,
-        layouts: vec![Layout::new(&lname, chunks, codec_from(&c.options, esize)?)],
-        metadata: metadata_of(c),
-    };
-    let info = store
-        .create_array(schema)
-        .map_err(QueryError::from_storage)?;
-    Ok(Execution::Done {
-        message: format!("created array '{}'", c.name),
-        array: Some(c.name.clone()),
-        version: Some(info.version),
-    })
-}
-
-/// The schema metadata of the statement's `METADATA (...)` clauses.
-fn metadata_of(c: &CreateArray) -> Metadata {
-    let mut m = Metadata {
-        array: c.metadata.clone(),
-        ..Metadata::default()
-    };
-    for (name, map) in c.dims.iter().map(|d| (&d.name, &d.metadata)) {
-        m.set(name, map.clone());
-    }
-    for (name, map) in c.attrs.iter().map(|a| (&a.name, &a.metadata)) {
-        m.set(name, map.clone());
-    }
-    m
+    Ok(Layout::new(&lname, chunks, codec_from(options, esize)?))
 }

@@ -1,20 +1,17 @@
 //! The parts of an aggregation: functions, their inputs (with the statistics they
 //! need) and the group keys that keep dimensions.
 
+use super::Bucket;
 use crate::eval::PExpr;
-use crate::timeutil::TruncUnit;
 use crate::CoordValues;
-use chrono_tz::Tz;
-
-/// A calendar bucket: unit and optional time zone.
-pub type Trunc = (TruncUnit, Option<Tz>);
 
 /// One kept dimension of an aggregate result.
 #[derive(Clone, Debug)]
 pub struct GroupKey {
     pub dim: usize,
     pub name: String,
-    pub trunc: Option<Trunc>,
+    /// How the key buckets the dimension (none: every selected index is a group).
+    pub bucket: Option<Bucket>,
     /// Region-relative index -> group position (or [`SKIP`](super::SKIP)).
     pub map: Vec<u32>,
     pub len: usize,
@@ -32,6 +29,9 @@ pub enum AggFunc {
     VarSamp,
     StdPop,
     StdSamp,
+    /// `median(x)`, `quantile(x, q)`, `percentile_cont(q) WITHIN GROUP (ORDER BY
+    /// x)`: exact, interpolated linearly between the closest ranks (numpy's default).
+    Quantile,
 }
 
 impl AggFunc {
@@ -46,11 +46,12 @@ impl AggFunc {
             "variance" | "var_samp" | "var" => AggFunc::VarSamp,
             "stddev_pop" => AggFunc::StdPop,
             "stddev" | "stddev_samp" | "std" => AggFunc::StdSamp,
+            "median" | "quantile" | "percentile_cont" => AggFunc::Quantile,
             _ => return None,
         })
     }
 
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 17] = [
         "count",
         "sum",
         "avg",
@@ -65,6 +66,9 @@ impl AggFunc {
         "stddev",
         "stddev_samp",
         "std",
+        "median",
+        "quantile",
+        "percentile_cont",
     ];
 }
 
@@ -78,24 +82,24 @@ pub struct AggInput {
     pub min: bool,
     pub max: bool,
     pub var: bool,
+    /// Every value of a group is held (quantiles).
+    pub hold: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct AggCall {
     pub func: AggFunc,
     pub input: usize,
+    /// The fraction of a quantile (0.5 for the median).
+    pub q: Option<f64>,
 }
 
 impl GroupKey {
-    /// The key as written in a query (for EXPLAIN): the dimension, or its calendar
-    /// bucket.
+    /// The key as written in a query (for EXPLAIN): the dimension, or its bucket.
     pub fn text(&self, dim_name: &str) -> String {
-        match self.trunc {
+        match &self.bucket {
             None => dim_name.to_string(),
-            Some((u, None)) => format!("date_trunc('{}', {dim_name})", u.name()),
-            Some((u, Some(tz))) => {
-                format!("date_trunc('{}', {dim_name}, '{}')", u.name(), tz.name())
-            }
+            Some(b) => b.text(dim_name),
         }
     }
 }

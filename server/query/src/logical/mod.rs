@@ -6,11 +6,15 @@
 //! the physical planner (`crate::physical`) turns the result into operators.
 
 mod aggregate;
+mod bucket;
 mod regrid;
+mod rows;
 mod selection;
 
-pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey, Trunc};
+pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey};
+pub use bucket::Bucket;
 pub use regrid::{RegridNode, RegridSpec};
+pub use rows::{MaskNode, SortKey, SortNode};
 pub use selection::{chunk_pieces, DimSel, SKIP};
 
 use crate::eval::PExpr;
@@ -29,6 +33,10 @@ pub enum LogicalPlan {
     Aggregate(AggregateNode),
     /// Its projection's chunks may be sent as they are stored.
     StoredChunks(StoredChunksNode),
+    /// Cells failing a value condition become missing.
+    Mask(MaskNode),
+    /// The result as a table of rows, ordered and limited.
+    Sort(SortNode),
 }
 
 impl LogicalPlan {
@@ -40,6 +48,8 @@ impl LogicalPlan {
             LogicalPlan::Projection(p) => vec![&p.input],
             LogicalPlan::Aggregate(a) => vec![&a.input],
             LogicalPlan::StoredChunks(s) => vec![&s.input],
+            LogicalPlan::Mask(m) => vec![&m.input],
+            LogicalPlan::Sort(s) => vec![&s.input],
         }
     }
 
@@ -65,6 +75,14 @@ impl LogicalPlan {
             LogicalPlan::StoredChunks(mut n) => {
                 n.input = Box::new(n.input.transform_up(f)?);
                 LogicalPlan::StoredChunks(n)
+            }
+            LogicalPlan::Mask(mut n) => {
+                n.input = Box::new(n.input.transform_up(f)?);
+                LogicalPlan::Mask(n)
+            }
+            LogicalPlan::Sort(mut n) => {
+                n.input = Box::new(n.input.transform_up(f)?);
+                LogicalPlan::Sort(n)
             }
         };
         f(node)
@@ -213,6 +231,9 @@ pub struct AggregateNode {
     pub columns: Vec<OutputColumn>,
     /// Bytes of the merged aggregation state (all groups).
     pub state_bytes: u64,
+    /// `HAVING`: a bool expression over the calls; groups where it is not true
+    /// become missing (NaN) in every output column. With its text, for EXPLAIN.
+    pub having: Option<(PExpr, String)>,
 }
 
 /// A projection of bare attributes whose chunks are contiguous runs of its output

@@ -42,5 +42,7 @@ fn node_name(p: &LogicalPlan) -> &'static str {
         LogicalPlan::Projection(_) => "projection",
         LogicalPlan::Aggregate(_) => "aggregate",
         LogicalPlan::StoredChunks(_) => "stored-chunk pass-through",
+        LogicalPlan::Mask(_) => "mask",
+        LogicalPlan::Sort(_) => "sort",
     }
 }

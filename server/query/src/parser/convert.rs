@@ -108,7 +108,7 @@ impl Converter {
     }
 
     /// The first keyword `kw` of the statement (clauses arrayq rejects).
-    fn keyword(&self, kw: &str) -> Span {
+    pub(super) fn keyword(&self, kw: &str) -> Span {
         self.toks
             .iter()
             .find(|t| is_kw(&t.token, kw))
@@ -125,19 +125,9 @@ impl Converter {
         if let Some(w) = &q.with {
             return Err(unsupported("WITH").at(span_of(w.with_token.0.span)));
         }
-        if q.order_by.is_some() {
-            return Err(
-                unsupported("ORDER BY (results are ordered by their coordinates)")
-                    .at(self.keyword("ORDER")),
-            );
-        }
-        if q.limit_clause.is_some() || q.fetch.is_some() {
-            let at = ["LIMIT", "OFFSET", "FETCH"]
-                .iter()
-                .map(|k| self.keyword(k))
-                .find(Span::is_known)
-                .unwrap_or_default();
-            return Err(unsupported("LIMIT (select a smaller region with WHERE instead)").at(at));
+        let order = self.order_spec(q.order_by, q.limit_clause)?;
+        if q.fetch.is_some() {
+            return Err(unsupported("FETCH (use LIMIT n)").at(self.keyword("FETCH")));
         }
         let sq::SetExpr::Select(s) = *q.body else {
             let at = ["UNION", "EXCEPT", "INTERSECT", "VALUES"]
@@ -150,9 +140,6 @@ impl Converter {
         let s = *s;
         if s.distinct.is_some() {
             return Err(unsupported("DISTINCT").at(self.keyword("DISTINCT")));
-        }
-        if s.having.is_some() {
-            return Err(unsupported("HAVING").at(self.keyword("HAVING")));
         }
         if s.into.is_some() || s.top.is_some() || s.qualify.is_some() || s.prewhere.is_some() {
             let at = ["INTO", "TOP", "QUALIFY", "PREWHERE"]
@@ -261,6 +248,7 @@ impl Converter {
                 return Err(unsupported("GROUP BY ALL").at(self.keyword("GROUP")))
             }
         };
+        let having = s.having.map(|e| self.expr(e)).transpose()?;
         Ok(Select {
             items,
             from,
@@ -270,10 +258,12 @@ impl Converter {
             group_by,
             layout,
             reproject,
+            having,
+            order,
         })
     }
 
-    fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {
+    pub(super) fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {
         use sq::Expr as E;
         use ExprKind as K;
         let raw = span_of(e.span());
@@ -426,6 +416,7 @@ impl Converter {
                 };
                 (kind, span)
             }
+            E::Extract { field, expr, .. } => self.extract(field, *expr)?,
             E::Ceil { expr, .. } => {
                 let x = self.expr(*expr)?;
                 let span = self.prefixed(x.span, &["CEIL", "CEILING"], None);
@@ -501,6 +492,98 @@ impl Converter {
         }
     }
 
+    /// `extract(field FROM x)` as the call `extract('field', x)`; the field keeps
+    /// the position of its word (errors about it point there).
+    fn extract(
+        &self,
+        field: sq::DateTimeField,
+        x: sq::Expr,
+    ) -> Result<(ExprKind, Span), QueryError> {
+        let x = self.expr(x)?;
+        let mut span = x.span;
+        let mut field_span = Span::default();
+        if x.span.is_known() {
+            let i = self.first_from(Location::new(x.span.line, x.span.column));
+            let call = (0..i).rev().find(|&k| {
+                is_kw(&self.toks[k].token, "EXTRACT") && self.tok(k + 1) == Some(&Token::LParen)
+            });
+            if let Some(k) = call {
+                if let Some(c) = self.closing(k + 1) {
+                    span = span_of(self.toks[k].span).union(span_of(self.toks[c].span));
+                    field_span = self
+                        .toks
+                        .get(k + 2)
+                        .map(|t| span_of(t.span))
+                        .unwrap_or_default();
+                }
+            }
+        }
+        let name = match &field {
+            sq::DateTimeField::Custom(i) => i.value.clone(),
+            other => other.to_string(),
+        };
+        let field = Expr::new(ExprKind::Str(name.to_ascii_lowercase()), field_span);
+        let kind = ExprKind::Func {
+            name: "extract".into(),
+            args: vec![field, x],
+            star: false,
+        };
+        Ok((kind, span))
+    }
+
+    /// `percentile_cont(q) WITHIN GROUP (ORDER BY x)` as the call
+    /// `percentile_cont(x, q)` (the argument order of `quantile(x, q)`); its span
+    /// covers the WITHIN GROUP clause.
+    fn within_group(
+        &self,
+        name: &str,
+        span: Span,
+        order: Vec<sq::OrderByExpr>,
+        mut args: Vec<Expr>,
+    ) -> Result<(ExprKind, Span), QueryError> {
+        let mut span = span;
+        let end = self.first_from(Location::new(span.end_line, span.end_column));
+        if is_kw_at(self, end, "WITHIN") && is_kw_at(self, end + 1, "GROUP") {
+            if let Some(c) = self.closing(end + 2) {
+                span = span.union(span_of(self.toks[c].span));
+            }
+        }
+        if name != "percentile_cont" {
+            return Err(
+                unsupported(&format!("WITHIN GROUP in {name}() (only percentile_cont)")).at(span),
+            );
+        }
+        let [o] = <[sq::OrderByExpr; 1]>::try_from(order).map_err(|_| {
+            QueryError::plan(
+                "percentile_cont(q) WITHIN GROUP (ORDER BY x) orders by one expression",
+            )
+            .at(span)
+        })?;
+        if o.options.asc == Some(false) {
+            return Err(unsupported(
+                "ORDER BY ... DESC in WITHIN GROUP (use percentile_cont(1 - q))",
+            )
+            .at(span));
+        }
+        if args.len() != 1 {
+            return Err(QueryError::plan(format!(
+                "percentile_cont(q) takes one argument, the fraction q, got {}",
+                args.len()
+            ))
+            .at(span));
+        }
+        let x = self.expr(o.expr)?;
+        args.insert(0, x);
+        Ok((
+            ExprKind::Func {
+                name: name.into(),
+                args,
+                star: false,
+            },
+            span,
+        ))
+    }
+
     fn function(&self, f: sq::Function) -> Result<(ExprKind, Span), QueryError> {
         let name = object_name(&f.name).to_ascii_lowercase();
         let span = self.with_args(span_of(f.name.span()));
@@ -535,8 +618,22 @@ impl Converter {
                 }
             }
         }
+        if !f.within_group.is_empty() {
+            return self.within_group(&name, span, f.within_group, args);
+        }
+        if name == "percentile_cont" {
+            return Err(QueryError::plan(
+                "percentile_cont(q) needs WITHIN GROUP (ORDER BY x); or write quantile(x, q)",
+            )
+            .at(span));
+        }
         Ok((ExprKind::Func { name, args, star }, span))
     }
+}
+
+/// Whether the token at `i` is keyword `kw`.
+fn is_kw_at(c: &Converter, i: usize, kw: &str) -> bool {
+    c.toks.get(i).is_some_and(|t| is_kw(&t.token, kw))
 }
 
 /// One option of `FROM name WITH (...)`: only `layout = 'name'` (or a bare name).

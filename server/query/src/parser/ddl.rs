@@ -18,7 +18,18 @@ pub(crate) fn parse_create(c: &mut Cursor) -> Result<Statement, QueryError> {
         c.expect_kw("EXISTS")?;
         if_not_exists = true;
     }
+    let name_span = span_of(c.cur().span);
     let name = c.ident("an array name")?;
+    if !c.peek(&Token::LParen) {
+        return parse_create_as(
+            c,
+            Name {
+                value: name,
+                span: name_span,
+            },
+            if_not_exists,
+        );
+    }
     c.expect(&Token::LParen)?;
     let mut dims = Vec::new();
     let mut attrs = Vec::new();
@@ -236,6 +247,30 @@ fn parse_metadata(c: &mut Cursor) -> Result<MetadataMap, QueryError> {
     }
     c.expect(&Token::RParen)?;
     Ok(map)
+}
+
+/// `CREATE ARRAY name [WITH (...)] AS SELECT ...` after the name.
+fn parse_create_as(
+    c: &mut Cursor,
+    name: Name,
+    if_not_exists: bool,
+) -> Result<Statement, QueryError> {
+    let options = parse_with(c)?;
+    if !c.peek_kw("AS") {
+        let t = c.cur();
+        return Err(err_at(
+            &t,
+            "expected '(' and the dimensions and attributes, or [WITH (...)] AS SELECT ...",
+        ));
+    }
+    c.next();
+    let query = super::select_from(c)?;
+    Ok(Statement::CreateArrayAs(CreateArrayAs {
+        name,
+        if_not_exists,
+        options,
+        query: Box::new(query),
+    }))
 }
 
 /// Type names that make a label dimension's labels text.

@@ -28,6 +28,16 @@ impl Dialect for ArrayqDialect {
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
         ch == '"'
     }
+
+    /// `extract(fortnight FROM time)` parses, so the planner can say which fields
+    /// there are (and where the wrong one is).
+    fn allow_extract_custom(&self) -> bool {
+        true
+    }
+
+    fn allow_extract_single_quotes(&self) -> bool {
+        true
+    }
 }
 
 const DIALECT: ArrayqDialect = ArrayqDialect;
@@ -57,6 +67,9 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
     };
     if c.peek_kw("CREATE") {
         return ddl::parse_create(&mut c);
+    }
+    if c.peek_kw("INSERT") {
+        return insert::parse_insert(&mut c);
     }
     if c.peek_kw("ALTER") {
         return ddl::parse_alter(&mut c);
@@ -93,7 +106,7 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
         let t = c.cur();
         return Err(err_at(
             &t,
-            "expected SELECT, EXPLAIN, CREATE ARRAY, ALTER ARRAY, DROP ARRAY, SHOW ARRAYS or DESCRIBE",
+            "expected SELECT, EXPLAIN, CREATE ARRAY, INSERT INTO, ALTER ARRAY, DROP ARRAY, SHOW ARRAYS or DESCRIBE",
         ));
     }
     let rest = toks[c.pos..].to_vec();
@@ -355,6 +368,17 @@ fn extract_as_of(toks: &mut Vec<TokenWithSpan>) -> Result<(AsOfSpec, Span), Quer
     Ok(found.unwrap_or((AsOfSpec::Latest, Span::default())))
 }
 
+/// The rest of the statement, from the cursor's `SELECT` on, as a query (of
+/// `CREATE ARRAY ... AS` and `INSERT INTO ...`).
+pub(crate) fn select_from(c: &mut Cursor) -> Result<Select, QueryError> {
+    if !c.peek_kw("SELECT") {
+        return Err(err_at(&c.cur(), "expected SELECT"));
+    }
+    let rest = c.toks[c.pos..].to_vec();
+    c.pos = c.toks.len();
+    parse_select(c.sql, rest)
+}
+
 fn parse_select(sql: &str, mut toks: Vec<TokenWithSpan>) -> Result<Select, QueryError> {
     let (as_of, as_of_span) = extract_as_of(&mut toks)?;
     let conv = Converter { toks: toks.clone() };
@@ -422,6 +446,8 @@ fn loc(l: Location) -> (u64, u64) {
 
 mod convert;
 mod ddl;
+mod insert;
+mod order;
 mod reproject;
 #[cfg(test)]
 mod tests;

@@ -51,3 +51,26 @@ fn negative_literals_and_cast() {
     };
     assert!(matches!(right.kind, ExprKind::Number { value, .. } if value == -5.0));
 }
+
+#[test]
+fn extract_and_within_group_keep_their_sql_form_and_spans() {
+    let sql = "SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY t2m) AS p FROM era5 GROUP BY extract(doy FROM time)";
+    let s = sel(sql);
+    let SelectItem::Expr { expr, .. } = &s.items[0] else {
+        panic!()
+    };
+    assert_eq!(
+        expr.to_string(),
+        "percentile_cont(0.9) WITHIN GROUP (ORDER BY t2m)"
+    );
+    // The span covers the WITHIN GROUP clause.
+    assert_eq!((expr.span.column, expr.span.end_column), (8, 56));
+    let g = &s.group_by[0];
+    assert_eq!(g.to_string(), "extract(doy FROM time)");
+    assert_eq!(g.span.column, 81);
+    let ExprKind::Func { args, .. } = &g.kind else {
+        panic!()
+    };
+    // The field's word, for errors about it.
+    assert_eq!((args[0].span.column, args[0].span.end_column), (89, 92));
+}

@@ -45,6 +45,11 @@ fn metrics_line(op: &dyn ExecutionPlan) -> Option<String> {
     if op.name() == "Aggregate" || !merge.is_zero() {
         parts.push(format!("merge {}", ms(merge)));
     }
+    let seen = m.cells_in.load(std::sync::atomic::Ordering::Relaxed);
+    if seen > 0 {
+        let kept = m.cells_out.load(std::sync::atomic::Ordering::Relaxed);
+        parts.push(format!("cells {seen}, kept {kept}"));
+    }
     (!parts.is_empty()).then(|| format!("metrics: {}", parts.join(", ")))
 }
 

@@ -2,9 +2,11 @@
 //! itself for EXPLAIN and records its own metrics for EXPLAIN ANALYZE.
 //!
 //! ```text
+//! Sort (optional)            ORDER BY / LIMIT: the grid as a table of rows
 //! StoredChunks (optional)    whole stored chunks of a plain projection
-//!   Projection               element-wise, slab by slab      | Aggregate
-//!     Scan                   pieces of chunks, decoded once  |   Scan
+//!   Projection               element-wise, slab by slab      | Aggregate (HAVING)
+//!     Mask (optional)        WHERE on values: cells to NaN   |   Mask (optional)
+//!       Scan                 pieces of chunks, decoded once  |     Scan
 //! ```
 //!
 //! The scan is driven by its parent's rayon workers (each reads its own pieces into
@@ -33,10 +35,12 @@ mod aggregate;
 mod cells;
 mod emit;
 mod explain;
+mod mask;
 mod planner;
 mod projection;
 mod regrid;
 mod scan;
+mod sort;
 mod stored_chunks;
 
 pub use explain::explain;
@@ -114,6 +118,9 @@ pub struct OperatorMetrics {
     pub compute_ns: AtomicU64,
     /// Merging partial aggregates.
     pub merge_ns: AtomicU64,
+    /// Cells (or rows) an operator that drops or masks some looked at, and kept.
+    pub cells_in: AtomicU64,
+    pub cells_out: AtomicU64,
 }
 
 impl OperatorMetrics {

@@ -3,8 +3,10 @@
 //! could not push into its scan) is an internal error.
 
 use super::aggregate::AggregateExec;
+use super::mask::MaskExec;
 use super::projection::ProjectionExec;
 use super::scan::ScanExec;
+use super::sort::SortExec;
 use super::stored_chunks::StoredChunkExec;
 use super::{ExecutionPlan, OperatorMetrics, PhysicalQuery};
 use crate::error::QueryError;
@@ -32,28 +34,7 @@ pub fn create_physical_plan(plan: QueryPlan) -> Result<PhysicalQuery, QueryError
         None => scan_node.snap.schema().layouts[layout.layout].name.clone(),
     };
     let candidates = layout.candidates.clone();
-    let root = match plan.root {
-        LogicalPlan::StoredChunks(s) => {
-            let input = Arc::new(projection(*s.input, out_len)?);
-            Arc::new(StoredChunkExec {
-                input,
-                pieces: s.pieces,
-                metrics: OperatorMetrics::default(),
-            }) as Arc<dyn ExecutionPlan>
-        }
-        LogicalPlan::Projection(_) => Arc::new(projection(plan.root, out_len)?),
-        LogicalPlan::Aggregate(a) => Arc::new(AggregateExec {
-            scan: scan(*a.input)?,
-            inputs: a.inputs,
-            calls: a.calls,
-            outputs: a.outputs,
-            groups: a.groups,
-            columns: a.columns,
-            state_bytes: a.state_bytes,
-            metrics: OperatorMetrics::default(),
-        }),
-        other => return Err(no_operator(&other)),
-    };
+    let root = operator(plan.root, out_len)?;
     Ok(PhysicalQuery {
         root,
         header,
@@ -61,12 +42,65 @@ pub fn create_physical_plan(plan: QueryPlan) -> Result<PhysicalQuery, QueryError
     })
 }
 
+/// The operator of a node (and of its inputs); `out_len` is the number of cells
+/// of the grid the node produces.
+fn operator(node: LogicalPlan, out_len: usize) -> Result<Arc<dyn ExecutionPlan>, QueryError> {
+    Ok(match node {
+        LogicalPlan::Sort(s) => {
+            let cells = s.cells();
+            let dtypes = column_dtypes(&s.input)
+                .ok_or_else(|| QueryError::Internal("a sort over no result".into()))?;
+            // The sort gathers decoded values: stored chunks cannot pass through it.
+            let input = match *s.input {
+                LogicalPlan::StoredChunks(sc) => operator(*sc.input, cells)?,
+                other => operator(other, cells)?,
+            };
+            Arc::new(SortExec {
+                input,
+                grid: s.grid,
+                dtypes,
+                keys: s.keys,
+                limit: s.limit,
+                offset: s.offset,
+                metrics: OperatorMetrics::default(),
+            })
+        }
+        LogicalPlan::StoredChunks(s) => {
+            let input = Arc::new(projection(*s.input, out_len)?);
+            Arc::new(StoredChunkExec {
+                input,
+                pieces: s.pieces,
+                metrics: OperatorMetrics::default(),
+            })
+        }
+        LogicalPlan::Projection(_) => Arc::new(projection(node, out_len)?),
+        LogicalPlan::Aggregate(a) => {
+            let (scan, mask) = scan(*a.input)?;
+            Arc::new(AggregateExec {
+                scan,
+                mask,
+                having: a.having,
+                inputs: a.inputs,
+                calls: a.calls,
+                outputs: a.outputs,
+                groups: a.groups,
+                columns: a.columns,
+                state_bytes: a.state_bytes,
+                metrics: OperatorMetrics::default(),
+            })
+        }
+        other => return Err(no_operator(&other)),
+    })
+}
+
 fn projection(node: LogicalPlan, out_len: usize) -> Result<ProjectionExec, QueryError> {
     let LogicalPlan::Projection(p) = node else {
         return Err(no_operator(&node));
     };
+    let (scan, mask) = scan(*p.input)?;
     Ok(ProjectionExec {
-        scan: scan(*p.input)?,
+        scan,
+        mask,
         exprs: p.exprs,
         columns: p.columns,
         out_len,
@@ -74,11 +108,33 @@ fn projection(node: LogicalPlan, out_len: usize) -> Result<ProjectionExec, Query
     })
 }
 
-fn scan(node: LogicalPlan) -> Result<Arc<ScanExec>, QueryError> {
+/// The scan below a parent, and the mask between them if any.
+fn scan(node: LogicalPlan) -> Result<(Arc<ScanExec>, Option<Arc<MaskExec>>), QueryError> {
     match node {
-        LogicalPlan::Scan(s) => Ok(Arc::new(ScanExec::new(s)?)),
+        LogicalPlan::Scan(s) => Ok((Arc::new(ScanExec::new(s)?), None)),
+        LogicalPlan::Mask(m) => {
+            let (scan, _) = scan(*m.input)?;
+            let mask = Arc::new(MaskExec {
+                scan: scan.clone(),
+                pred: m.pred,
+                text: m.text,
+                metrics: OperatorMetrics::default(),
+            });
+            Ok((scan, Some(mask)))
+        }
         other => Err(no_operator(&other)),
     }
+}
+
+/// The dtypes of the columns a node produces.
+fn column_dtypes(node: &LogicalPlan) -> Option<Vec<arrayq_storage::DType>> {
+    let cols = match node {
+        LogicalPlan::Projection(p) => &p.columns,
+        LogicalPlan::Aggregate(a) => &a.columns,
+        LogicalPlan::StoredChunks(s) => return column_dtypes(&s.input),
+        _ => return None,
+    };
+    Some(cols.iter().map(|c| c.dtype).collect())
 }
 
 fn no_operator(node: &LogicalPlan) -> QueryError {
@@ -88,6 +144,8 @@ fn no_operator(node: &LogicalPlan) -> QueryError {
         LogicalPlan::Projection(_) => "a projection",
         LogicalPlan::Aggregate(_) => "an aggregate",
         LogicalPlan::StoredChunks(_) => "a stored-chunk pass-through",
+        LogicalPlan::Mask(_) => "a mask",
+        LogicalPlan::Sort(_) => "a sort",
     };
     QueryError::Internal(format!("no physical operator for {what} at this place"))
 }

@@ -50,14 +50,26 @@ impl Binder<'_> {
                     "*".to_string(),
                 )
             } else {
-                if args.len() != 1 {
-                    return Err(QueryError::plan(format!(
-                        "{name}() takes one argument, got {}",
-                        args.len()
-                    )));
+                let want = if matches!(name, "quantile" | "percentile_cont") {
+                    2
+                } else {
+                    1
+                };
+                if args.len() != want {
+                    return Err(QueryError::plan(match name {
+                        "quantile" => {
+                            format!("quantile(x, q) takes two arguments, got {}", args.len())
+                        }
+                        _ => format!("{name}() takes one argument, got {}", args.len()),
+                    }));
                 }
                 let x = self.bind(&args[0], &mut Mode::Scan)?;
                 (x, args[0].to_string())
+            };
+            let q = match (agg, name) {
+                (AggFunc::Quantile, "median") => Some(0.5),
+                (AggFunc::Quantile, _) => Some(fraction(&args[1])?),
+                _ => None,
             };
             if agg != AggFunc::Count && expr.ty() == EType::Bool {
                 return Err(type_err(format!(
@@ -75,6 +87,7 @@ impl Binder<'_> {
                         min: false,
                         max: false,
                         var: false,
+                        hold: false,
                     });
                     inputs.len() - 1
                 }
@@ -87,9 +100,14 @@ impl Binder<'_> {
                     inputs[input].sum = true;
                     inputs[input].var = true
                 }
+                AggFunc::Quantile => inputs[input].hold = true,
                 AggFunc::Count => {}
             }
-            calls.push(AggCall { func: agg, input });
+            calls.push(AggCall {
+                func: agg,
+                input,
+                q,
+            });
             call_keys.push(key);
             let ty = if agg == AggFunc::Count {
                 EType::I64
@@ -101,17 +119,17 @@ impl Binder<'_> {
                 ty,
             });
         }
-        if name == "date_trunc" {
-            return Err(QueryError::plan(
-                "date_trunc(...) groups by calendar buckets: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)",
-            ));
+        if name != "floor" && super::buckets::BUCKET_FUNCS.contains(&name) {
+            return Err(QueryError::plan(format!(
+                "{name}(...) buckets a dimension: use it in GROUP BY (and optionally as a SELECT item naming the bucket dimension)"
+            )));
         }
         let Some(f) = Func::parse(name) else {
             let all = Func::NAMES
                 .iter()
                 .chain(AggFunc::NAMES.iter())
                 .copied()
-                .chain(["date_trunc"]);
+                .chain(super::buckets::BUCKET_FUNCS);
             return Err(not_found("function", name, "", all));
         };
         if star {
@@ -168,5 +186,20 @@ impl Binder<'_> {
             opty,
             ty,
         })
+    }
+}
+
+/// The fraction `q` of a quantile: a number in [0, 1], written as a constant.
+fn fraction(a: &Expr) -> Result<f64, QueryError> {
+    match &a.kind {
+        ExprKind::Number { value, .. } if (0.0..=1.0).contains(value) => Ok(*value),
+        ExprKind::Number { text, .. } => Err(QueryError::plan(format!(
+            "the quantile fraction must be between 0 and 1, got {text}"
+        ))
+        .at(a.span)),
+        _ => Err(QueryError::plan(format!(
+            "the quantile fraction must be a constant between 0 and 1, got {a}"
+        ))
+        .at(a.span)),
     }
 }

@@ -1,13 +1,13 @@
-//! GROUP BY keys: dimensions (by name, alias or position) and calendar buckets
-//! (`date_trunc('unit', time[, 'Zone'])`), with each key's index map and
-//! coordinates.
+//! GROUP BY keys: dimensions (by name, alias or position) and buckets of them
+//! (`buckets`: calendar truncation, time bins, calendar components, numeric
+//! blocks), with each key's index map and coordinates (`bucket_map`).
 
 use super::binder::{Binder, Name};
-use super::typing::type_err;
+use super::bucket_map::bucket_map;
+use super::buckets::{bucket_of, BUCKET_FUNCS};
 use crate::ast::*;
-use crate::error::{not_found, QueryError};
-use crate::logical::{AggFunc, DimSel, GroupKey, Trunc, SKIP};
-use crate::timeutil::{date_trunc, parse_tz, TruncUnit};
+use crate::error::QueryError;
+use crate::logical::{AggFunc, Bucket, DimSel, GroupKey};
 use crate::CoordValues;
 use arrayq_storage::Coordinate;
 
@@ -28,13 +28,13 @@ pub(super) fn coord_values(coord: &Coordinate, idx: &[u64]) -> CoordValues {
     }
 }
 
-/// A GROUP BY expression resolved: dimension plus optional calendar bucket. Errors
-/// point at the expression, or at the argument of date_trunc that is wrong.
+/// A GROUP BY expression resolved: dimension plus optional bucket. Errors point at
+/// the expression, or at the argument of the bucket function that is wrong.
 pub(super) fn group_key_of(
     binder: &Binder,
     e: &Expr,
     items: &[(Expr, Option<String>)],
-) -> Result<(usize, Option<Trunc>), QueryError> {
+) -> Result<(usize, Option<Bucket>), QueryError> {
     group_key_kind(binder, e, items).map_err(|err| err.at(e.span))
 }
 
@@ -42,7 +42,7 @@ pub(super) fn group_key_kind(
     binder: &Binder,
     e: &Expr,
     items: &[(Expr, Option<String>)],
-) -> Result<(usize, Option<Trunc>), QueryError> {
+) -> Result<(usize, Option<Bucket>), QueryError> {
     let schema = binder.schema;
     match &e.kind {
         ExprKind::Number {
@@ -70,73 +70,15 @@ pub(super) fn group_key_kind(
                 ))),
             }
         }
-        ExprKind::Func { name, args, .. } if name == "date_trunc" => {
-            if args.len() < 2 || args.len() > 3 {
-                return Err(QueryError::plan(
-                    "date_trunc(unit, time_dimension [, 'Time/Zone']) takes 2 or 3 arguments",
-                ));
-            }
-            let (ua, da) = (&args[0], &args[1]);
-            let ExprKind::Str(unit) = &ua.kind else {
-                return Err(type_err(format!(
-                    "date_trunc unit must be a string like 'day', got {ua}"
-                ))
-                .at(ua.span));
-            };
-            let unit = TruncUnit::parse(unit).ok_or_else(|| {
-                not_found(
-                    "date_trunc unit",
-                    unit,
-                    "",
-                    ["minute", "hour", "day", "week", "month", "year"],
-                )
-                .at(ua.span)
-            })?;
-            let ExprKind::Ident(dn) = &da.kind else {
-                return Err(QueryError::plan(format!(
-                    "date_trunc needs a time dimension, got {da}"
-                ))
-                .at(da.span));
-            };
-            let d = match binder.resolve(dn).map_err(|err| err.at(da.span))? {
-                Name::Dim(d) => d,
-                Name::Attr(_) => {
-                    return Err(type_err(format!(
-                        "date_trunc needs a time dimension; '{dn}' is an attribute"
-                    ))
-                    .at(da.span))
-                }
-            };
-            if !matches!(schema.dims[d].coord, Coordinate::Time { .. }) {
-                return Err(type_err(format!(
-                    "date_trunc needs a time dimension; '{dn}' has {} coordinates",
-                    schema.dims[d].coord.kind_name()
-                ))
-                .at(da.span));
-            }
-            let tz = match args.get(2) {
-                None => None,
-                Some(za) => match &za.kind {
-                    ExprKind::Str(z) => Some(parse_tz(z).ok_or_else(|| {
-                        QueryError::unknown_name(format!("unknown time zone '{z}'"))
-                            .with_hint("use an IANA name like 'Europe/Amsterdam'")
-                            .at(za.span)
-                    })?),
-                    _ => {
-                        return Err(
-                            type_err(format!("the time zone must be a string, got {za}"))
-                                .at(za.span),
-                        )
-                    }
-                },
-            };
-            Ok((d, Some((unit, tz))))
+        ExprKind::Func { name, args, .. } if BUCKET_FUNCS.contains(&name.as_str()) => {
+            let (d, b) = bucket_of(binder, name, args)?;
+            Ok((d, Some(b)))
         }
         ExprKind::Func { name, .. } if AggFunc::parse(name).is_some() => Err(QueryError::plan(
             format!("cannot GROUP BY an aggregate ({e})"),
         )),
         _ => Err(QueryError::plan(format!(
-            "GROUP BY takes dimension names or date_trunc('unit', time[, 'Zone']), got {e}"
+            "GROUP BY takes dimension names or buckets of one (date_trunc, date_bin, time_bucket, extract, floor(x / step), coarsen), got {e}"
         ))),
     }
 }
@@ -156,8 +98,13 @@ pub(super) fn group_keys(
     let mut groups: Vec<GroupKey> = Vec::new();
     let mut key_exprs: Vec<Expr> = Vec::new();
     for g in group_by {
-        let (d, trunc) = group_key_of(binder, g, items)?;
-        if groups.iter().any(|k| k.dim == d) {
+        let (d, bucket) = group_key_of(binder, g, items)?;
+        // A dimension is kept once; different buckets of it (month and hour of
+        // the time) may be combined.
+        if groups
+            .iter()
+            .any(|k| k.dim == d && (k.bucket.is_none() || bucket.is_none() || k.bucket == bucket))
+        {
             return Err(QueryError::plan(format!(
                 "dimension '{}' appears twice in GROUP BY",
                 schema.dims[d].name
@@ -165,36 +112,20 @@ pub(super) fn group_keys(
             .at(g.span));
         }
         let s = &dims[d];
-        let idx = s.indices();
-        let (map, coords, len) = match trunc {
+        let (map, coords, len) = match &bucket {
             None => (
                 s.positions(),
-                coord_values(&schema.dims[d].coord, &idx),
-                idx.len(),
+                coord_values(&schema.dims[d].coord, &s.indices()),
+                s.count(),
             ),
-            Some((unit, tz)) => {
-                let Coordinate::Time { start_ns, step_ns } = schema.dims[d].coord else {
-                    unreachable!()
-                };
-                let pos = s.positions();
-                let mut map = vec![SKIP; pos.len()];
-                let mut starts: Vec<i64> = Vec::new();
-                for (r, &p) in pos.iter().enumerate() {
-                    if p == SKIP {
-                        continue;
-                    }
-                    let t = start_ns + step_ns * (s.range.start + r as u64) as i64;
-                    let b = date_trunc(t, unit, tz);
-                    if starts.last() != Some(&b) {
-                        starts.push(b);
-                    }
-                    map[r] = (starts.len() - 1) as u32;
-                }
-                let n = starts.len();
-                (map, CoordValues::Times(starts), n)
-            }
+            Some(b) => bucket_map(b, &schema.dims[d].coord, s),
         };
-        let default_name = schema.dims[d].name.clone();
+        // A calendar component is named after it (`month`), other keys after their
+        // dimension.
+        let default_name = match &bucket {
+            Some(Bucket::Extract { field, .. }) => field.name().to_string(),
+            _ => schema.dims[d].name.clone(),
+        };
         let alias_hit = match &g.kind {
             ExprKind::Ident(n) if schema.dims.iter().all(|x| x.name != *n) => items
                 .iter()
@@ -210,11 +141,17 @@ pub(super) fn group_keys(
                     .and_then(|(_, a)| a.clone())
             })
             .unwrap_or(default_name);
+        if groups.iter().any(|k| k.name == name) {
+            return Err(QueryError::plan(format!(
+                "two result dimensions would be named '{name}'; give one an alias in the select list"
+            ))
+            .at(g.span));
+        }
         key_exprs.push(g.clone());
         groups.push(GroupKey {
             dim: d,
             name,
-            trunc,
+            bucket,
             map,
             len,
             coords,
@@ -235,6 +172,16 @@ pub(super) fn is_group_key(
     let schema = binder.schema;
     key_exprs.iter().any(|k| k == e)
         || groups.iter().any(|g| matches!(&e.kind, ExprKind::Ident(n) if *n == schema.dims[g.dim].name || alias == Some(g.name.as_str()) && *n == g.name))
-        || (matches!(&e.kind, ExprKind::Func { name, .. } if name == "date_trunc")
-            && group_key_of(binder, e, &[]).is_ok_and(|(d, t)| groups.iter().any(|g| g.dim == d && g.trunc.map(|x| x.0) == t.map(|x| x.0))))
+        || (matches!(&e.kind, ExprKind::Func { name, .. } if BUCKET_FUNCS.contains(&name.as_str()))
+            && group_key_of(binder, e, &[]).is_ok_and(|(d, b)| groups.iter().any(|g| g.dim == d && same_bucket(&g.bucket, &b))))
+}
+
+/// A select item's bucket names a group key's: the same bucket, except that a
+/// calendar truncation written without its zone still names the zoned key (`SELECT
+/// date_trunc('day', time) AS day ... GROUP BY date_trunc('day', time, 'Zone')`).
+fn same_bucket(key: &Option<Bucket>, item: &Option<Bucket>) -> bool {
+    match (key, item) {
+        (Some(Bucket::Trunc { unit: a, .. }), Some(Bucket::Trunc { unit: b, .. })) => a == b,
+        _ => key == item,
+    }
 }

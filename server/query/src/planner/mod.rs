@@ -1,34 +1,43 @@
 //! The logical planner: a SELECT against a snapshot becomes a [`QueryPlan`].
 //!
 //! Steps, one file each: names and types are bound (`binder`, `functions`,
-//! `typing`); the WHERE clause becomes per-dimension constraints (`where_clause`)
-//! and those a hyperslab with label picks (`hyperslab`); GROUP BY becomes group keys
-//! with calendar buckets (`group_keys`). The tree it builds is
-//! `Projection | Aggregate -> Filter -> Scan(whole array)`; pushing the filter into
-//! the scan and choosing the layout are optimizer rules.
+//! `typing`); the WHERE clause is split (`mask`) into per-dimension constraints
+//! (`where_clause`), which become a hyperslab with label picks (`hyperslab`), and a
+//! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
+//! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
+//! rows (`order`). The tree it builds is
+//! `[Sort ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole array)`;
+//! pushing the filter into the scan and choosing the layout are optimizer rules.
 
 mod binder;
+mod bucket_map;
+mod buckets;
 mod functions;
 mod group_keys;
+mod having;
 mod hyperslab;
+mod mask;
+mod order;
 mod reproject;
 mod typing;
 mod where_clause;
 
 use crate::ast::*;
 use crate::error::{not_found, QueryError};
+use crate::eval::{EType, PExpr};
 use crate::logical::{
-    AggregateNode, DimSel, FilterNode, LogicalPlan, OutputColumn, ProjectionNode, QueryPlan,
-    RegridNode, ScanNode,
+    AggregateNode, DimSel, FilterNode, LogicalPlan, MaskNode, OutputColumn, ProjectionNode,
+    QueryPlan, RegridNode, ScanNode,
 };
 use crate::{CoordValues, ResultHeader, ResultMetadata};
-use arrayq_storage::{ArraySchema, MetadataMap, Snapshot};
+use arrayq_storage::{ArraySchema, DType, MetadataMap, Snapshot};
 use binder::{Binder, Mode};
 use group_keys::{coord_values, group_keys, is_group_key};
+use having::{bind_having, having_without_groups};
 use hyperslab::select_dim;
+use mask::split_where;
 use std::collections::BTreeSet;
 use typing::{contains_agg, out_dtype};
-use where_clause::where_to_constraints;
 
 pub use reproject::regrid_node;
 
@@ -51,10 +60,10 @@ pub fn plan_select(
     };
     let mut notes = Vec::new();
 
-    // Selection.
-    let per_dim = match &sel.filter {
-        Some(f) => where_to_constraints(&binder, f)?,
-        None => (0..schema.dims.len()).map(|_| Vec::new()).collect(),
+    // Selection: coordinate constraints and the value mask.
+    let (per_dim, mask) = match &sel.filter {
+        Some(f) => split_where(&mut binder, f)?,
+        None => ((0..schema.dims.len()).map(|_| Vec::new()).collect(), None),
     };
     let filters: Vec<String> = per_dim
         .iter()
@@ -85,6 +94,9 @@ pub fn plan_select(
         SelectItem::Wildcard(span) => Some(*span),
         SelectItem::Expr { .. } => None,
     });
+    if let (false, Some(h)) = (is_agg, &sel.having) {
+        return Err(having_without_groups(h));
+    }
     if let (true, Some(span)) = (is_agg, wildcard) {
         return Err(
             QueryError::plan("SELECT * cannot be combined with aggregates or GROUP BY").at(span),
@@ -107,8 +119,13 @@ pub fn plan_select(
     let top = if !is_agg {
         let mut exprs = Vec::new();
         for (e, alias) in &items {
-            let p = binder.bind(e, &mut Mode::Scan)?;
-            columns.push(column(e, alias, out_dtype(&p, &binder.attrs, &schema)));
+            let mut p = binder.bind(e, &mut Mode::Scan)?;
+            let mut dtype = out_dtype(&p, &binder.attrs, &schema);
+            // Masked cells are NaN: integer and bool values are promoted to f64.
+            if mask.is_some() && !p.ty().is_float() {
+                (p, dtype) = (to_f64(p), DType::F64);
+            }
+            columns.push(column(e, alias, dtype));
             exprs.push(p);
         }
         header_dims = dims
@@ -150,12 +167,47 @@ pub fn plan_select(
                 "an aggregate query needs at least one aggregate, e.g. avg(t2m)",
             ));
         }
+        let having = match &sel.having {
+            Some(h) => {
+                let mut mode = Mode::Final {
+                    inputs: &mut inputs,
+                    calls: &mut calls,
+                    call_keys: &mut call_keys,
+                };
+                // Groups failing HAVING are NaN: counts are promoted to f64.
+                for (o, c) in outputs.iter_mut().zip(columns.iter_mut()) {
+                    if !o.ty().is_float() {
+                        *o = to_f64(std::mem::replace(
+                            o,
+                            PExpr::Slot {
+                                k: 0,
+                                ty: EType::F64,
+                            },
+                        ));
+                        c.dtype = DType::F64;
+                    }
+                }
+                Some(bind_having(&mut binder, h, &items, &mut mode)?)
+            }
+            None => None,
+        };
         let ngroups: u64 = groups.iter().map(|g| g.len as u64).product();
         state_bytes = ngroups
             * inputs
                 .iter()
                 .map(|i| 8 * (1 + i.sum as u64 + i.var as u64 + i.min as u64 + i.max as u64))
                 .sum::<u64>();
+        let cells: u64 = dims.iter().map(|d| d.count() as u64).product();
+        let held = held_values(&inputs, ngroups, cells);
+        if held.bytes > 0 && state_bytes + held.bytes > max_result_bytes.saturating_mul(2) {
+            return Err(QueryError::ResourcesExhausted(format!(
+                "quantiles hold every value of their groups: {ngroups} groups x ~{} values x {} bytes, {} bytes with a vector per group (plus {state_bytes} bytes of other state), over twice the result limit of {max_result_bytes} bytes; select a smaller region",
+                cells / ngroups.max(1),
+                held.value_bytes,
+                held.bytes,
+            )));
+        }
+        state_bytes += held.bytes;
         header_dims = groups
             .iter()
             .map(|g| (g.name.clone(), g.coords.clone(), g.len))
@@ -165,6 +217,7 @@ pub fn plan_select(
             calls,
             outputs,
             groups,
+            having,
         }))
     };
     let shape: Vec<usize> = header_dims.iter().map(|h| h.2).collect();
@@ -206,16 +259,23 @@ pub fn plan_select(
         r.source.attrs = binder.attrs.clone();
     }
     let scan = ScanNode::whole(snap, binder.attrs, forced_layout, regrid.map(Box::new));
-    let filter = LogicalPlan::Filter(FilterNode {
+    let mut filter = LogicalPlan::Filter(FilterNode {
         input: Box::new(LogicalPlan::Scan(scan)),
         dims,
         texts: filters,
     });
+    if let Some(m) = mask {
+        filter = LogicalPlan::Mask(MaskNode {
+            input: Box::new(filter),
+            pred: m.pred,
+            text: m.text,
+        });
+    }
     let root = match top {
         Top::Projection(exprs) => LogicalPlan::Projection(ProjectionNode {
             input: Box::new(filter),
             exprs,
-            columns,
+            columns: columns.clone(),
         }),
         Top::Aggregate(parts) => LogicalPlan::Aggregate(AggregateNode {
             input: Box::new(filter),
@@ -223,9 +283,14 @@ pub fn plan_select(
             calls: parts.calls,
             outputs: parts.outputs,
             groups: parts.groups,
-            columns,
+            columns: columns.clone(),
             state_bytes,
+            having: parts.having,
         }),
+    };
+    let (root, header) = match sel.order.is_table() {
+        true => order::order_table(&sel.order, header, &columns, root)?,
+        false => (root, header),
     };
     Ok(QueryPlan { root, header })
 }
@@ -268,12 +333,49 @@ fn result_metadata(
     ResultMetadata { dims, columns }
 }
 
+/// The memory quantiles need: every selected value of each held input (4 bytes for
+/// f32 inputs, 8 for the others) plus a vector per group and input.
+struct Held {
+    bytes: u64,
+    /// Bytes per held value, summed over the held inputs.
+    value_bytes: u64,
+}
+
+fn held_values(inputs: &[crate::logical::AggInput], ngroups: u64, cells: u64) -> Held {
+    let value_bytes: u64 = inputs
+        .iter()
+        .filter(|i| i.hold)
+        .map(|i| {
+            if i.expr.ty() == crate::eval::EType::F32 {
+                4
+            } else {
+                8
+            }
+        })
+        .sum();
+    let vectors = inputs.iter().filter(|i| i.hold).count() as u64 * ngroups * 24;
+    Held {
+        bytes: cells * value_bytes + if value_bytes > 0 { vectors } else { 0 },
+        value_bytes,
+    }
+}
+
 /// What binding an aggregate query produced.
 struct AggregateParts {
     inputs: Vec<crate::logical::AggInput>,
     calls: Vec<crate::logical::AggCall>,
     outputs: Vec<crate::eval::PExpr>,
     groups: Vec<crate::logical::GroupKey>,
+    having: Option<(PExpr, String)>,
+}
+
+/// `e` as f64 (where missing values must be NaN).
+fn to_f64(e: PExpr) -> PExpr {
+    PExpr::Cast {
+        e: Box::new(e),
+        to: DType::F64,
+        ty: EType::F64,
+    }
 }
 
 /// The layout named by `FROM a WITH (layout = 'x')`, if any.

@@ -1,6 +1,6 @@
-//! The WHERE clause as per-dimension constraints: conjuncts of comparisons,
-//! BETWEEN and IN on dimension coordinates (anything else is an error that says
-//! what is supported).
+//! Conjuncts of the WHERE clause as per-dimension constraints: comparisons,
+//! BETWEEN and IN on dimension coordinates (`mask` decides which conjuncts come
+//! here; the others mask values).
 
 use super::binder::{Binder, Name};
 use super::typing::type_err;
@@ -112,23 +112,6 @@ pub(super) fn flip(op: BinOp) -> BinOp {
         BinOp::GtEq => BinOp::LtEq,
         o => o,
     }
-}
-
-/// Turns the WHERE clause into per-dimension constraints.
-pub(super) fn where_to_constraints(
-    binder: &Binder,
-    filter: &Expr,
-) -> Result<Vec<Vec<(Constraint, String)>>, QueryError> {
-    let schema = binder.schema;
-    let mut per_dim: Vec<Vec<(Constraint, String)>> =
-        (0..schema.dims.len()).map(|_| Vec::new()).collect();
-    let mut parts = Vec::new();
-    conjuncts(filter, &mut parts);
-    for p in parts {
-        // Errors point at the condition unless a name or value in it is to blame.
-        part_constraints(binder, p, &mut per_dim).map_err(|e| e.at(p.span))?;
-    }
-    Ok(per_dim)
 }
 
 /// Adds the constraints of one conjunct of the WHERE clause.

@@ -17,6 +17,8 @@ pub(super) struct NeededStats {
     pub(super) var: bool,
     /// The input is f32.
     pub(super) f32: bool,
+    /// Every value is held (quantiles).
+    pub(super) hold: bool,
 }
 
 impl NeededStats {
@@ -27,6 +29,7 @@ impl NeededStats {
             max: i.max,
             var: i.var,
             f32: i.expr.ty() == EType::F32,
+            hold: i.hold,
         }
     }
 }

@@ -152,6 +152,12 @@ pub(super) fn finish_into(
     };
     match f {
         AggFunc::Count => unreachable!("counts are integers"),
+        // Computed from the held values (`held`), which replace this column.
+        AggFunc::Quantile => {
+            for o in out.iter_mut() {
+                o.write(f64::NAN);
+            }
+        }
         AggFunc::Min => pick(&acc.mins, &acc.mins_f32, out),
         AggFunc::Max => pick(&acc.maxs, &acc.maxs_f32, out),
         AggFunc::Sum => {
@@ -231,4 +237,22 @@ pub(super) fn output_columns(
     out.into_iter()
         .map(|c| c.expect("every output computed"))
         .collect()
+}
+
+/// Which groups satisfy the HAVING condition `h` (over the calls' columns).
+pub(super) fn having_keep(h: &PExpr, call_cols: &[Col], gshape: &[usize], ng: usize) -> Vec<bool> {
+    let shape = if gshape.is_empty() {
+        vec![1]
+    } else {
+        gshape.to_vec()
+    };
+    let origin = vec![0u64; shape.len()];
+    let inp = Inputs {
+        slots: call_cols,
+        shape: &shape,
+        origin: &origin,
+        coords: &[],
+        n: ng,
+    };
+    eval(h, &inp).bools(ng)
 }

@@ -9,6 +9,7 @@
 
 mod accumulator;
 mod finish;
+mod held;
 mod kernels;
 mod rows;
 mod runs;
@@ -17,18 +18,24 @@ mod tasks;
 mod tests;
 
 use super::emit::ColumnEmitter;
+use super::mask::{apply, MaskExec};
 use super::scan::ScanExec;
 use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::{Col, PExpr};
 use crate::logical::{AggCall, AggInput, GroupKey, OutputColumn};
 use accumulator::NeededStats;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Aggregates over the scan's cells, per group of the kept dimensions.
 pub struct AggregateExec {
     pub scan: Arc<ScanExec>,
+    /// The WHERE clause's value conditions: dropped cells are NaN in every input.
+    pub mask: Option<Arc<MaskExec>>,
+    /// `HAVING`: groups where it is not true are NaN in every output.
+    pub having: Option<(PExpr, String)>,
     pub inputs: Vec<AggInput>,
     pub calls: Vec<AggCall>,
     /// Output expressions over the calls (as slots).
@@ -46,17 +53,32 @@ impl AggregateExec {
         let needs: Vec<NeededStats> = self.inputs.iter().map(NeededStats::of).collect();
         let gshape: Vec<usize> = self.groups.iter().map(|g| g.len).collect();
         let ng: usize = gshape.iter().product();
-        let parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
+        let mut parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
         ctx.check()?;
         let t = Instant::now();
-        let call_cols = finish::combine(parts, &needs, &self.calls, ng);
+        // Quantiles take the held values out of the partials first.
+        let quantiles = held::quantile_columns(&mut parts, &self.calls, ng);
+        let mut call_cols = finish::combine(parts, &needs, &self.calls, ng);
+        for (c, q) in call_cols.iter_mut().zip(quantiles) {
+            if let Some(q) = q {
+                *c = q;
+            }
+        }
         OperatorMetrics::add(&self.metrics.merge_ns, t);
-        Ok(finish::output_columns(
-            &self.outputs,
-            call_cols,
-            &gshape,
-            ng,
-        ))
+        let keep = self.having.as_ref().map(|(h, _)| {
+            let keep = finish::having_keep(h, &call_cols, &gshape, ng);
+            let kept = keep.iter().filter(|&&k| k).count() as u64;
+            self.metrics
+                .cells_in
+                .fetch_add(ng as u64, Ordering::Relaxed);
+            self.metrics.cells_out.fetch_add(kept, Ordering::Relaxed);
+            keep
+        });
+        let cols = finish::output_columns(&self.outputs, call_cols, &gshape, ng);
+        Ok(match keep {
+            Some(keep) => cols.into_iter().map(|c| apply(&keep, c)).collect(),
+            None => cols,
+        })
     }
 
     fn out_len(&self) -> usize {
@@ -70,7 +92,10 @@ impl ExecutionPlan for AggregateExec {
     }
 
     fn children(&self) -> Vec<&dyn ExecutionPlan> {
-        vec![self.scan.as_ref()]
+        match &self.mask {
+            Some(m) => vec![m.as_ref()],
+            None => vec![self.scan.as_ref()],
+        }
     }
 
     fn fmt_explain(&self) -> Vec<String> {
@@ -97,6 +122,18 @@ impl ExecutionPlan for AggregateExec {
             self.calls.len(),
             ins.join(", ")
         ));
+        let held: Vec<&str> = self
+            .inputs
+            .iter()
+            .filter(|i| i.hold)
+            .map(|i| i.text.as_str())
+            .collect();
+        if !held.is_empty() {
+            lines.push(format!(
+                "  quantiles hold every value of [{}] per group: exact, linear interpolation between ranks (selection per group, groups in parallel)",
+                held.join(", ")
+            ));
+        }
         let result: u64 = self
             .columns
             .iter()
@@ -107,6 +144,11 @@ impl ExecutionPlan for AggregateExec {
         } else {
             String::new()
         };
+        if let Some((_, text)) = &self.having {
+            lines.push(format!(
+                "  having: {text} (groups where it is not true become NaN)"
+            ));
+        }
         lines.push(format!("  result: {result} bytes{state}"));
         lines
     }

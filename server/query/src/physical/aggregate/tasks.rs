@@ -6,12 +6,14 @@
 //! state per chunk.
 
 use super::accumulator::{GroupStats, NeededStats};
+use super::held::Held;
 use super::kernels::{accumulate, PieceArgs};
 use super::AggregateExec;
 use crate::error::QueryError;
 use crate::eval::{eval, Inputs, PExpr};
 use crate::logical::{GroupKey, SKIP};
 use crate::physical::cells::{along, origin, strides, NO_GROUP};
+use crate::physical::mask::apply;
 use crate::physical::scan::{Reader, ScanExec};
 use crate::physical::{OperatorMetrics, TaskContext};
 use arrayq_storage::{Coordinate, Region};
@@ -25,6 +27,8 @@ pub(super) struct Partial {
     pub(super) lo: usize,
     pub(super) hi: usize,
     pub(super) accs: Vec<GroupStats>,
+    /// Per input, its values when quantiles need them.
+    pub(super) held: Vec<Option<Held>>,
 }
 
 impl Partial {
@@ -35,6 +39,10 @@ impl Partial {
             accs: needs
                 .iter()
                 .map(|&nd| GroupStats::new(hi - lo, nd))
+                .collect(),
+            held: needs
+                .iter()
+                .map(|nd| nd.hold.then(|| Held::new(hi - lo, nd.f32)))
                 .collect(),
         }
     }
@@ -58,6 +66,9 @@ impl Partial {
         for a in &mut self.accs {
             a.widen(self.lo - new_lo, new_hi - self.hi);
         }
+        for h in self.held.iter_mut().flatten() {
+            h.widen(self.lo - new_lo, new_hi - self.hi);
+        }
         self.lo = new_lo;
         self.hi = new_hi;
     }
@@ -78,42 +89,40 @@ pub(super) struct Task {
 }
 
 /// Per dimension, per index of the region: its contribution to the row-major group
-/// index (position in its group key times the key's stride; 0 for reduced
-/// dimensions), or NO_GROUP for unpicked cells. Non-decreasing along each dimension
-/// apart from NO_GROUP (group positions follow the array order).
+/// index (position in its group keys times their strides, summed over the keys of
+/// that dimension; 0 for reduced dimensions), or NO_GROUP for cells in no group.
+/// Usually non-decreasing along each dimension, but not always: a calendar
+/// component (the month) recurs along its time axis.
 pub(super) fn group_contributions(scan: &ScanExec, groups: &[GroupKey]) -> Vec<Vec<usize>> {
     let gstrides = strides(&groups.iter().map(|g| g.len).collect::<Vec<_>>());
     (0..scan.region.rank())
         .map(|d| {
             let len = (scan.region.0[d].end - scan.region.0[d].start) as usize;
-            let v: Vec<usize> = match groups.iter().position(|g| g.dim == d) {
-                Some(o) => groups[o]
-                    .map
-                    .iter()
-                    .map(|&p| {
-                        if p == SKIP {
-                            NO_GROUP
-                        } else {
-                            p as usize * gstrides[o]
-                        }
-                    })
-                    .collect(),
-                None => match &scan.dims[d].picks {
+            let keys: Vec<usize> = (0..groups.len()).filter(|&o| groups[o].dim == d).collect();
+            let v: Vec<usize> = if keys.is_empty() {
+                match &scan.dims[d].picks {
                     None => vec![0; len],
                     Some(_) => scan.dims[d]
                         .positions()
                         .iter()
                         .map(|&p| if p == SKIP { NO_GROUP } else { 0 })
                         .collect(),
-                },
+                }
+            } else {
+                (0..len)
+                    .map(|r| {
+                        let mut c = 0usize;
+                        for &o in &keys {
+                            match groups[o].map[r] {
+                                SKIP => return NO_GROUP,
+                                p => c += p as usize * gstrides[o],
+                            }
+                        }
+                        c
+                    })
+                    .collect()
             };
             debug_assert_eq!(v.len(), len);
-            debug_assert!(v
-                .iter()
-                .filter(|&&c| c != NO_GROUP)
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|w| w[0] <= w[1]));
             v
         })
         .collect()
@@ -128,10 +137,11 @@ pub(super) fn group_range(
     let (mut lo, mut hi) = (0usize, 1usize);
     for (d, c) in contrib.iter().enumerate() {
         let s = along(c, piece, region, d);
-        let first = *s.iter().find(|&&x| x != NO_GROUP)?;
-        let last = *s.iter().rev().find(|&&x| x != NO_GROUP)?;
-        lo += first;
-        hi += last;
+        let mut kept = s.iter().filter(|&&x| x != NO_GROUP);
+        let first = *kept.next()?;
+        let (min, max) = kept.fold((first, first), |(a, b), &x| (a.min(x), b.max(x)));
+        lo += min;
+        hi += max;
     }
     Some((lo, hi))
 }
@@ -205,7 +215,8 @@ pub(super) fn accumulate_partials(
         // copy); expressions need piece-shaped columns. When the last dimension is
         // reduced, short rows stay there too: the rows kernel takes them strided, which
         // costs less than cutting them out.
-        let views = inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
+        let views =
+            op.mask.is_none() && inputs.iter().all(|i| matches!(i.expr, PExpr::Slot { .. }));
         let short_rows = contrib.last().is_some_and(|c| c.iter().all(|&c| c == 0));
         // A new partial covers the task and room for the worker's next few tasks (which
         // follow in group order), so it rarely grows; growing copies it.
@@ -247,36 +258,62 @@ pub(super) fn accumulate_partials(
                         .map(|d| along(&contrib[d], piece, &scan.region, d))
                         .collect();
                     let own = strides(&shape);
-                    for ((acc, input), &need) in part.accs.iter_mut().zip(inputs).zip(needs) {
+                    let org = origin(piece);
+                    let inp = Inputs {
+                        slots: &reader.cols,
+                        shape: &shape,
+                        origin: &org,
+                        coords: &coords,
+                        n: shape.iter().product(),
+                    };
+                    let keep = op.mask.as_ref().map(|m| m.keep(&inp));
+                    let lo = part.lo;
+                    let each = part.accs.iter_mut().zip(part.held.iter_mut());
+                    for (((acc, held), input), &need) in each.zip(inputs).zip(needs) {
                         match &input.expr {
+                            // Masked: every input (count(*)'s too) is NaN where dropped.
+                            e if keep.is_some() => {
+                                let args = PieceArgs {
+                                    shape: &shape,
+                                    contrib: &cs,
+                                    lo,
+                                    offset: 0,
+                                    strides: &own,
+                                };
+                                let keep = keep.as_deref().unwrap_or_default();
+                                let col = apply(keep, eval(e, &inp));
+                                accumulate(acc, need, &col, &args);
+                                if let Some(h) = held {
+                                    h.collect(&col, &args);
+                                }
+                            }
                             PExpr::Slot { k, .. } => {
                                 let (col, offset, st) = reader.input(*k, &shape);
                                 let args = PieceArgs {
                                     shape: &shape,
                                     contrib: &cs,
-                                    lo: part.lo,
+                                    lo,
                                     offset,
                                     strides: &st,
                                 };
-                                accumulate(acc, need, col, &args)
+                                accumulate(acc, need, col, &args);
+                                if let Some(h) = held {
+                                    h.collect(col, &args);
+                                }
                             }
                             e => {
                                 let args = PieceArgs {
                                     shape: &shape,
                                     contrib: &cs,
-                                    lo: part.lo,
+                                    lo,
                                     offset: 0,
                                     strides: &own,
                                 };
-                                let org = origin(piece);
-                                let inp = Inputs {
-                                    slots: &reader.cols,
-                                    shape: &shape,
-                                    origin: &org,
-                                    coords: &coords,
-                                    n: shape.iter().product(),
-                                };
-                                accumulate(acc, need, &eval(e, &inp), &args)
+                                let col = eval(e, &inp);
+                                accumulate(acc, need, &col, &args);
+                                if let Some(h) = held {
+                                    h.collect(&col, &args);
+                                }
                             }
                         }
                     }

@@ -9,6 +9,7 @@ const ALL: NeededStats = NeededStats {
     max: true,
     var: true,
     f32: true,
+    hold: false,
 };
 
 /// A piece `count` at `start` inside a row-major box of `shape`: accumulating it in

@@ -10,6 +10,7 @@ mod slabs;
 pub use slabs::{project_slab, Slab};
 
 use super::emit::{concat, ColumnEmitter};
+use super::mask::MaskExec;
 use super::scan::ScanExec;
 use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
@@ -24,6 +25,8 @@ const STASH_BLOCKS: u64 = 16;
 /// Element-wise expressions over the scan's selected cells.
 pub struct ProjectionExec {
     pub scan: Arc<ScanExec>,
+    /// The WHERE clause's value conditions, applied to every column.
+    pub mask: Option<Arc<MaskExec>>,
     /// One expression per output column; slots are the scan's attributes.
     pub exprs: Vec<PExpr>,
     pub columns: Vec<OutputColumn>,
@@ -44,7 +47,10 @@ impl ExecutionPlan for ProjectionExec {
     }
 
     fn children(&self) -> Vec<&dyn ExecutionPlan> {
-        vec![self.scan.as_ref()]
+        match &self.mask {
+            Some(m) => vec![m.as_ref()],
+            None => vec![self.scan.as_ref()],
+        }
     }
 
     fn fmt_explain(&self) -> Vec<String> {

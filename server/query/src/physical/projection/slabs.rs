@@ -10,6 +10,7 @@ use crate::physical::cells::{
     along, arithmetic, col_is, col_ptr, count_slots, empty_col, next_index, origin, strides,
     OutCols, NO_GROUP,
 };
+use crate::physical::mask::apply;
 use crate::physical::scan::{Reader, ScanExec};
 use crate::physical::{OperatorMetrics, TaskContext};
 use arrayq_storage::{DType, Region};
@@ -93,7 +94,10 @@ pub fn project_slab(
     };
     let mut uses = vec![0usize; scan.attrs.len()];
     cols.iter().for_each(|c| count_slots(c, &mut uses));
-    let used: Vec<bool> = uses.iter().map(|&u| u > 0).collect();
+    let mut used: Vec<bool> = uses.iter().map(|&u| u > 0).collect();
+    if let Some(m) = &op.mask {
+        m.mark_slots(&mut used);
+    }
     let rank = scan.region.rank();
     let pieces = scan.selected_pieces(&slab.region);
     let coords = scan.coords();
@@ -157,8 +161,14 @@ pub fn project_slab(
             let contrib: Vec<&[usize]> = (0..rank)
                 .map(|d| along(&offsets[d], piece, &scan.region, d))
                 .collect();
+            let keep = op.mask.as_ref().map(|m| m.keep(&inp));
             for (ci, c) in cols.iter().enumerate() {
                 let (ptr, len) = ptrs.get(ci);
+                if let Some(keep) = &keep {
+                    let v = apply(keep, eval(c, &inp).into_type(c.ty(), n));
+                    scatter(ptr, len, &v, &shape, &contrib);
+                    continue;
+                }
                 let v = match c {
                     // A bare attribute: no copy before the scatter.
                     PExpr::Slot { k, ty } if col_is(&reader.cols[*k], *ty) => {

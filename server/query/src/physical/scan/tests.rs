@@ -39,6 +39,8 @@ fn scan_of(store: &Store, sql: &str) -> ScanExec {
             LogicalPlan::Projection(p) => *p.input,
             LogicalPlan::Aggregate(a) => *a.input,
             LogicalPlan::StoredChunks(s) => *s.input,
+            LogicalPlan::Mask(m) => *m.input,
+            LogicalPlan::Sort(s) => *s.input,
         }
     }
 }
