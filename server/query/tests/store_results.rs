@@ -299,7 +299,14 @@ fn an_hourly_climatology_is_stored_with_an_hour_dimension() {
     // Calendar components are integer labels (the values present, ascending).
     assert_eq!(d[0][2], "labels");
     assert!(d[0][3].starts_with("labels (0, 1, 2,") && d[0][3].ends_with("length 24 growable"));
-    let r = query(&e, "SELECT t2m FROM clim WHERE hour = 13 AND lat = 50 AND lon = 5.5");
+    let r = query(
+        &e,
+        "SELECT t2m FROM clim WHERE hour = 13 AND lat = 50 AND lon = 5.5",
+    );
     let want = (t2m(13, 2, 3) + t2m(37, 2, 3)) / 2.0;
-    assert!((values(&r)[0] - want).abs() < 1e-4, "{:?} vs {want}", values(&r));
+    assert!(
+        (values(&r)[0] - want).abs() < 1e-4,
+        "{:?} vs {want}",
+        values(&r)
+    );
 }
