@@ -127,7 +127,8 @@ mod tests {
         let s = failure("SELECT v FROM a WHERE v + 1");
         assert_eq!(s.code(), Code::InvalidArgument);
         assert!(
-            s.message().starts_with("1:23: type error: WHERE needs a condition"),
+            s.message()
+                .starts_with("1:23: type error: WHERE needs a condition"),
             "{}",
             s.message()
         );
