@@ -6,7 +6,8 @@
 //! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
 //! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
 //! rows (`order`). The tree it builds is
-//! `[Sort ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole array)`;
+//! `[Sort ->] [Window ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole
+//! array)`, windows (`window`) over a projection of their arguments;
 //! pushing the filter into the scan and choosing the layout are optimizer rules.
 
 mod binder;
