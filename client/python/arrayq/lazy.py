@@ -217,12 +217,7 @@ def open_array(
     import xarray as xr
 
     conn = {"addr": addr, "token": token, "ca_cert": ca_cert, "tls_domain": tls_domain, "timeout": timeout}
-    client = _client(conn)
-    info = client.describe(name)
-    if version is None:
-        version = info.head_version
-    elif int(version) != info.head_version:
-        info = _describe_at(client, info, int(version))
+    info, version = pinned_info(conn, name, version)
     wanted = _schema.normalize_names(attributes)
     attrs = info.attributes if wanted is None else tuple(info.attribute(a) for a in wanted)
     coords = {d.name: (d.name, d.coords(), dict(d.metadata)) for d in info.dims}
@@ -254,6 +249,18 @@ def open_array(
         out.encoding = dict(var.encoding)
         return out
     return xr.Dataset(variables, coords=coords, attrs=ds_attrs)
+
+
+def pinned_info(conn: Dict[str, Any], name: str, version: Optional[int]) -> Tuple[ArrayInfo, int]:
+    """The array's description as of ``version`` (the head when None) and that
+    version: what every task of a lazy view reads."""
+    client = _client(conn)
+    info = client.describe(name)
+    if version is None:
+        return info, info.head_version
+    if int(version) != info.head_version:
+        info = _describe_at(client, info, int(version))
+    return info, int(version)
 
 
 def _describe_at(client: Any, info: ArrayInfo, version: int) -> ArrayInfo:

@@ -64,7 +64,7 @@ class ArrayQBackendEntrypoint(BackendEntrypoint):
     ):
         import xarray as xr
 
-        from .lazy import RegionReader, _client, _describe_at, storage_chunks
+        from .lazy import RegionReader, pinned_info, storage_chunks
 
         url = os.fspath(filename_or_obj)
         address = parse_address(url)
@@ -74,12 +74,7 @@ class ArrayQBackendEntrypoint(BackendEntrypoint):
         addr = ("arrayqs://" if address.tls else "arrayq://") + address.target
         token = token if token is not None else os.environ.get("ARRAYQ_TOKEN") or None
         conn = {"addr": addr, "token": token, "ca_cert": ca_cert, "tls_domain": tls_domain, "timeout": timeout}
-        client = _client(conn)
-        info = client.describe(name)
-        if version is None:
-            version = info.head_version
-        elif int(version) != info.head_version:
-            info = _describe_at(client, info, int(version))
+        info, version = pinned_info(conn, name, version)
         drop = set(drop_variables or ())
         dims = info.dim_names
         preferred = dict(zip(dims, storage_chunks(info, layout)))

@@ -239,6 +239,76 @@ pub enum ExprKind {
         expr: Box<Expr>,
         dtype: DType,
     },
+    /// `f(args) OVER (ORDER BY dim [frame])`: a window along one dimension.
+    Window(Box<WindowCall>),
+}
+
+/// A window function call: `func` (a [`ExprKind::Func`]) over frames along the
+/// dimension `order_by`, per cell of the other dimensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowCall {
+    pub func: Expr,
+    pub order_by: Name,
+    pub desc: bool,
+    /// `ROWS | RANGE BETWEEN ... AND ...`; `None` is the default frame (from the
+    /// start to the current row).
+    pub frame: Option<Frame>,
+}
+
+/// A window frame as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// `RANGE` (offsets are intervals of the ORDER BY coordinate) or `ROWS`.
+    pub range: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(FrameOffset),
+    CurrentRow,
+    Following(FrameOffset),
+    UnboundedFollowing,
+}
+
+/// An offset of a frame bound: a number of rows, or an interval (`RANGE`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameOffset {
+    Rows(u64),
+    Interval(String),
+}
+
+impl std::fmt::Display for FrameBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let off = |o: &FrameOffset| match o {
+            FrameOffset::Rows(n) => n.to_string(),
+            FrameOffset::Interval(s) => format!("INTERVAL '{s}'"),
+        };
+        match self {
+            FrameBound::UnboundedPreceding => f.write_str("UNBOUNDED PRECEDING"),
+            FrameBound::Preceding(o) => write!(f, "{} PRECEDING", off(o)),
+            FrameBound::CurrentRow => f.write_str("CURRENT ROW"),
+            FrameBound::Following(o) => write!(f, "{} FOLLOWING", off(o)),
+            FrameBound::UnboundedFollowing => f.write_str("UNBOUNDED FOLLOWING"),
+        }
+    }
+}
+
+impl std::fmt::Display for WindowCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} OVER (ORDER BY {}", self.func, self.order_by.value)?;
+        if self.desc {
+            f.write_str(" DESC")?;
+        }
+        if let Some(fr) = &self.frame {
+            let unit = if fr.range { "RANGE" } else { "ROWS" };
+            write!(f, " {unit} BETWEEN {} AND {}", fr.start, fr.end)?;
+        }
+        f.write_str(")")
+    }
 }
 
 impl std::fmt::Display for Expr {
@@ -333,6 +403,7 @@ impl std::fmt::Display for ExprKind {
                 f.write_str(" END")
             }
             Expr::Cast { expr, dtype } => write!(f, "CAST({expr} AS {dtype})"),
+            Expr::Window(w) => write!(f, "{w}"),
         }
     }
 }

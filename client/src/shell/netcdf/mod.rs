@@ -17,8 +17,10 @@ use arrayq_client::result::dtype_from_wire;
 use arrayq_client::{Client, DType, Error};
 use arrayq_format::time::format_unix_ns;
 use arrayq_proto::v1::{self, WriteRequest};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::time::Instant;
+use tokio::sync::mpsc::Sender;
 
 pub use scan::ScanOptions;
 
@@ -50,6 +52,23 @@ pub async fn load_netcdf(client: &Client, job: &NetcdfLoad) -> Result<String, Er
         .await
         .map_err(|e| invalid(format!("scan failed: {e}")))?
         .map_err(invalid)?;
+    let source = format!("{} files", plan.files.len());
+    load_plan(client, job, plan, (source, t0), stream_files).await
+}
+
+/// Creates or fits the array for `plan`, then streams it in one Write call with
+/// `read` (on a thread of its own, feeding the call) under a progress bar, and says
+/// what was loaded from `source` since `started`. The common end of the gridded
+/// loaders.
+pub(crate) async fn load_plan(
+    client: &Client,
+    job: &NetcdfLoad,
+    plan: scan::LoadPlan,
+    (source, started): (String, Instant),
+    read: impl FnOnce(&scan::LoadPlan, &Sender<WriteRequest>, &ProgressBar) -> Result<(), String>
+        + Send
+        + 'static,
+) -> Result<String, Error> {
     let rename = |n: &str| {
         job.renames
             .iter()
@@ -64,18 +83,17 @@ pub async fn load_netcdf(client: &Client, job: &NetcdfLoad) -> Result<String, Er
     let attrs: Vec<&str> = plan.vars.iter().map(|s| s.as_str()).collect();
     let header = write_header(&job.array, &attrs, &region, Vec::new())?;
     let total = plan.time_len * plan.map_cells() as u64 * 4 * plan.vars.len() as u64;
-    let bar = super::load::progress_bar(total, format!("loading {} files", plan.files.len()));
+    let bar = super::load::progress_bar(total, format!("loading {source}"));
     let plan = std::sync::Arc::new(plan);
     let reader_plan = plan.clone();
     let reader_bar = bar.clone();
     let r = super::load::stream_write(client, header, &bar, move |tx| {
-        stream_files(&reader_plan, tx, &reader_bar)
+        read(&reader_plan, tx, &reader_bar)
     })
     .await?;
-    let secs = t0.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64();
     Ok(format!(
-        "loaded {} files into {}: {} x {} ({} variables: {}; {:.1} MB in {secs:.1} s, {:.1} MB/s), version {}",
-        plan.files.len(),
+        "loaded {source} into {}: {} x {} ({} variables: {}; {:.1} MB in {secs:.1} s, {:.1} MB/s), version {}",
         job.array,
         plan.time_len,
         plan.space.iter().map(|d| d.len.to_string()).collect::<Vec<_>>().join(" x "),
@@ -138,7 +156,7 @@ fn stream_files(
 
 /// Creates the array when it does not exist, else checks that the files fit it;
 /// returns the time index the files start at.
-pub(crate) async fn prepare_array(
+async fn prepare_array(
     client: &Client,
     job: &NetcdfLoad,
     plan: &scan::LoadPlan,

@@ -12,12 +12,10 @@ mod scan;
 pub mod store;
 
 use crate::shell::netcdf::scan::LoadPlan;
-use crate::shell::netcdf::{prepare_array, NetcdfLoad};
-use arrayq_client::client::write_header;
+use crate::shell::netcdf::{load_plan, NetcdfLoad};
 use arrayq_client::{Client, Error};
 use arrayq_proto::v1::WriteRequest;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// What `arrayq load zarr` was asked.
@@ -64,41 +62,11 @@ pub async fn load_zarr(client: &Client, job: &ZarrLoad) -> Result<String, Error>
         layout: job.layout.clone(),
         renames: job.renames.clone(),
     };
-    let rename = |n: &str| {
-        job.renames
-            .iter()
-            .find(|(old, _)| old == n)
-            .map_or(n.to_string(), |(_, new)| new.clone())
-    };
-    let first_index = prepare_array(client, &target, &plan, &rename).await?;
-    let region: Vec<std::ops::Range<u64>> =
-        std::iter::once(first_index..first_index + plan.time_len)
-            .chain(plan.space.iter().map(|d| 0..d.len as u64))
-            .collect();
-    let attrs: Vec<&str> = plan.vars.iter().map(|s| s.as_str()).collect();
-    let header = write_header(&job.array, &attrs, &region, Vec::new())?;
-    let total = plan.time_len * plan.map_cells() as u64 * 4 * plan.vars.len() as u64;
-    let bar = super::load::progress_bar(total, format!("loading {}", job.store.display()));
-    let plan = Arc::new(plan);
-    let reader_plan = plan.clone();
-    let reader_bar = bar.clone();
-    let r = super::load::stream_write(client, header, &bar, move |tx| {
-        stream_store(&store, &reader_plan, tx, &reader_bar)
+    let source = job.store.display().to_string();
+    load_plan(client, &target, plan, (source, t0), move |plan, tx, bar| {
+        stream_store(&store, plan, tx, bar)
     })
-    .await?;
-    let secs = t0.elapsed().as_secs_f64();
-    Ok(format!(
-        "loaded {} into {}: {} x {} ({} variables: {}; {:.1} MB in {secs:.1} s, {:.1} MB/s), version {}",
-        job.store.display(),
-        job.array,
-        plan.time_len,
-        plan.space.iter().map(|d| d.len.to_string()).collect::<Vec<_>>().join(" x "),
-        plan.vars.len(),
-        plan.vars.join(", "),
-        total as f64 / 1e6,
-        total as f64 / 1e6 / secs.max(1e-9),
-        r.version
-    ))
+    .await
 }
 
 /// Reads every variable in the Write call's order (variable after variable, time

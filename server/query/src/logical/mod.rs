@@ -10,12 +10,14 @@ mod bucket;
 mod regrid;
 mod rows;
 mod selection;
+mod window;
 
 pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey};
 pub use bucket::Bucket;
 pub use regrid::{RegridNode, RegridSpec};
 pub use rows::{MaskNode, SortKey, SortNode};
 pub use selection::{chunk_pieces, DimSel, SKIP};
+pub use window::{WindowCol, WindowFunc, WindowNode};
 
 use crate::eval::PExpr;
 use crate::ResultHeader;
@@ -37,6 +39,8 @@ pub enum LogicalPlan {
     Mask(MaskNode),
     /// The result as a table of rows, ordered and limited.
     Sort(SortNode),
+    /// Window functions along one dimension of the result.
+    Window(WindowNode),
 }
 
 impl LogicalPlan {
@@ -50,6 +54,7 @@ impl LogicalPlan {
             LogicalPlan::StoredChunks(s) => vec![&s.input],
             LogicalPlan::Mask(m) => vec![&m.input],
             LogicalPlan::Sort(s) => vec![&s.input],
+            LogicalPlan::Window(w) => vec![&w.input],
         }
     }
 
@@ -83,6 +88,10 @@ impl LogicalPlan {
             LogicalPlan::Sort(mut n) => {
                 n.input = Box::new(n.input.transform_up(f)?);
                 LogicalPlan::Sort(n)
+            }
+            LogicalPlan::Window(mut n) => {
+                n.input = Box::new(n.input.transform_up(f)?);
+                LogicalPlan::Window(n)
             }
         };
         f(node)

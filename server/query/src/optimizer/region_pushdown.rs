@@ -44,5 +44,6 @@ fn node_name(p: &LogicalPlan) -> &'static str {
         LogicalPlan::StoredChunks(_) => "stored-chunk pass-through",
         LogicalPlan::Mask(_) => "mask",
         LogicalPlan::Sort(_) => "sort",
+        LogicalPlan::Window(_) => "window",
     }
 }

@@ -42,6 +42,7 @@ mod regrid;
 mod scan;
 mod sort;
 mod stored_chunks;
+mod window;
 
 pub use explain::explain;
 pub use planner::create_physical_plan;

@@ -8,6 +8,7 @@ use super::projection::ProjectionExec;
 use super::scan::ScanExec;
 use super::sort::SortExec;
 use super::stored_chunks::StoredChunkExec;
+use super::window::WindowExec;
 use super::{ExecutionPlan, OperatorMetrics, PhysicalQuery};
 use crate::error::QueryError;
 use crate::logical::{LogicalPlan, QueryPlan};
@@ -62,6 +63,24 @@ fn operator(node: LogicalPlan, out_len: usize) -> Result<Arc<dyn ExecutionPlan>,
                 keys: s.keys,
                 limit: s.limit,
                 offset: s.offset,
+                metrics: OperatorMetrics::default(),
+            })
+        }
+        LogicalPlan::Window(w) => {
+            let cells: usize = w.shape.iter().product();
+            let in_dtypes = column_dtypes(&w.input)
+                .ok_or_else(|| QueryError::Internal("a window over no result".into()))?;
+            // The window reads decoded values: stored chunks cannot pass through it.
+            let input = match *w.input {
+                LogicalPlan::StoredChunks(sc) => operator(*sc.input, cells)?,
+                other => operator(other, cells)?,
+            };
+            Arc::new(WindowExec {
+                input,
+                shape: w.shape,
+                in_dtypes,
+                dtypes: w.columns.iter().map(|c| c.dtype).collect(),
+                windows: w.windows,
                 metrics: OperatorMetrics::default(),
             })
         }
@@ -132,6 +151,7 @@ fn column_dtypes(node: &LogicalPlan) -> Option<Vec<arrayq_storage::DType>> {
         LogicalPlan::Projection(p) => &p.columns,
         LogicalPlan::Aggregate(a) => &a.columns,
         LogicalPlan::StoredChunks(s) => return column_dtypes(&s.input),
+        LogicalPlan::Window(w) => &w.columns,
         _ => return None,
     };
     Some(cols.iter().map(|c| c.dtype).collect())
@@ -146,6 +166,7 @@ fn no_operator(node: &LogicalPlan) -> QueryError {
         LogicalPlan::StoredChunks(_) => "a stored-chunk pass-through",
         LogicalPlan::Mask(_) => "a mask",
         LogicalPlan::Sort(_) => "a sort",
+        LogicalPlan::Window(_) => "a window",
     };
     QueryError::Internal(format!("no physical operator for {what} at this place"))
 }

@@ -183,6 +183,11 @@ impl Binder<'_> {
                 }
             }
             ExprKind::Func { name, args, star } => self.bind_func(name, args, *star, e, mode)?,
+            ExprKind::Window(_) => {
+                return Err(QueryError::plan(
+                    "a window function must be a whole SELECT item, e.g. SELECT avg(t2m) OVER (ORDER BY time) AS m FROM ...; it cannot be inside an expression, GROUP BY, HAVING or ORDER BY",
+                ))
+            }
             ExprKind::Case { operand, whens, otherwise } => {
                 let mut bw = Vec::new();
                 for (w, t) in whens {

@@ -6,7 +6,8 @@
 //! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
 //! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
 //! rows (`order`). The tree it builds is
-//! `[Sort ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole array)`;
+//! `[Sort ->] [Window ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole
+//! array)`, windows (`window`) over a projection of their arguments;
 //! pushing the filter into the scan and choosing the layout are optimizer rules.
 
 mod binder;
@@ -21,13 +22,14 @@ mod order;
 mod reproject;
 mod typing;
 mod where_clause;
+mod window;
 
 use crate::ast::*;
 use crate::error::{not_found, QueryError};
 use crate::eval::{EType, PExpr};
 use crate::logical::{
     AggregateNode, DimSel, FilterNode, LogicalPlan, MaskNode, OutputColumn, ProjectionNode,
-    QueryPlan, RegridNode, ScanNode,
+    QueryPlan, RegridNode, ScanNode, WindowNode,
 };
 use crate::{CoordValues, ResultHeader, ResultMetadata};
 use arrayq_storage::{ArraySchema, DType, MetadataMap, Snapshot};
@@ -60,6 +62,12 @@ pub fn plan_select(
     };
     let mut notes = Vec::new();
 
+    if let Some(w) = sel.filter.as_ref().and_then(window::find_window) {
+        return Err(QueryError::plan(
+            "a window function cannot be in WHERE: WHERE selects the cells first, then windows run over the selected cells",
+        )
+        .at(w.span));
+    }
     // Selection: coordinate constraints and the value mask.
     let (per_dim, mask) = match &sel.filter {
         Some(f) => split_where(&mut binder, f)?,
@@ -94,6 +102,13 @@ pub fn plan_select(
         SelectItem::Wildcard(span) => Some(*span),
         SelectItem::Expr { .. } => None,
     });
+    let first_window = items.iter().find_map(|(e, _)| window::find_window(e));
+    if let (true, Some(w)) = (is_agg, first_window) {
+        return Err(QueryError::plan(
+            "window functions cannot be combined with GROUP BY or aggregates: a window keeps one value per cell; aggregate first with CREATE ARRAY ... AS, or window without GROUP BY",
+        )
+        .at(w.span));
+    }
     if let (false, Some(h)) = (is_agg, &sel.having) {
         return Err(having_without_groups(h));
     }
@@ -116,9 +131,18 @@ pub fn plan_select(
     };
     let header_dims: Vec<(String, CoordValues, usize)>;
     let mut state_bytes = 0u64;
+    let mut windows = Vec::new();
     let top = if !is_agg {
         let mut exprs = Vec::new();
         for (e, alias) in &items {
+            if let ExprKind::Window(w) = &e.kind {
+                let (p, wc, dtype, arg) =
+                    window::bind_window(&mut binder, w, &dims, empty, exprs.len())?;
+                windows.push((wc, arg));
+                columns.push(column(e, alias, dtype));
+                exprs.push(p);
+                continue;
+            }
             let mut p = binder.bind(e, &mut Mode::Scan)?;
             let mut dtype = out_dtype(&p, &binder.attrs, &schema);
             // Masked cells are NaN: integer and bool values are promoted to f64.
@@ -272,6 +296,24 @@ pub fn plan_select(
         });
     }
     let root = match top {
+        Top::Projection(exprs) if !windows.is_empty() => {
+            // The projection computes the windows' arguments as f64.
+            let mut arg_columns = columns.clone();
+            for (w, arg) in &windows {
+                let c = &mut arg_columns[w.column];
+                (c.dtype, c.text) = (DType::F64, arg.clone());
+            }
+            LogicalPlan::Window(WindowNode {
+                input: Box::new(LogicalPlan::Projection(ProjectionNode {
+                    input: Box::new(filter),
+                    exprs,
+                    columns: arg_columns,
+                })),
+                shape: header.shape.clone(),
+                windows: windows.into_iter().map(|w| w.0).collect(),
+                columns: columns.clone(),
+            })
+        }
         Top::Projection(exprs) => LogicalPlan::Projection(ProjectionNode {
             input: Box::new(filter),
             exprs,

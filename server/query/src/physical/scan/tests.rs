@@ -41,6 +41,7 @@ fn scan_of(store: &Store, sql: &str) -> ScanExec {
             LogicalPlan::StoredChunks(s) => *s.input,
             LogicalPlan::Mask(m) => *m.input,
             LogicalPlan::Sort(s) => *s.input,
+            LogicalPlan::Window(w) => *w.input,
         }
     }
 }
