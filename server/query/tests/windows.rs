@@ -4,12 +4,10 @@
 //! and a window along latitude, cell by cell, over a WHERE selection whose masked
 //! cells (`CASE WHEN t2m > 267.5 THEN t2m END`) are missing.
 
-use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryResult};
-use arrayq_storage::Store;
-use arrayq_tests::{python, workspace_root, write_npy_f32};
-use arrayq_workload::{era5, load, Scale};
+mod common;
+
+use arrayq_query::{Engine, QueryResult};
 use serde_json::Value;
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// The selection: time from 06:00 (index 6), lat 62..57 (indices 40..=60), lon
@@ -19,58 +17,28 @@ const WHERE: &str =
 const X: &str = "CASE WHEN t2m > 267.5 THEN t2m END";
 
 fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let store = Store::temporary().unwrap();
-        load::load_era5(
-            &store,
-            "era5",
-            Scale::XS,
-            &[("maps", [1, 153, 281]), ("days", [24, 32, 32])],
-            3,
-            false,
-        )
-        .unwrap();
-        Engine::new(store, EngineConfig::default())
-    })
+    common::xs_engine()
 }
 
 fn run(sql: &str) -> QueryResult {
-    match engine().execute(sql, &QueryContext::default()) {
-        Ok(Execution::Rows(s)) => s.collect_all().unwrap(),
-        Ok(_) => panic!("not a query: {sql}"),
-        Err(e) => panic!("{}", e.render(sql)),
-    }
+    common::rows(engine(), sql)
 }
 
 /// pandas' answers, computed once.
 fn reference() -> &'static Value {
     static REF: OnceLock<Value> = OnceLock::new();
     REF.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cube = era5::cube(Scale::XS);
-        let src = dir.path().join("cube.npy");
-        let shape = [era5::n_time(Scale::XS), era5::N_LAT, era5::N_LON];
-        write_npy_f32(&src, &shape, cube.as_slice().unwrap()).unwrap();
-        let out = Command::new(python())
-            .arg(workspace_root().join("tests/reference/window_ref.py"))
-            .args(["--src", src.to_str().unwrap()])
-            .args([
+        common::xs_reference(
+            "window_ref.py",
+            &[
                 "--t0=6",
                 "--y0=40",
                 "--y1=61",
                 "--x0=100",
                 "--x1=121",
                 "--hot=267.5",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "window_ref.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+            ],
+        )
     })
 }
 
