@@ -45,6 +45,9 @@ mod stored_chunks;
 mod window;
 
 pub use explain::explain;
+
+/// A left cell with no matching right cell (joins).
+pub const NO_MATCH: usize = usize::MAX;
 pub use planner::create_physical_plan;
 
 use crate::error::QueryError;
