@@ -27,7 +27,9 @@ pub struct JoinSpec {
     /// Attribute `a >= nleft` of the joined schema is the right's attribute `a - nleft`.
     pub nleft: usize,
     pub keys: Vec<JoinKey>,
-    /// The values read, per right attribute (filled on first use).
+    /// The right attributes the query reads (set once its expressions are bound).
+    pub used: Vec<bool>,
+    /// The values read, per right attribute (empty when unused; filled on first use).
     pub values: parking_lot::Mutex<Option<std::sync::Arc<Vec<Vec<f64>>>>>,
 }
 
@@ -68,7 +70,11 @@ impl JoinSpec {
         let region = arrayq_storage::Region(schema.dims.iter().map(|d| 0..d.len).collect());
         let n: usize = schema.dims.iter().map(|d| d.len as usize).product();
         let mut out = Vec::new();
-        for a in &schema.attrs {
+        for (a, &used) in schema.attrs.iter().zip(&self.used) {
+            if !used {
+                out.push(Vec::new());
+                continue;
+            }
             let b = self
                 .right
                 .read(&a.name, &region)
@@ -78,6 +84,26 @@ impl JoinSpec {
         let out = std::sync::Arc::new(out);
         *v = Some(out.clone());
         Ok(out)
+    }
+}
+
+impl JoinSpec {
+    /// Marks the right attributes the scan's slots read (`attrs`: slot -> attribute
+    /// of the joined schema); refuses a right side over `max_bytes` as read.
+    pub fn set_used(&mut self, attrs: &[usize], max_bytes: u64) -> Result<(), QueryError> {
+        for &a in attrs.iter().filter(|&&a| a >= self.nleft) {
+            self.used[a - self.nleft] = true;
+        }
+        let rs = self.right.schema();
+        let cells: u64 = rs.dims.iter().map(|d| d.len).product();
+        let n = self.used.iter().filter(|&&u| u).count() as u64;
+        let bytes = cells * 8 * n;
+        if bytes > max_bytes {
+            return Err(QueryError::ResourcesExhausted(format!(
+                "the right side of the join is read whole: {cells} cells x {n} attributes x 8 bytes = {bytes} bytes, over the result limit of {max_bytes} bytes; join a smaller array (store one with CREATE ARRAY ... AS SELECT ... WHERE ...)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -240,7 +266,6 @@ pub fn plan_join(
     right: Snapshot,
     sel: &Select,
     join: &Join,
-    max_bytes: u64,
 ) -> Result<(JoinSpec, Select), QueryError> {
     let rs = right.schema().clone();
     let mut left_q = vec![left.name.clone()];
@@ -331,20 +356,13 @@ pub fn plan_join(
             .at(join.on.span));
         }
     }
-    let cells: u64 = rs.dims.iter().map(|d| d.len).product();
-    let bytes = cells * 8 * rs.attrs.len() as u64;
-    if bytes > max_bytes {
-        return Err(QueryError::ResourcesExhausted(format!(
-            "the right side of the join is read whole: {cells} cells x {} attributes x 8 bytes = {bytes} bytes, over the result limit of {max_bytes} bytes",
-            rs.attrs.len()
-        )));
-    }
     let spec = JoinSpec {
         left_name: names.left_q[0].clone(),
         left_array: left.name.clone(),
         right_name: names.right_q[0].clone(),
         nleft: left.attrs.len(),
         keys,
+        used: vec![false; rs.attrs.len()],
         values: parking_lot::Mutex::new(None),
         right,
     };

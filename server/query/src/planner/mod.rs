@@ -76,7 +76,7 @@ pub fn plan_select_join(
             if regrid.is_some() {
                 return Err(QueryError::plan("a join cannot read reproject(...)").at(j.right.span));
             }
-            let (spec, sel) = join::plan_join(&schema, right, sel, j, max_result_bytes)?;
+            let (spec, sel) = join::plan_join(&schema, right, sel, j)?;
             schema = join::joined_schema(&schema, &spec);
             (Some(spec), sel)
         }
@@ -315,8 +315,15 @@ pub fn plan_select_join(
     if let Some(r) = regrid.as_mut() {
         r.source.attrs = binder.attrs.clone();
     }
+    let join = match join {
+        Some(mut j) => {
+            j.set_used(&binder.attrs, max_result_bytes)?;
+            Some(std::sync::Arc::new(j))
+        }
+        None => None,
+    };
     let mut scan = ScanNode::whole(snap, binder.attrs, forced_layout, regrid.map(Box::new));
-    scan.join = join.map(std::sync::Arc::new);
+    scan.join = join;
     let mut filter = LogicalPlan::Filter(FilterNode {
         input: Box::new(LogicalPlan::Scan(scan)),
         dims,
