@@ -29,6 +29,8 @@ pub struct JoinSpec {
     pub keys: Vec<JoinKey>,
     /// The right attributes the query reads (set once its expressions are bound).
     pub used: Vec<bool>,
+    /// The box of the right array read: the right cells the left's selection meets.
+    pub rbox: arrayq_storage::Region,
     /// The values read, per right attribute (empty when unused; filled on first use).
     pub values: parking_lot::Mutex<Option<std::sync::Arc<Vec<Vec<f64>>>>>,
 }
@@ -50,7 +52,7 @@ impl JoinSpec {
     pub fn describe(&self) -> String {
         let keys: Vec<&str> = self.keys.iter().map(|k| k.text.as_str()).collect();
         format!(
-            "Join: {} {} with {} {} on {} (right side read whole; no match is NaN)",
+            "Join: {} {} with {} {} on {} (right cells held in memory; no match is NaN)",
             self.left_array,
             self.left_name,
             self.right.schema().name,
@@ -67,17 +69,17 @@ impl JoinSpec {
             return Ok(v.clone());
         }
         let schema = self.right.schema();
-        let region = arrayq_storage::Region(schema.dims.iter().map(|d| 0..d.len).collect());
-        let n: usize = schema.dims.iter().map(|d| d.len as usize).product();
+        let region = &self.rbox;
+        let n = region.len() as usize;
         let mut out = Vec::new();
         for (a, &used) in schema.attrs.iter().zip(&self.used) {
-            if !used {
+            if !used || n == 0 {
                 out.push(Vec::new());
                 continue;
             }
             let b = self
                 .right
-                .read(&a.name, &region)
+                .read(&a.name, region)
                 .map_err(QueryError::from_storage)?;
             out.push(crate::eval::Col::from_buffer(b).f64s(n));
         }
@@ -89,13 +91,28 @@ impl JoinSpec {
 
 impl JoinSpec {
     /// Marks the right attributes the scan's slots read (`attrs`: slot -> attribute
-    /// of the joined schema); refuses a right side over `max_bytes` as read.
-    pub fn set_used(&mut self, attrs: &[usize], max_bytes: u64) -> Result<(), QueryError> {
+    /// of the joined schema) and the right box the left's selection (`left`: index
+    /// ranges per left dimension) meets; refuses a right side over `max_bytes`.
+    pub fn set_used(
+        &mut self,
+        attrs: &[usize],
+        left: &[std::ops::Range<u64>],
+        max_bytes: u64,
+    ) -> Result<(), QueryError> {
         for &a in attrs.iter().filter(|&&a| a >= self.nleft) {
             self.used[a - self.nleft] = true;
         }
-        let rs = self.right.schema();
-        let cells: u64 = rs.dims.iter().map(|d| d.len).product();
+        for k in &self.keys {
+            let r = &left[k.left_dim];
+            let hit = k.map[r.start as usize..r.end as usize]
+                .iter()
+                .filter(|&&m| m != NO_MATCH);
+            let (lo, hi) = hit.fold((u64::MAX, 0), |(lo, hi), &m| {
+                (lo.min(m as u64), hi.max(m as u64 + 1))
+            });
+            self.rbox.0[k.right_dim] = if lo < hi { lo..hi } else { 0..0 };
+        }
+        let cells = self.rbox.len();
         let n = self.used.iter().filter(|&&u| u).count() as u64;
         let bytes = cells * 8 * n;
         if bytes > max_bytes {
@@ -363,6 +380,7 @@ pub fn plan_join(
         nleft: left.attrs.len(),
         keys,
         used: vec![false; rs.attrs.len()],
+        rbox: arrayq_storage::Region(rs.dims.iter().map(|d| 0..d.len).collect()),
         values: parking_lot::Mutex::new(None),
         right,
     };

@@ -317,7 +317,8 @@ pub fn plan_select_join(
     }
     let join = match join {
         Some(mut j) => {
-            j.set_used(&binder.attrs, max_result_bytes)?;
+            let ranges: Vec<_> = dims.iter().map(|d| d.range.clone()).collect();
+            j.set_used(&binder.attrs, &ranges, max_result_bytes)?;
             Some(std::sync::Arc::new(j))
         }
         None => None,

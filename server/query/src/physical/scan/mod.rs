@@ -208,10 +208,12 @@ impl ExecutionPlan for ScanExec {
             let mut out = vec![
                 j.describe(),
                 format!(
-                    "  right: Scan: {} version {} attributes [{}] (whole array, {cells} cells)",
+                    "  right: Scan: {} version {} attributes [{}] region {} ({} of {cells} cells, held in memory)",
                     rs.name,
                     j.right.version(),
-                    right_attrs.join(", ")
+                    right_attrs.join(", "),
+                    j.rbox,
+                    j.rbox.len()
                 ),
             ];
             for k in &j.keys {

@@ -272,9 +272,12 @@ impl Reader {
             let r = &piece.0[key.left_dim];
             for (i, a) in add[key.left_dim].iter_mut().enumerate() {
                 let m = key.map[r.start as usize + i];
-                *a = match (m, *a) {
-                    (NO_MATCH, _) | (_, NO_MATCH) => NO_MATCH,
-                    (m, a) => a + m * rstrides[key.right_dim],
+                let rb = &j.rbox.0[key.right_dim];
+                // Outside the box read: only cells outside the selection map there.
+                let inside = m != NO_MATCH && (rb.start..rb.end).contains(&(m as u64));
+                *a = match (inside, *a) {
+                    (false, _) | (_, NO_MATCH) => NO_MATCH,
+                    (true, a) => a + (m - rb.start as usize) * rstrides[key.right_dim],
                 };
             }
         }
