@@ -2,7 +2,8 @@
 """Run the ERA5 query suite Q1-Q6 on one peer system, print answers and times as JSON.
 
     era5_peers.py --system SYSTEM --data DIR [--layout maps|pencils] [--runs 3]
-                  [--threads 2] [--queries Q1,Q2,Q3,Q4,Q5,Q6]
+                  [--warmup 0] [--threads 2] [--queries Q1,Q2,Q3,Q4,Q5,Q6]
+                  [--addr HOST:PORT] [--array era5]
                   [--cold first|all|none] [--evict auto|drop_caches|fadvise|none]
                   [--dask-chunks auto|day|storage]
                   [--decoded-cache off|default] [--nc-parallel-open]
@@ -13,6 +14,9 @@ SYSTEM is one of
     tensorstore    zarr3 driver, context limited to --threads, reduce in numpy
     zarr           zarr-python 3 directly (threading.max_workers = --threads), numpy
     netcdf         netCDF4-python directly over the daily files (single-threaded), numpy
+    arrayq-dask    arrayq.open_array(--addr, --array, chunks=..., layout=--layout) + Dask
+                   (threaded): the xarray code of xarray-zarr on the arrayq server's array,
+                   Dask blocks following the stored chunks of layout --layout
 DIR is what era5_files.py wrote (netcdf/, zarr/maps.zarr, zarr/pencils.zarr).
 
 The queries are those of the workload README (Q1 point series at lat 52, lon 5;
@@ -35,7 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peerlib  # noqa: E402
 
-SYSTEMS = ["xarray-zarr", "xarray-netcdf", "tensorstore", "zarr", "netcdf"]
+SYSTEMS = ["xarray-zarr", "xarray-netcdf", "tensorstore", "zarr", "netcdf", "arrayq-dask"]
 ALL_QUERIES = ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
 SERIES = {"Q1", "Q3"}  # answers small enough to report in full
 Q2_TIME = np.datetime64("2023-01-15T12:00:00", "ns")
@@ -102,6 +106,18 @@ def open_xarray_zarr(a, store):
     zarr.config.set({"threading.max_workers": a.threads})
     ds = xr.open_zarr(store, consolidated=False, chunks=dask_chunks(a.dask_chunks, a.layout))
     return XarrayPeer(ds["t2m"]), [store]
+
+
+def open_arrayq_dask(a):
+    """The arrayq server's array through the Python client's lazy open_array: the
+    same XarrayPeer code as on Zarr; every Dask task reads its block with one query."""
+    import arrayq
+    import dask
+
+    dask.config.set(scheduler="threads", num_workers=a.threads)
+    t2m = arrayq.open_array(a.addr, a.array, chunks=dask_chunks(a.dask_chunks, a.layout),
+                            layout=a.layout)
+    return XarrayPeer(t2m), []
 
 
 def open_xarray_netcdf(a, data):
@@ -303,7 +319,8 @@ class NetcdfPeer(DirectPeer):
 def preimport(system):
     mods = {"xarray-zarr": ["xarray", "dask", "dask.array", "zarr", "flox"],
             "xarray-netcdf": ["xarray", "dask", "dask.array", "netCDF4", "flox"],
-            "tensorstore": ["tensorstore", "zarr"], "zarr": ["zarr"], "netcdf": ["netCDF4"]}
+            "tensorstore": ["tensorstore", "zarr"], "zarr": ["zarr"], "netcdf": ["netCDF4"],
+            "arrayq-dask": ["xarray", "dask", "dask.array", "arrayq", "flox"]}
     import importlib
 
     for m in mods[system]:
@@ -330,6 +347,11 @@ def set_decoded_cache(a):
 
 
 def open_system(a):
+    if a.system == "arrayq-dask":
+        if not a.addr:
+            sys.exit("--system arrayq-dask needs --addr")
+        peer, paths = open_arrayq_dask(a)
+        return peer, paths, a.addr
     store = os.path.join(a.data, "zarr", f"{a.layout}.zarr")
     if a.system in ("xarray-zarr", "tensorstore", "zarr") and not os.path.isdir(store):
         sys.exit(f"no Zarr store {store} (write it with era5_files.py)")
@@ -349,11 +371,15 @@ def open_system(a):
 def main():
     ap = argparse.ArgumentParser(description="ERA5 queries Q1-Q6 on a peer system")
     ap.add_argument("--system", required=True, choices=SYSTEMS)
-    ap.add_argument("--data", required=True, help="directory written by era5_files.py")
+    ap.add_argument("--data", help="directory written by era5_files.py (all but arrayq-dask)")
     ap.add_argument("--layout", choices=["maps", "pencils"], default="maps",
                     help="Zarr store for xarray-zarr/tensorstore/zarr (NetCDF is maps only)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="untimed runs of each query before the timed ones (a cold run still evicts first)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--addr", help="arrayq-dask: the server (host:port or URL)")
+    ap.add_argument("--array", default="era5", help="arrayq-dask: the array")
     ap.add_argument("--queries", default=",".join(ALL_QUERIES))
     ap.add_argument("--cold", choices=["first", "all", "none"], default="first",
                     help="evict the page cache before the first run (default), every run, or never")
@@ -374,12 +400,17 @@ def main():
     bad = [q for q in queries if q not in ALL_QUERIES]
     if bad:
         ap.error(f"unknown queries {bad}")
+    if a.system != "arrayq-dask" and not a.data:
+        ap.error("--data is required")
     if a.system in ("xarray-netcdf", "netcdf") and a.layout != "maps":
         ap.error("the NetCDF files exist in the map-tile layout only")
 
     # Opening is not part of a query: evict first so open_s is a cold open.
-    evict_paths = [os.path.join(a.data, "netcdf") if "netcdf" in a.system
-                   else os.path.join(a.data, "zarr", f"{a.layout}.zarr")]
+    if a.system == "arrayq-dask":
+        evict_paths = []  # the server's files: not this process's to evict
+    else:
+        evict_paths = [os.path.join(a.data, "netcdf") if "netcdf" in a.system
+                       else os.path.join(a.data, "zarr", f"{a.layout}.zarr")]
     opened_cold = peerlib.evict(a.evict, evict_paths) if a.cold != "none" else "none"
     # import the libraries first: open_s is the opening of the data, not Python imports
     t_import = time.perf_counter()
@@ -394,6 +425,8 @@ def main():
     cache_used = opened_cold
     for q in queries:
         fn = getattr(peer, q.lower())
+        for _ in range(a.warmup):
+            fn()
         result, times, labels, used = peerlib.time_runs(fn, a.runs, a.cold, a.evict, paths)
         if used != "none":
             cache_used = used
@@ -402,7 +435,7 @@ def main():
         peerlib.eprint(f"{a.system} {q}: " + " ".join(f"{t * 1e3:.1f}ms" for t in times))
 
     versions = peerlib.versions(["numpy", "xarray", "dask", "zarr", "numcodecs", "netCDF4",
-                                 "tensorstore", "flox", "pandas"])
+                                 "tensorstore", "flox", "pandas", "arrayq", "grpcio"])
     peerlib.dump({
         "suite": "era5",
         "system": a.system,
@@ -410,6 +443,7 @@ def main():
         "source": os.path.abspath(source),
         "threads": a.threads,
         "runs": a.runs,
+        "warmup": a.warmup,
         "cold": a.cold,
         "cache_eviction": cache_used,
         "dask_chunks": a.dask_chunks if a.system.startswith("xarray") else None,

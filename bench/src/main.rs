@@ -83,6 +83,10 @@ enum Cmd {
     Pgbridge,
     /// Q7 reprojection (10 km tmerc, bilinear): arrayq vs pyproj+scipy and GDAL warp, with accuracy.
     Reproj,
+    /// Daily NetCDF files: `arrayq load netcdf` vs xarray open_mfdataset().load(), warm, MB/s.
+    Ingest,
+    /// Q1-Q6 through the Python client's open_array (xarray + Dask) vs xarray + Dask on Zarr.
+    Pydask,
     /// Every available suite, one after another.
     All,
     /// Lists the suites and whether they can run.
@@ -148,6 +152,8 @@ fn run() -> Result<ExitCode> {
         Cmd::Grpc { .. } => vec!["grpc"],
         Cmd::Pgbridge => vec!["pgbridge"],
         Cmd::Reproj => vec!["reproj"],
+        Cmd::Ingest => vec!["ingest"],
+        Cmd::Pydask => vec!["pydask"],
         Cmd::All => suites::all()
             .iter()
             .filter(|s| s.available().is_ok())

@@ -20,10 +20,12 @@ pub mod common;
 pub mod energy;
 pub mod era5;
 pub mod grpc;
+pub mod ingest;
 pub mod layouts;
 pub mod memory;
 pub mod pgbridge;
 mod pgcopy;
+pub mod pydask;
 pub mod reproj;
 pub mod storage;
 
@@ -125,6 +127,8 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(grpc::Grpc::default()),
         Box::new(pgbridge::PgBridge),
         Box::new(reproj::Reproj),
+        Box::new(ingest::Ingest),
+        Box::new(pydask::Pydask),
     ]
 }
 

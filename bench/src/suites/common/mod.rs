@@ -30,6 +30,7 @@ pub mod answers;
 pub mod arrayq;
 pub mod arrayqd;
 pub mod cube;
+pub mod era5_files;
 pub mod files;
 pub mod floor;
 pub mod grpc_client;

@@ -43,7 +43,7 @@
 
 mod checks;
 mod peers;
-mod queries;
+pub(crate) mod queries;
 mod stores;
 
 use std::collections::BTreeMap;
@@ -55,6 +55,7 @@ use indicatif::ProgressBar;
 
 use super::common::answers::{compare, Answer, REL_TOL};
 use super::common::arrayq::{measure_grpc, measure_store, open_engine, Measured};
+use super::common::era5_files::peer_files;
 use super::common::files::data_root;
 use super::common::floor::{memory_bandwidth, Floor};
 use super::common::peers::{first_line, peer_timing, run_peer, venv};
@@ -62,7 +63,7 @@ use super::common::tables::pivot;
 use super::{Ctx, Suite};
 use crate::measure::{fmt_bytes, fmt_secs, Timing};
 use crate::results::{CaseResult, SuiteResult};
-use peers::{peer_files, peer_io, PEERS};
+use peers::{peer_io, PEERS};
 use queries::{exact, queries, reference, Query};
 use stores::{ensure_store, store_defs, StoreDef};
 
@@ -259,7 +260,8 @@ fn write_peer_files(
     log_dir: &Path,
     res: &mut SuiteResult,
 ) -> Result<PathBuf> {
-    let (dir, report, fresh) = peer_files(ctx, python, root, npy, log_dir)?;
+    let files = peer_files(ctx, python, root, npy, log_dir)?;
+    let (dir, report, fresh) = (files.dir, files.report, files.fresh);
     if let Some(w) = report["written"].as_object() {
         // Metrics, not cases: their writer (xarray) is not a system that reads
         // them, and the chart keeps one colour per reading system.

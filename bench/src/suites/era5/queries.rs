@@ -4,17 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use arrayq_storage::Region;
 use arrayq_workload::{era5, Scale};
-use npyz::WriterBuilder;
-use rayon::prelude::*;
 
 use crate::suites::common::answers::Answer;
+use crate::suites::common::era5_files::write_cube_npy;
 use crate::suites::common::iso;
 
 /// One query of the suite.
-pub(super) struct Query {
+pub(crate) struct Query {
     pub id: &'static str,
     pub sql: String,
     /// The index region it reads (floors, chunk counts).
@@ -45,7 +44,7 @@ fn grid(n: usize) -> Grid {
     }
 }
 
-pub(super) fn queries(n: usize) -> Vec<Query> {
+pub(crate) fn queries(n: usize) -> Vec<Query> {
     let g = grid(n);
     let (nl, nm) = (era5::N_LAT as u64, era5::N_LON as u64);
     let (i, j) = g.point;
@@ -93,13 +92,13 @@ pub(super) fn queries(n: usize) -> Vec<Query> {
 }
 
 /// Whether query `id` returns values of the cube itself (compared exactly).
-pub(super) fn exact(id: &str) -> bool {
+pub(crate) fn exact(id: &str) -> bool {
     matches!(id, "Q1" | "Q2")
 }
 
 /// Reference answers from the generator, float64 accumulation; with `npy`, also
 /// writes the cube there (float32, C order) for the peers, in the same pass.
-pub(super) fn reference(
+pub(crate) fn reference(
     scale: Scale,
     npy: Option<&Path>,
 ) -> Result<BTreeMap<&'static str, Answer>> {
@@ -156,43 +155,9 @@ pub(super) fn reference(
     out.insert("Q5", Answer::from_values(vec![days, nl, nm], max));
 
     // Q6 (and the .npy) in month-sized slabs.
-    let file = match npy {
-        Some(p) => {
-            Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
-        }
-        None => None,
-    };
-    let shape = [n as u64, nl as u64, nm as u64];
-    let mut writer = match &file {
-        Some(f) => Some(
-            npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(std::io::BufWriter::with_capacity(8 << 20, f))
-                .begin_nd()?,
-        ),
-        None => None,
-    };
-    let mut total = 0f64;
-    for h0 in (0..n).step_by(744) {
-        let slab = era5::hours(h0, (h0 + 744).min(n));
-        total += slab
-            .par_chunks(plane)
-            .map(|m| m.iter().map(|&v| v as f64).sum::<f64>())
-            .sum::<f64>();
-        if let Some(w) = writer.as_mut() {
-            w.extend(slab.iter().copied())?;
-        }
-    }
-    if let Some(w) = writer {
-        w.finish()?;
-    }
-    if let Some(f) = &file {
-        f.sync_all()?;
-    }
     out.insert(
         "Q6",
-        Answer::from_values(vec![], vec![total / (n * plane) as f64]),
+        Answer::from_values(vec![], vec![write_cube_npy(scale, npy)?]),
     );
     Ok(out)
 }
