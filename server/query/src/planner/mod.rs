@@ -5,7 +5,8 @@
 //! (`where_clause`), which become a hyperslab with label picks (`hyperslab`), and a
 //! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
 //! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
-//! rows (`order`). The tree it builds is
+//! rows (`order`); a JOIN (`join`) adds the right array's attributes to the
+//! left's schema, filled by the scan. The tree it builds is
 //! `[Sort ->] [Window ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole
 //! array)`, windows (`window`) over a projection of their arguments;
 //! pushing the filter into the scan and choosing the layout are optimizer rules.
