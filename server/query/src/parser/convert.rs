@@ -732,6 +732,11 @@ impl Converter {
                 value: i.value.clone(),
                 span: span_of(i.span),
             },
+            // `e.time` in a join: the result's dimensions are the left array's.
+            sq::Expr::CompoundIdentifier(parts) if !parts.is_empty() => Name {
+                value: parts[parts.len() - 1].value.clone(),
+                span: span_of(order.expr.span()),
+            },
             other => {
                 return Err(QueryError::plan(format!(
                     "a window orders by a dimension, not by {other}"
