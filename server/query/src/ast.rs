@@ -60,6 +60,20 @@ pub struct Select {
     pub having: Option<Expr>,
     /// `ORDER BY ...`, `LIMIT n`, `OFFSET m`: the result becomes a table of rows.
     pub order: OrderSpec,
+    /// `FROM a [alias] JOIN b [alias] ON ...`: a join of two arrays.
+    pub join: Option<Join>,
+}
+
+/// `FROM left [AS] l JOIN right [AS] r ON cond`: cells of the left array meet the
+/// cells of the right one with equal coordinates on the dimensions `cond` pairs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Join {
+    /// The left array's alias (the array's own name qualifies it too).
+    pub left_alias: Option<Name>,
+    pub right: Name,
+    pub right_alias: Option<Name>,
+    /// The ON condition: equalities joined by AND.
+    pub on: Expr,
 }
 
 /// `ORDER BY`, `LIMIT` and `OFFSET` of a query (all empty when absent).

@@ -4,7 +4,7 @@ use crate::ast::{AsOfSpec, InsertSource, Select, Statement};
 use crate::error::QueryError;
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
-use crate::planner::{forced_layout, plan_select, regrid_node};
+use crate::planner::{forced_layout, plan_select_join, regrid_node};
 use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
 use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
@@ -153,7 +153,29 @@ impl Engine {
             }
             None => None,
         };
-        let mut plan = plan_select(snap, sel, max, regrid)?;
+        let right = match &sel.join {
+            // AS OF VERSION n names a version of the left array; AS OF TIMESTAMP holds
+            // for both.
+            Some(j) => Some(
+                match self.store.snapshot(
+                    &j.right.value,
+                    match as_of {
+                        AsOf::Version(_) => AsOf::Latest,
+                        other => other,
+                    },
+                ) {
+                    Ok(s) => s,
+                    Err(StorageError::UnknownArray(_)) => {
+                        return Err(
+                            command::unknown_array(&self.store, &j.right.value).at(j.right.span)
+                        )
+                    }
+                    Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
+                },
+            ),
+            None => None,
+        };
+        let mut plan = plan_select_join(snap, sel, max, regrid, right)?;
         plan.root = optimize(plan.root)?;
         let query = create_physical_plan(plan)?;
         let task = TaskContext {

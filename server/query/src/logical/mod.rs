@@ -148,6 +148,9 @@ pub struct ScanNode {
     /// `FROM reproject(...)`: the scan reads a virtual array on the target grid,
     /// interpolated from a scan of the source array.
     pub regrid: Option<Box<RegridNode>>,
+    /// `JOIN`: slots of attributes past the array's own are the right array's,
+    /// filled by the join (see `crate::planner::JoinSpec`).
+    pub join: Option<std::sync::Arc<crate::planner::JoinSpec>>,
 }
 
 impl ScanNode {
@@ -190,6 +193,7 @@ impl ScanNode {
             forced_layout,
             layout: None,
             regrid,
+            join: None,
         }
     }
 }

@@ -46,6 +46,7 @@ fn stored_pieces(p: &ProjectionNode) -> Option<Vec<Region>> {
     let layout = scan.layout.as_ref()?.layout;
     // A regridded scan has no stored chunks.
     if scan.regrid.is_some()
+        || scan.join.is_some()
         || scan.empty
         || p.exprs.is_empty()
         || scan.dims.iter().any(|d| d.picks.is_some())

@@ -158,10 +158,16 @@ impl Converter {
                 QueryError::plan("a query reads exactly one array: SELECT ... FROM name").at(at),
             );
         }
-        let twj = s.from.into_iter().next().unwrap();
-        if !twj.joins.is_empty() {
-            return Err(unsupported("JOIN").at(self.keyword("JOIN")));
-        }
+        let mut twj = s.from.into_iter().next().unwrap();
+        let join = match twj.joins.len() {
+            0 => None,
+            1 => Some(self.join(twj.joins.remove(0))?),
+            _ => {
+                return Err(QueryError::plan("a query joins at most two arrays")
+                    .at(span_of(twj.joins[1].relation.span())))
+            }
+        };
+        let mut left_alias = None;
         let mut layout = None;
         let mut reproject = None;
         let from = match twj.relation {
@@ -204,7 +210,15 @@ impl Converter {
                     .at(self.keyword("FOR")));
                 }
                 if let Some(a) = alias {
-                    return Err(unsupported("array aliases").at(span_of(a.name.span)));
+                    if join.is_none() {
+                        return Err(
+                            unsupported("array aliases outside a JOIN").at(span_of(a.name.span))
+                        );
+                    }
+                    left_alias = Some(Name {
+                        value: a.name.value,
+                        span: span_of(a.name.span),
+                    });
                 }
                 from
             }
@@ -260,6 +274,51 @@ impl Converter {
             reproject,
             having,
             order,
+            join: join.map(|j| Join { left_alias, ..j }),
+        })
+    }
+
+    /// `JOIN right [alias] ON cond` (inner joins only).
+    fn join(&self, j: sq::Join) -> Result<Join, QueryError> {
+        let at = span_of(j.relation.span());
+        let on = match j.join_operator {
+            sq::JoinOperator::Join(c) | sq::JoinOperator::Inner(c) => c,
+            _ => return Err(unsupported("this kind of JOIN (use JOIN ... ON)").at(at)),
+        };
+        let on = match on {
+            sq::JoinConstraint::On(e) => self.expr(e)?,
+            _ => {
+                return Err(QueryError::plan(
+                    "a join of arrays needs ON: JOIN b ON a.lat = b.lat AND ...",
+                )
+                .at(at))
+            }
+        };
+        let sq::TableFactor::Table {
+            name,
+            args: None,
+            alias,
+            with_hints,
+            version: None,
+            ..
+        } = j.relation
+        else {
+            return Err(unsupported("this right side of a JOIN (name an array)").at(at));
+        };
+        if !with_hints.is_empty() {
+            return Err(unsupported("WITH hints on the right side of a JOIN").at(at));
+        }
+        Ok(Join {
+            left_alias: None,
+            right: Name {
+                value: object_name(&name),
+                span: span_of(name.span()),
+            },
+            right_alias: alias.map(|a| Name {
+                value: a.name.value,
+                span: span_of(a.name.span),
+            }),
+            on,
         })
     }
 
@@ -271,8 +330,12 @@ impl Converter {
         let (kind, span) = match e {
             E::Identifier(i) => (K::Ident(i.value), span_of(i.span)),
             E::CompoundIdentifier(parts) => {
-                // array.attr: keep the last part (one array per query).
-                let name = parts.last().map(|p| p.value.clone()).unwrap_or_default();
+                // array.attr or alias.attr: the planner resolves the qualifier.
+                let name = parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 (K::Ident(name), raw)
             }
             E::Value(v) => {
@@ -668,6 +731,11 @@ impl Converter {
             sq::Expr::Identifier(i) => Name {
                 value: i.value.clone(),
                 span: span_of(i.span),
+            },
+            // `e.time` in a join: the result's dimensions are the left array's.
+            sq::Expr::CompoundIdentifier(parts) if !parts.is_empty() => Name {
+                value: parts[parts.len() - 1].value.clone(),
+                span: span_of(order.expr.span()),
             },
             other => {
                 return Err(QueryError::plan(format!(

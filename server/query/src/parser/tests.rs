@@ -74,3 +74,37 @@ fn extract_and_within_group_keep_their_sql_form_and_spans() {
     // The field's word, for errors about it.
     assert_eq!((args[0].span.column, args[0].span.end_column), (89, 92));
 }
+
+#[test]
+fn join_of_two_arrays() {
+    let s = sel(
+        "SELECT e.t2m - c.t2m AS a FROM era5 e JOIN clim AS c ON extract(month FROM e.time) = c.month AND e.lat = c.lat",
+    );
+    assert_eq!(s.from.value, "era5");
+    let j = s.join.expect("a join");
+    assert_eq!(j.left_alias.map(|a| a.value).as_deref(), Some("e"));
+    assert_eq!(j.right.value, "clim");
+    assert_eq!(j.right_alias.map(|a| a.value).as_deref(), Some("c"));
+    assert_eq!(
+        j.on.to_string(),
+        "((extract(month FROM e.time) = c.month) AND (e.lat = c.lat))"
+    );
+    let SelectItem::Expr { expr, .. } = &s.items[0] else {
+        panic!("an expression")
+    };
+    assert_eq!(expr.to_string(), "(e.t2m - c.t2m)");
+    // Aliases need a join; joins need ON; one join at most.
+    for (sql, want) in [
+        ("SELECT t2m FROM era5 e", "aliases"),
+        ("SELECT 1 FROM a JOIN b USING (lat)", "ON"),
+        ("SELECT 1 FROM a CROSS JOIN b", "JOIN"),
+        (
+            "SELECT 1 FROM a JOIN b ON a.x = b.x JOIN c ON a.x = c.x",
+            "at most two",
+        ),
+    ] {
+        let e = parse(sql).unwrap_err();
+        assert!(e.to_string().contains(want), "{sql}: {e}");
+        assert!(e.position().is_some(), "{sql}: {e}");
+    }
+}

@@ -22,11 +22,12 @@
 //!     Scan                   the source array over that box
 //! ```
 //!
+//! A join of two arrays (`FROM a JOIN b ON ...`) is part of the left scan: its
+//! reader fills the slots of the right's attributes after reading each piece,
+//! from the right cells the left's selection meets, held in memory (see
+//! `crate::planner::JoinSpec`); the operators above see one array.
+//!
 //! Adding an operator is one file here plus one planner or optimizer rule:
-//! - a **join of two arrays** (`join.rs`): two `Scan` children over aligned regions
-//!   (the rule `optimizer/join_alignment.rs` picks layouts whose chunks line up),
-//!   its workers reading a piece of each side and evaluating the expressions over
-//!   both;
 //! - a **window** (`window.rs`): above `Scan`, reading each piece with a halo
 //!   along the window's dimension (the scan's region widened by a rule) and
 //!   emitting blocks like `Projection`.
@@ -45,6 +46,9 @@ mod stored_chunks;
 mod window;
 
 pub use explain::explain;
+
+/// A left cell with no matching right cell (joins).
+pub const NO_MATCH: usize = usize::MAX;
 pub use planner::create_physical_plan;
 
 use crate::error::QueryError;

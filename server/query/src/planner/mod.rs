@@ -5,7 +5,8 @@
 //! (`where_clause`), which become a hyperslab with label picks (`hyperslab`), and a
 //! value mask; GROUP BY becomes group keys with calendar buckets (`group_keys`);
 //! HAVING a condition over the aggregates (`having`); ORDER BY / LIMIT a table of
-//! rows (`order`). The tree it builds is
+//! rows (`order`); a JOIN (`join`) adds the right array's attributes to the
+//! left's schema, filled by the scan. The tree it builds is
 //! `[Sort ->] [Window ->] Projection | Aggregate -> [Mask ->] Filter -> Scan(whole
 //! array)`, windows (`window`) over a projection of their arguments;
 //! pushing the filter into the scan and choosing the layout are optimizer rules.
@@ -17,6 +18,7 @@ mod functions;
 mod group_keys;
 mod having;
 mod hyperslab;
+mod join;
 mod mask;
 mod order;
 mod reproject;
@@ -41,21 +43,53 @@ use mask::split_where;
 use std::collections::BTreeSet;
 use typing::{contains_agg, out_dtype};
 
+pub use join::JoinSpec;
 pub use reproject::regrid_node;
 
 /// Plans a SELECT against a snapshot (or, with `regrid`, against the virtual array
 /// on its target grid); results over `max_result_bytes` (or an aggregation state
 /// over twice that) are refused here, before anything is read.
+#[cfg(test)]
 pub fn plan_select(
     snap: Snapshot,
     sel: &Select,
     max_result_bytes: u64,
-    mut regrid: Option<RegridNode>,
+    regrid: Option<RegridNode>,
 ) -> Result<QueryPlan, QueryError> {
-    let schema = match &regrid {
+    plan_select_join(snap, sel, max_result_bytes, regrid, None)
+}
+
+/// [`plan_select`] of a query that may join a second array (`right`, the
+/// snapshot `sel.join` names).
+pub fn plan_select_join(
+    snap: Snapshot,
+    sel: &Select,
+    max_result_bytes: u64,
+    mut regrid: Option<RegridNode>,
+    right: Option<Snapshot>,
+) -> Result<QueryPlan, QueryError> {
+    let mut schema = match &regrid {
         Some(r) => r.schema.clone(),
         None => snap.schema().clone(),
     };
+    let (join, sel) = match (&sel.join, right) {
+        (Some(j), Some(right)) => {
+            if regrid.is_some() {
+                return Err(QueryError::plan("a join cannot read reproject(...)").at(j.right.span));
+            }
+            let (spec, sel) = join::plan_join(&schema, right, sel, j)?;
+            schema = join::joined_schema(&schema, &spec);
+            (Some(spec), sel)
+        }
+        (Some(j), None) => {
+            return Err(QueryError::Internal(format!(
+                "no snapshot of '{}'",
+                j.right.value
+            )))
+        }
+        (None, _) => (None, join::unqualify(sel)),
+    };
+    let sel = &sel;
     let mut binder = Binder {
         schema: &schema,
         attrs: Vec::new(),
@@ -282,7 +316,16 @@ pub fn plan_select(
     if let Some(r) = regrid.as_mut() {
         r.source.attrs = binder.attrs.clone();
     }
-    let scan = ScanNode::whole(snap, binder.attrs, forced_layout, regrid.map(Box::new));
+    let join = match join {
+        Some(mut j) => {
+            let ranges: Vec<_> = dims.iter().map(|d| d.range.clone()).collect();
+            j.set_used(&binder.attrs, &ranges, max_result_bytes)?;
+            Some(std::sync::Arc::new(j))
+        }
+        None => None,
+    };
+    let mut scan = ScanNode::whole(snap, binder.attrs, forced_layout, regrid.map(Box::new));
+    scan.join = join;
     let mut filter = LogicalPlan::Filter(FilterNode {
         input: Box::new(LogicalPlan::Scan(scan)),
         dims,

@@ -197,6 +197,7 @@ pub(super) fn accumulate_partials(
         let elem: usize = scan
             .attrs
             .iter()
+            .filter(|&&a| a < schema.attrs.len())
             .map(|&a| schema.attrs[a].dtype.size())
             .sum();
         let chunk_bytes = schema.layouts[scan.layout].chunk_len() * elem.max(1);

@@ -11,7 +11,7 @@ pub use reader::Reader;
 
 use super::explain::fmt_bytes;
 use super::regrid::RegridExec;
-use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext, NO_MATCH};
 use crate::error::QueryError;
 use crate::logical::{chunk_pieces, DimSel, LayoutChoice, LayoutWhy, ScanNode};
 use crate::optimizer::NEAR_BYTES;
@@ -34,6 +34,8 @@ pub struct ScanExec {
     pub metrics: OperatorMetrics,
     /// Cells on a target grid, interpolated from a source scan (`reproject`).
     pub regrid: Option<Arc<RegridExec>>,
+    /// `JOIN`: the right array, whose attributes fill the slots past the left's.
+    pub join: Option<Arc<crate::planner::JoinSpec>>,
 }
 
 impl ScanExec {
@@ -68,6 +70,7 @@ impl ScanExec {
             filters: node.filters,
             metrics: OperatorMetrics::default(),
             regrid,
+            join: node.join,
         })
     }
 
@@ -131,6 +134,7 @@ impl ExecutionPlan for ScanExec {
         let attrs: Vec<&str> = self
             .attrs
             .iter()
+            .filter(|&&a| a < schema.attrs.len())
             .map(|&a| schema.attrs[a].name.as_str())
             .collect();
         let mut lines = vec![format!(
@@ -191,6 +195,51 @@ impl ExecutionPlan for ScanExec {
                 c.chunks,
                 fmt_bytes(c.est_bytes)
             ));
+        }
+        if let Some(j) = &self.join {
+            let rs = j.right.schema();
+            let cells: u64 = rs.dims.iter().map(|d| d.len).product();
+            let right_attrs: Vec<&str> = self
+                .attrs
+                .iter()
+                .filter(|&&a| a >= j.nleft)
+                .map(|&a| rs.attrs[a - j.nleft].name.as_str())
+                .collect();
+            let mut out = vec![
+                j.describe(),
+                format!(
+                    "  right: Scan: {} version {} attributes [{}] region {} ({} of {cells} cells, held in memory)",
+                    rs.name,
+                    j.right.version(),
+                    right_attrs.join(", "),
+                    j.rbox,
+                    j.rbox.len()
+                ),
+            ];
+            for k in &j.keys {
+                let matched = k.map.iter().filter(|&&m| m != NO_MATCH).count();
+                out.push(format!(
+                    "  key: {}.{} <- {}: {matched} of {} left coordinates match",
+                    j.right_name,
+                    rs.dims[k.right_dim].name,
+                    match k.field {
+                        Some(f) => format!(
+                            "extract({} FROM {})",
+                            f.name(),
+                            schema.dims[k.left_dim].name
+                        ),
+                        None => schema.dims[k.left_dim].name.clone(),
+                    },
+                    k.map.len()
+                ));
+            }
+            for (i, l) in lines.into_iter().enumerate() {
+                out.push(match i {
+                    0 => format!("  left: {l}"),
+                    _ => format!("  {l}"),
+                });
+            }
+            return out;
         }
         lines
     }

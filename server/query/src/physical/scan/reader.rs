@@ -158,8 +158,9 @@ impl Reader {
         let whole = cbox == *piece;
         let shape = piece.shape();
         let n: usize = shape.iter().product();
+        let nattrs = scan.snap.schema().attrs.len();
         for (k, &a) in scan.attrs.iter().enumerate() {
-            if self.skip[k] {
+            if self.skip[k] || a >= nattrs {
                 continue;
             }
             let dtype = scan.snap.schema().attrs[a].dtype;
@@ -228,9 +229,84 @@ impl Reader {
             };
             self.cols[k] = col;
         }
+        if let Some(j) = &scan.join {
+            self.fill_join(scan, j, piece)?;
+        }
         scan.metrics
             .read_ns
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Reader {
+    /// The right side's values of a join over `piece`: per left cell, the right cell
+    /// its keys map it to (NaN where there is none).
+    fn fill_join(
+        &mut self,
+        scan: &ScanExec,
+        j: &crate::planner::JoinSpec,
+        piece: &Region,
+    ) -> Result<(), QueryError> {
+        use crate::physical::NO_MATCH;
+        let slots: Vec<usize> = (0..scan.attrs.len())
+            .filter(|&k| !self.skip[k] && scan.attrs[k] >= j.nleft)
+            .collect();
+        if slots.is_empty() {
+            return Ok(());
+        }
+        let values = j.values()?;
+        let rshape: Vec<usize> = j
+            .right
+            .schema()
+            .dims
+            .iter()
+            .map(|d| d.len as usize)
+            .collect();
+        let rstrides = strides(&rshape);
+        let shape = piece.shape();
+        let n: usize = shape.iter().product();
+        // Per left dimension, per index of the piece: the right offset it adds.
+        let mut add: Vec<Vec<usize>> = shape.iter().map(|&len| vec![0; len]).collect();
+        for key in &j.keys {
+            let r = &piece.0[key.left_dim];
+            for (i, a) in add[key.left_dim].iter_mut().enumerate() {
+                let m = key.map[r.start as usize + i];
+                let rb = &j.rbox.0[key.right_dim];
+                // Outside the box read: only cells outside the selection map there.
+                let inside = m != NO_MATCH && (rb.start..rb.end).contains(&(m as u64));
+                *a = match (inside, *a) {
+                    (false, _) | (_, NO_MATCH) => NO_MATCH,
+                    (true, a) => a + (m - rb.start as usize) * rstrides[key.right_dim],
+                };
+            }
+        }
+        let mut offs = Vec::with_capacity(n);
+        let mut idx = vec![0usize; shape.len()];
+        for _ in 0..n {
+            let mut o = 0usize;
+            for (d, &i) in idx.iter().enumerate() {
+                let a = add[d][i];
+                if a == NO_MATCH {
+                    o = NO_MATCH;
+                    break;
+                }
+                o += a;
+            }
+            offs.push(o);
+            next_index(&mut idx, &shape);
+        }
+        let rs = j.right.schema();
+        for k in slots {
+            let ra = scan.attrs[k] - j.nleft;
+            let v = &values[ra];
+            let get = |o: usize| if o == NO_MATCH { f64::NAN } else { v[o] };
+            self.view[k] = None;
+            self.cols[k] = match rs.attrs[ra].dtype {
+                DType::F32 => Col::F32(offs.iter().map(|&o| get(o) as f32).collect()),
+                _ => Col::F64(offs.iter().map(|&o| get(o)).collect()),
+            };
+        }
         Ok(())
     }
 }

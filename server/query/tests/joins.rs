@@ -1,0 +1,190 @@
+//! Joins of arrays on the ERA5 cube at scale XS, against xarray
+//! (`tests/reference/join_ref.py`, run at test time): anomalies from a monthly and
+//! an hour-of-day climatology stored with CREATE ARRAY ... AS (a computed join key),
+//! one hour minus the per-cell mean (a plain lat/lon join, numpy broadcasting) and
+//! an aggregate over a join.
+
+use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryResult};
+use arrayq_storage::Store;
+use arrayq_tests::{python, workspace_root, write_npy_f32};
+use arrayq_workload::{era5, load, Scale};
+use serde_json::Value;
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let store = Store::temporary().unwrap();
+        load::load_era5(
+            &store,
+            "era5",
+            Scale::XS,
+            &[("maps", [1, 153, 281]), ("days", [24, 32, 32])],
+            3,
+            false,
+        )
+        .unwrap();
+        let engine = Engine::new(store, EngineConfig::default());
+        for sql in [
+            "CREATE ARRAY clim AS SELECT extract(month FROM time) AS month, avg(t2m) AS t2m FROM era5 GROUP BY month, lat, lon",
+            "CREATE ARRAY hclim AS SELECT extract(hour FROM time) AS hour, avg(t2m) AS t2m FROM era5 GROUP BY hour, lat, lon",
+            "CREATE ARRAY tmean AS SELECT avg(t2m) AS t2m FROM era5 GROUP BY lat, lon",
+        ] {
+            engine
+                .execute(sql, &QueryContext::default())
+                .unwrap_or_else(|e| panic!("{}", e.render(sql)));
+        }
+        engine
+    })
+}
+
+fn run(sql: &str) -> QueryResult {
+    match engine().execute(sql, &QueryContext::default()) {
+        Ok(Execution::Rows(s)) => s.collect_all().unwrap(),
+        Ok(_) => panic!("not a query: {sql}"),
+        Err(e) => panic!("{}", e.render(sql)),
+    }
+}
+
+/// The selected hours of the monthly anomaly (inclusive) and the plain join's hour.
+const T0: usize = 6;
+const T1: usize = 30;
+const TP: usize = 13;
+
+/// Hour `h` of the cube (which starts at 2023-01-01T00:00:00Z and spans 2 days).
+fn hour(h: usize) -> String {
+    assert_eq!(era5::time_ns(0), 1_672_531_200_000_000_000);
+    format!("2023-01-{:02}T{:02}:00:00Z", 1 + h / 24, h % 24)
+}
+
+/// xarray's answers, computed once.
+fn reference() -> &'static Value {
+    static REF: OnceLock<Value> = OnceLock::new();
+    REF.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let cube = era5::cube(Scale::XS);
+        let src = dir.path().join("cube.npy");
+        let shape = [era5::n_time(Scale::XS), era5::N_LAT, era5::N_LON];
+        write_npy_f32(&src, &shape, cube.as_slice().unwrap()).unwrap();
+        let out = Command::new(python())
+            .arg(workspace_root().join("tests/reference/join_ref.py"))
+            .args(["--src", src.to_str().unwrap()])
+            .arg(format!("--time0={}", hour(0).trim_end_matches('Z')))
+            .args([
+                format!("--t0={T0}"),
+                format!("--t1={T1}"),
+                format!("--tp={TP}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "join_ref.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    })
+}
+
+/// Column `c` of a result equals the reference grid `key`, cell by cell.
+fn assert_grid(r: &QueryResult, c: usize, key: &str) {
+    let ours = r.columns[c].to_f64_vec();
+    let want: Vec<Option<f64>> = reference()[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::as_f64)
+        .collect();
+    assert_eq!(ours.len(), want.len(), "{key}: cells");
+    let mut bad = 0;
+    for (i, (o, w)) in ours.iter().zip(&want).enumerate() {
+        let ok = match w {
+            None => o.is_nan(),
+            Some(w) => (o - w).abs() <= 1e-6 * w.abs().max(1.0),
+        };
+        if !ok {
+            bad += 1;
+            if bad <= 5 {
+                eprintln!("{key}[{i}]: ours {o}, xarray {w:?}");
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{key}: {bad} cells differ from xarray");
+}
+
+#[test]
+fn monthly_anomaly_joins_on_a_computed_key() {
+    let r = run(&format!(
+        "SELECT e.t2m - c.t2m AS anomaly FROM era5 e JOIN clim c \
+         ON extract(month FROM e.time) = c.month AND e.lat = c.lat AND e.lon = c.lon \
+         WHERE e.time BETWEEN '{}' AND '{}'",
+        hour(T0),
+        hour(T1)
+    ));
+    assert_eq!(r.header.shape, vec![T1 - T0 + 1, era5::N_LAT, era5::N_LON]);
+    assert_grid(&r, 0, "month_anom");
+}
+
+#[test]
+fn hour_of_day_anomaly_matches_xarray_groupby() {
+    let r = run(
+        "SELECT e.t2m - h.t2m AS anomaly FROM era5 AS e JOIN hclim AS h \
+         ON e.lat = h.lat AND e.lon = h.lon AND extract(hour FROM e.time) = h.hour",
+    );
+    assert_grid(&r, 0, "hour_anom");
+}
+
+#[test]
+fn plain_join_broadcasts_like_numpy() {
+    let r = run(&format!(
+        "SELECT e.t2m - m.t2m AS anomaly FROM era5 e JOIN tmean m ON e.lat = m.lat AND e.lon = m.lon \
+         WHERE e.time = '{}'",
+        hour(TP)
+    ));
+    assert_eq!(r.header.shape, vec![era5::N_LAT, era5::N_LON]);
+    assert_grid(&r, 0, "plain");
+}
+
+#[test]
+fn aggregates_take_joined_expressions() {
+    let r = run(
+        "SELECT avg(e.t2m - m.t2m) AS a FROM era5 e JOIN tmean m ON e.lat = m.lat AND e.lon = m.lon \
+         GROUP BY e.lat",
+    );
+    assert_eq!(r.header.shape, vec![era5::N_LAT]);
+    // Means of anomalies are near zero: compare absolutely.
+    let ours = r.columns[0].to_f64_vec();
+    let want = reference()["lat_mean"].as_array().unwrap();
+    for (o, w) in ours.iter().zip(want) {
+        assert!((o - w.as_f64().unwrap()).abs() < 1e-6, "{o} vs {w}");
+    }
+}
+
+#[test]
+fn a_right_side_over_the_result_limit_is_refused() {
+    let engine = engine();
+    let ctx = QueryContext {
+        max_result_bytes: Some(1000),
+        ..QueryContext::default()
+    };
+    // A scalar result, but the right cells it meets are a whole map (43 k cells).
+    let sql = "SELECT avg(e.t2m - m.t2m) AS a FROM era5 e JOIN tmean m \
+               ON e.lat = m.lat AND e.lon = m.lon WHERE e.time = '2023-01-01T00:00:00Z'";
+    let err = match engine.execute(sql, &ctx) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a right side of 43 k cells passed a 1000-byte limit"),
+    };
+    assert!(err.contains("read whole"), "{err}");
+    // Selecting one cell reads one right cell.
+    let sql =
+        "SELECT e.t2m - m.t2m AS a FROM era5 e JOIN tmean m ON e.lat = m.lat AND e.lon = m.lon \
+               WHERE e.lat = 50 AND e.lon = 0 AND e.time = '2023-01-01T00:00:00Z'";
+    match engine.execute(sql, &ctx) {
+        Ok(Execution::Rows(s)) => {
+            assert!(s.collect_all().unwrap().columns[0].to_f64_vec()[0].is_finite())
+        }
+        Ok(_) => panic!("not a query"),
+        Err(e) => panic!("{}", e.render(sql)),
+    }
+}
