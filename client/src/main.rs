@@ -185,22 +185,8 @@ enum LoadCmd {
         /// The files, in any order (they are sorted by time).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Target array.
-        #[arg(long)]
-        array: String,
-        /// Variables to load, e.g. t2m,u10 (default: every data variable on the
-        /// main dimensions).
-        #[arg(long, value_delimiter = ',')]
-        var: Vec<String>,
-        /// Chunk shape of a created array, e.g. 24,64,64.
-        #[arg(long, value_name = "A,B,C")]
-        chunks: Option<String>,
-        /// Layout name of a created array.
-        #[arg(long)]
-        layout: Option<String>,
-        /// Rename a dimension: --rename valid_time=time (repeatable).
-        #[arg(long, value_name = "OLD=NEW")]
-        rename: Vec<String>,
+        #[command(flatten)]
+        target: GridTarget,
         /// Load files with missing time steps between them; the missing steps
         /// read as missing values.
         #[arg(long)]
@@ -212,27 +198,35 @@ enum LoadCmd {
     Zarr {
         /// The store: a directory holding a Zarr group.
         store: PathBuf,
-        /// Target array.
-        #[arg(long)]
-        array: String,
-        /// Variables to load, e.g. t2m,u10 (default: every data variable on the
-        /// main dimensions).
-        #[arg(long, value_delimiter = ',')]
-        var: Vec<String>,
-        /// Chunk shape of a created array, e.g. 24,64,64.
-        #[arg(long, value_name = "A,B,C")]
-        chunks: Option<String>,
-        /// Layout name of a created array.
-        #[arg(long)]
-        layout: Option<String>,
-        /// Rename a dimension: --rename valid_time=time (repeatable).
-        #[arg(long, value_name = "OLD=NEW")]
-        rename: Vec<String>,
+        #[command(flatten)]
+        target: GridTarget,
     },
     /// Stream timeseries rows (label, time, version, value) out of PostgreSQL
     /// with binary COPY into an (asset x time) array, one commit per version
     /// round (docs/ingest.md).
     Postgres(PostgresLoad),
+}
+
+/// The flags of the gridded loaders (`load netcdf`, `load zarr`): where the data
+/// goes and how a created array looks.
+#[derive(Args, Debug)]
+struct GridTarget {
+    /// Target array.
+    #[arg(long)]
+    array: String,
+    /// Variables to load, e.g. t2m,u10 (default: every data variable on the
+    /// main dimensions).
+    #[arg(long, value_delimiter = ',')]
+    var: Vec<String>,
+    /// Chunk shape of a created array, e.g. 24,64,64.
+    #[arg(long, value_name = "A,B,C")]
+    chunks: Option<String>,
+    /// Layout name of a created array.
+    #[arg(long)]
+    layout: Option<String>,
+    /// Rename a dimension: --rename valid_time=time (repeatable).
+    #[arg(long, value_name = "OLD=NEW")]
+    rename: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -350,11 +344,14 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Load(LoadCmd::Netcdf {
             files,
-            array,
-            var,
-            chunks,
-            layout,
-            rename,
+            target:
+                GridTarget {
+                    array,
+                    var,
+                    chunks,
+                    layout,
+                    rename,
+                },
             allow_gaps,
         })) => {
             let (chunks, renames) = match parse_grid_flags(chunks, rename) {
@@ -376,11 +373,14 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Load(LoadCmd::Zarr {
             store,
-            array,
-            var,
-            chunks,
-            layout,
-            rename,
+            target:
+                GridTarget {
+                    array,
+                    var,
+                    chunks,
+                    layout,
+                    rename,
+                },
         })) => {
             let (chunks, renames) = match parse_grid_flags(chunks, rename) {
                 Ok(x) => x,
