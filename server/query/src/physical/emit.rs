@@ -2,6 +2,7 @@
 //! as blocks of at most `block_bytes`, one column after another.
 
 use super::Block;
+use crate::error::QueryError;
 use crate::eval::Col;
 use arrayq_storage::DType;
 
@@ -98,4 +99,36 @@ pub fn concat(parts: Vec<Col>) -> Col {
         }
     }
     first
+}
+
+/// The stream of an operator that needs its whole input before it can answer (sort,
+/// window): the child runs with values only (no stored chunks) when the stream is
+/// first pulled, `compute` turns all its blocks into whole columns of `dtypes` and
+/// `rows` elements, which then go out in blocks of the context's size.
+pub(crate) fn after_whole_input(
+    input: std::sync::Arc<dyn super::ExecutionPlan>,
+    ctx: std::sync::Arc<super::TaskContext>,
+    compute: impl FnOnce(super::BlockStream) -> Result<(Vec<Col>, Vec<DType>, usize), QueryError>
+        + Send
+        + 'static,
+) -> Result<super::BlockStream, QueryError> {
+    let child_ctx = std::sync::Arc::new(super::TaskContext {
+        stored_chunks: None,
+        ..(*ctx).clone()
+    });
+    let mut input = Some(input.execute(child_ctx)?);
+    let mut compute = Some(compute);
+    let mut emit: Option<ColumnEmitter> = None;
+    Ok(Box::new(std::iter::from_fn(move || {
+        if let (Some(stream), Some(compute)) = (input.take(), compute.take()) {
+            match compute(stream) {
+                Ok((cols, dtypes, rows)) => {
+                    let cols = cols.into_iter().map(Some).collect();
+                    emit = Some(ColumnEmitter::new(cols, 0, dtypes, rows, ctx.block_bytes));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        emit.as_mut()?.next().map(Ok)
+    })))
 }

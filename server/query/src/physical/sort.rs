@@ -7,7 +7,7 @@
 //! sorts ten. Ties, and a table without keys, keep row-major cell order (the
 //! cell's index is the last key), so the result is deterministic.
 
-use super::emit::{concat, ColumnEmitter};
+use super::emit::{after_whole_input, concat};
 use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::Col;
@@ -192,32 +192,10 @@ impl ExecutionPlan for SortExec {
     }
 
     fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
-        // Values only: the rows are gathered from decoded columns.
-        let child_ctx = Arc::new(TaskContext {
-            stored_chunks: None,
-            ..(*ctx).clone()
-        });
-        let mut input = Some(self.input.clone().execute(child_ctx)?);
-        let mut emit: Option<ColumnEmitter> = None;
-        let op = self;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if let Some(stream) = input.take() {
-                match op.run(stream) {
-                    Ok(cols) => {
-                        let dtypes = op.table_dtypes();
-                        emit = Some(ColumnEmitter::new(
-                            cols.into_iter().map(Some).collect(),
-                            0,
-                            dtypes,
-                            op.rows(),
-                            ctx.block_bytes,
-                        ))
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            emit.as_mut()?.next().map(Ok)
-        })))
+        let op = self.clone();
+        after_whole_input(self.input.clone(), ctx, move |stream| {
+            Ok((op.run(stream)?, op.table_dtypes(), op.rows()))
+        })
     }
 
     fn metrics(&self) -> &OperatorMetrics {

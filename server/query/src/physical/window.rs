@@ -8,7 +8,7 @@
 //! indices; lag and lead as shifts. Missing (NaN) values are skipped within a
 //! frame; a frame with no present value gives NaN (count: 0).
 
-use super::emit::{concat, ColumnEmitter};
+use super::emit::{after_whole_input, concat};
 use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::{Col, EType};
@@ -212,30 +212,10 @@ impl ExecutionPlan for WindowExec {
     }
 
     fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
-        let child_ctx = Arc::new(TaskContext {
-            stored_chunks: None,
-            ..(*ctx).clone()
-        });
-        let mut input = Some(self.input.clone().execute(child_ctx)?);
-        let mut emit: Option<ColumnEmitter> = None;
-        let op = self;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if let Some(stream) = input.take() {
-                match op.run(stream) {
-                    Ok(cols) => {
-                        emit = Some(ColumnEmitter::new(
-                            cols.into_iter().map(Some).collect(),
-                            0,
-                            op.dtypes.clone(),
-                            op.cells(),
-                            ctx.block_bytes,
-                        ))
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            emit.as_mut()?.next().map(Ok)
-        })))
+        let op = self.clone();
+        after_whole_input(self.input.clone(), ctx, move |stream| {
+            Ok((op.run(stream)?, op.dtypes.clone(), op.cells()))
+        })
     }
 
     fn metrics(&self) -> &OperatorMetrics {
