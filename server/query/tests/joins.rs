@@ -4,28 +4,18 @@
 //! one hour minus the per-cell mean (a plain lat/lon join, numpy broadcasting) and
 //! an aggregate over a join.
 
-use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryResult};
-use arrayq_storage::Store;
-use arrayq_tests::{python, workspace_root, write_npy_f32};
-use arrayq_workload::{era5, load, Scale};
+mod common;
+
+use arrayq_query::{Engine, Execution, QueryContext, QueryResult};
+use arrayq_workload::era5;
 use serde_json::Value;
-use std::process::Command;
 use std::sync::OnceLock;
 
+/// The XS cube with three climatologies stored beside it (once per test binary).
 fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let store = Store::temporary().unwrap();
-        load::load_era5(
-            &store,
-            "era5",
-            Scale::XS,
-            &[("maps", [1, 153, 281]), ("days", [24, 32, 32])],
-            3,
-            false,
-        )
-        .unwrap();
-        let engine = Engine::new(store, EngineConfig::default());
+    static READY: OnceLock<()> = OnceLock::new();
+    let engine = common::xs_engine();
+    READY.get_or_init(|| {
         for sql in [
             "CREATE ARRAY clim AS SELECT extract(month FROM time) AS month, avg(t2m) AS t2m FROM era5 GROUP BY month, lat, lon",
             "CREATE ARRAY hclim AS SELECT extract(hour FROM time) AS hour, avg(t2m) AS t2m FROM era5 GROUP BY hour, lat, lon",
@@ -35,16 +25,12 @@ fn engine() -> &'static Engine {
                 .execute(sql, &QueryContext::default())
                 .unwrap_or_else(|e| panic!("{}", e.render(sql)));
         }
-        engine
-    })
+    });
+    engine
 }
 
 fn run(sql: &str) -> QueryResult {
-    match engine().execute(sql, &QueryContext::default()) {
-        Ok(Execution::Rows(s)) => s.collect_all().unwrap(),
-        Ok(_) => panic!("not a query: {sql}"),
-        Err(e) => panic!("{}", e.render(sql)),
-    }
+    common::rows(engine(), sql)
 }
 
 /// The selected hours of the monthly anomaly (inclusive) and the plain join's hour.
@@ -62,28 +48,14 @@ fn hour(h: usize) -> String {
 fn reference() -> &'static Value {
     static REF: OnceLock<Value> = OnceLock::new();
     REF.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cube = era5::cube(Scale::XS);
-        let src = dir.path().join("cube.npy");
-        let shape = [era5::n_time(Scale::XS), era5::N_LAT, era5::N_LON];
-        write_npy_f32(&src, &shape, cube.as_slice().unwrap()).unwrap();
-        let out = Command::new(python())
-            .arg(workspace_root().join("tests/reference/join_ref.py"))
-            .args(["--src", src.to_str().unwrap()])
-            .arg(format!("--time0={}", hour(0).trim_end_matches('Z')))
-            .args([
-                format!("--t0={T0}"),
-                format!("--t1={T1}"),
-                format!("--tp={TP}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "join_ref.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let args = [
+            format!("--time0={}", hour(0).trim_end_matches('Z')),
+            format!("--t0={T0}"),
+            format!("--t1={T1}"),
+            format!("--tp={TP}"),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::xs_reference("join_ref.py", &args)
     })
 }
 
