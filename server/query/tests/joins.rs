@@ -61,28 +61,7 @@ fn reference() -> &'static Value {
 
 /// Column `c` of a result equals the reference grid `key`, cell by cell.
 fn assert_grid(r: &QueryResult, c: usize, key: &str) {
-    let ours = r.columns[c].to_f64_vec();
-    let want: Vec<Option<f64>> = reference()[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(Value::as_f64)
-        .collect();
-    assert_eq!(ours.len(), want.len(), "{key}: cells");
-    let mut bad = 0;
-    for (i, (o, w)) in ours.iter().zip(&want).enumerate() {
-        let ok = match w {
-            None => o.is_nan(),
-            Some(w) => (o - w).abs() <= 1e-6 * w.abs().max(1.0),
-        };
-        if !ok {
-            bad += 1;
-            if bad <= 5 {
-                eprintln!("{key}[{i}]: ours {o}, xarray {w:?}");
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{key}: {bad} cells differ from xarray");
+    common::assert_cells(&r.columns[c].to_f64_vec(), &reference()[key], key, 1e-6);
 }
 
 #[test]

@@ -42,23 +42,7 @@ fn want(key: &str) -> Vec<Option<f64>> {
 /// Column `c` of a result equals the reference grid: missing where it is missing,
 /// within `tol` (relative) elsewhere.
 fn assert_grid(r: &QueryResult, c: usize, key: &str, tol: f64) {
-    let ours = r.columns[c].to_f64_vec();
-    let want = want(key);
-    assert_eq!(ours.len(), want.len(), "{key}: cells");
-    let mut bad = 0;
-    for (i, (o, w)) in ours.iter().zip(&want).enumerate() {
-        let ok = match w {
-            None => o.is_nan(),
-            Some(w) => (o - w).abs() <= tol * w.abs().max(1.0),
-        };
-        if !ok {
-            bad += 1;
-            if bad < 5 {
-                eprintln!("{key}: cell {i}: ours {o}, numpy {w:?}");
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{key}: {bad} cells differ from numpy");
+    common::assert_cells(&r.columns[c].to_f64_vec(), &reference()[key], key, tol);
 }
 
 #[test]

@@ -46,28 +46,7 @@ fn reference() -> &'static Value {
 /// within `tol` (relative) elsewhere.
 fn assert_grid(r: &QueryResult, c: usize, key: &str, tol: f64) {
     assert_eq!(r.header.shape, vec![42, 21, 21], "{key}: shape");
-    let ours = r.columns[c].to_f64_vec();
-    let want: Vec<Option<f64>> = reference()[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(Value::as_f64)
-        .collect();
-    assert_eq!(ours.len(), want.len(), "{key}: cells");
-    let mut bad = 0;
-    for (i, (o, w)) in ours.iter().zip(&want).enumerate() {
-        let ok = match w {
-            None => o.is_nan(),
-            Some(w) => (o - w).abs() <= tol * w.abs().max(1.0),
-        };
-        if !ok {
-            bad += 1;
-            if bad < 5 {
-                eprintln!("{key}: cell {i}: ours {o}, pandas {w:?}");
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{key}: {bad} cells differ from pandas");
+    common::assert_cells(&r.columns[c].to_f64_vec(), &reference()[key], key, tol);
 }
 
 #[test]

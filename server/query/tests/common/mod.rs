@@ -61,3 +61,30 @@ pub fn xs_reference(script: &str, args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// `ours` equals the reference grid `want` (a JSON list, null for missing) cell by
+/// cell: missing where it is missing, within `tol` (relative, at least absolute 1)
+/// elsewhere. `key` names the grid in the messages.
+pub fn assert_cells(ours: &[f64], want: &Value, key: &str, tol: f64) {
+    let want: Vec<Option<f64>> = want
+        .as_array()
+        .unwrap_or_else(|| panic!("{key}: not a list"))
+        .iter()
+        .map(Value::as_f64)
+        .collect();
+    assert_eq!(ours.len(), want.len(), "{key}: cells");
+    let mut bad = 0;
+    for (i, (o, w)) in ours.iter().zip(&want).enumerate() {
+        let ok = match w {
+            None => o.is_nan(),
+            Some(w) => (o - w).abs() <= tol * w.abs().max(1.0),
+        };
+        if !ok {
+            bad += 1;
+            if bad <= 5 {
+                eprintln!("{key}: cell {i}: ours {o}, reference {w:?}");
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{key}: {bad} cells differ from the reference");
+}
