@@ -149,9 +149,14 @@ pub(crate) fn copy_sql(spec: &SourceSpec, cols: &Columns, after: Option<&str>) -
             // needed; the watermark order makes the last row's the new watermark.
             format!(" ORDER BY {}", q(w))
         }
-        // Rounds in order: the series ingest commits at each change of version.
-        _ if cols.has_version => format!(" ORDER BY {}", q(&spec.version_col)),
-        _ => String::new(),
+        // Rounds in order: the series ingest commits at each change of version. Within
+        // a round, by label: labels are appended in order of first appearance, and a
+        // sort on the version alone leaves ties in whatever order PostgreSQL's
+        // (maybe parallel) sort gives, so the label order would differ between loads.
+        _ if cols.has_version => {
+            format!(" ORDER BY {}, {}", q(&spec.version_col), q(&spec.label_col))
+        }
+        _ => format!(" ORDER BY {}", q(&spec.label_col)),
     };
     format!(
         "COPY ({select} FROM ({}) q{filter}{order}) TO STDOUT (FORMAT binary)",
@@ -187,7 +192,8 @@ mod tests {
         assert_eq!(
             copy_sql(&spec, &cols, None),
             "COPY (SELECT q.\"asset_id\"::int8, q.\"ts\"::timestamptz, NULL::int8, \
-             q.\"value\"::float8 FROM (SELECT * FROM src) q) TO STDOUT (FORMAT binary)"
+             q.\"value\"::float8 FROM (SELECT * FROM src) q ORDER BY q.\"asset_id\") \
+             TO STDOUT (FORMAT binary)"
         );
     }
 }
