@@ -2,7 +2,10 @@
 //! record, its change event and its metadata land in one atomic batch.
 
 /// Format version written on create and checked on open.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// Older formats this version opens (and marks as its own: what they hold is valid
+/// in it). Format 2 chunk values carry no statistics.
+pub const FORMAT_VERSIONS_READ: &[u32] = &[2];
 
 pub const FORMAT: &[u8] = b"F";
 pub const NEXT_ARRAY_ID: &[u8] = b"I";

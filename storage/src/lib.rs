@@ -8,6 +8,7 @@
 //! appends a [`ChangeEvent`] to a durable log. See `docs/format.md` for the on-disk
 //! format.
 
+mod chunk_stats;
 pub mod codec;
 pub mod coord;
 pub mod dtype;
@@ -30,6 +31,7 @@ mod write_source;
 /// Shared bytes, as [`Snapshot::stored_chunk`] hands out stored chunks.
 pub use arrayq_format::time;
 pub use bytes::Bytes;
+pub use chunk_stats::{ChunkStats, ChunkSummary};
 pub use codec::{ArrayToBytes, BytesToBytes, CodecChain};
 pub use coord::{CoordValue, Coordinate, LabelList, LabelRef, Labels};
 pub use dtype::{with_buffer, with_dtype, Buffer, DType, Element, Scalar};

@@ -114,6 +114,15 @@ impl Layout {
         std::borrow::Cow::Owned(c.iter().zip(&self.key_offset).map(|(c, o)| c + o).collect())
     }
 
+    /// The chunk a stored key's coordinates name (the inverse of
+    /// [`Layout::key_coords`]); `None` for a key before the grid's start.
+    pub fn grid_coords(&self, key: &[u64]) -> Option<Vec<u64>> {
+        key.iter()
+            .zip(self.key_offset.iter().chain(std::iter::repeat(&0)))
+            .map(|(k, o)| k.checked_sub(*o))
+            .collect()
+    }
+
     pub fn chunk_len(&self) -> usize {
         self.chunk_shape.iter().product::<u64>() as usize
     }

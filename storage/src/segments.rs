@@ -401,6 +401,7 @@ impl Segments {
     /// Calls `f` with the payload a sled value refers to, borrowed from sled (inline)
     /// or from the segment's mapping; no copy.
     pub fn with_payload<R>(&self, value: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+        let value = crate::chunk_stats::split(value).1;
         let Some(p) = Pointer::decode(value)? else {
             return f(&value[1..]);
         };
@@ -425,6 +426,7 @@ impl Segments {
     /// view of the segment's mapping that keeps the mapping alive (no copy); an
     /// inline payload is copied. Empty when the pointer lies beyond the written data.
     pub fn payload_shared(&self, value: &[u8]) -> Result<Bytes> {
+        let value = crate::chunk_stats::split(value).1;
         let Some(p) = Pointer::decode(value)? else {
             return Ok(Bytes::copy_from_slice(&value[1..]));
         };

@@ -1,5 +1,6 @@
 //! The store: opening, the catalog, snapshots, the change log.
 
+use crate::chunk_stats::{self, ChunkStats};
 use crate::error::{Result, StorageError};
 use crate::keys;
 use crate::meta::{ChangeEvent, ChangeKind, CommitInfo, LayoutStats, VersionMeta};
@@ -165,7 +166,10 @@ impl Store {
                 let found = u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
                     StorageError::Metadata("format version key is malformed".into())
                 })?);
-                if found != keys::FORMAT_VERSION {
+                if keys::FORMAT_VERSIONS_READ.contains(&found) {
+                    tree.insert(keys::FORMAT, &keys::FORMAT_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                } else if found != keys::FORMAT_VERSION {
                     return Err(StorageError::FormatVersion {
                         found,
                         supported: keys::FORMAT_VERSION,
@@ -612,9 +616,28 @@ impl Store {
         self.inner.segments.payload_shared(&v).map(Some)
     }
 
-    /// Stores one encoded chunk version (payload in a segment, pointer in sled).
-    pub(crate) fn put_chunk_value(&self, payload: &[u8]) -> Result<Vec<u8>> {
-        self.inner.segments.append(payload)
+    /// Stores one encoded chunk version (payload in a segment, pointer in sled, with
+    /// the chunk's statistics in front when it has them).
+    pub(crate) fn put_chunk_value(
+        &self,
+        payload: &[u8],
+        stats: Option<ChunkStats>,
+    ) -> Result<Vec<u8>> {
+        Ok(chunk_stats::wrap(
+            stats,
+            self.inner.segments.append(payload)?,
+        ))
+    }
+
+    /// Every chunk index entry (key, sled value) under `prefix`, in key order.
+    pub(crate) fn chunk_index(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec)>> {
+        self.inner
+            .tree
+            .scan_prefix(prefix)
+            .map(|kv| kv.map_err(Into::into))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Vacuum: forget versions older than a floor, keeping every version from it onward.
 
+use crate::chunk_stats;
 use crate::error::{Result, StorageError};
 use crate::keys;
 use crate::segments::Pointer;
@@ -92,7 +93,7 @@ impl Store {
         let t = &self.inner.tree;
         let mut live: HashMap<u32, u64> = HashMap::new();
         for v in t.scan_prefix(keys::CHUNK).values() {
-            if let Some(p) = Pointer::decode(&v?)? {
+            if let Some(p) = Pointer::decode(chunk_stats::split(&v?).1)? {
                 *live.entry(p.segment).or_default() += u64::from(p.len);
             }
         }
@@ -107,12 +108,14 @@ impl Store {
         let mut pending = 0;
         for kv in t.scan_prefix(keys::CHUNK) {
             let (k, v) = kv?;
-            let Some(p) = Pointer::decode(&v)? else {
+            let (stats, inner) = chunk_stats::split(&v);
+            let Some(p) = Pointer::decode(inner)? else {
                 continue;
             };
             if victims.contains_key(&p.segment) {
                 let payload = segs.read(&v)?;
-                batch.insert(k, segs.append(&payload)?);
+                // The moved payload keeps its statistics.
+                batch.insert(k, chunk_stats::wrap(stats, segs.append(&payload)?));
                 pending += 1;
                 if pending >= 1024 {
                     t.apply_batch(std::mem::take(&mut batch))?;

@@ -1,6 +1,7 @@
 //! Writes: hyperslabs of any alignment, over many chunks, attributes and layouts,
 //! committed atomically as one new version.
 
+use crate::chunk_stats::ChunkStats;
 use crate::coord::{Coordinate, LabelRef, Labels};
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
@@ -288,7 +289,7 @@ impl Store {
             let esize = attr.dtype.size();
             let group = (self.inner.opts.batch_bytes / (layout.chunk_len() * esize)).max(1);
             for part in chunks.chunks(group) {
-                let encoded: Vec<Option<(Vec<u8>, Vec<u8>)>> = part
+                let encoded: Vec<Option<KeyedChunk>> = part
                     .par_iter()
                     .map(|c| -> Result<_> {
                         let creg = Region::of_chunk(c, &layout.chunk_shape);
@@ -315,15 +316,16 @@ impl Store {
                             &keys::chunk_prefix(st.id, layout.id, attr.id, &layout.key_coords(c)),
                             version,
                         );
-                        Ok(Some((key, layout.codec.encode(&raw)?)))
+                        let chunk_stats = ChunkStats::compute(&raw, attr.dtype);
+                        Ok(Some((key, layout.codec.encode(&raw)?, chunk_stats)))
                     })
                     .collect::<Result<_>>()?;
                 let mut batch = sled::Batch::default();
-                for (k, v) in encoded.into_iter().flatten() {
+                for (k, v, chunk_stats) in encoded.into_iter().flatten() {
                     stats.chunks += 1;
                     stats.bytes += v.len() as u64;
                     self.count_written(v.len());
-                    batch.insert(k, self.put_chunk_value(&v)?);
+                    batch.insert(k, self.put_chunk_value(&v, chunk_stats)?);
                 }
                 self.inner.tree.apply_batch(batch)?;
             }
@@ -377,8 +379,12 @@ struct EncodeJob<'a> {
     version: u64,
 }
 
-/// One encoded chunk: its key, stored bytes and the size of the version it replaces.
-type Encoded = (Vec<u8>, Vec<u8>, Option<usize>);
+/// One encoded chunk of a new layout: its key, stored bytes and statistics.
+type KeyedChunk = (Vec<u8>, Vec<u8>, Option<ChunkStats>);
+
+/// One encoded chunk: its key, stored bytes, the size of the version it replaces and
+/// its statistics.
+type Encoded = (Vec<u8>, Vec<u8>, Option<usize>, Option<ChunkStats>);
 
 impl EncodeJob<'_> {
     /// Encodes chunk `c`; `mine` are the writes touching it, in order (later ones win).
@@ -429,7 +435,8 @@ impl EncodeJob<'_> {
                         Cow::Owned(raw)
                     }
                 };
-                return Ok((key, layout.codec.encode(&raw)?, old_len));
+                let stats = ChunkStats::compute(&raw, attr.dtype);
+                return Ok((key, layout.codec.encode(&raw)?, old_len, stats));
             }
         }
         let mut raw = match (&old, cover) {
@@ -473,7 +480,8 @@ impl EncodeJob<'_> {
                 )?;
             }
         }
-        Ok((key, layout.codec.encode(&raw)?, old_len))
+        let stats = ChunkStats::compute(&raw, attr.dtype);
+        Ok((key, layout.codec.encode(&raw)?, old_len, stats))
     }
 }
 
@@ -519,9 +527,9 @@ fn write_chunks(
             let sizes: Vec<(usize, Option<usize>)> = touched
                 .par_iter()
                 .map(|(c, ws)| -> Result<_> {
-                    let (k, v, old) = job.encode(store, c, ws)?;
+                    let (k, v, old, chunk_stats) = job.encode(store, c, ws)?;
                     let n = v.len();
-                    tree.insert(k, store.put_chunk_value(&v)?)?;
+                    tree.insert(k, store.put_chunk_value(&v, chunk_stats)?)?;
                     store.count_written(n);
                     Ok((n, old))
                 })
