@@ -10,6 +10,7 @@ mod bucket;
 mod regrid;
 mod rows;
 mod selection;
+mod statistics;
 mod window;
 
 pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey};
@@ -17,6 +18,7 @@ pub use bucket::Bucket;
 pub use regrid::{RegridNode, RegridSpec};
 pub use rows::{MaskNode, SortKey, SortNode};
 pub use selection::{chunk_pieces, DimSel, SKIP};
+pub use statistics::ChunkStatistics;
 pub use window::{WindowCol, WindowFunc, WindowNode};
 
 use crate::eval::PExpr;
@@ -126,6 +128,8 @@ pub enum LayoutWhy {
     LeastBytes,
     /// Within a few percent of the least estimated bytes, with smaller chunks.
     SmallerChunks,
+    /// An aggregate from chunk statistics: the fewest bytes left to decode.
+    Statistics,
 }
 
 /// Attributes of one array version over a region.
@@ -247,6 +251,8 @@ pub struct AggregateNode {
     /// `HAVING`: a bool expression over the calls; groups where it is not true
     /// become missing (NaN) in every output column. With its text, for EXPLAIN.
     pub having: Option<(PExpr, String)>,
+    /// Whole chunks answered from their statistics (the `chunk_statistics` rule).
+    pub statistics: Option<std::sync::Arc<ChunkStatistics>>,
 }
 
 /// A projection of bare attributes whose chunks are contiguous runs of its output

@@ -6,12 +6,16 @@
 //!    source cells its scan reads;
 //! 3. `layout_choice`: the scan reads the layout with the fewest estimated bytes
 //!    (or the one the query forces);
-//! 4. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
+//! 4. `chunk_statistics`: a scalar count/sum/avg/min/max sums the chunks the region
+//!    holds whole from their statistics and reads only the cut ones (choosing the
+//!    layout that leaves the fewest bytes to decode);
+//! 5. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
 //!    runs of its output may send them as stored.
 //!
 //! A new rule is one file with a type implementing [`OptimizerRule`], listed in
 //! [`rules`] where it must run.
 
+mod chunk_statistics;
 mod layout_choice;
 mod region_pushdown;
 mod regrid_source;
@@ -34,6 +38,7 @@ fn rules() -> Vec<Box<dyn OptimizerRule>> {
         Box::new(region_pushdown::RegionPushdown),
         Box::new(regrid_source::RegridSourceBox),
         Box::new(layout_choice::LayoutChoiceRule),
+        Box::new(chunk_statistics::ChunkStatisticsRule),
         Box::new(stored_chunks::StoredChunkPassThrough),
     ]
 }

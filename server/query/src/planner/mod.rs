@@ -371,6 +371,7 @@ pub fn plan_select_join(
             columns: columns.clone(),
             state_bytes,
             having: parts.having,
+            statistics: None,
         }),
     };
     let (root, header) = match sel.order.is_table() {

@@ -13,6 +13,7 @@ mod held;
 mod kernels;
 mod rows;
 mod runs;
+mod statistics;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -23,7 +24,7 @@ use super::scan::ScanExec;
 use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::{Col, PExpr};
-use crate::logical::{AggCall, AggInput, GroupKey, OutputColumn};
+use crate::logical::{AggCall, AggInput, ChunkStatistics, GroupKey, OutputColumn};
 use accumulator::NeededStats;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AggregateExec {
     pub columns: Vec<OutputColumn>,
     /// Bytes of the merged state (for EXPLAIN).
     pub state_bytes: u64,
+    /// Whole chunks summed from their statistics instead of read.
+    pub statistics: Option<Arc<ChunkStatistics>>,
     pub metrics: OperatorMetrics,
 }
 
@@ -54,6 +57,9 @@ impl AggregateExec {
         let gshape: Vec<usize> = self.groups.iter().map(|g| g.len).collect();
         let ng: usize = gshape.iter().product();
         let mut parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
+        if let Some(s) = &self.statistics {
+            parts.push(statistics::partial(s, &needs));
+        }
         ctx.check()?;
         let t = Instant::now();
         // Quantiles take the held values out of the partials first.
@@ -133,6 +139,9 @@ impl ExecutionPlan for AggregateExec {
                 "  quantiles hold every value of [{}] per group: exact, linear interpolation between ranks (selection per group, groups in parallel)",
                 held.join(", ")
             ));
+        }
+        if let Some(s) = &self.statistics {
+            lines.extend(statistics::explain(s, &self.scan));
         }
         let result: u64 = self
             .columns

@@ -8,6 +8,7 @@
 use super::accumulator::{GroupStats, NeededStats};
 use super::held::Held;
 use super::kernels::{accumulate, PieceArgs};
+use super::statistics;
 use super::AggregateExec;
 use crate::error::QueryError;
 use crate::eval::{eval, Inputs, PExpr};
@@ -179,7 +180,12 @@ pub(super) fn accumulate_partials(
     let retire = |part: Partial| done.lock().push(part);
     if !scan.empty && ng > 0 {
         let contrib = group_contributions(scan, groups);
-        let all = scan.selected_pieces(&scan.region);
+        let mut all = scan.selected_pieces(&scan.region);
+        if let Some(s) = &op.statistics {
+            // Chunks summed from their statistics are not read.
+            let cs = scan.chunk_shape();
+            all.retain(|p| !s.whole.contains(&statistics::chunk_of(p, cs)));
+        }
         // The group-index range of every piece; pieces selecting nothing are dropped.
         let mut pieces = Vec::with_capacity(all.len());
         let mut ranges = Vec::with_capacity(all.len());

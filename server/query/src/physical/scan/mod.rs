@@ -173,6 +173,9 @@ impl ExecutionPlan for ScanExec {
             LayoutWhy::Empty => "empty selection: nothing is read".to_string(),
             _ if self.candidates.len() == 1 => "the only layout".to_string(),
             LayoutWhy::LeastBytes => "least estimated bytes to read".to_string(),
+            LayoutWhy::Statistics => {
+                "an aggregate from chunk statistics: the fewest bytes left to decode".to_string()
+            }
             LayoutWhy::SmallerChunks => format!(
                 "estimated bytes within {:.0}% of the least, smaller chunks",
                 NEAR_BYTES * 100.0
