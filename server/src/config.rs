@@ -45,7 +45,10 @@ pub struct TlsFiles {
 pub struct Limits {
     /// Queries (Query, Explain) running at once; more wait for a slot.
     pub max_concurrent_queries: usize,
-    /// How long a query waits for a slot before RESOURCE_EXHAUSTED.
+    /// Write streams running at once; more wait for a slot. Each holds up to
+    /// `staging_memory_bytes` in memory.
+    pub max_concurrent_writes: usize,
+    /// How long a query or write waits for a slot before RESOURCE_EXHAUSTED.
     pub queue_timeout: Duration,
     /// Largest query result (sum of all columns' bytes).
     pub max_result_bytes: u64,
@@ -71,6 +74,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_concurrent_queries: 8,
+            max_concurrent_writes: 4,
             queue_timeout: Duration::from_secs(5),
             max_result_bytes: 1 << 30,
             query_timeout: Some(Duration::from_secs(300)),
@@ -134,7 +138,12 @@ pub struct Cli {
     /// Queries running at once; more wait (up to --queue-timeout-ms) for a slot.
     #[arg(long, env = "ARRAYQ_MAX_CONCURRENT_QUERIES", default_value_t = 8)]
     pub max_concurrent_queries: usize,
-    /// How long a query waits for a slot before failing with RESOURCE_EXHAUSTED.
+    /// Write streams running at once (each holds up to --staging-memory-bytes in
+    /// memory); more wait (up to --queue-timeout-ms) for a slot.
+    #[arg(long, env = "ARRAYQ_MAX_CONCURRENT_WRITES", default_value_t = 4)]
+    pub max_concurrent_writes: usize,
+    /// How long a query or write waits for a slot before failing with
+    /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "ARRAYQ_QUEUE_TIMEOUT_MS", default_value_t = 5000)]
     pub queue_timeout_ms: u64,
     /// Largest query result in bytes (a request may ask for less).
@@ -190,6 +199,7 @@ impl Cli {
             pg_addr: self.pg.filter(|a| !a.is_empty()),
             limits: Limits {
                 max_concurrent_queries: self.max_concurrent_queries.max(1),
+                max_concurrent_writes: self.max_concurrent_writes.max(1),
                 queue_timeout: Duration::from_millis(self.queue_timeout_ms),
                 max_result_bytes: self.max_result_bytes,
                 query_timeout: (self.query_timeout_secs > 0)

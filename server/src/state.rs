@@ -95,6 +95,8 @@ pub struct Shared {
     pub limits: Limits,
     /// One permit per running query.
     pub slots: Arc<Semaphore>,
+    /// One permit per running Write stream.
+    pub write_slots: Arc<Semaphore>,
     pub started: Instant,
     /// False once a shutdown began.
     pub serving: AtomicBool,
@@ -123,6 +125,7 @@ impl Shared {
             store,
             engine: Arc::new(engine),
             slots: Arc::new(Semaphore::new(limits.max_concurrent_queries.max(1))),
+            write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes.max(1))),
             limits,
             started: Instant::now(),
             serving: AtomicBool::new(true),

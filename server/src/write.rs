@@ -24,6 +24,9 @@ pub(crate) async fn write(
     mut stream: Streaming<pb::WriteRequest>,
 ) -> Result<Response<pb::WriteResponse>, Status> {
     let started = Instant::now();
+    // Each write may hold up to the staging bound in memory: bounding how many run
+    // bounds what writes hold together.
+    let _slot = write_slot(shared).await?;
     let first = stream
         .message()
         .await
@@ -74,6 +77,20 @@ pub(crate) async fn write(
         timestamp_ns: info.timestamp_ns,
         cells_written: info.cells_written,
     }))
+}
+
+/// Takes a write slot, waiting at most the queue timeout.
+async fn write_slot(shared: &Arc<Shared>) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+    let wait = shared.limits.queue_timeout;
+    match tokio::time::timeout(wait, shared.write_slots.clone().acquire_owned()).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(_)) => Err(Status::unavailable("server shutting down")),
+        Err(_) => Err(Status::resource_exhausted(format!(
+            "server busy: {} writes running, none finished within {} ms",
+            shared.limits.max_concurrent_writes,
+            wait.as_millis()
+        ))),
+    }
 }
 
 /// The header's own consistency (the schema is checked by the sink); returns the

@@ -193,3 +193,62 @@ async fn bad_streams_keep_their_status_codes() {
     }
     assert!(staging_files(&d).is_empty());
 }
+
+/// With one write slot, a second Write waits for it and, when the first holds it
+/// past the queue timeout, fails with RESOURCE_EXHAUSTED naming the limit; nothing of
+/// it is committed, and once the first commits, writes go through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_wait_for_a_slot_then_fail_busy() {
+    const NL: u64 = 6;
+    const NO: u64 = 7;
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(
+        &dir,
+        &[],
+        &[
+            ("ARRAYQ_MAX_CONCURRENT_WRITES", "1"),
+            ("ARRAYQ_QUEUE_TIMEOUT_MS", "300"),
+        ],
+    );
+    let mut c = d.client().await;
+    create_cube(&mut c, NL, NO).await;
+    // The first write sends its header and holds its stream open.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(WriteRequest::header(header("cube", 0, 1, NL, NO)))
+        .await
+        .unwrap();
+    let mut c1 = c.clone();
+    let first = tokio::spawn(async move {
+        c1.write(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map(|r| r.into_inner())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut reqs = vec![WriteRequest::header(header("cube", 1, 1, NL, NO))];
+    reqs.extend(hour_blocks(1, 1, NL, NO, 1 << 20));
+    let busy = c.write(tokio_stream::iter(reqs.clone())).await.unwrap_err();
+    assert_eq!(busy.code(), tonic::Code::ResourceExhausted, "{busy:?}");
+    assert_eq!(
+        busy.message(),
+        "server busy: 1 writes running, none finished within 300 ms"
+    );
+    for r in hour_blocks(0, 1, NL, NO, 1 << 20) {
+        tx.send(r).await.unwrap();
+    }
+    drop(tx);
+    let w = first.await.unwrap().unwrap();
+    assert_eq!((w.version, w.cells_written), (1, NL * NO));
+    let w = c
+        .write(tokio_stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((w.version, w.cells_written), (2, NL * NO));
+    let r = query(
+        &mut c,
+        "SELECT t2m FROM cube WHERE time <= '2023-01-01T01:00:00Z'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(f32_values(&r.columns[0]), cube_values(0, 2, NL, NO));
+}
