@@ -249,5 +249,10 @@ mod tests {
             .unwrap()
             .into_config();
         assert_eq!(c.pg_addr.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(c.auth_file, None);
+        let c = Cli::try_parse_from(["arrayqd", "--auth-file", "/etc/arrayq/tokens.toml"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.auth_file, Some(PathBuf::from("/etc/arrayq/tokens.toml")));
     }
 }

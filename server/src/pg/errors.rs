@@ -6,7 +6,7 @@ use arrayq_storage::series::SeriesError;
 use arrayq_storage::{IngestError, StorageError};
 use pgwire::error::{ErrorInfo, PgWireError};
 
-use crate::roles::Denied;
+use crate::roles::{Denied, Refused};
 
 pub const SYNTAX_ERROR: &str = "42601";
 pub const UNDEFINED_TABLE: &str = "42P01";
@@ -36,6 +36,14 @@ pub fn info(code: &str, message: impl Into<String>) -> ErrorInfo {
 /// A request the session's role does not allow.
 pub fn denied(d: Denied) -> PgWireError {
     error(INSUFFICIENT_PRIVILEGE, d.0)
+}
+
+/// The ErrorResponse of a statement that did not parse or that the role refuses.
+pub fn refused(r: Refused, sql: &str) -> PgWireError {
+    match r {
+        Refused::Query(e) => query_error(&e, sql),
+        Refused::Denied(d) => denied(d),
+    }
 }
 
 /// The ErrorResponse of a query error on `sql`: its SQLSTATE, its message, and the

@@ -15,8 +15,8 @@ use tonic::Code;
 use tracing::info;
 
 use crate::pg::errors::{
-    denied, error, query_error, CANCELED, DUPLICATE_OBJECT, INSUFFICIENT_PRIVILEGE, INTERNAL,
-    SHUTDOWN, SYNTAX_ERROR, TOO_MANY, UNDEFINED_OBJECT,
+    error, refused, CANCELED, DUPLICATE_OBJECT, INSUFFICIENT_PRIVILEGE, INTERNAL, SHUTDOWN,
+    SYNTAX_ERROR, TOO_MANY, UNDEFINED_OBJECT,
 };
 use crate::pg::rows::{fields, format_of, header_schema, Table};
 use crate::pg::statement::Kind;
@@ -86,10 +86,7 @@ impl Handler {
             ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
             "query"
         );
-        result.map_err(|r| match r {
-            Refused::Query(e) => query_error(&e, sql),
-            Refused::Denied(d) => denied(d),
-        })
+        result.map_err(|r| refused(r, sql))
     }
 
     /// Runs an ingest-job statement (the server's, not the engine's).
@@ -165,10 +162,7 @@ impl Handler {
                     })
                     .await
                     .map_err(|e| error(INTERNAL, format!("query planner: {e}")))?;
-                planned.map_err(|r| match r {
-                    Refused::Query(e) => query_error(&e, sql),
-                    Refused::Denied(d) => denied(d),
-                })?
+                planned.map_err(|r| refused(r, sql))?
             }
             _ => None,
         })
