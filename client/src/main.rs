@@ -17,6 +17,7 @@
 
 mod shell;
 
+use shell::stdout::stdout_line;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -477,7 +478,7 @@ fn parse_grid_flags(chunks: Option<String>, rename: Vec<String>) -> Result<GridF
 fn finish(r: Result<String, Error>) -> ExitCode {
     match r {
         Ok(msg) => {
-            println!("{msg}");
+            stdout_line!("{msg}");
             ExitCode::SUCCESS
         }
         Err(e) => {

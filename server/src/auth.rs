@@ -1,11 +1,15 @@
 //! Bearer-token authentication: a tonic interceptor over every service, with a small
 //! tower layer in front that records the called path (interceptors do not see it) so
-//! that Health stays open.
+//! that Health stays open. An accepted token becomes the call's [`Caller`] (a
+//! request extension); what it may do is decided by `roles`.
 
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
+
+use crate::roles::{Caller, Tokens};
 
 /// Path of the Health RPC, which never requires authentication.
 pub const HEALTH_PATH: &str = "/arrayq.v1.ArrayQ/Health";
@@ -14,11 +18,6 @@ pub const HEALTH_PATH: &str = "/arrayq.v1.ArrayQ/Health";
 #[derive(Clone, Debug)]
 pub struct RpcPath(pub String);
 
-/// Request extension set by [`Auth`] when the call carried valid credentials (or
-/// none are required).
-#[derive(Clone, Copy, Debug)]
-pub struct Authenticated;
-
 /// Copies the request path into the extensions, for [`Auth`].
 pub fn tag_path<B>(mut req: http::Request<B>) -> http::Request<B> {
     let path = RpcPath(req.uri().path().to_string());
@@ -26,39 +25,33 @@ pub fn tag_path<B>(mut req: http::Request<B>) -> http::Request<B> {
     req
 }
 
-/// Checks `authorization: Bearer <token>` when a token is configured.
+/// Checks `authorization: Bearer <token>` when tokens are configured.
 #[derive(Clone, Default)]
 pub struct Auth {
-    token: Option<Arc<[u8]>>,
+    tokens: Option<Arc<Tokens>>,
 }
 
 impl Auth {
-    pub fn new(token: Option<&str>) -> Auth {
-        Auth {
-            token: token.map(|t| Arc::from(t.as_bytes())),
-        }
+    pub fn new(tokens: Option<Arc<Tokens>>) -> Auth {
+        Auth { tokens }
     }
 
-    fn accepts(&self, req: &Request<()>) -> bool {
-        let Some(token) = &self.token else {
-            return true;
+    fn caller(&self, req: &Request<()>) -> Option<Caller> {
+        let Some(tokens) = &self.tokens else {
+            return Some(Caller::open());
         };
-        let Some(value) = req.metadata().get("authorization") else {
-            return false;
-        };
-        let value = value.as_bytes();
-        let given = match value.get(..7) {
-            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => &value[7..],
-            _ => return false,
-        };
-        constant_time_eq(given, token)
+        let value = req.metadata().get("authorization")?.as_bytes();
+        match value.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => tokens.lookup(&value[7..]),
+            _ => None,
+        }
     }
 }
 
 impl Interceptor for Auth {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if self.accepts(&req) {
-            req.extensions_mut().insert(Authenticated);
+        if let Some(caller) = self.caller(&req) {
+            req.extensions_mut().insert(caller);
             return Ok(req);
         }
         let open =
@@ -75,22 +68,24 @@ impl Interceptor for Auth {
     }
 }
 
+/// The caller [`Auth`] let through (every call but an unauthenticated Health).
+pub fn caller_of<T>(req: &Request<T>) -> Result<Caller, Status> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("missing credentials"))
+}
+
 /// Compares in time independent of where the inputs differ (the length is not
 /// secret-dependent: it only tells whether the lengths differ).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    std::hint::black_box(diff) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::roles::Role;
 
     fn req(path: &str, auth: Option<&str>) -> Request<()> {
         let mut r = Request::new(());
@@ -103,19 +98,22 @@ mod tests {
 
     #[test]
     fn token_checks() {
-        let mut a = Auth::new(Some("s3cret"));
+        let tokens = Tokens::load(Some("s3cret"), None).unwrap();
+        let mut a = Auth::new(tokens);
         let q = "/arrayq.v1.ArrayQ/Query";
-        assert!(a.call(req(q, Some("Bearer s3cret"))).is_ok());
+        let r = a.call(req(q, Some("Bearer s3cret"))).unwrap();
+        let c = caller_of(&r).unwrap();
+        assert_eq!((&*c.name, c.role), ("admin", Role::Admin));
         assert!(a.call(req(q, Some("bearer s3cret"))).is_ok());
         assert!(a.call(req(q, Some("Bearer s3cre"))).is_err());
         assert!(a.call(req(q, Some("s3cret"))).is_err());
         let e = a.call(req(q, None)).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
         let h = a.call(req(HEALTH_PATH, None)).unwrap();
-        assert!(h.extensions().get::<Authenticated>().is_none());
+        assert!(h.extensions().get::<Caller>().is_none());
         let mut open = Auth::new(None);
         let r = open.call(req(q, None)).unwrap();
-        assert!(r.extensions().get::<Authenticated>().is_some());
+        assert_eq!(caller_of(&r).unwrap(), Caller::open());
         assert!(constant_time_eq(b"", b""));
         assert!(!constant_time_eq(b"a", b"ab"));
     }

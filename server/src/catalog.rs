@@ -9,17 +9,21 @@
 
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::create_array_request::Definition;
-use arrayq_query::{Engine, Execution, QueryContext};
+use arrayq_query::{Engine, Execution, QueryContext, StatementKind};
 use arrayq_storage::{AsOf, Snapshot, Store};
 use tonic::Status;
 
 use crate::errors::{query_status, storage_status};
+use crate::roles::{authorize, parse_authorized, Access, Caller, Operation, Refused};
 use crate::schema_pb::{schema_from_pb, schema_to_pb};
+
+const CREATE: Operation = Operation::Statement(StatementKind::CreateArray);
 
 /// Creates an array from either definition of a CreateArray request (blocking: run
 /// it on the blocking pool).
 pub fn create_array(
     engine: &Engine,
+    caller: &Caller,
     definition: Option<Definition>,
 ) -> Result<pb::CreateArrayResponse, Status> {
     let store = engine.store();
@@ -32,6 +36,7 @@ pub fn create_array(
         Some(Definition::Schema(s)) => {
             let schema = schema_from_pb(&s)?;
             let name = schema.name.clone();
+            authorize(caller, &Access::new(CREATE, Some(&name)))?;
             let info = store.create_array(schema).map_err(storage_status)?;
             (name, info.version)
         }
@@ -42,8 +47,13 @@ pub fn create_array(
                     "CreateArray.sql must be a CREATE ARRAY statement",
                 ));
             }
+            let parsed = match parse_authorized(caller, &sql) {
+                Ok(p) => p,
+                Err(Refused::Query(e)) => return Err(query_status(e)),
+                Err(Refused::Denied(d)) => return Err(d.into()),
+            };
             match engine
-                .execute(&sql, &QueryContext::default())
+                .run(parsed, &QueryContext::default())
                 .map_err(query_status)?
             {
                 Execution::Done {

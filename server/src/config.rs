@@ -15,8 +15,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address to listen on (`host:port`; port 0 picks a free port).
     pub grpc_addr: String,
-    /// If set, every call except Health needs `authorization: Bearer <token>`.
+    /// If set, every call except Health needs `authorization: Bearer <token>`; this
+    /// token is the caller `admin` with role admin.
     pub auth_token: Option<String>,
+    /// TOML file of `[[token]]` entries (name, token, role), re-read on SIGHUP.
+    pub auth_file: Option<PathBuf>,
     /// PEM certificate chain and private key: serve TLS instead of plaintext.
     pub tls: Option<TlsFiles>,
     /// Load the ERA5 demo cube of this scale as array `era5` when the store is empty.
@@ -94,6 +97,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./arrayq-data"),
             grpc_addr: "127.0.0.1:50051".into(),
             auth_token: None,
+            auth_file: None,
             tls: None,
             demo: None,
             grace: Duration::from_secs(10),
@@ -117,8 +121,13 @@ pub struct Cli {
     pub grpc: String,
     /// Require `authorization: Bearer <token>` on every call except Health.
     /// Prefer the environment variable: flags are visible to other local users.
+    /// This token is the caller "admin", with role admin.
     #[arg(long, env = "ARRAYQ_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// TOML file of `[[token]]` entries (name, token, role = read | write | admin);
+    /// re-read on SIGHUP. May be combined with --auth-token. See docs/auth.md.
+    #[arg(long, env = "ARRAYQ_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
     /// PEM certificate (chain) for TLS; needs --tls-key.
     #[arg(long, env = "ARRAYQ_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -189,6 +198,7 @@ impl Cli {
             data_dir: self.data,
             grpc_addr: self.grpc,
             auth_token: self.auth_token.filter(|t| !t.is_empty()),
+            auth_file: self.auth_file.filter(|p| !p.as_os_str().is_empty()),
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,
@@ -249,5 +259,10 @@ mod tests {
             .unwrap()
             .into_config();
         assert_eq!(c.pg_addr.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(c.auth_file, None);
+        let c = Cli::try_parse_from(["arrayqd", "--auth-file", "/etc/arrayq/tokens.toml"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.auth_file, Some(PathBuf::from("/etc/arrayq/tokens.toml")));
     }
 }

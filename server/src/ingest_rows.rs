@@ -18,6 +18,7 @@ use tonic::{Response, Status, Streaming};
 use tracing::info;
 
 use crate::errors::remap_transport;
+use crate::roles::{authorize, Access, Caller, Operation};
 use crate::state::Shared;
 use crate::write::ingest_status;
 
@@ -26,6 +27,7 @@ use crate::write::ingest_status;
 pub(crate) async fn ingest_rows(
     shared: &Arc<Shared>,
     who: String,
+    caller: &Caller,
     mut stream: Streaming<pb::IngestRowsRequest>,
 ) -> Result<Response<pb::IngestRowsResponse>, Status> {
     let started = Instant::now();
@@ -39,6 +41,10 @@ pub(crate) async fn ingest_rows(
             ))
         }
     };
+    authorize(
+        caller,
+        &Access::new(Operation::IngestRows, Some(&header.array)),
+    )?;
     let (spec, opts) = spec_of(shared, &header)?;
     let array = spec.array.clone();
     let worker = SeriesWorker::start(shared, spec, opts);

@@ -34,6 +34,7 @@ mod ingest_jobs;
 mod ingest_rows;
 mod pg;
 mod query;
+mod roles;
 mod schema_pb;
 mod server;
 mod service;
@@ -46,6 +47,7 @@ mod write;
 pub use auth::{constant_time_eq, Auth, HEALTH_PATH};
 pub use config::{Cli, Config, Limits, TlsFiles};
 pub use errors::{query_status, storage_status};
+pub use roles::{Caller, Role, Tokens, ADMIN_TOKEN_NAME};
 pub use server::{serve, shutdown_signal, Server};
 pub use service::ArrayQService;
 

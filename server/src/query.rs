@@ -27,6 +27,7 @@ use crate::convert::{header_to_pb, stats_to_pb, stored_block_frame};
 use crate::errors::query_status;
 pub use crate::frames::QueryFrame;
 use crate::frames::{data_blocks, header_messages};
+use crate::roles::{parse_authorized, Caller, Refused};
 use crate::state::{CallCancel, Reason, Registered, Shared};
 use crate::table_result::{ddl_columns, listing_columns, table_messages, TableColumn};
 
@@ -191,6 +192,7 @@ pub struct QueryCall {
     pub deadline: Option<Instant>,
     pub permit: OwnedSemaphorePermit,
     pub peer: String,
+    pub caller: Caller,
 }
 
 /// Starts the worker of a Query call and returns its response stream.
@@ -205,6 +207,7 @@ pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryFra
         .fetch_add(1, Ordering::Relaxed);
     let mut worker = Worker {
         shared: shared.clone(),
+        caller: call.caller.clone(),
         tx,
         cancel: cancel.clone(),
         deadline: call.deadline,
@@ -222,6 +225,7 @@ pub fn start_query(shared: &Arc<Shared>, call: QueryCall) -> CallStream<QueryFra
         deadline,
         permit,
         peer,
+        caller: _,
     } = call;
     worker.stored = accept_stored_chunks;
     shared.spawn_blocking(move || worker.run(&sql, max_result_bytes, deadline, &out, &peer));
@@ -243,6 +247,8 @@ enum Stop {
 
 struct Worker {
     shared: Arc<Shared>,
+    /// Who runs the statement (what it may do is checked once it is parsed).
+    caller: Caller,
     tx: mpsc::Sender<Result<QueryFrame, Status>>,
     cancel: Arc<CallCancel>,
     deadline: Option<Instant>,
@@ -315,13 +321,17 @@ impl Worker {
 
     fn execute(&mut self, sql: &str, ctx: &QueryContext, report: &mut Report) -> Result<(), Stop> {
         if crate::ingest_jobs::is_ingest_statement(sql) {
-            let t = crate::ingest_jobs::execute(&self.shared, sql).map_err(Stop::Failed)?;
+            let t = crate::ingest_jobs::execute(&self.shared, &self.caller, sql)
+                .map_err(Stop::Failed)?;
             return self.send_table(listing_columns(t), 0);
         }
+        let parsed = match parse_authorized(&self.caller, sql) {
+            Ok(p) => p,
+            Err(Refused::Query(e)) => return Err(self.query_failure(e)),
+            Err(Refused::Denied(d)) => return Err(Stop::Failed(d.into())),
+        };
         let engine = self.shared.engine.clone();
-        let exec = engine
-            .execute(sql, ctx)
-            .map_err(|e| self.query_failure(e))?;
+        let exec = engine.run(parsed, ctx).map_err(|e| self.query_failure(e))?;
         match exec {
             Execution::Rows(mut stream) => {
                 let header = header_to_pb(&stream.header);

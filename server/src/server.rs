@@ -24,6 +24,7 @@ use crate::auth::{tag_path, Auth};
 use crate::config::Config;
 use crate::pg::PgDoor;
 use crate::query::warn_stuck;
+use crate::roles::{reload_on_sighup, Tokens};
 use crate::service::ArrayQService;
 use crate::state::{Reason, Shared};
 use crate::wire::ArrayQRoutes;
@@ -44,6 +45,8 @@ pub struct Server {
     tls: Option<ServerTlsConfig>,
     shutdown_tx: watch::Sender<bool>,
     pg: Option<PgDoor>,
+    /// None: no --auth-token nor --auth-file, every caller may do everything.
+    tokens: Option<Arc<Tokens>>,
 }
 
 impl Server {
@@ -63,6 +66,12 @@ impl Server {
                 Some(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
             }
         };
+
+        let tokens = Tokens::load(config.auth_token.as_deref(), config.auth_file.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        if let (Some(t), Some(_)) = (&tokens, &config.auth_file) {
+            reload_on_sighup(t.clone()).context("installing the SIGHUP handler")?;
+        }
 
         let dir = config.data_dir.clone();
         let store = tokio::task::spawn_blocking(move || -> Result<Store> {
@@ -124,15 +133,15 @@ impl Server {
             .with_context(|| format!("binding {}", config.grpc_addr))?;
         let local_addr = listener.local_addr()?;
         if !local_addr.ip().is_loopback() {
-            if config.auth_token.is_none() {
-                warn!(%local_addr, "listening beyond loopback without --auth-token: anyone who can reach this port can read and write");
+            if tokens.is_none() {
+                warn!(%local_addr, "listening beyond loopback without --auth-token or --auth-file: anyone who can reach this port can read and write");
             }
             if tls.is_none() {
                 warn!(%local_addr, "listening beyond loopback without TLS: data and tokens travel in clear text");
             }
         }
         let pg = match &config.pg_addr {
-            Some(addr) => Some(PgDoor::bind(addr, config.auth_token.is_some()).await?),
+            Some(addr) => Some(PgDoor::bind(addr, tokens.is_some()).await?),
             None => None,
         };
         Ok(Server {
@@ -143,6 +152,7 @@ impl Server {
             tls,
             shutdown_tx,
             pg,
+            tokens,
         })
     }
 
@@ -173,10 +183,10 @@ impl Server {
             tls,
             shutdown_tx,
             pg,
+            tokens,
         } = self;
         // The door follows the same shutdown flag; it ends once its connections do.
-        let pg_task =
-            pg.map(|door| tokio::spawn(door.serve(shared.clone(), config.auth_token.clone())));
+        let pg_task = pg.map(|door| tokio::spawn(door.serve(shared.clone(), tokens.clone())));
         let limits = &config.limits;
         let service =
             ArrayQRoutes::new(ArrayQService::new(shared.clone()), limits.max_message_bytes);
@@ -201,9 +211,7 @@ impl Server {
         }
         let router = builder
             .layer(MapRequestLayer::new(tag_path))
-            .layer(InterceptorLayer::new(Auth::new(
-                config.auth_token.as_deref(),
-            )))
+            .layer(InterceptorLayer::new(Auth::new(tokens.clone())))
             .add_service(service)
             .add_optional_service(reflection);
 
@@ -218,7 +226,7 @@ impl Server {
             Ok(n) => info!(jobs = n, "ingest jobs resumed"),
             Err(e) => warn!(error = %e.message(), "ingest jobs could not be read"),
         }
-        info!(%local_addr, tls = config.tls.is_some(), auth = config.auth_token.is_some(), "serving");
+        info!(%local_addr, tls = config.tls.is_some(), auth = tokens.is_some(), "serving");
 
         tokio::pin!(shutdown);
         let early = tokio::select! {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::array_q_server::ArrayQ;
-use arrayq_query::QueryContext;
+use arrayq_query::{QueryContext, StatementKind};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -15,13 +15,14 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
-use crate::auth::Authenticated;
+use crate::auth::caller_of;
 use crate::catalog;
 use crate::convert::stats_to_pb;
 use crate::errors::storage_status;
 use crate::query::{
     acquire_slot, call_deadline, clip, error_status, start_query, CallStream, QueryCall, QueryFrame,
 };
+use crate::roles::{authorize, Access, Caller, Operation};
 use crate::state::{CallCancel, CancelOnDrop, Shared};
 use crate::subscribe::Feed;
 
@@ -60,6 +61,7 @@ impl ArrayQService {
             now,
         );
         let who = peer(&request);
+        let caller = caller_of(&request)?;
         let r = request.into_inner();
         if r.sql.trim().is_empty() {
             return Err(Status::invalid_argument("empty SQL text"));
@@ -74,10 +76,18 @@ impl ArrayQService {
                 deadline,
                 permit,
                 peer: who,
+                caller,
             },
         );
         Ok(Response::new(stream))
     }
+}
+
+/// The request's caller, if its role allows `op` on `array`.
+fn allowed<T>(req: &Request<T>, op: Operation, array: Option<&str>) -> Result<Caller, Status> {
+    let caller = caller_of(req)?;
+    authorize(&caller, &Access::new(op, array))?;
+    Ok(caller)
 }
 
 fn peer<T>(req: &Request<T>) -> String {
@@ -92,10 +102,11 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<pb::CreateArrayRequest>,
     ) -> Result<Response<pb::CreateArrayResponse>, Status> {
+        let caller = caller_of(&request)?;
         let engine = self.shared.engine.clone();
         let definition = request.into_inner().definition;
         let resp = self
-            .blocking(move || catalog::create_array(&engine, definition))
+            .blocking(move || catalog::create_array(&engine, &caller, definition))
             .await?;
         let name = resp.schema.as_ref().map_or("", |s| s.name.as_str());
         info!(array = %name, version = resp.version, "created array");
@@ -106,6 +117,12 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<pb::DropArrayRequest>,
     ) -> Result<Response<pb::DropArrayResponse>, Status> {
+        let kind = StatementKind::DropArray;
+        allowed(
+            &request,
+            Operation::Statement(kind),
+            Some(&request.get_ref().name),
+        )?;
         let name = request.into_inner().name;
         let store = self.shared.store.clone();
         let n = name.clone();
@@ -117,8 +134,13 @@ impl ArrayQ for ArrayQService {
 
     async fn list_arrays(
         &self,
-        _request: Request<pb::ListArraysRequest>,
+        request: Request<pb::ListArraysRequest>,
     ) -> Result<Response<pb::ListArraysResponse>, Status> {
+        allowed(
+            &request,
+            Operation::Statement(StatementKind::ShowArrays),
+            None,
+        )?;
         let store = self.shared.store.clone();
         let arrays = self
             .blocking(move || Ok(catalog::list_arrays(&store)))
@@ -130,6 +152,12 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<pb::DescribeArrayRequest>,
     ) -> Result<Response<pb::DescribeArrayResponse>, Status> {
+        let kind = StatementKind::Describe;
+        allowed(
+            &request,
+            Operation::Statement(kind),
+            Some(&request.get_ref().name),
+        )?;
         let r = request.into_inner();
         let store = self.shared.store.clone();
         let resp = self
@@ -143,7 +171,8 @@ impl ArrayQ for ArrayQService {
         request: Request<Streaming<pb::WriteRequest>>,
     ) -> Result<Response<pb::WriteResponse>, Status> {
         let who = peer(&request);
-        crate::write::write(&self.shared, who, request.into_inner()).await
+        let caller = caller_of(&request)?;
+        crate::write::write(&self.shared, who, &caller, request.into_inner()).await
     }
 
     async fn ingest_rows(
@@ -151,7 +180,8 @@ impl ArrayQ for ArrayQService {
         request: Request<Streaming<pb::IngestRowsRequest>>,
     ) -> Result<Response<pb::IngestRowsResponse>, Status> {
         let who = peer(&request);
-        crate::ingest_rows::ingest_rows(&self.shared, who, request.into_inner()).await
+        let caller = caller_of(&request)?;
+        crate::ingest_rows::ingest_rows(&self.shared, who, &caller, request.into_inner()).await
     }
 
     type QueryStream = MessageStream;
@@ -168,6 +198,8 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
+        // Only queries can be explained (the engine refuses anything else).
+        allowed(&request, Operation::Statement(StatementKind::Explain), None)?;
         let now = Instant::now();
         let deadline = call_deadline(request.metadata(), 0, self.shared.limits.query_timeout, now);
         let r = request.into_inner();
@@ -225,6 +257,8 @@ impl ArrayQ for ArrayQService {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let array = Some(request.get_ref().array.as_str()).filter(|a| !a.is_empty());
+        allowed(&request, Operation::Subscribe, array)?;
         let r = request.into_inner();
         // Subscribe to live events first, so nothing committed from now on is missed.
         let live = self.shared.events.subscribe();
@@ -266,7 +300,7 @@ impl ArrayQ for ArrayQService {
             uptime_s: self.shared.started.elapsed().as_secs(),
         });
         // Operational counters for authenticated callers (tests and monitoring).
-        if request.extensions().get::<Authenticated>().is_some() {
+        if request.extensions().get::<Caller>().is_some() {
             let m = self.shared.store.metrics();
             let c = &self.shared.counters;
             let entries = [

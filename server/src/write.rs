@@ -14,6 +14,7 @@ use tonic::{Response, Status, Streaming};
 use tracing::info;
 
 use crate::errors::{remap_transport, storage_status};
+use crate::roles::{authorize, Access, Caller, Operation};
 use crate::state::Shared;
 
 /// Receives one Write stream and commits it as one version. A stream that fails
@@ -21,6 +22,7 @@ use crate::state::Shared;
 pub(crate) async fn write(
     shared: &Arc<Shared>,
     who: String,
+    caller: &Caller,
     mut stream: Streaming<pb::WriteRequest>,
 ) -> Result<Response<pb::WriteResponse>, Status> {
     let started = Instant::now();
@@ -33,6 +35,7 @@ pub(crate) async fn write(
         .map_err(remap_transport)?
         .ok_or_else(|| Status::invalid_argument("empty Write stream: no WriteHeader"))?;
     let header = first.into_header()?;
+    authorize(caller, &Access::new(Operation::Write, Some(&header.array)))?;
     let cells = check_header(&header)?;
     let (mut sink, blocks) = open_sink(shared, &header, cells)?;
     while let Some(m) = stream.message().await.map_err(remap_transport)? {

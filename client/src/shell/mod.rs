@@ -6,6 +6,7 @@ pub mod load;
 pub mod netcdf;
 pub mod pgload;
 pub mod repl;
+pub mod stdout;
 pub mod text;
 pub mod zarr;
 
@@ -132,7 +133,7 @@ impl Session {
     /// Prints a status line (command tag, timing).
     pub fn status(&self, line: &str) {
         if self.status_on_stdout() {
-            println!("{line}");
+            stdout::line(line);
         } else {
             eprintln!("{line}");
         }
@@ -152,9 +153,7 @@ impl Session {
             }
             _ => {
                 if self.status_on_stdout() {
-                    let mut out = io::stdout().lock();
-                    out.write_all(s.as_bytes())?;
-                    out.flush()
+                    stdout::write(|out| out.write_all(s.as_bytes()))
                 } else {
                     eprint!("{s}");
                     Ok(())
@@ -175,11 +174,7 @@ impl Session {
         }
         let display = self.display.clone();
         match &mut self.sink {
-            Sink::Stdout => {
-                let out = io::stdout();
-                let mut out = out.lock();
-                write_result(&mut out, self.format, r, &display)
-            }
+            Sink::Stdout => stdout::write(|out| write_result(out, self.format, r, &display)),
             Sink::File {
                 path,
                 format,

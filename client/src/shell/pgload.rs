@@ -5,6 +5,7 @@
 //! to as a commit mark, so no row is lost or applied twice across restarts of the
 //! source, of the server or of this command.
 
+use crate::shell::stdout::stdout_line;
 use std::time::{Duration, Instant};
 
 use arrayq_bridge::{BridgeError, Follower, Pulled, Source, SourceSpec};
@@ -163,7 +164,7 @@ async fn follow(client: &Client, job: &PgLoad, channel: &str) -> Result<String, 
                 pulls += 1;
                 rows += pulled.rows;
                 if let Some(c) = resp.commits.last() {
-                    println!(
+                    stdout_line!(
                         "pulled {} rows into '{}': version {} (watermark {})",
                         pulled.rows,
                         job.array,

@@ -2,6 +2,7 @@
 //! statements ended by `;`, completion of keywords and names, backslash
 //! commands, and Ctrl-C cancelling the running statement.
 
+use crate::shell::stdout::stdout_line;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -262,7 +263,7 @@ pub fn run(session: &mut Session, rt: &Runtime) -> rustyline::Result<()> {
     }
     let mut sigint = rt.block_on(async { Interrupts::new() });
     refresh_names(session, rt, &names);
-    println!(
+    stdout_line!(
         "arrayq shell on {}: end statements with ;  \\? help, \\q quit",
         session.client.addr()
     );
@@ -434,9 +435,9 @@ fn backslash(
         "\\q" | "\\quit" => return false,
         "\\?" | "\\h" | "\\help" => {
             for (c, h) in COMMANDS {
-                println!("  {c:<8} {h}");
+                stdout_line!("  {c:<8} {h}");
             }
-            println!(
+            stdout_line!(
                 "  Statements end with ';' and may span lines; Ctrl-C cancels a running statement."
             );
         }
@@ -451,11 +452,11 @@ fn backslash(
         }
         "\\timing" => {
             session.timing = on_off(arg, session.timing);
-            println!("Timing is {}.", if session.timing { "on" } else { "off" });
+            stdout_line!("Timing is {}.", if session.timing { "on" } else { "off" });
         }
         "\\x" => {
             session.display.expanded = on_off(arg, session.display.expanded);
-            println!(
+            stdout_line!(
                 "Expanded display is {}.",
                 if session.display.expanded {
                     "on"
@@ -466,12 +467,12 @@ fn backslash(
         }
         "\\o" => {
             session.set_output(arg.map(PathBuf::from), None);
-            println!("Results go to {}.", session.output_description());
+            stdout_line!("Results go to {}.", session.output_description());
         }
         "\\listen" => {
             let array = arg.unwrap_or("").trim_matches('"').to_string();
             match run_interruptible(rt, sigint, listen(session, &array)) {
-                None => println!("Stopped listening."),
+                None => stdout_line!("Stopped listening."),
                 r => report(r),
             }
         }
@@ -485,13 +486,13 @@ fn backslash(
 async fn listen(session: &Session, array: &str) -> Result<(), arrayq_client::Error> {
     let mut sub = session.client.subscribe(array, 0).await?;
     if array.is_empty() {
-        println!("Listening for changes of all arrays; press Ctrl-C to stop.");
+        stdout_line!("Listening for changes of all arrays; press Ctrl-C to stop.");
     } else {
-        println!("Listening for changes of \"{array}\"; press Ctrl-C to stop.");
+        stdout_line!("Listening for changes of \"{array}\"; press Ctrl-C to stop.");
     }
     while let Some(ev) = sub.next().await? {
-        println!("{}", text::event(&ev));
+        stdout_line!("{}", text::event(&ev));
     }
-    println!("(the server ended the stream)");
+    stdout_line!("(the server ended the stream)");
     Ok(())
 }

@@ -5,6 +5,7 @@ use crate::error::QueryError;
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
 use crate::planner::{forced_layout, plan_select_join, regrid_node};
+use crate::statement_kind::ParsedStatement;
 use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
 use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
@@ -33,10 +34,21 @@ impl Engine {
     /// Parses, plans and starts one statement. Blocking; CPU work runs on rayon.
     /// Query results are lazy: chunks are read as the stream is pulled.
     pub fn execute(&self, sql: &str, ctx: &QueryContext) -> Result<Execution, QueryError> {
-        let started = Instant::now();
-        let stmt = parser::parse(sql)?;
-        let parse_t = started.elapsed();
-        match stmt {
+        self.run(ParsedStatement::parse(sql)?, ctx)
+    }
+
+    /// Runs a statement parsed before (so its kind could be checked first).
+    pub fn run(
+        &self,
+        parsed: ParsedStatement,
+        ctx: &QueryContext,
+    ) -> Result<Execution, QueryError> {
+        let ParsedStatement {
+            statement,
+            started,
+            parse_time: parse_t,
+        } = parsed;
+        match statement {
             Statement::Select(sel) => {
                 let stream = self.start(&sel, ctx, started, parse_t)?;
                 Ok(Execution::Rows(stream))

@@ -22,12 +22,14 @@ mod parser;
 mod physical;
 mod planner;
 pub mod spacing;
+mod statement_kind;
 mod stream;
 mod timeutil;
 
 pub use engine::Engine;
 pub use error::{Detail, QueryError, Span};
 pub use parser::ArrayqDialect;
+pub use statement_kind::{ParsedStatement, StatementKind};
 
 use arrayq_storage::{Buffer, DType, LayoutCost, MetadataMap};
 use std::sync::atomic::AtomicBool;

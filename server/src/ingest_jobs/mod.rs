@@ -21,6 +21,8 @@ use statement::IngestStatement;
 
 pub use statement::is_ingest_statement;
 
+use crate::roles::{authorize, ingest_access, Caller};
+
 const RECORD_PREFIX: &str = "ingest:";
 
 /// What a job reads and where it writes; persisted as JSON.
@@ -179,9 +181,14 @@ pub fn answer_columns(sql: &str) -> Vec<&'static str> {
     }
 }
 
-/// Carries out an ingest statement; its answer as a table.
-pub(crate) fn execute(shared: &Arc<Shared>, sql: &str) -> Result<TextTable, Status> {
+/// Carries out an ingest statement if `caller` may; its answer as a table.
+pub(crate) fn execute(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    sql: &str,
+) -> Result<TextTable, Status> {
     let stmt = statement::parse(sql).map_err(Status::invalid_argument)?;
+    authorize(caller, &ingest_access(&stmt))?;
     let jobs = &shared.jobs;
     let done = |what: &str, name: &str| TextTable {
         columns: vec!["result".into(), "ingest".into()],

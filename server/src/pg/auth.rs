@@ -1,5 +1,6 @@
-//! Startup and authentication: any user and database name; with `--auth-token`,
-//! a cleartext password that must equal the token (compared in constant time).
+//! Startup and authentication: any user and database name; with tokens
+//! (`--auth-token`, `--auth-file`), a cleartext password that must be one of them
+//! (compared in constant time); the session then has that token's role.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -15,9 +16,9 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::{Authentication, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::auth::constant_time_eq;
 use crate::pg::errors::{error, BAD_PASSWORD};
 use crate::pg::Handler;
+use crate::roles::Caller;
 
 /// The server version reported to clients: the Postgres protocol level the door
 /// follows (clients parse the leading number), then what it really is.
@@ -74,7 +75,7 @@ impl StartupHandler for Handler {
                 save_startup_parameters_to_metadata(client, startup);
                 client
                     .set_pid_and_secret_key(self.session.pid, SecretKey::I32(self.session.secret));
-                if self.door.token.is_some() {
+                if self.door.tokens.is_some() {
                     client.set_state(PgWireConnectionState::AuthenticationInProgress);
                     client
                         .send(PgWireBackendMessage::Authentication(
@@ -82,13 +83,17 @@ impl StartupHandler for Handler {
                         ))
                         .await?;
                 } else {
+                    self.session.authenticated(Caller::open());
                     finish_authentication(client, &Params).await?;
                 }
             }
             PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
                 let pwd = pwd.into_password()?;
-                let token = self.door.token.as_deref().unwrap_or("");
-                if !constant_time_eq(pwd.password.as_bytes(), token.as_bytes()) {
+                let caller = match &self.door.tokens {
+                    Some(tokens) => tokens.lookup(pwd.password.as_bytes()),
+                    None => Some(Caller::open()),
+                };
+                let Some(caller) = caller else {
                     let user = client.metadata().get("user").cloned().unwrap_or_default();
                     let mut e = error(
                         BAD_PASSWORD,
@@ -98,7 +103,8 @@ impl StartupHandler for Handler {
                         i.severity = "FATAL".into();
                     }
                     return Err(e);
-                }
+                };
+                self.session.authenticated(caller);
                 finish_authentication(client, &Params).await?;
             }
             _ => {}

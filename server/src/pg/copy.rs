@@ -21,6 +21,7 @@ use crate::pg::errors::{
 };
 use crate::pg::session::lock;
 use crate::pg::Handler;
+use crate::roles::{Access, Operation};
 
 /// Rows parsed before they go to the sink.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -176,6 +177,8 @@ impl Handler {
     /// Starts a COPY: parses the statement, opens the sink, answers CopyInResponse.
     pub async fn start_copy(&self, sql: &str) -> PgWireResult<Response> {
         let statement = parse_copy(sql)?;
+        let access = Access::new(Operation::CopyFrom, Some(&statement.array));
+        self.session.authorize(&access)?;
         let (shared, st) = (self.door.shared.clone(), statement.clone());
         let sink = self
             .door

@@ -6,6 +6,8 @@ use arrayq_storage::series::SeriesError;
 use arrayq_storage::{IngestError, StorageError};
 use pgwire::error::{ErrorInfo, PgWireError};
 
+use crate::roles::{Denied, Refused};
+
 pub const SYNTAX_ERROR: &str = "42601";
 pub const UNDEFINED_TABLE: &str = "42P01";
 pub const UNDEFINED_COLUMN: &str = "42703";
@@ -20,6 +22,7 @@ pub const UNDEFINED_OBJECT: &str = "42704";
 pub const DUPLICATE_TABLE: &str = "42P07";
 pub const DUPLICATE_OBJECT: &str = "42710";
 pub const SHUTDOWN: &str = "57P01";
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
 /// An ErrorResponse with severity ERROR.
 pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -28,6 +31,19 @@ pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
 
 pub fn info(code: &str, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo::new("ERROR".into(), code.into(), message.into())
+}
+
+/// A request the session's role does not allow.
+pub fn denied(d: Denied) -> PgWireError {
+    error(INSUFFICIENT_PRIVILEGE, d.0)
+}
+
+/// The ErrorResponse of a statement that did not parse or that the role refuses.
+pub fn refused(r: Refused, sql: &str) -> PgWireError {
+    match r {
+        Refused::Query(e) => query_error(&e, sql),
+        Refused::Denied(d) => denied(d),
+    }
 }
 
 /// The ErrorResponse of a query error on `sql`: its SQLSTATE, its message, and the

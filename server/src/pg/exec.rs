@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use arrayq_query::{Execution, QueryContext, QueryError};
+use arrayq_query::{Execution, ParsedStatement, QueryContext, QueryError, StatementKind};
 use futures::stream::{self, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{QueryResponse, Response};
@@ -15,13 +15,14 @@ use tonic::Code;
 use tracing::info;
 
 use crate::pg::errors::{
-    error, query_error, CANCELED, DUPLICATE_OBJECT, INTERNAL, SHUTDOWN, SYNTAX_ERROR, TOO_MANY,
-    UNDEFINED_OBJECT,
+    error, refused, CANCELED, DUPLICATE_OBJECT, INSUFFICIENT_PRIVILEGE, INTERNAL, SHUTDOWN,
+    SYNTAX_ERROR, TOO_MANY, UNDEFINED_OBJECT,
 };
 use crate::pg::rows::{fields, format_of, header_schema, Table};
 use crate::pg::statement::Kind;
 use crate::pg::Handler;
 use crate::query::{acquire_slot, clip};
+use crate::roles::{parse_authorized, Caller, Refused};
 use crate::state::{CallCancel, CancelOnDrop};
 use crate::table_result::{ddl_columns, listing_columns};
 
@@ -64,15 +65,17 @@ impl Handler {
         };
         let (text, kind2) = (sql.to_string(), kind.clone());
         let engine = shared.engine.clone();
+        let caller = self.session.caller()?;
         let result = shared
-            .spawn_blocking(move || run(&engine, &text, &kind2, &ctx))
+            .spawn_blocking(move || run(&engine, &caller, &text, &kind2, &ctx))
             .await
             .map_err(|e| error(INTERNAL, format!("query worker: {e}")))?;
         on_drop.disarm();
         drop(permit);
         let status = match &result {
             Ok(t) => format!("ok ({} rows)", t.rows),
-            Err(e) => e.to_string(),
+            Err(Refused::Query(e)) => e.to_string(),
+            Err(Refused::Denied(d)) => d.0.clone(),
         };
         info!(
             target: "arrayq::query",
@@ -83,16 +86,17 @@ impl Handler {
             ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
             "query"
         );
-        result.map_err(|e| query_error(&e, sql))
+        result.map_err(|r| refused(r, sql))
     }
 
     /// Runs an ingest-job statement (the server's, not the engine's).
     pub async fn run_ingest(&self, sql: &str) -> PgWireResult<Table> {
         let shared = self.door.shared.clone();
         let text = sql.to_string();
+        let caller = self.session.caller()?;
         let answer = shared
             .clone()
-            .spawn_blocking(move || crate::ingest_jobs::execute(&shared, &text))
+            .spawn_blocking(move || crate::ingest_jobs::execute(&shared, &caller, &text))
             .await
             .map_err(|e| error(INTERNAL, format!("ingest statement: {e}")))?;
         let t = answer.map_err(|s| {
@@ -100,6 +104,7 @@ impl Handler {
                 Code::InvalidArgument => SYNTAX_ERROR,
                 Code::NotFound => UNDEFINED_OBJECT,
                 Code::AlreadyExists => DUPLICATE_OBJECT,
+                Code::PermissionDenied => INSUFFICIENT_PRIVILEGE,
                 _ => INTERNAL,
             };
             error(code, s.message())
@@ -138,31 +143,52 @@ impl Handler {
                     ..Default::default()
                 };
                 let engine = self.door.shared.engine.clone();
+                let caller = self.session.caller()?;
                 let s = sql.to_string();
                 let planned = self
                     .door
                     .shared
-                    .spawn_blocking(move || match engine.execute(&s, &ctx)? {
-                        Execution::Rows(stream) => Ok(header_schema(&stream.header)),
-                        _ => Err(QueryError::Internal("not a query".into())),
+                    .spawn_blocking(move || {
+                        let parsed = parse_authorized(&caller, &s)?;
+                        // Only a query is planned here; anything else (its first
+                        // words hid what it is) runs at Execute, not at Parse.
+                        if parsed.kind() != StatementKind::Select {
+                            return Ok(None);
+                        }
+                        match engine.run(parsed, &ctx).map_err(Refused::Query)? {
+                            Execution::Rows(stream) => Ok(Some(header_schema(&stream.header))),
+                            _ => Ok(None),
+                        }
                     })
                     .await
                     .map_err(|e| error(INTERNAL, format!("query planner: {e}")))?;
-                Some(planned.map_err(|e| query_error(&e, sql))?)
+                planned.map_err(|r| refused(r, sql))?
             }
             _ => None,
         })
     }
 }
 
-/// On the blocking pool: execute, collect and convert.
+/// On the blocking pool: parse, check the caller's role, execute, collect and
+/// convert.
 fn run(
     engine: &arrayq_query::Engine,
+    caller: &Caller,
     sql: &str,
     kind: &Kind,
     ctx: &QueryContext,
+) -> Result<Table, Refused> {
+    let parsed = parse_authorized(caller, sql)?;
+    run_parsed(engine, parsed, kind, ctx).map_err(Refused::Query)
+}
+
+fn run_parsed(
+    engine: &arrayq_query::Engine,
+    parsed: ParsedStatement,
+    kind: &Kind,
+    ctx: &QueryContext,
 ) -> Result<Table, QueryError> {
-    let table = match engine.execute(sql, ctx)? {
+    let table = match engine.run(parsed, ctx)? {
         Execution::Rows(stream) => Table::from_result(stream.collect_all()?),
         Execution::Done {
             message,

@@ -16,6 +16,7 @@ use tracing::debug;
 use crate::pg::errors::{error, BAD_VALUE};
 use crate::pg::session::lock;
 use crate::pg::Handler;
+use crate::roles::{Access, Operation};
 use crate::subscribe::Feed;
 
 /// Events buffered between a channel's feed and the connection.
@@ -35,6 +36,8 @@ pub fn parse_channel(channel: &str) -> Result<(String, Option<u64>), String> {
 impl Handler {
     pub async fn listen(&self, channel: &str) -> PgWireResult<()> {
         let (array, after) = parse_channel(channel).map_err(|m| error(BAD_VALUE, m))?;
+        let access = Access::new(Operation::Subscribe, Some(&array));
+        self.session.authorize(&access)?;
         let mut listens = lock(&self.session.listens);
         // LISTEN twice is a no-op, as in Postgres; a resume replaces the feed.
         if after.is_none() && listens.contains_key(&array) {

@@ -40,6 +40,7 @@ use tracing::{debug, info, warn};
 use crate::pg::errors::{info as error_info, SHUTDOWN};
 use crate::pg::query::Prepared;
 use crate::pg::session::{Session, Sessions};
+use crate::roles::Tokens;
 use crate::state::Shared;
 
 /// A client that has not finished its startup by then is dropped.
@@ -51,7 +52,8 @@ const NOTIFY_BUFFER: usize = 1024;
 /// What every connection of the door shares.
 pub struct Door {
     pub shared: Arc<Shared>,
-    pub token: Option<String>,
+    /// None: no tokens, every session may do everything.
+    pub tokens: Option<Arc<Tokens>>,
     pub sessions: Sessions,
 }
 
@@ -70,13 +72,13 @@ pub struct PgDoor {
 
 impl PgDoor {
     /// Binds `addr` (loopback unless the user names another address).
-    pub async fn bind(addr: &str, has_token: bool) -> Result<PgDoor> {
+    pub async fn bind(addr: &str, has_tokens: bool) -> Result<PgDoor> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the postgres door {addr}"))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() && !has_token {
-            warn!(%addr, "postgres door beyond loopback without --auth-token: anyone who can reach this port can read and write");
+        if !addr.ip().is_loopback() && !has_tokens {
+            warn!(%addr, "postgres door beyond loopback without --auth-token or --auth-file: anyone who can reach this port can read and write");
         }
         Ok(PgDoor { listener, addr })
     }
@@ -88,10 +90,10 @@ impl PgDoor {
     /// Accepts connections until the shutdown flag turns true, then returns once
     /// every connection has ended (idle ones are closed at once; busy ones after
     /// their statement, which the server's shutdown cancels after its grace).
-    pub async fn serve(self, shared: Arc<Shared>, token: Option<String>) {
+    pub async fn serve(self, shared: Arc<Shared>, tokens: Option<Arc<Tokens>>) {
         let door = Arc::new(Door {
             shared,
-            token,
+            tokens,
             sessions: Sessions::default(),
         });
         let mut stop = door.shared.shutdown.clone();

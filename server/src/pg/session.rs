@@ -9,8 +9,12 @@ use pgwire::messages::response::NotificationResponse;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use pgwire::error::PgWireResult;
+
 use crate::auth::constant_time_eq;
 use crate::pg::copy::CopyIn;
+use crate::pg::errors::{denied, error, BAD_PASSWORD};
+use crate::roles::{authorize, Access, Caller};
 use crate::state::{CallCancel, Reason};
 
 /// One client connection.
@@ -25,6 +29,8 @@ pub struct Session {
     pub listens: Mutex<HashMap<String, JoinHandle<()>>>,
     /// The COPY FROM STDIN in progress.
     pub copy: Mutex<Option<CopyIn>>,
+    /// Who the session authenticated as (None until then).
+    caller: Mutex<Option<Caller>>,
 }
 
 impl Session {
@@ -32,6 +38,23 @@ impl Session {
     pub fn running(self: &Arc<Self>, cancel: Arc<CallCancel>) -> RunningGuard {
         *lock(&self.running) = Some(cancel);
         RunningGuard(self.clone())
+    }
+
+    /// Set once authentication succeeds.
+    pub fn authenticated(&self, caller: Caller) {
+        *lock(&self.caller) = Some(caller);
+    }
+
+    /// Who the session authenticated as.
+    pub fn caller(&self) -> PgWireResult<Caller> {
+        lock(&self.caller)
+            .clone()
+            .ok_or_else(|| error(BAD_PASSWORD, "the session is not authenticated"))
+    }
+
+    /// Fails with insufficient_privilege unless the session's role allows `access`.
+    pub fn authorize(&self, access: &Access) -> PgWireResult<()> {
+        authorize(&self.caller()?, access).map_err(denied)
     }
 
     fn cancel(&self) {
@@ -76,6 +99,7 @@ impl Sessions {
             notify_tx,
             listens: Mutex::new(HashMap::new()),
             copy: Mutex::new(None),
+            caller: Mutex::new(None),
         });
         let mut map = lock(&self.by_pid);
         map.retain(|_, s| s.strong_count() > 0);
