@@ -13,15 +13,22 @@ pub struct VacuumStats {
     pub versions_removed: u64,
     /// Segment file bytes given back to the file system by compaction.
     pub bytes_reclaimed: u64,
+    /// Change-log events of the removed versions (and of older arrays of the same
+    /// name) that were trimmed.
+    pub events_trimmed: u64,
+    /// The oldest version kept: the floor.
+    pub oldest_kept: u64,
 }
 
 impl Store {
     /// Removes every chunk version no read at `keep_from` or later can see, and the
     /// metadata of versions before it. Reads as of those versions then fail with
-    /// [`StorageError::Vacuumed`].
+    /// [`StorageError::Vacuumed`]. The change log loses those versions' events. A
+    /// floor below the current one keeps the current one (history does not return).
     pub fn vacuum(&self, array: &str, keep_from: u64) -> Result<VacuumStats> {
         let _w = self.inner.commit_lock.lock();
         let st = self.state(array)?;
+        let keep_from = keep_from.max(st.floor);
         if keep_from > st.head.version {
             return Err(StorageError::UnknownVersion {
                 array: array.to_string(),
@@ -34,7 +41,10 @@ impl Store {
         // an old version see a partly removed history.
         t.insert(keys::vacuum_floor(st.id), &keep_from.to_be_bytes())?;
         self.sync()?;
-        let mut stats = VacuumStats::default();
+        let mut stats = VacuumStats {
+            oldest_kept: keep_from,
+            ..VacuumStats::default()
+        };
         let mut batch = sled::Batch::default();
         let mut pending = 0;
         // Keys sort by chunk then version: of each chunk's versions <= keep_from, all
@@ -67,6 +77,9 @@ impl Store {
                 stats.versions_removed += 1;
             }
         }
+        // In the batch that removes the versions' metadata: a crash before it leaves
+        // metadata below the floor, and open runs this vacuum again.
+        stats.events_trimmed = self.trim_log(array, keep_from, &mut batch)?;
         t.apply_batch(batch)?;
         self.sync()?;
         stats.bytes_reclaimed = self.compact_segments()?;
