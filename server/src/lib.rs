@@ -40,6 +40,7 @@ mod service;
 mod state;
 mod subscribe;
 mod table_result;
+mod vacuum;
 mod wire;
 mod write;
 

@@ -98,10 +98,6 @@ impl Store {
     /// drop, under the commit lock (no writer is appending meanwhile).
     pub(crate) fn compact_segments(&self) -> Result<u64> {
         let segs = &self.inner.segments;
-        let sealed: BTreeMap<u32, u64> = segs.sealed()?.into_iter().collect();
-        if sealed.is_empty() {
-            return Ok(0);
-        }
         let t = &self.inner.tree;
         let mut live: HashMap<u32, u64> = HashMap::new();
         for v in t.scan_prefix(keys::CHUNK).values() {
@@ -109,9 +105,15 @@ impl Store {
                 *live.entry(p.segment).or_default() += u64::from(p.len);
             }
         }
+        let live_in = |id: u32| live.get(&id).copied().unwrap_or(0);
+        segs.seal_active_if(|id, len| live_in(id) * 2 < len);
+        let sealed: BTreeMap<u32, u64> = segs.sealed()?.into_iter().collect();
+        if sealed.is_empty() {
+            return Ok(0);
+        }
         let victims: BTreeMap<u32, u64> = sealed
             .into_iter()
-            .filter(|(id, size)| live.get(id).copied().unwrap_or(0) * 2 < *size)
+            .filter(|(id, size)| live_in(*id) * 2 < *size)
             .collect();
         if victims.is_empty() {
             return Ok(0);
@@ -141,7 +143,7 @@ impl Store {
         let mut reclaimed = 0;
         for (id, size) in victims {
             segs.delete(id)?;
-            reclaimed += size - live.get(&id).copied().unwrap_or(0);
+            reclaimed += size - live_in(id);
         }
         Ok(reclaimed)
     }
