@@ -172,8 +172,10 @@ pub struct Cli {
     pub pg: Option<String>,
     /// How often the arrays' retention policies (ALTER ARRAY ... SET (retain ...))
     /// are applied: an interval such as '1 minute', '30s', '200ms'; 0 or off: never.
+    // Fully qualified: a plain `Option` would make clap treat the flag as optional
+    // and expect the parser to return a `Duration`.
     #[arg(long, env = "ARRAYQ_RETENTION_INTERVAL", default_value = "1 minute", value_parser = parse_interval)]
-    pub retention_interval: Option<Duration>,
+    pub retention_interval: std::option::Option<Duration>,
     /// Do not serve gRPC reflection.
     #[arg(long, env = "ARRAYQ_NO_REFLECTION")]
     pub no_reflection: bool,

@@ -197,28 +197,12 @@ async fn background_retention_applies_the_stored_policy_and_stops_on_shutdown() 
     let mut c = d.client().await;
     versions_of_s(&mut c, 4).await;
     sql(&mut c, "ALTER ARRAY s SET (retain_versions = 2)").await;
-    let kept = || {
-        let mut c = c.clone();
-        async move {
-            c.describe_array(DescribeArrayRequest {
-                name: "s".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .commits
-            .iter()
-            .map(|c| c.version)
-            .collect::<Vec<u64>>()
-        }
-    };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while kept().await != [3, 4] {
+    while kept(&mut c).await != [3, 4] {
         assert!(
             Instant::now() < deadline,
             "retention did not run: {:?}",
-            kept().await
+            kept(&mut c).await
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -229,7 +213,7 @@ async fn background_retention_applies_the_stored_policy_and_stops_on_shutdown() 
     assert!(d.log_text().contains("retention applied"));
     // A new version: the next round keeps 4 and 5.
     sql(&mut c, "INSERT INTO s (x, v) VALUES (0, 5)").await;
-    while kept().await != [4, 5] {
+    while kept(&mut c).await != [4, 5] {
         assert!(Instant::now() < deadline, "retention did not run again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -238,6 +222,21 @@ async fn background_retention_applies_the_stored_policy_and_stops_on_shutdown() 
     d.signal("TERM");
     let status = d.wait_exit(Duration::from_secs(15)).expect("arrayqd exits");
     assert!(status.success(), "{status:?}");
+}
+
+/// The versions DescribeArray lists for `s`.
+async fn kept(c: &mut Rpc) -> Vec<u64> {
+    c.describe_array(DescribeArrayRequest {
+        name: "s".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .commits
+    .iter()
+    .map(|c| c.version)
+    .collect()
 }
 
 /// Bytes of the files under `dir`, recursively.
