@@ -285,6 +285,26 @@ impl Client {
         Ok(())
     }
 
+    /// Removes old versions of `array` now (the Vacuum RPC): keeping the newest
+    /// `keep_versions`, or what is younger than `older_than` (an interval such as
+    /// `"30 days"`), or with neither only the newest version.
+    pub async fn vacuum(
+        &self,
+        array: &str,
+        keep_versions: Option<u64>,
+        older_than: Option<&str>,
+    ) -> Result<v1::VacuumResponse> {
+        Ok(self
+            .rpc()
+            .vacuum(v1::VacuumRequest {
+                array: array.to_string(),
+                keep_versions,
+                older_than: older_than.map(str::to_string),
+            })
+            .await?
+            .into_inner())
+    }
+
     /// All arrays, ordered by name.
     pub async fn list_arrays(&self) -> Result<Vec<v1::ArraySummary>> {
         Ok(self

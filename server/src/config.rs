@@ -8,6 +8,9 @@ use arrayq_proto::MAX_BLOCK_BYTES;
 use arrayq_workload::Scale;
 use clap::Parser;
 
+/// How often retention policies are applied unless `--retention-interval` says.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Everything [`crate::serve`] needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -34,6 +37,8 @@ pub struct Config {
     /// Address of the Postgres wire-protocol door (`host:port`; port 0 picks a free
     /// port); None: no door.
     pub pg_addr: Option<String>,
+    /// How often stored retention policies are applied; None: never.
+    pub retention_interval: Option<Duration>,
 }
 
 /// PEM files of a TLS identity.
@@ -104,6 +109,7 @@ impl Default for Config {
             reflection: true,
             limits: Limits::default(),
             pg_addr: None,
+            retention_interval: Some(DEFAULT_RETENTION_INTERVAL),
         }
     }
 }
@@ -182,9 +188,28 @@ pub struct Cli {
     /// docs/postgres.md.
     #[arg(long, env = "ARRAYQ_PG")]
     pub pg: Option<String>,
+    /// How often the arrays' retention policies (ALTER ARRAY ... SET (retain ...))
+    /// are applied: an interval such as '1 minute', '30s', '200ms'; 0 or off: never.
+    // Fully qualified: a plain `Option` would make clap treat the flag as optional
+    // and expect the parser to return a `Duration`.
+    #[arg(long, env = "ARRAYQ_RETENTION_INTERVAL", default_value = "1 minute", value_parser = parse_interval)]
+    pub retention_interval: std::option::Option<Duration>,
     /// Do not serve gRPC reflection.
     #[arg(long, env = "ARRAYQ_NO_REFLECTION")]
     pub no_reflection: bool,
+}
+
+/// `0` / `off`: None; else an interval in the language's one interval syntax.
+fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
+    if s.trim() == "0" || s.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match arrayq_query::parse_duration(s) {
+        Some(ns) if ns > 0 => Ok(Some(Duration::from_nanos(ns as u64))),
+        _ => Err(format!(
+            "'{s}' is not an interval like '1 minute', '30s' or '200ms' (or 0 for never)"
+        )),
+    }
 }
 
 fn parse_scale(s: &str) -> Result<Scale, String> {
@@ -207,6 +232,7 @@ impl Cli {
             grace: Duration::from_secs(self.grace_secs),
             reflection: !self.no_reflection,
             pg_addr: self.pg.filter(|a| !a.is_empty()),
+            retention_interval: self.retention_interval,
             limits: Limits {
                 max_concurrent_queries: self.max_concurrent_queries.max(1),
                 max_concurrent_writes: self.max_concurrent_writes.max(1),
@@ -264,5 +290,15 @@ mod tests {
             .unwrap()
             .into_config();
         assert_eq!(c.auth_file, Some(PathBuf::from("/etc/arrayq/tokens.toml")));
+        assert_eq!(c.retention_interval, Some(DEFAULT_RETENTION_INTERVAL));
+        let c = Cli::try_parse_from(["arrayqd", "--retention-interval", "200ms"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.retention_interval, Some(Duration::from_millis(200)));
+        let c = Cli::try_parse_from(["arrayqd", "--retention-interval", "0"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.retention_interval, None);
+        assert!(Cli::try_parse_from(["arrayqd", "--retention-interval", "soon"]).is_err());
     }
 }

@@ -15,7 +15,10 @@ pub fn storage_status(e: impl Into<StorageError>) -> Status {
         | StorageError::UnknownVersion { .. }
         | StorageError::NoVersionAtTime { .. }
         | StorageError::UnknownLayout { .. }
-        | StorageError::Vacuumed { .. } => Code::NotFound,
+        | StorageError::Vacuumed { .. }
+        | StorageError::VacuumedAt { .. } => Code::NotFound,
+        // A change-log position whose events were trimmed: resume where it says.
+        StorageError::Expired { .. } => Code::OutOfRange,
         StorageError::ArrayExists(_) => Code::AlreadyExists,
         StorageError::UnknownAttribute { .. }
         | StorageError::UnknownDimension { .. }
@@ -23,6 +26,7 @@ pub fn storage_status(e: impl Into<StorageError>) -> Status {
         | StorageError::OutOfRange { .. }
         | StorageError::ShapeMismatch(_)
         | StorageError::LabelKind { .. }
+        | StorageError::InvalidRetention(_)
         | StorageError::DTypeMismatch { .. } => Code::InvalidArgument,
         StorageError::VersionConflict { .. } | StorageError::SchemaConflict(_) => {
             Code::FailedPrecondition

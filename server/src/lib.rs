@@ -41,6 +41,7 @@ mod service;
 mod state;
 mod subscribe;
 mod table_result;
+mod vacuum;
 mod wire;
 mod write;
 

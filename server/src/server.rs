@@ -226,6 +226,11 @@ impl Server {
             Ok(n) => info!(jobs = n, "ingest jobs resumed"),
             Err(e) => warn!(error = %e.message(), "ingest jobs could not be read"),
         }
+        // Stops by itself on the shutdown flag; a vacuum in progress then finishes
+        // on the blocking pool, which shutdown waits for.
+        if let Some(every) = config.retention_interval {
+            tokio::spawn(crate::vacuum::retention_loop(shared.clone(), every));
+        }
         info!(%local_addr, tls = config.tls.is_some(), auth = tokens.is_some(), "serving");
 
         tokio::pin!(shutdown);

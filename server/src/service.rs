@@ -273,6 +273,13 @@ impl ArrayQ for ArrayQService {
         } else {
             r.from_seq
         };
+        // A position vacuum trimmed fails the call itself (the feed checks again
+        // as it reads, for a vacuum that comes later).
+        let filter = (!r.array.is_empty()).then_some(r.array.as_str());
+        self.shared
+            .store
+            .check_log_position(filter, next)
+            .map_err(storage_status)?;
         let (tx, rx) = mpsc::channel(64);
         let feed = Feed {
             shared: self.shared.clone(),
@@ -283,6 +290,30 @@ impl ArrayQ for ArrayQService {
         };
         tokio::spawn(feed.run());
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn vacuum(
+        &self,
+        request: Request<pb::VacuumRequest>,
+    ) -> Result<Response<pb::VacuumResponse>, Status> {
+        allowed(
+            &request,
+            Operation::Statement(StatementKind::Vacuum),
+            Some(&request.get_ref().array),
+        )?;
+        let r = request.into_inner();
+        let keep = crate::vacuum::retention_of(&r)?;
+        let store = self.shared.store.clone();
+        let array = r.array.clone();
+        let stats = self
+            .blocking(move || {
+                store
+                    .vacuum_retaining(&array, &keep)
+                    .map_err(storage_status)
+            })
+            .await?;
+        info!(array = %r.array, oldest_version = stats.oldest_kept, versions_removed = stats.versions_removed, "vacuumed");
+        Ok(Response::new(crate::vacuum::response(r.array, &stats)))
     }
 
     async fn health(

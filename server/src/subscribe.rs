@@ -86,9 +86,13 @@ impl<T: FeedItem> Feed<T> {
         loop {
             let store = self.shared.store.clone();
             let from = self.next;
+            let array = self.array.clone();
             let page = self
                 .shared
-                .spawn_blocking(move || store.changes_since(from, PAGE))
+                .spawn_blocking(move || {
+                    let filter = (!array.is_empty()).then_some(array.as_str());
+                    store.changes_since_checked(filter, from, PAGE)
+                })
                 .await
                 .map_err(|e| End::Failed(Status::internal(format!("change log reader: {e}"))))?
                 .map_err(|e| End::Failed(storage_status(e)))?;

@@ -54,6 +54,19 @@ pub enum StorageError {
         version: u64,
         oldest: u64,
     },
+    /// AS OF a time whose version vacuum removed.
+    #[error("array '{array}': the version as of {} was vacuumed (oldest kept: version {oldest}, committed {})", crate::time::format_unix_ns(*timestamp_ns), crate::time::format_unix_ns(*oldest_timestamp_ns))]
+    VacuumedAt {
+        array: String,
+        timestamp_ns: i64,
+        oldest: u64,
+        oldest_timestamp_ns: i64,
+    },
+    /// A change-log position whose events vacuum trimmed.
+    #[error("position {position} expired, resume from {resume_from}")]
+    Expired { position: u64, resume_from: u64 },
+    #[error("invalid retention: {0}")]
+    InvalidRetention(String),
     #[error("array '{array}' had no commit at or before timestamp {timestamp_ns} ns")]
     NoVersionAtTime { array: String, timestamp_ns: i64 },
     #[error("version conflict on '{array}': expected head {expected}, found {found}")]

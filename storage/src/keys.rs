@@ -51,6 +51,22 @@ pub fn vacuum_floor(id: u32) -> Vec<u8> {
     k
 }
 
+/// `T id` -> the array's retention policy (JSON `Retention`); absent: none.
+pub fn retention(id: u32) -> Vec<u8> {
+    let mut k = b"T".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Prefix of the change-log floors.
+pub const LOG_FLOOR: &[u8] = b"Y";
+
+/// `Y name` -> u64 BE: the change log no longer holds events of array `name` with a
+/// sequence number below this one (vacuum trimmed them).
+pub fn log_floor(name: &str) -> Vec<u8> {
+    [LOG_FLOOR, name.as_bytes()].concat()
+}
+
 /// `R name` -> a server-level record (see `Store::put_record`).
 pub fn record(name: &str) -> Vec<u8> {
     [b"R".as_slice(), name.as_bytes()].concat()

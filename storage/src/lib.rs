@@ -8,6 +8,7 @@
 //! appends a [`ChangeEvent`] to a durable log. See `docs/format.md` for the on-disk
 //! format.
 
+mod change_log;
 mod chunk_stats;
 pub mod codec;
 pub mod coord;
@@ -18,6 +19,7 @@ mod keys;
 pub mod meta;
 pub mod metadata;
 pub mod region;
+mod retention;
 pub mod schema;
 mod segments;
 mod settings;
@@ -42,6 +44,7 @@ pub use keys::FORMAT_VERSION;
 pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
 pub use metadata::{Metadata, MetadataMap};
 pub use region::Region;
+pub use retention::Retention;
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
 pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
 pub use store::{AsOf, CommitRecord, Metrics, Options, Store};

@@ -502,6 +502,20 @@ impl Segments {
         Ok(out)
     }
 
+    /// Ends appends to the segment taking them when `mostly_dead(id, bytes
+    /// appended)` says so: it is then sealed, and compaction may take it (the next
+    /// append starts a new segment). Without this, a store smaller than one segment
+    /// would never give space back.
+    pub fn seal_active_if(&self, mostly_dead: impl FnOnce(u32, u64) -> bool) {
+        let mut active = self.active.lock();
+        if active
+            .as_ref()
+            .is_some_and(|a| a.len > 0 && mostly_dead(a.id, a.len))
+        {
+            *active = None;
+        }
+    }
+
     /// Deletes a segment file no pointer refers to any more. Its handle stays open, so
     /// a reader that fetched an old pointer just before still reads it.
     pub fn delete(&self, id: u32) -> Result<()> {

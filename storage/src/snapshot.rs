@@ -90,9 +90,19 @@ impl Store {
                 .rev()
                 .find(|c| c.timestamp_ns <= t)
                 .map(|c| c.version)
-                .ok_or(StorageError::NoVersionAtTime {
-                    array: name.to_string(),
-                    timestamp_ns: t,
+                .ok_or_else(|| match st.versions.first() {
+                    // Before the oldest kept version, after a vacuum: what was current
+                    // then is gone (or the array did not exist yet; nothing tells).
+                    Some(oldest) if st.floor > 0 => StorageError::VacuumedAt {
+                        array: name.to_string(),
+                        timestamp_ns: t,
+                        oldest: oldest.version,
+                        oldest_timestamp_ns: oldest.timestamp_ns,
+                    },
+                    _ => StorageError::NoVersionAtTime {
+                        array: name.to_string(),
+                        timestamp_ns: t,
+                    },
                 })?,
         };
         if version > st.head.version {

@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     /// Where ingest sinks spill staged data (`<store>/staging`).
     pub staging_dir: PathBuf,
     listeners: RwLock<Vec<Listener>>,
+    /// Per array, the first seq from which its change log is complete (`Y` keys).
+    pub log_floors: RwLock<HashMap<String, u64>>,
     last_seq: Mutex<u64>,
     seq_cv: Condvar,
     /// Last field, so it is dropped after sled and the segment files are closed.
@@ -194,6 +196,7 @@ impl Store {
             .transpose()?
             .map(|k| keys::event_seq(&k))
             .unwrap_or(0);
+        let log_floors = RwLock::new(crate::change_log::load_log_floors(&tree)?);
         let inner = Inner {
             db,
             tree,
@@ -205,6 +208,7 @@ impl Store {
             opts,
             staging_dir,
             listeners: RwLock::new(Vec::new()),
+            log_floors,
             last_seq: Mutex::new(last_seq),
             seq_cv: Condvar::new(),
             _temp: temp,
@@ -373,6 +377,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.remove(keys::name(name));
         batch.remove(keys::vacuum_floor(st.id));
+        batch.remove(keys::retention(st.id));
         batch.insert(keys::dropped(st.id), Vec::<u8>::new());
         for k in t.scan_prefix(keys::meta_prefix(st.id)).keys() {
             batch.remove(k?);

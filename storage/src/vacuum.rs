@@ -14,15 +14,22 @@ pub struct VacuumStats {
     pub versions_removed: u64,
     /// Segment file bytes given back to the file system by compaction.
     pub bytes_reclaimed: u64,
+    /// Change-log events of the removed versions (and of older arrays of the same
+    /// name) that were trimmed.
+    pub events_trimmed: u64,
+    /// The oldest version kept: the floor.
+    pub oldest_kept: u64,
 }
 
 impl Store {
     /// Removes every chunk version no read at `keep_from` or later can see, and the
     /// metadata of versions before it. Reads as of those versions then fail with
-    /// [`StorageError::Vacuumed`].
+    /// [`StorageError::Vacuumed`]. The change log loses those versions' events. A
+    /// floor below the current one keeps the current one (history does not return).
     pub fn vacuum(&self, array: &str, keep_from: u64) -> Result<VacuumStats> {
         let _w = self.inner.commit_lock.lock();
         let st = self.state(array)?;
+        let keep_from = keep_from.max(st.floor);
         if keep_from > st.head.version {
             return Err(StorageError::UnknownVersion {
                 array: array.to_string(),
@@ -35,7 +42,10 @@ impl Store {
         // an old version see a partly removed history.
         t.insert(keys::vacuum_floor(st.id), &keep_from.to_be_bytes())?;
         self.sync()?;
-        let mut stats = VacuumStats::default();
+        let mut stats = VacuumStats {
+            oldest_kept: keep_from,
+            ..VacuumStats::default()
+        };
         let mut batch = sled::Batch::default();
         let mut pending = 0;
         // Keys sort by chunk then version: of each chunk's versions <= keep_from, all
@@ -68,6 +78,9 @@ impl Store {
                 stats.versions_removed += 1;
             }
         }
+        // In the batch that removes the versions' metadata: a crash before it leaves
+        // metadata below the floor, and open runs this vacuum again.
+        stats.events_trimmed = self.trim_log(array, keep_from, &mut batch)?;
         t.apply_batch(batch)?;
         self.sync()?;
         stats.bytes_reclaimed = self.compact_segments()?;
@@ -86,10 +99,6 @@ impl Store {
     /// drop, under the commit lock (no writer is appending meanwhile).
     pub(crate) fn compact_segments(&self) -> Result<u64> {
         let segs = &self.inner.segments;
-        let sealed: BTreeMap<u32, u64> = segs.sealed()?.into_iter().collect();
-        if sealed.is_empty() {
-            return Ok(0);
-        }
         let t = &self.inner.tree;
         let mut live: HashMap<u32, u64> = HashMap::new();
         for v in t.scan_prefix(keys::CHUNK).values() {
@@ -97,9 +106,15 @@ impl Store {
                 *live.entry(p.segment).or_default() += u64::from(p.len);
             }
         }
+        let live_in = |id: u32| live.get(&id).copied().unwrap_or(0);
+        segs.seal_active_if(|id, len| live_in(id) * 2 < len);
+        let sealed: BTreeMap<u32, u64> = segs.sealed()?.into_iter().collect();
+        if sealed.is_empty() {
+            return Ok(0);
+        }
         let victims: BTreeMap<u32, u64> = sealed
             .into_iter()
-            .filter(|(id, size)| live.get(id).copied().unwrap_or(0) * 2 < *size)
+            .filter(|(id, size)| live_in(*id) * 2 < *size)
             .collect();
         if victims.is_empty() {
             return Ok(0);
@@ -131,7 +146,7 @@ impl Store {
         let mut reclaimed = 0;
         for (id, size) in victims {
             segs.delete(id)?;
-            reclaimed += size - live.get(&id).copied().unwrap_or(0);
+            reclaimed += size - live_in(id);
         }
         Ok(reclaimed)
     }

@@ -24,6 +24,12 @@ pub enum Statement {
     },
     ShowArrays,
     Describe(Name),
+    /// `VACUUM name [KEEP n VERSIONS | OLDER THAN '...']`: an administrative
+    /// statement of its own kind (it removes history).
+    Vacuum(Vacuum),
+    /// `ALTER ARRAY name SET (retain = '...', retain_versions = n)` /
+    /// `ALTER ARRAY name RESET (retain, retain_versions)`
+    AlterRetention(AlterRetention),
 }
 
 /// A name in the query text and where it is.
@@ -538,4 +544,21 @@ pub struct AddLayout {
     /// Where the CHUNKS list is (from its first extent to its last).
     pub chunks_span: Span,
     pub options: Vec<Opt>,
+}
+
+/// `VACUUM name [KEEP n VERSIONS | OLDER THAN '...']`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vacuum {
+    pub array: Name,
+    /// What to keep (`VACUUM name` alone: the newest version only).
+    pub keep: arrayq_storage::Retention,
+}
+
+/// A change of an array's retention policy: `None` leaves a rule as it is,
+/// `Some(None)` removes it (RESET), `Some(Some(x))` sets it (SET).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlterRetention {
+    pub array: Name,
+    pub versions: Option<Option<u64>>,
+    pub max_age_ns: Option<Option<i64>>,
 }

@@ -80,6 +80,8 @@ impl Engine {
             Statement::Describe(name) => {
                 command::describe(&self.store, &name.value).map_err(|e| e.at(name.span))
             }
+            Statement::Vacuum(v) => command::vacuum(&self.store, &v),
+            Statement::AlterRetention(a) => command::alter_retention(&self.store, &a),
         }
     }
 

@@ -294,6 +294,7 @@ impl QueryError {
             e @ (StorageError::UnknownArray(_)
             | StorageError::UnknownVersion { .. }
             | StorageError::Vacuumed { .. }
+            | StorageError::VacuumedAt { .. }
             | StorageError::NoVersionAtTime { .. }) => QueryError::not_found(e.to_string()),
             e @ (StorageError::UnknownLayout { .. }
             | StorageError::UnknownAttribute { .. }

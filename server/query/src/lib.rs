@@ -26,6 +26,11 @@ mod statement_kind;
 mod stream;
 mod timeutil;
 
+/// The one interval reader (`'30 days'`, `'PT15M'`), for callers outside the
+/// language (the Vacuum RPC's `older_than`).
+pub use timeutil::{format_duration, parse_duration};
+
+pub use command::{vacuum_table, VACUUM_COLUMNS};
 pub use engine::Engine;
 pub use error::{Detail, QueryError, Span};
 pub use parser::ArrayqDialect;

@@ -20,7 +20,10 @@ pub enum StatementKind {
     CreateArrayAs,
     Insert,
     AddLayout,
+    /// `ALTER ARRAY name SET/RESET (retain ...)`: a retention policy.
+    AlterRetention,
     DropArray,
+    Vacuum,
 }
 
 /// A parsed statement, ready for [`crate::Engine::run`].
@@ -54,6 +57,8 @@ impl ParsedStatement {
             Statement::Insert(_) => StatementKind::Insert,
             Statement::AddLayout(_) => StatementKind::AddLayout,
             Statement::DropArray { .. } => StatementKind::DropArray,
+            Statement::Vacuum(_) => StatementKind::Vacuum,
+            Statement::AlterRetention(_) => StatementKind::AlterRetention,
         }
     }
 
@@ -73,6 +78,8 @@ impl ParsedStatement {
             Statement::Insert(i) => name(&i.into),
             Statement::AddLayout(a) => name(&a.array),
             Statement::DropArray { name: n, .. } => name(n),
+            Statement::Vacuum(v) => name(&v.array),
+            Statement::AlterRetention(a) => name(&a.array),
         }
     }
 }

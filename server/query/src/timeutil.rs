@@ -20,6 +20,25 @@ pub fn format_instant(ns: i64) -> String {
     arrayq_storage::time::format_unix_ns(ns)
 }
 
+/// A duration as text in its largest whole unit: `1 hour`, `30 days`, `15 minutes`,
+/// `90 seconds`, else `N ns` (what [`parse_duration`] reads back).
+pub fn format_duration(ns: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [
+        (7 * 86400 * 1_000_000_000, "week"),
+        (86400 * 1_000_000_000, "day"),
+        (3600 * 1_000_000_000, "hour"),
+        (60 * 1_000_000_000, "minute"),
+        (1_000_000_000, "second"),
+    ];
+    for (u, name) in UNITS {
+        if ns % u == 0 {
+            let n = ns / u;
+            return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    format!("{ns} ns")
+}
+
 /// Parses a step: `'1 hour'`, `'15 minutes'`, `'1 day'`, `'30 s'`, `'PT15M'`.
 pub fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();

@@ -23,6 +23,7 @@ pub const DUPLICATE_TABLE: &str = "42P07";
 pub const DUPLICATE_OBJECT: &str = "42710";
 pub const SHUTDOWN: &str = "57P01";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
 
 /// An ErrorResponse with severity ERROR.
 pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -89,7 +90,11 @@ pub fn storage_sqlstate(e: &StorageError) -> &'static str {
     match e {
         StorageError::UnknownArray(_)
         | StorageError::UnknownVersion { .. }
-        | StorageError::NoVersionAtTime { .. } => UNDEFINED_TABLE,
+        | StorageError::NoVersionAtTime { .. }
+        | StorageError::Vacuumed { .. }
+        | StorageError::VacuumedAt { .. } => UNDEFINED_TABLE,
+        // A LISTEN resume position whose events were trimmed.
+        StorageError::Expired { .. } => OBJECT_NOT_IN_PREREQUISITE_STATE,
         StorageError::UnknownAttribute { .. } | StorageError::UnknownDimension { .. } => {
             UNDEFINED_COLUMN
         }
@@ -97,7 +102,8 @@ pub fn storage_sqlstate(e: &StorageError) -> &'static str {
         StorageError::OutOfRange { .. } => "22003",
         StorageError::InvalidSchema(_)
         | StorageError::ShapeMismatch(_)
-        | StorageError::DTypeMismatch { .. } => BAD_VALUE,
+        | StorageError::DTypeMismatch { .. }
+        | StorageError::InvalidRetention(_) => BAD_VALUE,
         StorageError::VersionConflict { .. } | StorageError::SchemaConflict(_) => "40001",
         StorageError::Cancelled => CANCELED,
         _ => INTERNAL,

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use crate::pg::errors::{error, BAD_VALUE};
+use crate::pg::errors::{error, storage_sqlstate, BAD_VALUE};
 use crate::pg::session::lock;
 use crate::pg::Handler;
 use crate::roles::{Access, Operation};
@@ -48,6 +48,11 @@ impl Handler {
         // (the feed drops what it already delivered by sequence number).
         let live = shared.events.subscribe();
         let next = after.map_or_else(|| shared.store.last_seq() + 1, |s| s + 1);
+        // A resume from events vacuum trimmed is an error, not a silent gap.
+        shared
+            .store
+            .check_log_position(Some(&array), next)
+            .map_err(|e| error(storage_sqlstate(&e), e.to_string()))?;
         let (tx, mut rx) = mpsc::channel::<Result<ChangeEvent, tonic::Status>>(FEED_BUFFER);
         tokio::spawn(
             Feed {

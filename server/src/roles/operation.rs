@@ -41,7 +41,8 @@ pub fn required_role(op: Operation) -> Role {
         Operation::Statement(kind) => match kind {
             S::Select | S::Explain | S::ShowArrays | S::Describe => Role::Read,
             S::CreateArray | S::CreateArrayAs | S::Insert | S::AddLayout => Role::Write,
-            S::DropArray => Role::Admin,
+            // Both delete history: a retention policy is a vacuum on a schedule.
+            S::DropArray | S::Vacuum | S::AlterRetention => Role::Admin,
         },
         Operation::Subscribe | Operation::ShowIngests => Role::Read,
         Operation::Write
@@ -68,6 +69,8 @@ impl Operation {
                 S::Insert => "INSERT",
                 S::AddLayout => "ALTER ARRAY ADD LAYOUT",
                 S::DropArray => "DROP ARRAY",
+                S::Vacuum => "VACUUM",
+                S::AlterRetention => "ALTER ARRAY SET (retain)",
             },
             Operation::Write => "Write",
             Operation::IngestRows => "IngestRows",
@@ -93,6 +96,8 @@ impl Operation {
                 S::Insert => "insert into",
                 S::AddLayout => "add a layout to",
                 S::DropArray => "drop",
+                S::Vacuum => "vacuum",
+                S::AlterRetention => "set the retention of",
             },
             Operation::Write => "write",
             Operation::IngestRows => "ingest rows into",

@@ -2,9 +2,9 @@
 //! (with what they store) and the version.
 
 use super::options::codec_text;
-use super::unknown_array;
+use super::{retention_text, unknown_array};
 use crate::error::QueryError;
-use crate::timeutil::format_instant;
+use crate::timeutil::{format_duration, format_instant};
 use crate::{Execution, TextTable};
 use arrayq_storage::{AsOf, Coordinate, Store};
 
@@ -14,7 +14,7 @@ fn coord_text(c: &Coordinate) -> String {
         Coordinate::Time { start_ns, step_ns } => format!(
             "start {} step {}",
             format_instant(*start_ns),
-            step_text(*step_ns)
+            format_duration(*step_ns)
         ),
         Coordinate::Labels { .. } | Coordinate::TextLabels { .. } => {
             let n = c.label_count();
@@ -30,23 +30,6 @@ fn coord_text(c: &Coordinate) -> String {
             format!("labels ({}{more})", shown.join(", "))
         }
     }
-}
-
-fn step_text(ns: i64) -> String {
-    const UNITS: [(i64, &str); 5] = [
-        (7 * 86400 * 1_000_000_000, "week"),
-        (86400 * 1_000_000_000, "day"),
-        (3600 * 1_000_000_000, "hour"),
-        (60 * 1_000_000_000, "minute"),
-        (1_000_000_000, "second"),
-    ];
-    for (u, name) in UNITS {
-        if ns % u == 0 {
-            let n = ns / u;
-            return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
-        }
-    }
-    format!("{ns} ns")
 }
 
 pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryError> {
@@ -119,6 +102,26 @@ pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryErro
                 st.bytes,
                 if k == 0 { ", primary" } else { "" }
             ),
+        ]);
+    }
+    // Retention and history rows only where there is something to say, so the
+    // answer for an array never vacuumed and without a policy is unchanged.
+    let policy = store.retention(name).map_err(QueryError::from_storage)?;
+    if !policy.is_empty() {
+        rows.push(vec![
+            "retention".into(),
+            String::new(),
+            String::new(),
+            retention_text(&policy),
+        ]);
+    }
+    let commits = store.commits(name).map_err(QueryError::from_storage)?;
+    if let Some(oldest) = commits.first().filter(|c| c.version > 0) {
+        rows.push(vec![
+            "oldest version".into(),
+            oldest.version.to_string(),
+            String::new(),
+            format!("committed {}", format_instant(oldest.timestamp_ns)),
         ]);
     }
     rows.push(vec![

@@ -10,7 +10,9 @@ mod drop_array;
 mod insert;
 mod options;
 mod placement;
+mod retention;
 mod show_arrays;
+mod vacuum;
 
 pub(crate) use add_layout::add_layout;
 pub(crate) use create_array::create_array;
@@ -18,7 +20,10 @@ pub(crate) use create_array_as::create_array_as;
 pub(crate) use describe::describe;
 pub(crate) use drop_array::drop_array;
 pub(crate) use insert::{insert_result, insert_values};
+pub(crate) use retention::{alter_retention, retention_text};
 pub(crate) use show_arrays::show_arrays;
+pub(crate) use vacuum::vacuum;
+pub use vacuum::{vacuum_table, VACUUM_COLUMNS};
 
 use crate::error::{not_found, QueryError};
 use arrayq_storage::Store;

@@ -341,6 +341,15 @@ pub(crate) fn parse_alter(c: &mut Cursor) -> Result<Statement, QueryError> {
     c.expect_kw("ALTER")?;
     c.expect_kw("ARRAY")?;
     let array = c.name("an array name")?;
+    if c.peek_kw("SET") || c.peek_kw("RESET") {
+        return super::retention::parse_alter_retention(c, array);
+    }
+    if !c.peek_kw("ADD") {
+        return Err(err_at(
+            &c.cur(),
+            "expected ADD LAYOUT, SET (...) or RESET (...)",
+        ));
+    }
     c.expect_kw("ADD")?;
     c.expect_kw("LAYOUT")?;
     let layout = c.ident("a layout name")?;

@@ -77,6 +77,9 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
     if c.peek_kw("DROP") {
         return ddl::parse_drop(&mut c);
     }
+    if c.peek_kw("VACUUM") {
+        return retention::parse_vacuum(&mut c);
+    }
     if c.peek_kw("SHOW") {
         c.next();
         c.expect_kw("ARRAYS")?;
@@ -106,7 +109,7 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
         let t = c.cur();
         return Err(err_at(
             &t,
-            "expected SELECT, EXPLAIN, CREATE ARRAY, INSERT INTO, ALTER ARRAY, DROP ARRAY, SHOW ARRAYS or DESCRIBE",
+            "expected SELECT, EXPLAIN, CREATE ARRAY, INSERT INTO, ALTER ARRAY, DROP ARRAY, SHOW ARRAYS, DESCRIBE or VACUUM",
         ));
     }
     let rest = toks[c.pos..].to_vec();
@@ -449,6 +452,7 @@ mod ddl;
 mod insert;
 mod order;
 mod reproject;
+mod retention;
 #[cfg(test)]
 mod tests;
 
