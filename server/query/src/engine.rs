@@ -144,6 +144,7 @@ impl Engine {
         let scope = Scope {
             ctes: &sel.ctes,
             parent: outer,
+            defining: None,
         };
         let left = (as_of, sel.as_of_span);
         let snap = self.source(&sel.from, sel.from_query.as_deref(), left, &scope, m)?;

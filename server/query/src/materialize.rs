@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct Scope<'a> {
     pub ctes: &'a [Cte],
     pub parent: Option<&'a Scope<'a>>,
+    /// The CTE whose query this is (it cannot read itself).
+    pub defining: Option<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -38,10 +40,17 @@ impl<'a> Scope<'a> {
                 Scope {
                     ctes: &self.ctes[..i],
                     parent: self.parent,
+                    defining: Some(&self.ctes[i].name.value),
                 },
             )),
             None => self.parent.and_then(|p| p.find(name)),
         }
+    }
+
+    /// Whether `name` is a CTE whose query this scope is in.
+    fn defines(&self, name: &str) -> bool {
+        self.defining.is_some_and(|d| d.eq_ignore_ascii_case(name))
+            || self.parent.is_some_and(|p| p.defines(name))
     }
 
     fn names(&self) -> Vec<String> {
@@ -101,7 +110,7 @@ impl Materializer {
         for m in &self.runs {
             let _ = writeln!(
                 t,
-                "Materialize: {} (run once: {} cells x {} columns, {} held as a scratch array)",
+                "Materialize: {} (run once: {} cells, {} column(s), {} held as a scratch array)",
                 m.name,
                 m.cells,
                 m.query.header.columns.len(),
@@ -157,6 +166,13 @@ impl Engine {
         }
         match self.store().snapshot(&name.value, as_of) {
             Ok(s) => Ok(s),
+            Err(StorageError::UnknownArray(_)) if scope.defines(&name.value) => {
+                Err(QueryError::plan(format!(
+                    "CTE '{}' reads itself: a CTE reads arrays and the CTEs written before it (WITH RECURSIVE is not supported)",
+                    name.value
+                ))
+                .at(name.span))
+            }
             Err(StorageError::UnknownArray(_)) => {
                 let ctes = scope.names();
                 let err = match ctes.is_empty() {

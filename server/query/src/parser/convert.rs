@@ -407,30 +407,29 @@ impl Converter {
         if lateral {
             return Err(unsupported("LATERAL").at(self.keyword("LATERAL")));
         }
-        let name = match alias {
-            Some(a) => {
-                if let Some(col) = a.columns.first() {
-                    return Err(unsupported(
+        let name =
+            match alias {
+                Some(a) => {
+                    if let Some(col) = a.columns.first() {
+                        return Err(unsupported(
                         "column names after a subquery's alias (name them with AS in its SELECT)",
                     )
                     .at(span_of(col.name.span)));
+                    }
+                    Name {
+                        value: a.name.value,
+                        span: span_of(a.name.span),
+                    }
                 }
-                Name {
-                    value: a.name.value,
-                    span: span_of(a.name.span),
-                }
-            }
-            None if needs_alias => {
-                return Err(QueryError::plan(
+                None if needs_alias => return Err(QueryError::plan(
                     "a subquery in a join needs an alias to qualify its names: (SELECT ...) AS c",
                 )
-                .at(at))
-            }
-            None => Name {
-                value: "subquery".into(),
-                span: at,
-            },
-        };
+                .at(at)),
+                None => Name {
+                    value: "subquery".into(),
+                    span: at,
+                },
+            };
         let query = self.query(*subquery, AsOfSpec::Latest, Span::default())?;
         Ok((name, Box::new(query)))
     }

@@ -202,8 +202,16 @@ impl Names<'_> {
                     },
                 };
                 side.ok_or_else(|| {
+                    // Name the dimensions there are: a subquery's are its GROUP BY keys.
+                    let s = match q {
+                        Some(q) if self.is_right(q) => self.right,
+                        _ => self.left,
+                    };
+                    let dims: Vec<&str> = s.dims.iter().map(|d| d.name.as_str()).collect();
                     QueryError::plan(format!(
-                        "ON compares coordinates: '{name}' is not a dimension of the array it names"
+                        "ON compares coordinates: '{name}' is not a dimension of {} (its dimensions: {})",
+                        s.name,
+                        dims.join(", ")
                     ))
                     .at(e.span)
                 })
