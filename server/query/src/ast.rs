@@ -51,12 +51,20 @@ pub enum AsOfSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     pub items: Vec<SelectItem>,
+    /// `WITH name AS (query), ...`: named queries that the FROM and JOIN (and the
+    /// queries of later CTEs) read like arrays.
+    pub ctes: Vec<Cte>,
+    /// The array read, or the name of a CTE or of the subquery in `from_query`.
     pub from: Name,
+    /// `FROM (SELECT ...) [alias]`: the subquery read (named `from`).
+    pub from_query: Option<Box<Select>>,
     pub as_of: AsOfSpec,
     /// Where the `AS OF ...` value is (unknown when there is none).
     pub as_of_span: Span,
     pub filter: Option<Expr>,
     pub group_by: Vec<Expr>,
+    /// `GROUP BY key AS name`: the result dimension's name, per key of `group_by`.
+    pub group_names: Vec<Option<Name>>,
     /// `FROM name WITH (layout = 'x')`: read through layout `x` instead of the one the
     /// planner would choose (benchmarks, diagnosis).
     pub layout: Option<Name>,
@@ -70,14 +78,24 @@ pub struct Select {
     pub join: Option<Join>,
 }
 
+/// `WITH name AS (query)`: a query named for the FROM and JOIN clauses after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cte {
+    pub name: Name,
+    pub query: Box<Select>,
+}
+
 /// `FROM left [AS] l JOIN right [AS] r ON cond`: cells of the left array meet the
 /// cells of the right one with equal coordinates on the dimensions `cond` pairs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Join {
     /// The left array's alias (the array's own name qualifies it too).
     pub left_alias: Option<Name>,
+    /// The right array, or the name of a CTE or of the subquery in `right_query`.
     pub right: Name,
     pub right_alias: Option<Name>,
+    /// `JOIN (SELECT ...) alias`: the subquery read (named `right`).
+    pub right_query: Option<Box<Select>>,
     /// The ON condition: equalities joined by AND.
     pub on: Expr,
 }

@@ -2,6 +2,7 @@
 
 use crate::ast::{AsOfSpec, InsertSource, Select, Statement};
 use crate::error::QueryError;
+use crate::materialize::{Materializer, Scope};
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
 use crate::planner::{forced_layout, plan_select_join, regrid_node};
@@ -9,7 +10,7 @@ use crate::statement_kind::ParsedStatement;
 use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
 use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
-use arrayq_storage::{AsOf, StorageError, Store};
+use arrayq_storage::{AsOf, Store};
 use std::time::{Duration, Instant};
 
 /// Parses, plans and runs statements against a [`Store`].
@@ -120,7 +121,8 @@ impl Engine {
         v
     }
 
-    fn limits(&self, ctx: &QueryContext, started: Instant) -> (u64, Option<Instant>) {
+    /// The result limit and the deadline a query runs under.
+    pub(crate) fn limits(&self, ctx: &QueryContext, started: Instant) -> (u64, Option<Instant>) {
         let max = match ctx.max_result_bytes {
             Some(m) => m.min(self.config.max_result_bytes),
             None => self.config.max_result_bytes,
@@ -134,14 +136,15 @@ impl Engine {
     }
 
     /// Plans a query: the logical plan, the optimizer rules, the operator tree;
-    /// and what it runs under.
-    fn plan(
+    /// and what it runs under. Its subqueries and CTEs (seen through `outer` and its
+    /// own WITH) run first, into `m`.
+    pub(crate) fn plan(
         &self,
         sel: &Select,
-        ctx: &QueryContext,
-        started: Instant,
+        outer: Option<&Scope>,
+        m: &mut Materializer,
     ) -> Result<(PhysicalQuery, TaskContext), QueryError> {
-        let (max, deadline) = self.limits(ctx, started);
+        let (max, deadline) = self.limits(&m.ctx, m.started);
         let as_of = match &sel.as_of {
             AsOfSpec::Latest => AsOf::Latest,
             AsOfSpec::Version(v) => AsOf::Version(*v),
@@ -152,14 +155,13 @@ impl Engine {
                 .at(sel.as_of_span)
             })?),
         };
-        let snap = match self.store.snapshot(&sel.from.value, as_of) {
-            Ok(s) => s,
-            Err(StorageError::UnknownArray(_)) => {
-                return Err(command::unknown_array(&self.store, &sel.from.value).at(sel.from.span))
-            }
-            // No such version, or none at that time: the AS OF value is what is wrong.
-            Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
+        let scope = Scope {
+            ctes: &sel.ctes,
+            parent: outer,
+            defining: None,
         };
+        let left = (as_of, sel.as_of_span);
+        let snap = self.source(&sel.from, sel.from_query.as_deref(), left, &scope, m)?;
         let regrid = match &sel.reproject {
             Some(r) => {
                 let forced = forced_layout(snap.schema(), sel.layout.as_ref())?;
@@ -170,30 +172,21 @@ impl Engine {
         let right = match &sel.join {
             // AS OF VERSION n names a version of the left array; AS OF TIMESTAMP holds
             // for both.
-            Some(j) => Some(
-                match self.store.snapshot(
-                    &j.right.value,
-                    match as_of {
-                        AsOf::Version(_) => AsOf::Latest,
-                        other => other,
-                    },
-                ) {
-                    Ok(s) => s,
-                    Err(StorageError::UnknownArray(_)) => {
-                        return Err(
-                            command::unknown_array(&self.store, &j.right.value).at(j.right.span)
-                        )
-                    }
-                    Err(e) => return Err(QueryError::from_storage(e).at(sel.as_of_span)),
-                },
-            ),
+            Some(j) => {
+                let as_of = match as_of {
+                    AsOf::Version(_) => AsOf::Latest,
+                    other => other,
+                };
+                let at = (as_of, sel.as_of_span);
+                Some(self.source(&j.right, j.right_query.as_deref(), at, &scope, m)?)
+            }
             None => None,
         };
         let mut plan = plan_select_join(snap, sel, max, regrid, right)?;
         plan.root = optimize(plan.root)?;
         let query = create_physical_plan(plan)?;
         let task = TaskContext {
-            cancel: ctx.cancel.clone(),
+            cancel: m.ctx.cancel.clone(),
             deadline,
             block_bytes: self.config.block_bytes,
             stored_chunks: None,
@@ -210,7 +203,8 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ResultStream, QueryError> {
         let t = Instant::now();
-        let (query, task) = self.plan(sel, ctx, started)?;
+        let mut m = Materializer::new(ctx, started, sel);
+        let (query, task) = self.plan(sel, None, &mut m)?;
         let stages = vec![
             ("parse".to_string(), parse_t),
             ("plan".to_string(), t.elapsed()),
@@ -235,9 +229,14 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ExplainOutput, QueryError> {
         let t = Instant::now();
-        let (query, task) = self.plan(sel, ctx, started)?;
+        let mut m = Materializer::new(ctx, started, sel);
+        let (query, task) = self.plan(sel, None, &mut m)?;
+        let with_materialized = |mut x: ExplainOutput| {
+            x.text = m.explain_text(analyze) + &x.text;
+            x
+        };
         if !analyze {
-            return Ok(explain(&query, None));
+            return Ok(with_materialized(explain(&query, None)));
         }
         let stages = vec![
             ("parse".to_string(), parse_t),
@@ -253,6 +252,6 @@ impl Engine {
         for b in stream.by_ref() {
             b?;
         }
-        Ok(explain(&query, Some(stream.stats())))
+        Ok(with_materialized(explain(&query, Some(stream.stats()))))
     }
 }

@@ -17,6 +17,7 @@ mod error;
 mod eval;
 mod format;
 mod logical;
+mod materialize;
 mod optimizer;
 mod parser;
 mod physical;

@@ -7,7 +7,7 @@
 use super::create_array::layout_from_options;
 use super::options::{check_opts, KNOWN_OPTS};
 use super::{ingest_error, write_columns, Placement};
-use crate::ast::CreateArrayAs;
+use crate::ast::{CreateArrayAs, Name, Opt};
 use crate::error::QueryError;
 use crate::spacing::{regular_spacing, time_spacing};
 use crate::{CoordValues, Execution, QueryResult};
@@ -31,16 +31,31 @@ pub(crate) fn create_array_as(
         }
         return Err(QueryError::plan(format!("array '{name}' already exists")).at(c.name.span));
     }
-    let schema = schema_of(name, &result, &c.options)?;
     let cells = result.header.len();
     let shape = result.header.dims.join(" x ");
+    let version = store_result(store, &c.name, &c.options, result)?;
+    Ok(Execution::Done {
+        message: format!("created array '{name}' from the query: {cells} cells ({shape})"),
+        array: Some(name.clone()),
+        version: Some(version),
+    })
+}
+
+/// Creates array `name` (with the `WITH` options) from `result` and writes the result
+/// into it, in one statement: a failed write drops the array again, so either the
+/// whole result is there or nothing. Returns the version written.
+pub(crate) fn store_result(
+    store: &Store,
+    name: &Name,
+    options: &[Opt],
+    result: QueryResult,
+) -> Result<u64, QueryError> {
+    let schema = schema_of(&name.value, &result, options)?;
     store
         .create_array(schema)
-        .map_err(|e| QueryError::from_storage(e).at(c.name.span))?;
-    // The array exists from here on: a failed write takes it away again, so the
-    // statement leaves either the whole result or nothing.
+        .map_err(|e| QueryError::from_storage(e).at(name.span))?;
     let written = store
-        .ingest(name)
+        .ingest(&name.value)
         .map_err(ingest_error)
         .and_then(|mut sink| {
             let start = Placement::Block(vec![0; result.header.shape.len()]);
@@ -49,13 +64,9 @@ pub(crate) fn create_array_as(
             sink.commit().map_err(ingest_error)
         });
     match written {
-        Ok(info) => Ok(Execution::Done {
-            message: format!("created array '{name}' from the query: {cells} cells ({shape})"),
-            array: Some(name.clone()),
-            version: Some(info.version),
-        }),
+        Ok(info) => Ok(info.version),
         Err(e) => {
-            let _ = store.drop_array(name);
+            let _ = store.drop_array(&name.value);
             Err(e)
         }
     }
@@ -63,11 +74,7 @@ pub(crate) fn create_array_as(
 
 /// The new array's schema: a dimension per result dimension, an attribute per
 /// column, the result's descriptions as metadata.
-fn schema_of(
-    name: &str,
-    result: &QueryResult,
-    options: &[crate::ast::Opt],
-) -> Result<ArraySchema, QueryError> {
+fn schema_of(name: &str, result: &QueryResult, options: &[Opt]) -> Result<ArraySchema, QueryError> {
     let h = &result.header;
     if h.scalar {
         return Err(QueryError::plan(

@@ -16,7 +16,7 @@ mod vacuum;
 
 pub(crate) use add_layout::add_layout;
 pub(crate) use create_array::create_array;
-pub(crate) use create_array_as::create_array_as;
+pub(crate) use create_array_as::{create_array_as, store_result};
 pub(crate) use describe::describe;
 pub(crate) use drop_array::drop_array;
 pub(crate) use insert::{insert_result, insert_values};

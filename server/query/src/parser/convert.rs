@@ -9,6 +9,8 @@ use super::*;
 pub(super) struct Converter {
     /// Non-whitespace tokens, in text order.
     pub(super) toks: Vec<TokenWithSpan>,
+    /// `GROUP BY key AS name` names, taken out of the tokens before parsing.
+    pub(super) group_names: super::group_names::GroupNames,
 }
 
 impl Converter {
@@ -122,9 +124,10 @@ impl Converter {
         as_of: AsOfSpec,
         as_of_span: Span,
     ) -> Result<Select, QueryError> {
-        if let Some(w) = &q.with {
-            return Err(unsupported("WITH").at(span_of(w.with_token.0.span)));
-        }
+        let ctes = match q.with {
+            Some(w) => self.ctes(w)?,
+            None => Vec::new(),
+        };
         let order = self.order_spec(q.order_by, q.limit_clause)?;
         if q.fetch.is_some() {
             return Err(unsupported("FETCH (use LIMIT n)").at(self.keyword("FETCH")));
@@ -158,6 +161,7 @@ impl Converter {
                 QueryError::plan("a query reads exactly one array: SELECT ... FROM name").at(at),
             );
         }
+        let select_at = s.select_token.0.span.start;
         let mut twj = s.from.into_iter().next().unwrap();
         let join = match twj.joins.len() {
             0 => None,
@@ -170,6 +174,7 @@ impl Converter {
         let mut left_alias = None;
         let mut layout = None;
         let mut reproject = None;
+        let mut from_query = None;
         let from = match twj.relation {
             sq::TableFactor::Table {
                 name,
@@ -223,8 +228,9 @@ impl Converter {
                 from
             }
             other => {
-                return Err(unsupported("subqueries and derived tables")
-                    .at(self.parenthesised(span_of(other.span()))))
+                let (name, query) = self.derived(other, join.is_some())?;
+                from_query = Some(query);
+                name
             }
         };
         let mut items = Vec::new();
@@ -256,16 +262,20 @@ impl Converter {
                 exprs
                     .into_iter()
                     .map(|e| self.expr(e))
-                    .collect::<Result<_, _>>()?
+                    .collect::<Result<Vec<_>, _>>()?
             }
             sq::GroupByExpr::All(_) => {
                 return Err(unsupported("GROUP BY ALL").at(self.keyword("GROUP")))
             }
         };
         let having = s.having.map(|e| self.expr(e)).transpose()?;
+        let group_names = self.group_names_of(select_at, group_by.len());
         Ok(Select {
             items,
+            ctes,
             from,
+            from_query,
+            group_names,
             as_of,
             as_of_span,
             filter,
@@ -294,6 +304,16 @@ impl Converter {
                 .at(at))
             }
         };
+        if matches!(j.relation, sq::TableFactor::Derived { .. }) {
+            let (right, query) = self.derived(j.relation, true)?;
+            return Ok(Join {
+                left_alias: None,
+                right,
+                right_alias: None,
+                right_query: Some(query),
+                on,
+            });
+        }
         let sq::TableFactor::Table {
             name,
             args: None,
@@ -303,7 +323,9 @@ impl Converter {
             ..
         } = j.relation
         else {
-            return Err(unsupported("this right side of a JOIN (name an array)").at(at));
+            return Err(
+                unsupported("this right side of a JOIN (name an array or a subquery)").at(at),
+            );
         };
         if !with_hints.is_empty() {
             return Err(unsupported("WITH hints on the right side of a JOIN").at(at));
@@ -318,8 +340,123 @@ impl Converter {
                 value: a.name.value,
                 span: span_of(a.name.span),
             }),
+            right_query: None,
             on,
         })
+    }
+
+    /// `WITH a AS (...), b AS (...)`: each query named, names unique.
+    fn ctes(&self, w: sq::With) -> Result<Vec<Cte>, QueryError> {
+        if w.recursive {
+            return Err(unsupported("WITH RECURSIVE").at(self.keyword("RECURSIVE")));
+        }
+        let mut out: Vec<Cte> = Vec::new();
+        for c in w.cte_tables {
+            let name = Name {
+                value: c.alias.name.value.clone(),
+                span: span_of(c.alias.name.span),
+            };
+            if let Some(col) = c.alias.columns.first() {
+                return Err(unsupported(
+                    "column names after a CTE's name (name them with AS in its SELECT)",
+                )
+                .at(span_of(col.name.span)));
+            }
+            if c.materialized.is_some() || c.from.is_some() {
+                return Err(
+                    unsupported("this form of WITH (use WITH name AS (SELECT ...))").at(name.span),
+                );
+            }
+            if let Some(first) = out
+                .iter()
+                .find(|o| o.name.value.eq_ignore_ascii_case(&name.value))
+            {
+                return Err(QueryError::plan(format!(
+                    "WITH names '{}' twice (first at line {}, column {}): give each query its own name",
+                    name.value, first.name.span.line, first.name.span.column
+                ))
+                .at(name.span));
+            }
+            let query = self.query(*c.query, AsOfSpec::Latest, Span::default())?;
+            out.push(Cte {
+                name,
+                query: Box::new(query),
+            });
+        }
+        Ok(out)
+    }
+
+    /// `(SELECT ...) [AS] alias`: the subquery and the name it is read by (its alias;
+    /// without one, `subquery`, unless `needs_alias`: its names must be qualified).
+    fn derived(
+        &self,
+        t: sq::TableFactor,
+        needs_alias: bool,
+    ) -> Result<(Name, Box<Select>), QueryError> {
+        let at = self.parenthesised(span_of(t.span()));
+        let sq::TableFactor::Derived {
+            lateral,
+            subquery,
+            alias,
+        } = t
+        else {
+            return Err(
+                unsupported("this kind of FROM item (name an array, a CTE or a subquery)").at(at),
+            );
+        };
+        if lateral {
+            return Err(unsupported("LATERAL").at(self.keyword("LATERAL")));
+        }
+        let name =
+            match alias {
+                Some(a) => {
+                    if let Some(col) = a.columns.first() {
+                        return Err(unsupported(
+                        "column names after a subquery's alias (name them with AS in its SELECT)",
+                    )
+                    .at(span_of(col.name.span)));
+                    }
+                    Name {
+                        value: a.name.value,
+                        span: span_of(a.name.span),
+                    }
+                }
+                None if needs_alias => return Err(QueryError::plan(
+                    "a subquery in a join needs an alias to qualify its names: (SELECT ...) AS c",
+                )
+                .at(at)),
+                None => Name {
+                    value: "subquery".into(),
+                    span: at,
+                },
+            };
+        let query = self.query(*subquery, AsOfSpec::Latest, Span::default())?;
+        Ok((name, Box::new(query)))
+    }
+
+    /// The `GROUP BY key AS name` names of the SELECT starting at `select_at`, one
+    /// per key (`n` of them).
+    fn group_names_of(&self, select_at: Location, n: usize) -> Vec<Option<Name>> {
+        let mut out = vec![None; n];
+        let mut depth = 0usize;
+        for t in &self.toks[self.first_from(select_at)..] {
+            match &t.token {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => break,
+                Token::RParen => depth -= 1,
+                tok if depth == 0 && is_kw(tok, "GROUP") => {
+                    let at = (t.span.start.line, t.span.start.column);
+                    for (k, name) in self.group_names.get(&at).into_iter().flatten() {
+                        if let Some(slot) = out.get_mut(*k) {
+                            *slot = Some(name.clone());
+                        }
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     pub(super) fn expr(&self, e: sq::Expr) -> Result<Expr, QueryError> {

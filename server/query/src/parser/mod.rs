@@ -104,7 +104,7 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
         }
         explain = Some(analyze);
     }
-    if !c.peek_kw("SELECT") {
+    if !c.peek_kw("SELECT") && !c.peek_kw("WITH") {
         // `EXPLAIN` alone ends here: the cursor's current token is a synthetic EOF.
         let t = c.cur();
         return Err(err_at(
@@ -374,7 +374,7 @@ fn extract_as_of(toks: &mut Vec<TokenWithSpan>) -> Result<(AsOfSpec, Span), Quer
 /// The rest of the statement, from the cursor's `SELECT` on, as a query (of
 /// `CREATE ARRAY ... AS` and `INSERT INTO ...`).
 pub(crate) fn select_from(c: &mut Cursor) -> Result<Select, QueryError> {
-    if !c.peek_kw("SELECT") {
+    if !c.peek_kw("SELECT") && !c.peek_kw("WITH") {
         return Err(err_at(&c.cur(), "expected SELECT"));
     }
     let rest = c.toks[c.pos..].to_vec();
@@ -384,7 +384,11 @@ pub(crate) fn select_from(c: &mut Cursor) -> Result<Select, QueryError> {
 
 fn parse_select(sql: &str, mut toks: Vec<TokenWithSpan>) -> Result<Select, QueryError> {
     let (as_of, as_of_span) = extract_as_of(&mut toks)?;
-    let conv = Converter { toks: toks.clone() };
+    let group_names = group_names::take_group_names(&mut toks);
+    let conv = Converter {
+        toks: toks.clone(),
+        group_names,
+    };
     let mut parser = Parser::new(&DIALECT).with_tokens_with_locations(toks);
     let stmt = parser
         .parse_statement()
@@ -449,6 +453,7 @@ fn loc(l: Location) -> (u64, u64) {
 
 mod convert;
 mod ddl;
+mod group_names;
 mod insert;
 mod order;
 mod reproject;

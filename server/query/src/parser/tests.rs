@@ -108,3 +108,45 @@ fn join_of_two_arrays() {
         assert!(e.position().is_some(), "{sql}: {e}");
     }
 }
+
+#[test]
+fn group_by_names_belong_to_their_own_select() {
+    // The subquery's GROUP BY names its month key; the outer GROUP BY names nothing.
+    let s = sel("SELECT max(t2m) FROM (SELECT avg(t2m) AS t2m FROM era5 \
+         GROUP BY extract(month FROM time) AS month, lat AS y, lon) s GROUP BY month");
+    assert_eq!(s.group_names, vec![None]);
+    let inner = s.from_query.expect("a subquery in FROM");
+    let names: Vec<Option<String>> = inner
+        .group_names
+        .iter()
+        .map(|n| n.as_ref().map(|n| n.value.clone()))
+        .collect();
+    assert_eq!(names, [Some("month".into()), Some("y".into()), None]);
+    assert_eq!(inner.group_by.len(), 3);
+    // CAST(... AS type) inside a key is not a name.
+    let s = sel("SELECT avg(v) FROM a GROUP BY floor(CAST(x AS DOUBLE) / 2) AS b");
+    assert_eq!(
+        s.group_names[0].as_ref().map(|n| n.value.as_str()),
+        Some("b")
+    );
+}
+
+#[test]
+fn ctes_and_subqueries_are_named_queries() {
+    let s = sel(
+        "WITH c AS (SELECT avg(t2m) AS t2m FROM era5 GROUP BY lat, lon) \
+         SELECT e.t2m - c.t2m FROM era5 e JOIN c ON e.lat = c.lat AND e.lon = c.lon",
+    );
+    assert_eq!(s.ctes.len(), 1);
+    assert_eq!(s.ctes[0].name.value, "c");
+    assert_eq!(s.ctes[0].query.from.value, "era5");
+    let j = s.join.expect("a join");
+    assert_eq!(
+        (j.right.value.as_str(), j.right_query.is_none()),
+        ("c", true)
+    );
+    let s = sel("SELECT e.t2m FROM era5 e JOIN (SELECT avg(t2m) AS t2m FROM era5 GROUP BY lat) AS m ON e.lat = m.lat");
+    let j = s.join.expect("a join");
+    assert_eq!(j.right.value, "m");
+    assert_eq!(j.right_query.expect("a subquery").group_by.len(), 1);
+}

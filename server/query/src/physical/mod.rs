@@ -45,7 +45,7 @@ mod sort;
 mod stored_chunks;
 mod window;
 
-pub use explain::explain;
+pub use explain::{explain, fmt_bytes};
 
 /// A left cell with no matching right cell (joins).
 pub const NO_MATCH: usize = usize::MAX;

@@ -10,7 +10,7 @@
 use crate::logical::{Bucket, DimSel, SKIP};
 use crate::timeutil::{date_bin, date_trunc, extract};
 use crate::CoordValues;
-use arrayq_storage::Coordinate;
+use arrayq_storage::{CoordValue, Coordinate};
 
 /// Region-relative index -> bucket position (or SKIP), the buckets' coordinates and
 /// how many there are.
@@ -97,6 +97,29 @@ pub(super) fn bucket_map(
             (map, coords, blocks)
         }
     }
+}
+
+/// The bucket of coordinate `i` of `coord` (a computed join key), or None for
+/// buckets of cells rather than coordinates (`coarsen`).
+pub(super) fn bucket_value(b: &Bucket, coord: &Coordinate, i: u64) -> Option<CoordValue> {
+    let time = || match coord.value(i) {
+        CoordValue::Time(t) => t,
+        _ => unreachable!("time buckets are planned on time dimensions only"),
+    };
+    Some(match b {
+        Bucket::Trunc { unit, tz } => CoordValue::Time(date_trunc(time(), *unit, *tz)),
+        Bucket::Bin {
+            stride_ns,
+            origin_ns,
+            tz,
+            ..
+        } => CoordValue::Time(date_bin(time(), *stride_ns, *origin_ns, *tz)),
+        Bucket::Extract { field, tz } => CoordValue::Label(extract(time(), *field, *tz)),
+        Bucket::Floor { step, .. } => {
+            CoordValue::Number((coord.value(i).as_f64() / step).floor() * step)
+        }
+        Bucket::Coarsen { .. } => return None,
+    })
 }
 
 /// Positions of the keys' buckets: in array order when every bucket is one run and

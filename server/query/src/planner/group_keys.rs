@@ -91,13 +91,14 @@ pub(super) type Items = [(Expr, Option<String>)];
 pub(super) fn group_keys(
     binder: &Binder,
     group_by: &[Expr],
+    given_names: &[Option<crate::ast::Name>],
     items: &Items,
     dims: &[DimSel],
 ) -> Result<(Vec<GroupKey>, Vec<Expr>), QueryError> {
     let schema = binder.schema;
     let mut groups: Vec<GroupKey> = Vec::new();
     let mut key_exprs: Vec<Expr> = Vec::new();
-    for g in group_by {
+    for (k, g) in group_by.iter().enumerate() {
         let (d, bucket) = group_key_of(binder, g, items)?;
         // A dimension is kept once; different buckets of it (month and hour of
         // the time) may be combined.
@@ -133,7 +134,11 @@ pub(super) fn group_keys(
                 .map(|_| n.clone()),
             _ => None,
         };
-        let name = alias_hit
+        // `GROUP BY key AS name` names it first.
+        let given = given_names.get(k).and_then(|n| n.as_ref());
+        let name = given
+            .map(|n| n.value.clone())
+            .or(alias_hit)
             .or_else(|| {
                 items
                     .iter()
@@ -171,7 +176,7 @@ pub(super) fn is_group_key(
 ) -> bool {
     let schema = binder.schema;
     key_exprs.iter().any(|k| k == e)
-        || groups.iter().any(|g| matches!(&e.kind, ExprKind::Ident(n) if *n == schema.dims[g.dim].name || alias == Some(g.name.as_str()) && *n == g.name))
+        || groups.iter().any(|g| matches!(&e.kind, ExprKind::Ident(n) if *n == schema.dims[g.dim].name || *n == g.name && (alias == Some(g.name.as_str()) || schema.attrs.iter().all(|a| a.name != *n))))
         || (matches!(&e.kind, ExprKind::Func { name, .. } if BUCKET_FUNCS.contains(&name.as_str()))
             && group_key_of(binder, e, &[]).is_ok_and(|(d, b)| groups.iter().any(|g| g.dim == d && same_bucket(&g.bucket, &b))))
 }

@@ -9,10 +9,13 @@
 //! `r.attr`) whose slots the scan fills from the right array, read whole into
 //! memory (see [`JoinSpec`]); the left side keeps its pushdown and layout choice.
 
+use super::binder::Binder;
+use super::bucket_map::bucket_value;
+use super::buckets::{bucket_of, BUCKET_FUNCS};
 use crate::ast::*;
 use crate::error::{not_found, QueryError};
+use crate::logical::Bucket;
 use crate::physical::NO_MATCH;
-use crate::timeutil::{extract, Field};
 use arrayq_storage::{ArraySchema, Attribute, CoordValue, Coordinate, DType, Snapshot};
 use std::collections::HashMap;
 
@@ -39,8 +42,9 @@ pub struct JoinSpec {
 pub struct JoinKey {
     pub right_dim: usize,
     pub left_dim: usize,
-    /// A calendar field of the left time coordinate (else the coordinate itself).
-    pub field: Option<Field>,
+    /// A bucket of the left coordinate (`extract(month FROM time)`,
+    /// `date_trunc('day', time)`, `floor(lat)`; else the coordinate itself).
+    pub bucket: Option<Bucket>,
     /// Left index -> right index, or [`NO_MATCH`].
     pub map: Vec<usize>,
     /// The ON equality as written (for EXPLAIN).
@@ -146,7 +150,7 @@ pub fn joined_schema(left: &ArraySchema, spec: &JoinSpec) -> ArraySchema {
 
 /// What a name of the ON clause is.
 enum Side {
-    Left { dim: usize, field: Option<Field> },
+    Left { dim: usize, bucket: Option<Bucket> },
     Right(usize),
 }
 
@@ -181,7 +185,7 @@ impl Names<'_> {
                 let ldim = dim_of(self.left, x);
                 let rdim = dim_of(self.right, x);
                 let side = match q {
-                    Some(q) if self.is_left(q) => ldim.map(|d| Side::Left { dim: d, field: None }),
+                    Some(q) if self.is_left(q) => ldim.map(|d| Side::Left { dim: d, bucket: None }),
                     Some(q) if self.is_right(q) => rdim.map(Side::Right),
                     Some(q) => return Err(self.unknown_alias(q).at(e.span)),
                     None => match (ldim, rdim) {
@@ -192,44 +196,76 @@ impl Names<'_> {
                             ))
                             .at(e.span))
                         }
-                        (Some(d), None) => Some(Side::Left { dim: d, field: None }),
+                        (Some(d), None) => Some(Side::Left { dim: d, bucket: None }),
                         (None, Some(d)) => Some(Side::Right(d)),
                         (None, None) => None,
                     },
                 };
                 side.ok_or_else(|| {
+                    // Name the dimensions there are: a subquery's are its GROUP BY keys.
+                    let s = match q {
+                        Some(q) if self.is_right(q) => self.right,
+                        _ => self.left,
+                    };
+                    let dims: Vec<&str> = s.dims.iter().map(|d| d.name.as_str()).collect();
                     QueryError::plan(format!(
-                        "ON compares coordinates: '{name}' is not a dimension of the array it names"
+                        "ON compares coordinates: '{name}' is not a dimension of {} (its dimensions: {})",
+                        s.name,
+                        dims.join(", ")
                     ))
                     .at(e.span)
                 })
             }
-            ExprKind::Func { name, args, .. } if name == "extract" && args.len() == 2 => {
-                let field = match &args[0].kind {
-                    ExprKind::Str(f) => Field::parse(f),
-                    _ => None,
+            ExprKind::Func { name, args, .. } if BUCKET_FUNCS.contains(&name.as_str()) => {
+                // The bucket functions of GROUP BY, over a left dimension.
+                let mut args = args.clone();
+                for a in &mut args {
+                    self.left_names(a)?;
                 }
-                .ok_or_else(|| QueryError::plan("unknown extract field").at(args[0].span))?;
-                match self.side(&args[1])? {
-                    Side::Left { dim, field: None }
-                        if matches!(self.left.dims[dim].coord, Coordinate::Time { .. }) =>
-                    {
-                        Ok(Side::Left {
-                            dim,
-                            field: Some(field),
-                        })
-                    }
-                    _ => Err(QueryError::plan(
-                        "a computed join key is extract(field FROM t) of a time dimension of the left array",
+                let binder = Binder {
+                    schema: self.left,
+                    attrs: Vec::new(),
+                };
+                let (dim, bucket) = bucket_of(&binder, name, &args).map_err(|err| err.at(e.span))?;
+                if matches!(bucket, Bucket::Coarsen { .. }) {
+                    return Err(QueryError::plan(
+                        "coarsen(...) groups cells, not coordinates, so it cannot be a join key; use floor(x / step)",
                     )
-                    .at(e.span)),
+                    .at(e.span));
                 }
+                Ok(Side::Left {
+                    dim,
+                    bucket: Some(bucket),
+                })
             }
             _ => Err(QueryError::plan(
-                "ON compares coordinates: a dimension of each array (or extract(field FROM time) of the left's), e.g. e.lat = c.lat",
+                "ON compares coordinates: a dimension of each array, or a bucket of a left dimension (extract(field FROM t), date_trunc('unit', t), date_bin, time_bucket, floor(x / step)), e.g. e.lat = c.lat",
             )
             .at(e.span)),
         }
+    }
+
+    /// Strips the left qualifier from the names in a computed key's argument (`e.time`
+    /// -> `time`): a computed key is computed on the left.
+    fn left_names(&self, e: &mut Expr) -> Result<(), QueryError> {
+        walk(e, &mut |x: &mut Expr| {
+            let ExprKind::Ident(name) = &x.kind else {
+                return Ok(());
+            };
+            let (q, d) = split(name);
+            match q {
+                None => Ok(()),
+                Some(q) if self.is_left(q) => {
+                    x.kind = ExprKind::Ident(d.to_string());
+                    Ok(())
+                }
+                Some(q) if self.is_right(q) => Err(QueryError::plan(
+                    "a computed join key is computed on the left array's coordinates; compare the right's dimension as it is (e.g. extract(month FROM e.time) = c.month)",
+                )
+                .at(x.span)),
+                Some(q) => Err(self.unknown_alias(q).at(x.span)),
+            }
+        })
     }
 }
 
@@ -334,7 +370,7 @@ pub fn plan_join(
                 )
                 .at(c.span)),
             };
-        let Side::Left { dim, field } = l else {
+        let Side::Left { dim, bucket } = l else {
             unreachable!()
         };
         if keys.iter().any(|k| k.right_dim == r) {
@@ -344,11 +380,11 @@ pub fn plan_join(
             ))
             .at(c.span));
         }
-        let map = key_map(left, dim, field, &rs, r).map_err(|e| e.at(c.span))?;
+        let map = key_map(left, dim, bucket.as_ref(), &rs, r).map_err(|e| e.at(c.span))?;
         keys.push(JoinKey {
             right_dim: r,
             left_dim: dim,
-            field,
+            bucket,
             map,
             text: c.to_string(),
         });
@@ -360,7 +396,7 @@ pub fn plan_join(
                 keys.push(JoinKey {
                     right_dim: r,
                     left_dim: 0,
-                    field: None,
+                    bucket: None,
                     map: vec![0; left.dims[0].len as usize],
                     text: format!("{}.{} (one coordinate)", names.right_q[0], d.name),
                 });
@@ -389,11 +425,11 @@ pub fn plan_join(
 }
 
 /// Left index -> right index along the right dimension `r`, for the value the left
-/// dimension `d` gives (its coordinate, or `field` of it).
+/// dimension `d` gives (its coordinate, or its `bucket`).
 fn key_map(
     left: &ArraySchema,
     d: usize,
-    field: Option<Field>,
+    bucket: Option<&Bucket>,
     right: &ArraySchema,
     r: usize,
 ) -> Result<Vec<usize>, QueryError> {
@@ -401,17 +437,17 @@ fn key_map(
     let rd = &right.dims[r];
     let n = left.dims[d].len;
     let values: Vec<CoordValue> = (0..n)
-        .map(|i| match (field, lc.value(i)) {
-            (Some(f), CoordValue::Time(t)) => CoordValue::Label(extract(t, f, None)),
-            (_, v) => v,
+        .map(|i| match bucket {
+            Some(b) => bucket_value(b, lc, i).unwrap_or(CoordValue::Number(f64::NAN)),
+            None => lc.value(i),
         })
         .collect();
     let mismatch = || {
         QueryError::type_error(format!(
             "ON compares a {} with dimension '{}' of {}, which has {} coordinates",
-            match (&field, lc) {
-                (Some(f), _) => format!("calendar {}", f.name()),
-                (None, c) => format!("{} coordinate", c.kind_name()),
+            match bucket {
+                Some(b) => b.text(&left.dims[d].name),
+                None => format!("{} coordinate", lc.kind_name()),
             },
             rd.name,
             right.name,
@@ -509,7 +545,7 @@ fn rename(e: &mut Expr, names: &Names, spec: &JoinSpec) -> Result<(), QueryError
                 right_attr(a)
             } else if let Some(d) = dim_of(r, x) {
                 match spec.keys.iter().find(|k| k.right_dim == d) {
-                    Some(k) if k.field.is_none() => l.dims[k.left_dim].name.clone(),
+                    Some(k) if k.bucket.is_none() => l.dims[k.left_dim].name.clone(),
                     _ => {
                         return Err(QueryError::plan(format!(
                             "dimension '{x}' of {} is not a coordinate of the result (the result has the left array's dimensions)",

@@ -201,7 +201,8 @@ pub fn plan_select_join(
             .collect();
         Top::Projection(exprs)
     } else {
-        let (groups, key_exprs) = group_keys(&binder, &sel.group_by, &items, &dims)?;
+        let (groups, key_exprs) =
+            group_keys(&binder, &sel.group_by, &sel.group_names, &items, &dims)?;
         // Select items: group keys name dimensions; the rest are aggregate expressions.
         let mut inputs = Vec::new();
         let mut calls = Vec::new();

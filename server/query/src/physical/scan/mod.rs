@@ -225,12 +225,8 @@ impl ExecutionPlan for ScanExec {
                     "  key: {}.{} <- {}: {matched} of {} left coordinates match",
                     j.right_name,
                     rs.dims[k.right_dim].name,
-                    match k.field {
-                        Some(f) => format!(
-                            "extract({} FROM {})",
-                            f.name(),
-                            schema.dims[k.left_dim].name
-                        ),
+                    match &k.bucket {
+                        Some(b) => b.text(&schema.dims[k.left_dim].name),
                         None => schema.dims[k.left_dim].name.clone(),
                     },
                     k.map.len()
