@@ -85,7 +85,8 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         bar.set_message("analyst: peers' venv and Zarr files");
         let (python, versions) = venv(ctx, &logs)?;
         let files = ensure_peer_files(ctx, &python, &root, &logs)?;
-        res.notes.push(format!("peer versions (setup_venv.sh): {versions}"));
+        res.notes
+            .push(format!("peer versions (setup_venv.sh): {versions}"));
         bar.inc(1);
         for layout in LAYOUTS {
             bar.set_message(format!("analyst: {}", layout.0));
@@ -131,12 +132,8 @@ fn check_answers(
             let (shape, values) = read_answer(&path)?;
             match compare(&r.answer, (&shape, &values), scale) {
                 Ok(d) => {
-                    res.notes.push(format!(
-                        "answer {} vs {}: {}",
-                        q.id,
-                        p.system,
-                        d.describe()
-                    ));
+                    res.notes
+                        .push(format!("answer {} vs {}: {}", q.id, p.system, d.describe()));
                     if d.bad > 0 {
                         wrong += 1;
                     }
@@ -177,7 +174,12 @@ fn notes(
         let sql: Vec<String> = q
             .steps
             .iter()
-            .map(|s| format!("`{}`", s.sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+            .map(|s| {
+                format!(
+                    "`{}`",
+                    s.sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                )
+            })
             .collect();
         res.notes.push(format!(
             "{} ({}): arrayq {}; xarray `{}` (t = ds.t2m)",

@@ -39,9 +39,7 @@ pub(crate) fn push(
     res: &mut SuiteResult,
 ) {
     let floor_name = format!("floor: zstd decode, {threads} threads");
-    let mut table = format!(
-        "| question | arrayq | {floor_name} | arrayq / floor |"
-    );
+    let mut table = format!("| question | arrayq | {floor_name} | arrayq / floor |");
     for p in peers {
         let _ = write!(table, " {} |", p.system);
     }
@@ -62,7 +60,8 @@ pub(crate) fn push(
         res.cases
             .push(CaseResult::new(&name, &floor_name, r.floor_total.clone()));
         if let Some(t) = &r.select {
-            res.cases.push(CaseResult::new(&name, SELECT_ALONE, t.clone()));
+            res.cases
+                .push(CaseResult::new(&name, SELECT_ALONE, t.clone()));
         }
         let _ = write!(
             table,
@@ -76,7 +75,11 @@ pub(crate) fn push(
             let cell = match (q.xarray_bound, p.times.get(q.peer)) {
                 (Some(_), Some(t)) => {
                     res.cases.push(CaseResult::new(&name, p.system, t.clone()));
-                    format!("{} ({:.1}x)", fmt_secs(t.median_s), t.median_s / r.total.median_s)
+                    format!(
+                        "{} ({:.1}x)",
+                        fmt_secs(t.median_s),
+                        t.median_s / r.total.median_s
+                    )
                 }
                 _ => String::new(),
             };

@@ -362,13 +362,17 @@ fn gather_rows<T: Copy>(
         match (b, run) {
             (NO_MATCH, _) => out.extend(std::iter::repeat_n(nan, inner)),
             (b, Some(a0)) => out.extend(v[b + a0..b + a0 + inner].iter().map(|&x| conv(x))),
-            (b, None) => out.extend(inner_add.iter().map(|&a| {
-                if a == NO_MATCH {
-                    nan
-                } else {
-                    conv(v[b + a])
-                }
-            })),
+            (b, None) => {
+                out.extend(inner_add.iter().map(
+                    |&a| {
+                        if a == NO_MATCH {
+                            nan
+                        } else {
+                            conv(v[b + a])
+                        }
+                    },
+                ))
+            }
         }
     }
 }
