@@ -291,7 +291,7 @@ impl Reader {
         let run = inner_add.first().filter(|&&a0| {
             a0 != NO_MATCH && inner_add.iter().enumerate().all(|(i, &a)| a == a0 + i)
         });
-        let rows = if inner == 0 { 0 } else { n / inner };
+        let rows = n.checked_div(inner).unwrap_or(0);
         let mut bases = Vec::with_capacity(rows);
         let mut idx = vec![0usize; outer.len()];
         for _ in 0..rows {
