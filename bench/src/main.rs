@@ -87,6 +87,8 @@ enum Cmd {
     Ingest,
     /// Q1-Q6 through the Python client's open_array (xarray + Dask) vs xarray + Dask on Zarr.
     Pydask,
+    /// Climatology, anomaly join, percentile of daily maxima, rolling mean, CREATE ARRAY AS vs xarray + Dask on Zarr.
+    Analyst,
     /// Every available suite, one after another.
     All,
     /// Lists the suites and whether they can run.
@@ -154,6 +156,7 @@ fn run() -> Result<ExitCode> {
         Cmd::Reproj => vec!["reproj"],
         Cmd::Ingest => vec!["ingest"],
         Cmd::Pydask => vec!["pydask"],
+        Cmd::Analyst => vec!["analyst"],
         Cmd::All => suites::all()
             .iter()
             .filter(|s| s.available().is_ok())

@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::machine::Machine;
 use crate::results::SuiteResult;
 
+pub mod analyst;
 pub mod common;
 pub mod energy;
 pub mod era5;
@@ -129,6 +130,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(reproj::Reproj),
         Box::new(ingest::Ingest),
         Box::new(pydask::Pydask),
+        Box::new(analyst::Analyst),
     ]
 }
 

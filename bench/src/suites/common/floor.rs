@@ -24,7 +24,17 @@ impl Floor {
     /// The payloads of the chunks of array `era5` that `region` touches through
     /// layout `layout_name`.
     pub fn fetch(engine: &Engine, layout_name: &str, region: &Region) -> Result<Floor> {
-        let snap = engine.store().snapshot("era5", AsOf::Latest)?;
+        Floor::fetch_array(engine, "era5", layout_name, region)
+    }
+
+    /// The same for any array (of one attribute, or its first attribute).
+    pub fn fetch_array(
+        engine: &Engine,
+        array: &str,
+        layout_name: &str,
+        region: &Region,
+    ) -> Result<Floor> {
+        let snap = engine.store().snapshot(array, AsOf::Latest)?;
         let schema = snap.schema();
         let l = schema
             .layouts

@@ -281,9 +281,20 @@ impl Reader {
                 };
             }
         }
-        let mut offs = Vec::with_capacity(n);
-        let mut idx = vec![0usize; shape.len()];
-        for _ in 0..n {
+        // Right offsets row by row (a row = the innermost dimension): one base per
+        // row, and the innermost offsets, which for a key like `e.lon = c.lon` are a
+        // contiguous run of the right array, so a row is one slice copy.
+        let Some((&inner, outer)) = shape.split_last() else {
+            return Ok(());
+        };
+        let inner_add = &add[shape.len() - 1];
+        let run = inner_add.first().filter(|&&a0| {
+            a0 != NO_MATCH && inner_add.iter().enumerate().all(|(i, &a)| a == a0 + i)
+        });
+        let rows = n.checked_div(inner).unwrap_or(0);
+        let mut bases = Vec::with_capacity(rows);
+        let mut idx = vec![0usize; outer.len()];
+        for _ in 0..rows {
             let mut o = 0usize;
             for (d, &i) in idx.iter().enumerate() {
                 let a = add[d][i];
@@ -293,21 +304,76 @@ impl Reader {
                 }
                 o += a;
             }
-            offs.push(o);
-            next_index(&mut idx, &shape);
+            bases.push(o);
+            next_index(&mut idx, outer);
         }
         let rs = j.right.schema();
         for k in slots {
             let ra = scan.attrs[k] - j.nleft;
             let v = &values[ra];
-            let get = |o: usize| if o == NO_MATCH { f64::NAN } else { v[o] };
             self.view[k] = None;
+            let old = std::mem::replace(&mut self.cols[k], Col::F32(Vec::new()));
+            self.give(old);
+            let spare = self.take(n);
             self.cols[k] = match rs.attrs[ra].dtype {
-                DType::F32 => Col::F32(offs.iter().map(|&o| get(o) as f32).collect()),
-                _ => Col::F64(offs.iter().map(|&o| get(o)).collect()),
+                DType::F32 => {
+                    let mut out = match spare {
+                        Col::F32(mut o) => {
+                            o.clear();
+                            o
+                        }
+                        _ => Vec::with_capacity(n),
+                    };
+                    gather_rows(v, &bases, inner_add, run.copied(), |x| x as f32, &mut out);
+                    Col::F32(out)
+                }
+                _ => {
+                    let mut out = match spare {
+                        Col::F64(mut o) => {
+                            o.clear();
+                            o
+                        }
+                        _ => Vec::with_capacity(n),
+                    };
+                    gather_rows(v, &bases, inner_add, run.copied(), |x| x, &mut out);
+                    Col::F64(out)
+                }
             };
         }
         Ok(())
+    }
+}
+
+/// Appends, per row, the right values at `base + inner_add[i]` (NaN where the row
+/// or the cell has no match); `run` is the first offset when `inner_add` is a
+/// contiguous run (the row is then one slice).
+fn gather_rows<T: Copy>(
+    v: &[f64],
+    bases: &[usize],
+    inner_add: &[usize],
+    run: Option<usize>,
+    conv: impl Fn(f64) -> T,
+    out: &mut Vec<T>,
+) {
+    use crate::physical::NO_MATCH;
+    let nan = conv(f64::NAN);
+    let inner = inner_add.len();
+    for &b in bases {
+        match (b, run) {
+            (NO_MATCH, _) => out.extend(std::iter::repeat_n(nan, inner)),
+            (b, Some(a0)) => out.extend(v[b + a0..b + a0 + inner].iter().map(|&x| conv(x))),
+            (b, None) => {
+                out.extend(inner_add.iter().map(
+                    |&a| {
+                        if a == NO_MATCH {
+                            nan
+                        } else {
+                            conv(v[b + a])
+                        }
+                    },
+                ))
+            }
+        }
     }
 }
 
