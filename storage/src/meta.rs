@@ -74,3 +74,31 @@ pub struct CommitInfo {
     pub seq: u64,
     pub cells_written: u64,
 }
+
+impl ChangeEvent {
+    /// The change log's value for this event (`L seq` -> JSON, see docs/format.md).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a change event always serialises")
+    }
+
+    /// Reads one change-log entry: `key` is `L seq` (u64 BE), `value` the event's
+    /// JSON, whose `seq` must be the key's. Malformed entries are errors naming
+    /// what is wrong, never panics.
+    pub fn decode(key: &[u8], value: &[u8]) -> crate::Result<ChangeEvent> {
+        let seq = crate::keys::event_seq(key).ok_or_else(|| {
+            crate::StorageError::Metadata(format!(
+                "change log key of {} bytes is not 'L' and a u64",
+                key.len()
+            ))
+        })?;
+        let ev: ChangeEvent = serde_json::from_slice(value)
+            .map_err(|e| crate::StorageError::Metadata(format!("change event {seq}: {e}")))?;
+        if ev.seq != seq {
+            return Err(crate::StorageError::Metadata(format!(
+                "change event under key {seq} says seq {}",
+                ev.seq
+            )));
+        }
+        Ok(ev)
+    }
+}
