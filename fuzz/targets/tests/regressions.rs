@@ -1,0 +1,24 @@
+//! One test per defect fuzzing found, named after its cause, each replaying the
+//! input that showed it (kept in `fuzz/regressions/<target>/`).
+
+use std::path::Path;
+
+fn replay(target: &str, file: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../regressions")
+        .join(target)
+        .join(file);
+    let data = std::fs::read(&path).expect("regression input");
+    let (_, run) = arrayq_fuzz_targets::TARGETS
+        .iter()
+        .find(|t| t.0 == target)
+        .expect("target");
+    run(&data);
+}
+
+/// A chunk index value that is neither inline nor a 17-byte pointer was reported
+/// as "corrupt metadata" without naming the chunk; now it is a corrupt chunk.
+#[test]
+fn malformed_chunk_index_value_is_a_corrupt_chunk() {
+    replay("stored_format", "malformed-index-value");
+}
