@@ -102,3 +102,41 @@ impl ChangeEvent {
         Ok(ev)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json's default float parser can be one ULP off; the workspace enables
+    /// `float_roundtrip` so coordinates read back exactly.
+    #[test]
+    fn float_coordinate_round_trips_exactly() {
+        let x = 2.8751948470976716e161;
+        let ev = ChangeEvent {
+            seq: 3,
+            array: "a".into(),
+            kind: ChangeKind::Write,
+            version: 1,
+            timestamp_ns: 0,
+            region: vec![DimExtent {
+                dim: "d".into(),
+                start: 0,
+                end: 1,
+                first: CoordValue::Number(x),
+                last: CoordValue::Number(7.799526860078193e-143),
+            }],
+            cells_written: 1,
+        };
+        let key = crate::keys::event(3);
+        assert_eq!(ChangeEvent::decode(&key, &ev.encode()).unwrap(), ev);
+    }
+
+    #[test]
+    fn malformed_change_log_entries_are_errors() {
+        let ev = br#"{"seq":4,"array":"a","kind":"drop","version":0,"timestamp_ns":0,"region":[],"cells_written":0}"#;
+        assert!(ChangeEvent::decode(&crate::keys::event(4), ev).is_ok());
+        assert!(ChangeEvent::decode(b"L\0\0", ev).is_err());
+        assert!(ChangeEvent::decode(&crate::keys::event(5), ev).is_err());
+        assert!(ChangeEvent::decode(&crate::keys::event(4), b"{").is_err());
+    }
+}
