@@ -30,3 +30,11 @@ fn malformed_chunk_index_value_is_a_corrupt_chunk() {
 fn float_coordinate_round_trips_exactly() {
     replay("change_log", "float-not-round-tripped");
 }
+
+/// A pointer at bytes whose CRC32 happens to match (four zero bytes: the CRC of
+/// nothing) reached zstd and failed as a codec error without naming the chunk;
+/// a payload that does not decode is now a corrupt chunk too.
+#[test]
+fn crc_valid_undecodable_payload_is_a_corrupt_chunk() {
+    replay("stored_format", "crc-valid-undecodable-payload");
+}
