@@ -47,10 +47,12 @@ mod write;
 
 pub use auth::{constant_time_eq, Auth, HEALTH_PATH};
 pub use config::{Cli, Config, Limits, TlsFiles};
+pub use convert::event_to_pb;
 pub use errors::{query_status, storage_status};
 pub use roles::{Caller, Role, Tokens, ADMIN_TOKEN_NAME};
 pub use server::{serve, shutdown_signal, Server};
 pub use service::ArrayQService;
+pub use write::{data_block, open_write, OpenWrite, WriteLimits};
 
 /// Installs the `tracing` subscriber of `arrayqd`: one line per event on stderr,
 /// filtered by `ARRAYQ_LOG` (env-filter syntax, default `info`).

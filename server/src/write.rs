@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::write_request::Msg;
-use arrayq_storage::{BlockId, IngestError, IngestOptions, IngestSink};
+use arrayq_storage::{BlockId, CommitInfo, IngestError, IngestOptions, IngestSink, Store};
 use tonic::{Response, Status, Streaming};
 use tracing::info;
 
+use crate::config::Limits;
 use crate::errors::{remap_transport, storage_status};
 use crate::roles::{authorize, Access, Caller, Operation};
 use crate::state::Shared;
@@ -36,35 +37,16 @@ pub(crate) async fn write(
         .ok_or_else(|| Status::invalid_argument("empty Write stream: no WriteHeader"))?;
     let header = first.into_header()?;
     authorize(caller, &Access::new(Operation::Write, Some(&header.array)))?;
-    let cells = check_header(&header)?;
-    let (mut sink, blocks) = open_sink(shared, &header, cells)?;
+    let limits = WriteLimits::of(&shared.limits);
+    let mut open = open_write(&shared.store, &header, limits)?;
+    let cells = open.cells;
     while let Some(m) = stream.message().await.map_err(remap_transport)? {
-        let b = match m.msg {
-            Some(Msg::Data(b)) => b,
-            Some(Msg::Header(_)) => {
-                return Err(Status::invalid_argument(
-                    "WriteHeader after the first message",
-                ))
-            }
-            None => return Err(Status::invalid_argument("empty WriteRequest")),
-        };
-        let block = *blocks.get(b.attribute as usize).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "WriteBlock for attribute index {}, header lists {}",
-                b.attribute,
-                blocks.len()
-            ))
-        })?;
+        let b = data_block(m)?;
         // Staging may write to the spill file: off the I/O threads. On error the
-        // sink is dropped there, which removes what it staged.
-        sink = blocking(shared, move || {
-            sink.push_block(block, b.byte_offset, &b.data)
-                .map(|()| sink)
-                .map_err(ingest_status)
-        })
-        .await?;
+        // write is dropped there, which removes what it staged.
+        open = blocking(shared, move || open.push(&b).map(|()| open)).await?;
     }
-    let info = blocking(shared, move || sink.commit().map_err(ingest_status)).await?;
+    let info = blocking(shared, move || open.commit()).await?;
     shared.counters.writes_total.fetch_add(1, Ordering::Relaxed);
     info!(
         target: "arrayq::write",
@@ -96,6 +78,85 @@ async fn write_slot(shared: &Arc<Shared>) -> Result<tokio::sync::OwnedSemaphoreP
     }
 }
 
+/// What bounds one Write (from the server's [`Limits`]).
+#[derive(Clone, Copy, Debug)]
+pub struct WriteLimits {
+    /// Largest Write (sum of all attributes' bytes).
+    pub max_write_bytes: u64,
+    /// Bytes held in memory before the rest spills to the staging directory.
+    pub staging_memory_bytes: usize,
+}
+
+impl WriteLimits {
+    pub fn of(l: &Limits) -> WriteLimits {
+        WriteLimits {
+            max_write_bytes: l.max_write_bytes,
+            staging_memory_bytes: l.staging_memory_bytes,
+        }
+    }
+}
+
+/// A Write being received: the sink its blocks go to, one block per attribute of
+/// the header.
+pub struct OpenWrite {
+    sink: IngestSink,
+    blocks: Vec<BlockId>,
+    /// Cells of the header's region.
+    pub cells: u64,
+}
+
+/// Checks a Write's header (its own consistency, the size limit, the array's
+/// schema, the region, the label appends) and opens its sink: everything the Write
+/// RPC does with a header, without the network. An error leaves the store as it was.
+pub fn open_write(
+    store: &Store,
+    h: &pb::WriteHeader,
+    limits: WriteLimits,
+) -> Result<OpenWrite, Status> {
+    let cells = check_header(h)?;
+    let (sink, blocks) = open_sink(store, h, cells, limits)?;
+    Ok(OpenWrite {
+        sink,
+        blocks,
+        cells,
+    })
+}
+
+/// A message after the header: it must hold data.
+pub fn data_block(m: pb::WriteRequest) -> Result<pb::WriteBlock, Status> {
+    match m.msg {
+        Some(Msg::Data(b)) => Ok(b),
+        Some(Msg::Header(_)) => Err(Status::invalid_argument(
+            "WriteHeader after the first message",
+        )),
+        None => Err(Status::invalid_argument("empty WriteRequest")),
+    }
+}
+
+impl OpenWrite {
+    /// Stages one data block for the attribute it names (blocks of an attribute
+    /// arrive in order, `byte_offset` says where each continues). On error the
+    /// caller drops the write, and with it what was staged.
+    pub fn push(&mut self, b: &pb::WriteBlock) -> Result<(), Status> {
+        let block = *self.blocks.get(b.attribute as usize).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "WriteBlock for attribute index {}, header lists {}",
+                b.attribute,
+                self.blocks.len()
+            ))
+        })?;
+        self.sink
+            .push_block(block, b.byte_offset, &b.data)
+            .map_err(ingest_status)
+    }
+
+    /// Commits the write as one version; an incomplete block (or any failure)
+    /// commits nothing.
+    pub fn commit(self) -> Result<CommitInfo, Status> {
+        self.sink.commit().map_err(ingest_status)
+    }
+}
+
 /// The header's own consistency (the schema is checked by the sink); returns the
 /// number of cells of the region.
 fn check_header(h: &pb::WriteHeader) -> Result<u64, Status> {
@@ -124,17 +185,17 @@ fn check_header(h: &pb::WriteHeader) -> Result<u64, Status> {
 /// A sink for the header's write with one block per attribute, after the size
 /// limit and the labels.
 fn open_sink(
-    shared: &Arc<Shared>,
+    store: &Store,
     h: &pb::WriteHeader,
     cells: u64,
+    limits: WriteLimits,
 ) -> Result<(IngestSink, Vec<BlockId>), Status> {
-    let limit = shared.limits.max_write_bytes;
-    let mut sink = shared
-        .store
+    let limit = limits.max_write_bytes;
+    let mut sink = store
         .ingest_with(
             &h.array,
             IngestOptions {
-                memory_bytes: shared.limits.staging_memory_bytes,
+                memory_bytes: limits.staging_memory_bytes,
                 max_bytes: Some(limit),
             },
         )

@@ -79,8 +79,12 @@ pub fn event(seq: u64) -> Vec<u8> {
     k
 }
 
-pub fn event_seq(key: &[u8]) -> u64 {
-    u64::from_be_bytes(key[1..9].try_into().unwrap())
+/// The sequence number of an `L seq` key; `None` when the key is malformed.
+pub fn event_seq(key: &[u8]) -> Option<u64> {
+    match key {
+        [b'L', seq @ ..] => Some(u64::from_be_bytes(seq.try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// `C id layout attr chunk... version` -> the chunk's payload inline, or a pointer

@@ -26,6 +26,8 @@ mod settings;
 mod snapshot;
 mod staging_dir;
 mod store;
+#[cfg(feature = "testing")]
+mod testing;
 mod vacuum;
 mod write;
 mod write_source;

@@ -400,9 +400,14 @@ impl Segments {
 
     /// Calls `f` with the payload a sled value refers to, borrowed from sled (inline)
     /// or from the segment's mapping; no copy.
+    /// A value that is neither (a damaged index entry) yields no bytes, like a pointer
+    /// past the end: the chunk checksum fails and the caller names the chunk.
     pub fn with_payload<R>(&self, value: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
         let value = crate::chunk_stats::split(value).1;
-        let Some(p) = Pointer::decode(value)? else {
+        let Ok(decoded) = Pointer::decode(value) else {
+            return f(&[]);
+        };
+        let Some(p) = decoded else {
             return f(&value[1..]);
         };
         let segment = self.files.read().get(&p.segment).cloned();
@@ -425,9 +430,13 @@ impl Segments {
     /// The payload a chunk value names, as shared bytes: for a payload in a segment, a
     /// view of the segment's mapping that keeps the mapping alive (no copy); an
     /// inline payload is copied. Empty when the pointer lies beyond the written data.
+    /// A malformed value yields no bytes too (see [`Segments::with_payload`]).
     pub fn payload_shared(&self, value: &[u8]) -> Result<Bytes> {
         let value = crate::chunk_stats::split(value).1;
-        let Some(p) = Pointer::decode(value)? else {
+        let Ok(decoded) = Pointer::decode(value) else {
+            return Ok(Bytes::new());
+        };
+        let Some(p) = decoded else {
             return Ok(Bytes::copy_from_slice(&value[1..]));
         };
         let segment = self.files.read().get(&p.segment).cloned();

@@ -420,13 +420,14 @@ impl Snapshot {
             // by this worker only, and it lies inside the buffer (region checked).
             let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(off), chunk_bytes) };
             debug_assert!(off + chunk_bytes <= out.1);
-            if !layout.codec.decode_into(stored, dst)? {
+            // A payload that passes its CRC but does not decode is just as corrupt.
+            if !layout.codec.decode_into(stored, dst).unwrap_or(false) {
                 return Err(corrupt());
             }
             return Ok(());
         }
         scratch.resize(chunk_bytes, 0);
-        if !layout.codec.decode_into(stored, scratch)? {
+        if !layout.codec.decode_into(stored, scratch).unwrap_or(false) {
             return Err(corrupt());
         }
         if a.dtype == DType::Bool && scratch.iter().any(|&b| b > 1) {
@@ -507,7 +508,7 @@ impl Snapshot {
         };
         let dims: Vec<usize> = region.shape();
         let mut raw = vec![0u8; l.chunk_len() * a.dtype.size()];
-        if !l.codec.decode_into(&stored, &mut raw)? {
+        if !l.codec.decode_into(&stored, &mut raw).unwrap_or(false) {
             return Err(self.corrupt(layout, attr, chunk));
         }
         Ok(Some(Buffer::from_le_bytes(a.dtype, &dims, &raw)?))

@@ -194,7 +194,12 @@ impl Store {
             .keys()
             .next_back()
             .transpose()?
-            .map(|k| keys::event_seq(&k))
+            .map(|k| {
+                keys::event_seq(&k).ok_or_else(|| {
+                    StorageError::Metadata(format!("change log key of {} bytes", k.len()))
+                })
+            })
+            .transpose()?
             .unwrap_or(0);
         let log_floors = RwLock::new(crate::change_log::load_log_floors(&tree)?);
         let inner = Inner {
@@ -393,7 +398,7 @@ impl Store {
             region: vec![],
             cells_written: 0,
         };
-        batch.insert(keys::event(seq), serde_json::to_vec(&ev).unwrap());
+        batch.insert(keys::event(seq), ev.encode());
         t.apply_batch(batch)?;
         self.inner.arrays.write().remove(name);
         self.sync()?;
@@ -441,7 +446,7 @@ impl Store {
             keys::meta(meta.array_id, meta.version),
             serde_json::to_vec(&meta).unwrap(),
         );
-        batch.insert(keys::event(seq), serde_json::to_vec(&ev).unwrap());
+        batch.insert(keys::event(seq), ev.encode());
         batch.remove(keys::pending(meta.array_id));
         self.inner.tree.apply_batch(batch)?;
         self.sync()?;
@@ -512,14 +517,11 @@ impl Store {
             .tree
             .range(keys::event(from_seq)..keys::event(u64::MAX))
         {
-            let (_, v) = kv?;
+            let (k, v) = kv?;
             if out.len() >= limit {
                 break;
             }
-            out.push(
-                serde_json::from_slice(&v)
-                    .map_err(|e| StorageError::Metadata(format!("change event: {e}")))?,
-            );
+            out.push(ChangeEvent::decode(&k, &v)?);
         }
         Ok(out)
     }

@@ -86,6 +86,35 @@ impl Engine {
         }
     }
 
+    /// Parses a statement and plans the query it holds (a SELECT, EXPLAIN's query,
+    /// the SELECT of `CREATE ARRAY ... AS` or `INSERT INTO ... SELECT`) without
+    /// running anything or writing. Returns whether executing it would only read:
+    /// SELECT, EXPLAIN (with or without ANALYZE), SHOW ARRAYS and DESCRIBE.
+    pub fn prepare(&self, sql: &str, ctx: &QueryContext) -> Result<bool, QueryError> {
+        let started = Instant::now();
+        let query = match parser::parse(sql)? {
+            Statement::ShowArrays | Statement::Describe(_) => return Ok(true),
+            Statement::Select(q) | Statement::Explain { query: q, .. } => {
+                self.plan(&q, None, &mut Materializer::new(ctx, started, &q))?;
+                return Ok(true);
+            }
+            Statement::CreateArrayAs(c) => Some(c.query),
+            Statement::Insert(i) => match i.source {
+                InsertSource::Select(q) => Some(q),
+                InsertSource::Values { .. } => None,
+            },
+            Statement::CreateArray(_)
+            | Statement::AddLayout(_)
+            | Statement::DropArray { .. }
+            | Statement::Vacuum(_)
+            | Statement::AlterRetention(_) => None,
+        };
+        if let Some(q) = query {
+            self.plan(&q, None, &mut Materializer::new(ctx, started, &q))?;
+        }
+        Ok(false)
+    }
+
     /// Explains a query (`sql` may start with EXPLAIN [ANALYZE] or not). With
     /// `analyze`, runs it to completion and reports what it did.
     pub fn explain(

@@ -1,0 +1,1 @@
+SELECT t2m FROM era5 WHERE time = '2023-01-15T12:00:00Z'

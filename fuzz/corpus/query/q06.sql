@@ -1,0 +1,1 @@
+SELECT count(*) FROM era5 WHERE CASE WHEN lat > 55 THEN t2m > 285 ELSE t2m > 295 END GROUP BY lat, lon

@@ -1,0 +1,1 @@
+SELECT t2m - 273.15 AS t2m_c FROM era5 WHERE time = '2023-01-15T12:00:00Z'

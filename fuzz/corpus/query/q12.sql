@@ -1,0 +1,1 @@
+SELECT avg(t2m) FROM era5

@@ -1,0 +1,1 @@
+SELECT max(t2m) AS m FROM era5 GROUP BY lat, lon ORDER BY m DESC LIMIT 10

@@ -1,0 +1,1 @@
+SELECT t2m FROM era5 WHERE lat = 52 AND lon = 5 ORDER BY time DESC LIMIT 24

@@ -1,0 +1,1 @@
+SELECT t2m, max(t2m) OVER (ORDER BY time ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS hi, lag(t2m) OVER (ORDER BY time) AS before FROM era5 WHERE lat = 52 AND lon = 5

@@ -1,0 +1,1 @@
+SELECT sum(value) OVER (ORDER BY time) AS total FROM power

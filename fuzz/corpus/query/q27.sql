@@ -1,0 +1,1 @@
+CREATE ARRAY power ( asset LABELS (1, 2, 3) GROWABLE, time TIMESTAMP START '2022-12-31T23:00:00Z' STEP '15 minutes' GROWABLE, value REAL FILL NaN ) WITH (chunks = (1, 672))

@@ -1,0 +1,1 @@
+SELECT t2m FROM era5 WHERE lat = 52.0 AND lon = 5.0 AND time = '2023-01-01T03:00:00Z' OR
