@@ -14,18 +14,6 @@ use pg::{start, Pg, CREATE_METER};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-const TOKENS: &str = r#"
-[[token]]
-name = "analyst"
-token = "read-tok"
-role = "read"
-
-[[token]]
-name = "loader"
-token = "write-tok"
-role = "write"
-"#;
-
 const COPY_CSV: &str = "COPY power (asset_id, ts, version, value) FROM STDIN (FORMAT csv)";
 
 /// Two rows for `power` (created by the series ingest on first use).
@@ -70,7 +58,7 @@ async fn copy_rows(client: &Client) -> Result<u64, tokio_postgres::Error> {
 fn start_with_tokens() -> (tempfile::TempDir, Pg) {
     let t = tempfile::tempdir().unwrap();
     let file = t.path().join("tokens.toml");
-    std::fs::write(&file, TOKENS).unwrap();
+    std::fs::write(&file, common::TOKENS).unwrap();
     let pg = start(&[
         "--auth-file",
         file.to_str().unwrap(),

@@ -14,23 +14,6 @@ use common::*;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-const TOKENS: &str = r#"
-[[token]]
-name = "analyst"
-token = "read-tok"
-role = "read"
-
-[[token]]
-name = "loader"
-token = "write-tok"
-role = "write"
-
-[[token]]
-name = "ops"
-token = "admin-tok"
-role = "admin"
-"#;
-
 /// `a`: four cells 0..4 along `i`, `v = 1.5 * i` (sum 9).
 const CREATE_A: &str = "CREATE ARRAY a (i BIGINT START 0 STEP 1 LENGTH 4, v DOUBLE)";
 

@@ -11,6 +11,18 @@ use std::collections::HashMap;
 const SHAPE: [u64; 2] = [10, 7];
 const CHUNK: [u64; 2] = [4, 3];
 
+/// A store (closed again) with array `a` and `block` written at its origin.
+fn closed_store(block: Buffer) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    store
+        .create_array(grid_schema("a", SHAPE, &[("tiles", CHUNK)]))
+        .unwrap();
+    store.write("a", "v", &[0, 0], block).unwrap();
+    (dir, path)
+}
+
 /// The statistics of chunk `c` of the model (padding beyond the array holds the
 /// fill value, NaN: it counts nothing).
 fn model_stats(model: &ArrayD<f32>, c: &[u64]) -> ChunkStats {
@@ -158,19 +170,9 @@ fn an_all_nan_chunk_counts_nothing_and_integers_sum_exactly() {
 
 #[test]
 fn statistics_with_a_flipped_byte_are_ignored_and_the_chunk_decodes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    let (_dir, path) = closed_store(f32_block(&[4, 3], |ix| ix[1] as f32));
     {
-        let store = Store::open(&path).unwrap();
-        store
-            .create_array(grid_schema("a", SHAPE, &[("tiles", CHUNK)]))
-            .unwrap();
-        store
-            .write("a", "v", &[0, 0], f32_block(&[4, 3], |ix| ix[1] as f32))
-            .unwrap();
-    }
-    {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let t = db.open_tree("arrayq").unwrap();
         let (k, v) = t.scan_prefix(b"C").next().unwrap().unwrap();
         let mut v = v.to_vec();
@@ -194,24 +196,9 @@ fn statistics_with_a_flipped_byte_are_ignored_and_the_chunk_decodes() {
 
 #[test]
 fn a_format_2_store_opens_marked_3_and_reads_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    {
-        let store = Store::open(&path).unwrap();
-        store
-            .create_array(grid_schema("a", SHAPE, &[("tiles", CHUNK)]))
-            .unwrap();
-        store
-            .write(
-                "a",
-                "v",
-                &[0, 0],
-                f32_block(&[2, 2], |ix| (ix[0] + ix[1]) as f32),
-            )
-            .unwrap();
-    }
+    let (_dir, path) = closed_store(f32_block(&[2, 2], |ix| (ix[0] + ix[1]) as f32));
     let format = |want: Option<u32>| {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let t = db.open_tree("arrayq").unwrap();
         if let Some(v) = want {
             t.insert(b"F", &v.to_be_bytes()).unwrap();

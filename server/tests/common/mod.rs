@@ -287,3 +287,22 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An auth file of one token per role: `analyst` (read, `read-tok`), `loader`
+/// (write, `write-tok`) and `ops` (admin, `admin-tok`).
+pub const TOKENS: &str = r#"
+[[token]]
+name = "analyst"
+token = "read-tok"
+role = "read"
+
+[[token]]
+name = "loader"
+token = "write-tok"
+role = "write"
+
+[[token]]
+name = "ops"
+token = "admin-tok"
+role = "admin"
+"#;
