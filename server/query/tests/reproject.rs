@@ -4,35 +4,23 @@
 //! 1e-4 relative, aggregates over reprojected maps with numpy's; EXPLAIN shows the
 //! regrid step; bad arguments are errors at their position.
 
+mod common;
+
 use arrayq_query::{
     CoordValues, Engine, EngineConfig, Execution, QueryContext, QueryError, QueryResult,
 };
 use arrayq_regrid::{coord_map, Bounds, SourceGrid, TargetGrid, Transformer};
 use arrayq_storage::Store;
 use arrayq_tests::{python, workspace_root, write_npy_f32, write_npy_f64};
-use arrayq_workload::{era5, load, Scale};
+use arrayq_workload::{era5, Scale};
 use serde_json::Value;
 use std::process::Command;
-use std::sync::OnceLock;
 
 const TMERC: &str = "+proj=tmerc +lon_0=15 +datum=WGS84";
 const BOUNDS: [f64; 4] = [-2_020_000.0, 4_040_000.0, 1_400_000.0, 7_450_000.0];
 
 fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let store = Store::temporary().unwrap();
-        load::load_era5(
-            &store,
-            "era5",
-            Scale::XS,
-            &[("maps", [1, 153, 281]), ("days", [24, 32, 32])],
-            3,
-            false,
-        )
-        .unwrap();
-        Engine::new(store, EngineConfig::default())
-    })
+    common::xs_engine()
 }
 
 fn run(sql: &str) -> Result<QueryResult, QueryError> {

@@ -12,6 +12,7 @@
 use super::binder::Binder;
 use super::bucket_map::bucket_value;
 use super::buckets::{bucket_of, BUCKET_FUNCS};
+use super::where_clause::conjuncts;
 use crate::ast::*;
 use crate::error::{not_found, QueryError};
 use crate::logical::Bucket;
@@ -296,20 +297,6 @@ fn attr_of(s: &ArraySchema, x: &str) -> Option<usize> {
         .iter()
         .position(|a| a.name == x)
         .or_else(|| s.attrs.iter().position(|a| a.name.eq_ignore_ascii_case(x)))
-}
-
-fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Binary {
-            op: BinOp::And,
-            left,
-            right,
-        } => {
-            conjuncts(left, out);
-            conjuncts(right, out);
-        }
-        _ => out.push(e),
-    }
 }
 
 /// Plans the join of `sel` (whose left array is `left`) with `right`, and rewrites
