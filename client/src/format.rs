@@ -24,7 +24,7 @@ use arrayq_format::{with_buffer, Buffer, DType};
 use ndarray::ArrayD;
 
 use crate::error::{code_name, Error, Position};
-use crate::result::{format_f32, format_f64, Coords, QueryResult};
+use crate::result::{format_f32, format_f64, Column, Coords, QueryResult};
 use crate::values::{ColumnType, ColumnValues};
 use arrayq_format::time::format_unix_ns;
 
@@ -107,6 +107,22 @@ fn elem<T: Copy>(a: &ArrayD<T>, i: usize) -> T {
     }
 }
 
+/// Element `i` of a result column as text: a timestamp column (see
+/// [`Column::times`]) in ISO-8601, others as [`value_text`].
+pub fn column_text(c: &Column, i: usize) -> String {
+    match c.times() {
+        Some(a) => format_unix_ns(elem(a, i)),
+        None => value_text(&c.values, i),
+    }
+}
+
+fn column_json(c: &Column, i: usize, w: &mut dyn Write) -> io::Result<()> {
+    match c.times() {
+        Some(a) => serde_json::to_writer(w, &format_unix_ns(elem(a, i))).map_err(io::Error::other),
+        None => value_json(&c.values, i, w),
+    }
+}
+
 /// Element `i` (row-major) of a column as text: shortest round-trip decimal
 /// for floats (`NaN`, `inf`), integers, `true`/`false`, text as it is.
 pub fn value_text(v: &ColumnValues, i: usize) -> String {
@@ -169,7 +185,7 @@ pub fn write_csv(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
             line.push(',');
         }
         for c in &r.columns {
-            line.push_str(&csv_field(&value_text(&c.values, i)));
+            line.push_str(&csv_field(&column_text(c, i)));
             line.push(',');
         }
         line.pop();
@@ -240,7 +256,7 @@ pub fn write_json(mut w: impl Write, r: &QueryResult) -> io::Result<()> {
             if i > 0 {
                 w.write_all(b",")?;
             }
-            value_json(&c.values, i, w)?;
+            column_json(c, i, w)?;
         }
         w.write_all(b"]")?;
     }
@@ -361,13 +377,17 @@ pub fn result_rows(r: &QueryResult, limit: usize) -> (Vec<String>, Vec<Vec<Strin
     let mut headers: Vec<String> = r.dims.iter().map(|d| d.name.clone()).collect();
     headers.extend(r.columns.iter().map(|c| c.name.clone()));
     let mut right: Vec<bool> = r.dims.iter().map(|d| !d.coords.is_time()).collect();
-    right.extend(r.columns.iter().map(|c| is_numeric_text(c.column_type())));
+    right.extend(
+        r.columns
+            .iter()
+            .map(|c| c.times().is_none() && is_numeric_text(c.column_type())),
+    );
     let rank = if r.scalar { 0 } else { r.shape.len() };
     let mut idx = vec![0usize; rank];
     let mut rows = Vec::new();
     for i in 0..r.len().min(limit) {
         let mut row: Vec<String> = (0..rank).map(|d| r.dims[d].coords.text(idx[d])).collect();
-        row.extend(r.columns.iter().map(|c| value_text(&c.values, i)));
+        row.extend(r.columns.iter().map(|c| column_text(c, i)));
         rows.push(row);
         advance(&mut idx, &r.shape);
     }

@@ -12,7 +12,7 @@ pub use crate::column_builder::buffer_from_le;
 pub(crate) use crate::column_builder::ColumnBuilder;
 use crate::error::{Error, Result};
 use crate::values::{ColumnType, ColumnValues};
-use arrayq_format::time::format_unix_ns;
+use arrayq_format::time::{format_unix_ns, is_unix_ns_units};
 
 /// The coordinates of one result dimension.
 #[derive(Clone, Debug, PartialEq)]
@@ -267,6 +267,19 @@ impl Column {
     /// Type of the values.
     pub fn column_type(&self) -> ColumnType {
         self.values.column_type()
+    }
+
+    /// The timestamps of an int64 column whose `units` say it holds UTC
+    /// nanoseconds (a time dimension shown as a column); `None` for others.
+    pub fn times(&self) -> Option<&ndarray::ArrayD<i64>> {
+        match &self.values {
+            ColumnValues::Numeric(Buffer::I64(a))
+                if is_unix_ns_units(self.metadata.get("units").map(String::as_str)) =>
+            {
+                Some(a)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -9,6 +9,9 @@ import numpy as np
 from ._wire import Assembler, Stats
 from .v1 import arrayq_pb2 as pb
 
+# The `units` of an int64 column holding UTC nanoseconds (docs/grpc.md, "Results").
+UNIX_NS_UNITS = "nanoseconds since 1970-01-01 00:00:00"
+
 if TYPE_CHECKING:
     import xarray as xr
 
@@ -93,9 +96,15 @@ class QueryResult:
             while name in columns:  # unnamed duplicates ("?column?") stay apart
                 k += 1
                 name = f"{c.name}_{k}"
+            meta = dict(c.metadata)
+            if meta.get("units") == UNIX_NS_UNITS and values.dtype == np.int64:
+                # A time dimension shown as a column (SELECT time, ORDER BY rows).
+                values = values.view("datetime64[ns]")
+                meta.pop("units")
+                meta.pop("calendar", None)
             columns[name] = values.reshape(shape)
-            if c.metadata:
-                column_metadata[name] = dict(c.metadata)
+            if meta:
+                column_metadata[name] = meta
         return cls(
             sql=sql,
             dims=dims,

@@ -165,3 +165,19 @@ def test_explain(db, era5_name):
     plan = db.explain(f"SELECT t2m FROM {era5_name} WHERE lat = 52 AND lon = 5")
     assert plan.text and plan.layout
     assert plan.layout in [c[0] for c in plan.candidates]
+
+
+def test_order_by_rows_give_time_as_datetime64(db, era5_name, cube, ref):
+    """A time dimension shown as a column (ORDER BY rows) arrives as datetime64[ns]."""
+    i = int(np.argmin(np.abs(ref.LATS - 52.0)))
+    j = int(np.argmin(np.abs(ref.LONS - 5.0)))
+    series = cube[:, i, j].astype(np.float64)
+    hottest = np.argsort(-series, kind="stable")[:3]
+    ds = db.query(
+        f"SELECT t2m FROM {era5_name} WHERE lat = 52.0 AND lon = 5.0 ORDER BY t2m DESC LIMIT 3"
+    )
+    assert ds["time"].dtype == np.dtype("datetime64[ns]")
+    assert "units" not in ds["time"].attrs
+    want = np.datetime64("2023-01-01T00:00:00", "ns") + hottest.astype("timedelta64[h]")
+    np.testing.assert_array_equal(ds["time"].values, want)
+    np.testing.assert_array_equal(ds["t2m"].values.astype(np.float64), series[hottest])

@@ -2,6 +2,7 @@
 
 use crate::timeutil::format_instant;
 use crate::{CoordValues, QueryResult, TextTable};
+use arrayq_storage::time::is_unix_ns_units;
 use arrayq_storage::Buffer;
 
 /// Renders a table with aligned columns separated by ` | `.
@@ -88,7 +89,17 @@ impl QueryResult {
             let mut row: Vec<String> = (0..rank)
                 .map(|d| coord_text(&h.coords[d], idx[d]))
                 .collect();
-            row.extend(self.columns.iter().map(|c| value_text(c, i)));
+            row.extend(self.columns.iter().enumerate().map(|(k, c)| {
+                match (c, h.metadata.column(k).get("units")) {
+                    (Buffer::I64(a), units) if is_unix_ns_units(units.map(String::as_str)) => {
+                        format_instant(
+                            a.as_slice()
+                                .map_or_else(|| a.iter().nth(i).copied().unwrap_or(0), |s| s[i]),
+                        )
+                    }
+                    _ => value_text(c, i),
+                }
+            }));
             rows.push(row);
             let mut d = rank;
             while d > 0 {

@@ -6,7 +6,17 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-pub const NS_PER_SEC: i64 = 1_000_000_000;
+pub use arrayq_storage::time::NS_PER_SEC;
+
+/// The metadata of a column showing a time dimension's coordinates as int64 UTC
+/// nanoseconds: the dimension's own descriptions, with `units` saying what the
+/// numbers are (whatever units the dimension was loaded with).
+pub fn time_column_metadata(dim: &arrayq_storage::MetadataMap) -> arrayq_storage::MetadataMap {
+    let mut m = dim.clone();
+    m.insert("units".into(), arrayq_storage::time::UNIX_NS_UNITS.into());
+    m.insert("calendar".into(), "proleptic_gregorian".into());
+    m
+}
 
 /// Parses an ISO-8601 instant (the forms of [`arrayq_storage::time::parse_unix_ns`],
 /// the one timestamp parser).

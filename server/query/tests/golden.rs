@@ -237,11 +237,17 @@ fn run_file(path: &Path, bless: bool) -> Vec<String> {
     fixtures(&engine);
     let mut failures = Vec::new();
     let mut rewritten = String::new();
+    // Consecutive comment lines stay one paragraph: the blank line goes after it.
+    let mut after_comment = false;
     for rec in parse_file(&text) {
+        if std::mem::take(&mut after_comment) && !matches!(rec, Record::Comment(_)) {
+            rewritten.push('\n');
+        }
         match rec {
             Record::Comment(c) => {
                 rewritten.push_str(&c);
-                rewritten.push_str("\n\n");
+                rewritten.push('\n');
+                after_comment = true;
             }
             Record::Ok(sql) => {
                 if let Err(e) = engine

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use arrayq_query::{CoordValues, QueryResult, ResultHeader};
+use arrayq_storage::time::is_unix_ns_units;
+use arrayq_storage::{Buffer, DType};
 use bytes::BytesMut;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldFormat, FieldInfo};
@@ -42,8 +44,20 @@ pub fn header_schema(h: &ResultHeader) -> Vec<(String, Type)> {
         .zip(&h.dims)
         .map(|(c, name)| (name.clone(), coord_type(c)))
         .collect();
-    out.extend(h.columns.iter().map(|(n, d)| (n.clone(), dtype_type(*d))));
+    out.extend(h.columns.iter().enumerate().map(|(k, (n, d))| {
+        let ty = match is_time_column(h, k) {
+            true => Type::TIMESTAMPTZ,
+            false => dtype_type(*d),
+        };
+        (n.clone(), ty)
+    }));
     out
+}
+
+/// An int64 column of UTC nanoseconds (a time dimension shown as a column).
+fn is_time_column(h: &ResultHeader, k: usize) -> bool {
+    let units = h.metadata.column(k).get("units").map(String::as_str);
+    h.columns[k].1 == DType::I64 && is_unix_ns_units(units)
 }
 
 fn coord_type(c: &CoordValues) -> Type {
@@ -85,7 +99,10 @@ impl Table {
         let first = cols.len();
         for (k, b) in r.columns.iter().enumerate() {
             let (name, ty) = schema[first + k].clone();
-            let values = buffer_values(b).map_err(|e| format!("column {name}: {e}"))?;
+            let values = match (b, is_time_column(h, k)) {
+                (Buffer::I64(a), true) => Values::Time(a.iter().copied().collect()),
+                _ => buffer_values(b).map_err(|e| format!("column {name}: {e}"))?,
+            };
             cols.push(Col {
                 name,
                 ty,

@@ -45,6 +45,13 @@ with psycopg.connect(dsn, autocommit=True) as c3:
     # Server-side parameters ($1, $2): an int and a timestamptz.
     got = c3.execute("SELECT value, n FROM meter WHERE asset = %s AND time >= %s", (8, times[5])).fetchall()
     assert got == [r[1:] for r in expected if r[0] == 8 and r[1] >= times[5]], got
+    # A table of rows (ORDER BY) shows the time dimension as a timestamptz column,
+    # in text and in binary.
+    top = sorted(expected, key=lambda r: -r[3])[:2]
+    got = c3.execute("SELECT n FROM meter ORDER BY n DESC LIMIT 2").fetchall()
+    assert got == [(k, r[0], r[1], r[3]) for k, r in enumerate(top)], got
+    got = c3.cursor(binary=True).execute("SELECT n FROM meter ORDER BY n DESC LIMIT 2").fetchall()
+    assert [g[2] for g in got] == [r[1] for r in top], got
     try:
         c3.execute("SELECT value FROM nowhere")
         raise AssertionError("no error")

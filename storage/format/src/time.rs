@@ -10,6 +10,17 @@ use thiserror::Error;
 
 pub const NS_PER_SEC: i64 = 1_000_000_000;
 
+/// The CF `units` of a result column whose int64 values are timestamps (a time
+/// dimension shown as a column: `SELECT time`, the rows of `ORDER BY`): renderers
+/// show such a column as timestamps, the Postgres door sends it as `timestamptz`,
+/// and CF readers (xarray, netCDF tools) decode it as time.
+pub const UNIX_NS_UNITS: &str = "nanoseconds since 1970-01-01 00:00:00";
+
+/// True when a column's `units` say its int64 values are UTC nanoseconds.
+pub fn is_unix_ns_units(units: Option<&str>) -> bool {
+    units == Some(UNIX_NS_UNITS)
+}
+
 /// Formats UTC nanoseconds: `2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.25Z`.
 pub fn format_unix_ns(ns: i64) -> String {
     let t = DateTime::<Utc>::from_timestamp_nanos(ns);

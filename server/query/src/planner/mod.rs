@@ -34,7 +34,7 @@ use crate::logical::{
     QueryPlan, RegridNode, ScanNode, WindowNode,
 };
 use crate::{CoordValues, ResultHeader, ResultMetadata};
-use arrayq_storage::{ArraySchema, DType, MetadataMap, Snapshot};
+use arrayq_storage::{ArraySchema, Coordinate, DType, MetadataMap, Snapshot};
 use binder::{Binder, Mode};
 use group_keys::{coord_values, group_keys, is_group_key};
 use having::{bind_having, having_without_groups};
@@ -412,6 +412,14 @@ fn result_metadata(
             match source {
                 Some(attr) if schema.attrs.iter().any(|a| &a.name == attr) => {
                     schema.metadata.of(attr).clone()
+                }
+                Some(dim)
+                    if schema
+                        .dims
+                        .iter()
+                        .any(|d| &d.name == dim && matches!(d.coord, Coordinate::Time { .. })) =>
+                {
+                    crate::timeutil::time_column_metadata(schema.metadata.of(dim))
                 }
                 _ => MetadataMap::new(),
             }

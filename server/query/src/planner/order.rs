@@ -10,6 +10,7 @@
 use crate::ast::{ExprKind, OrderSpec};
 use crate::error::{not_found, QueryError, Span};
 use crate::logical::{LogicalPlan, OutputColumn, SortKey, SortNode};
+use crate::timeutil::time_column_metadata;
 use crate::{CoordValues, ResultHeader};
 use arrayq_storage::{DType, MetadataMap};
 
@@ -81,7 +82,10 @@ pub(super) fn order_table(
     };
     let rows = node.rows();
     let mut meta_cols: Vec<MetadataMap> = (0..dim_cols.len())
-        .map(|d| header.metadata.dim(d).clone())
+        .map(|d| match header.coords[d] {
+            CoordValues::Times(_) => time_column_metadata(header.metadata.dim(d)),
+            _ => header.metadata.dim(d).clone(),
+        })
         .collect();
     meta_cols.extend((0..columns.len()).map(|c| header.metadata.column(c).clone()));
     header.metadata.dims = vec![MetadataMap::new()];
