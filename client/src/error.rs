@@ -133,10 +133,16 @@ impl From<tonic::Status> for Error {
 /// Whether tonic made `status` on this side for a call whose connection broke (the
 /// server crashed or went away mid-call). tonic reports that as UNKNOWN: a
 /// `transport error` with the transport's error as source, or an `h2 protocol
-/// error` of a failed read, which carries no source. The server never sends
-/// UNKNOWN, and gRPC's status codes name a broken connection UNAVAILABLE, so a
-/// client can tell "retry when it is back" from a failed call.
+/// error` of a failed read, which carries no source; or, for a call still queued
+/// on the connection when it closed, as hyper's CANCELLED "operation was canceled"
+/// (this client never cancels a call but by dropping it, which ends it without
+/// an error). The server never sends UNKNOWN nor that text, and gRPC's status codes
+/// name a broken connection UNAVAILABLE, so a client can tell "retry when it is
+/// back" from a failed call.
 fn broken_connection(status: &tonic::Status) -> bool {
+    if status.code() == Code::Cancelled {
+        return status.message().starts_with("operation was canceled");
+    }
     if status.code() != Code::Unknown {
         return false;
     }
@@ -217,6 +223,12 @@ mod tests {
         let broken =
             tonic::Status::unknown("h2 protocol error: error reading a body from connection");
         assert_eq!(Error::from(broken).code(), Code::Unavailable);
+        // A call queued on a connection that closed, as hyper cancels it.
+        let queued = tonic::Status::cancelled("operation was canceled");
+        assert_eq!(Error::from(queued).code(), Code::Unavailable);
+        // The server's cancellation stays CANCELLED.
+        let server = tonic::Status::cancelled("query cancelled");
+        assert_eq!(Error::from(server).code(), Code::Cancelled);
         // UNKNOWN for any other reason stays UNKNOWN.
         let other = tonic::Status::unknown("something else");
         assert_eq!(Error::from(other).code(), Code::Unknown);
