@@ -133,10 +133,10 @@ impl From<tonic::Status> for Error {
 /// Whether tonic made `status` on this side for a call whose connection broke (the
 /// server crashed or went away mid-call). tonic reports that as UNKNOWN: a
 /// `transport error` with the transport's error as source, or an `h2 protocol
-/// error` of a failed read, which carries no source; or, for a call still queued
-/// on the connection when it closed, as hyper's CANCELLED "operation was canceled"
-/// (this client never cancels a call but by dropping it, which ends it without
-/// an error). The server never sends UNKNOWN nor that text, and gRPC's status codes
+/// error` of a failed read, which carries no source; or, for a call the connection
+/// dropped before sending it (queued when it closed), as hyper's CANCELLED
+/// "operation was canceled" (a call the caller cancels is dropped, with no error
+/// to map). The server never sends UNKNOWN nor that text, and gRPC's status codes
 /// name a broken connection UNAVAILABLE, so a client can tell "retry when it is
 /// back" from a failed call.
 fn broken_connection(status: &tonic::Status) -> bool {
