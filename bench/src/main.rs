@@ -79,6 +79,15 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         duration_secs: u64,
     },
+    /// Mixed load: N clients, 90% queries / 10% writes; queries/s, p50/p99, errors, server peak RSS.
+    Load {
+        /// Concurrent clients (each its own connection).
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Seconds of the load window.
+        #[arg(long, default_value_t = 60)]
+        duration_secs: u64,
+    },
     /// Postgres compatibility: COPY floor, bridge ingest, door COPY, E1-E3 via psycopg2, change latency.
     Pgbridge,
     /// Q7 reprojection (10 km tmerc, bilinear): arrayq vs pyproj+scipy and GDAL warp, with accuracy.
@@ -152,6 +161,7 @@ fn run() -> Result<ExitCode> {
         Cmd::Era5 => vec!["era5"],
         Cmd::Energy => vec!["energy"],
         Cmd::Grpc { .. } => vec!["grpc"],
+        Cmd::Load { .. } => vec!["load"],
         Cmd::Pgbridge => vec!["pgbridge"],
         Cmd::Reproj => vec!["reproj"],
         Cmd::Ingest => vec!["ingest"],
@@ -191,6 +201,13 @@ fn run() -> Result<ExitCode> {
                 clients,
                 duration_secs,
             } => Box::new(suites::grpc::Grpc {
+                clients: *clients,
+                duration: Duration::from_secs(*duration_secs),
+            }),
+            Cmd::Load {
+                clients,
+                duration_secs,
+            } => Box::new(suites::load::Load {
                 clients: *clients,
                 duration: Duration::from_secs(*duration_secs),
             }),

@@ -117,12 +117,46 @@ impl From<tonic::Status> for Error {
         if message.is_empty() {
             message = status.code().description().to_string();
         }
+        let code = if broken_connection(&status) {
+            Code::Unavailable
+        } else {
+            status.code()
+        };
         Error::Status(StatusError {
-            code: status.code(),
+            code,
             message,
             position,
         })
     }
+}
+
+/// Whether tonic made `status` on this side for a call whose connection broke (the
+/// server crashed or went away mid-call). tonic reports that as UNKNOWN: a
+/// `transport error` with the transport's error as source, or an `h2 protocol
+/// error` of a failed read, which carries no source; or, for a call the connection
+/// dropped before sending it (queued when it closed), as hyper's CANCELLED
+/// "operation was canceled" (a call the caller cancels is dropped, with no error
+/// to map). The server never sends UNKNOWN nor that text, and gRPC's status codes
+/// name a broken connection UNAVAILABLE, so a client can tell "retry when it is
+/// back" from a failed call.
+fn broken_connection(status: &tonic::Status) -> bool {
+    if status.code() == Code::Cancelled {
+        return status.message().starts_with("operation was canceled");
+    }
+    if status.code() != Code::Unknown {
+        return false;
+    }
+    if status.message().starts_with("h2 protocol error:") {
+        return true;
+    }
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl From<arrayq_proto::ProtocolError> for Error {
@@ -181,5 +215,22 @@ mod tests {
         assert_eq!(e.position(), None);
         assert_eq!(e.to_string(), "NOT_FOUND: no array 'x'");
         assert!(Error::from(tonic::Status::cancelled("")).is_cancelled());
+    }
+
+    #[test]
+    fn a_read_broken_by_a_lost_connection_is_unavailable() {
+        // What tonic makes of a response body whose connection was reset.
+        let broken =
+            tonic::Status::unknown("h2 protocol error: error reading a body from connection");
+        assert_eq!(Error::from(broken).code(), Code::Unavailable);
+        // A call queued on a connection that closed, as hyper cancels it.
+        let queued = tonic::Status::cancelled("operation was canceled");
+        assert_eq!(Error::from(queued).code(), Code::Unavailable);
+        // The server's cancellation stays CANCELLED.
+        let server = tonic::Status::cancelled("query cancelled");
+        assert_eq!(Error::from(server).code(), Code::Cancelled);
+        // UNKNOWN for any other reason stays UNKNOWN.
+        let other = tonic::Status::unknown("something else");
+        assert_eq!(Error::from(other).code(), Code::Unknown);
     }
 }

@@ -211,6 +211,22 @@ impl TestServer {
         self.kill();
     }
 
+    /// Crashes the server: `SIGKILL` sent with kill(2) (no handler runs, nothing is
+    /// flushed), then waits for the process to be reaped, so its port and store are
+    /// free for a restart. Returns the exit status (killed by signal 9).
+    pub fn sigkill(&mut self) -> io::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        let pid = libc::pid_t::try_from(self.child.id())
+            .map_err(|_| io::Error::other("pid out of range"))?;
+        // SAFETY: kill(2) takes plain integers; the pid is our own unreaped child.
+        if unsafe { libc::kill(pid, libc::SIGKILL) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.child.wait()
+    }
+
     /// SIGKILL and reap (when still running).
     pub fn kill(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {

@@ -23,6 +23,7 @@ pub mod era5;
 pub mod grpc;
 pub mod ingest;
 pub mod layouts;
+pub mod load;
 pub mod memory;
 pub mod pgbridge;
 mod pgcopy;
@@ -126,6 +127,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(era5::Era5),
         Box::new(energy::Energy),
         Box::new(grpc::Grpc::default()),
+        Box::new(load::Load::default()),
         Box::new(pgbridge::PgBridge),
         Box::new(reproj::Reproj),
         Box::new(ingest::Ingest),
