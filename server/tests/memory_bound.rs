@@ -101,7 +101,7 @@ async fn ask(mut c: array_q_client::ArrayQClient<tonic::transport::Channel>, wha
             let r = query(&mut c, &sql).await.unwrap();
             let mut want = cube_values(t, 1, NL, NO);
             want.sort_by(|a, b| b.total_cmp(a));
-            let got = f32_values(&r.columns.last().unwrap());
+            let got = f32_values(r.columns.last().unwrap());
             assert_eq!(got, want[..3], "top 3 of hour {t}");
         }
         Ask::HourlyMax => {
