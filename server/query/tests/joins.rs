@@ -122,10 +122,14 @@ fn a_right_side_over_the_memory_limit_is_refused() {
     // A scalar result, but the right cells it meets are a whole map (43 k cells).
     let sql = "SELECT avg(e.t2m - m.t2m) AS a FROM era5 e JOIN tmean m \
                ON e.lat = m.lat AND e.lon = m.lon WHERE e.time = '2023-01-01T00:00:00Z'";
+    // The right side is read (and charged) when the query runs.
     let err = match engine.execute(sql, &ctx) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("a right side of 43 k cells passed a 1000-byte limit"),
-    };
+        Ok(Execution::Rows(s)) => s.collect_all().err(),
+        Ok(_) => panic!("not a query"),
+        Err(e) => Some(e),
+    }
+    .expect("a right side of 43 k cells passed a 1000-byte limit")
+    .to_string();
     assert!(
         err.contains("Join needs 687888 bytes more for the right side 'tmean'"),
         "{err}"
