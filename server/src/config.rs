@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use arrayq_proto::MAX_BLOCK_BYTES;
+use arrayq_query::DEFAULT_MAX_QUERY_MEMORY_BYTES;
 use arrayq_workload::Scale;
 use clap::Parser;
 
@@ -60,6 +61,9 @@ pub struct Limits {
     pub queue_timeout: Duration,
     /// Largest query result (sum of all columns' bytes).
     pub max_result_bytes: u64,
+    /// Bytes one query's operators may hold at once (sort, window, aggregation
+    /// state, a join's right side); past it the query fails with RESOURCE_EXHAUSTED.
+    pub max_query_memory_bytes: u64,
     /// Server-side time limit of one query (besides the client's deadline).
     pub query_timeout: Option<Duration>,
     /// Largest incoming or outgoing gRPC message.
@@ -85,6 +89,7 @@ impl Default for Limits {
             max_concurrent_writes: 4,
             queue_timeout: Duration::from_secs(5),
             max_result_bytes: 1 << 30,
+            max_query_memory_bytes: DEFAULT_MAX_QUERY_MEMORY_BYTES,
             query_timeout: Some(Duration::from_secs(300)),
             max_message_bytes: 16 << 20,
             max_write_bytes: 4 << 30,
@@ -164,6 +169,11 @@ pub struct Cli {
     /// Largest query result in bytes (a request may ask for less).
     #[arg(long, env = "ARRAYQ_MAX_RESULT_BYTES", default_value_t = 1 << 30)]
     pub max_result_bytes: u64,
+    /// Bytes one query's operators may hold at once (sort, window, aggregation
+    /// state and quantiles' values, a join's right side); past it the query fails
+    /// with RESOURCE_EXHAUSTED. See docs/limits.md.
+    #[arg(long, env = "ARRAYQ_MAX_QUERY_MEMORY_BYTES", default_value_t = DEFAULT_MAX_QUERY_MEMORY_BYTES)]
+    pub max_query_memory_bytes: u64,
     /// Server-side time limit of a query in seconds (0 = none besides the client's
     /// deadline).
     #[arg(long, env = "ARRAYQ_QUERY_TIMEOUT_SECS", default_value_t = 300)]
@@ -238,6 +248,7 @@ impl Cli {
                 max_concurrent_writes: self.max_concurrent_writes.max(1),
                 queue_timeout: Duration::from_millis(self.queue_timeout_ms),
                 max_result_bytes: self.max_result_bytes,
+                max_query_memory_bytes: self.max_query_memory_bytes,
                 query_timeout: (self.query_timeout_secs > 0)
                     .then(|| Duration::from_secs(self.query_timeout_secs)),
                 max_message_bytes: self.max_message_bytes.max(64 << 10),
@@ -279,6 +290,11 @@ mod tests {
         assert_eq!(c.demo, Some(Scale::XS));
         assert_eq!(c.grace, Duration::from_secs(2));
         assert_eq!(c.limits.block_bytes, MAX_BLOCK_BYTES);
+        assert_eq!(c.limits.max_query_memory_bytes, 2 << 30);
+        let c = Cli::try_parse_from(["arrayqd", "--max-query-memory-bytes", "1048576"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.limits.max_query_memory_bytes, 1 << 20);
         assert!(Cli::try_parse_from(["arrayqd", "--tls-cert", "c.pem"]).is_err());
         assert_eq!(c.pg_addr, None);
         let c = Cli::try_parse_from(["arrayqd", "--pg", "127.0.0.1:0"])

@@ -283,6 +283,7 @@ impl Worker {
             cancel: self.cancel.flag(),
             deadline,
             max_result_bytes: (max_result_bytes > 0).then_some(max_result_bytes),
+            max_memory_bytes: None,
         };
         let mut report = Report::default();
         let result = self.execute(sql, &ctx, &mut report);

@@ -117,6 +117,7 @@ impl Server {
                 max_result_bytes: limits.max_result_bytes,
                 timeout: limits.query_timeout,
                 block_bytes: limits.block_bytes,
+                max_query_memory_bytes: limits.max_query_memory_bytes,
             },
         );
         let (events, _) = broadcast::channel(config.limits.event_buffer.max(1));

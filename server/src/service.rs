@@ -212,6 +212,7 @@ impl ArrayQ for ArrayQService {
             cancel: cancel.flag(),
             deadline,
             max_result_bytes: None,
+            max_memory_bytes: None,
         };
         let c = cancel.clone();
         let sql = r.sql.clone();

@@ -7,34 +7,6 @@ mod common;
 use arrayq_proto::v1::*;
 use common::*;
 
-/// Hour `t` of a cube as Write blocks of at most `block` bytes, made on demand so
-/// the client never holds the whole write either.
-fn hour_blocks(t0: u64, nt: u64, nl: u64, no: u64, block: usize) -> Vec<WriteRequest> {
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    for t in t0..t0 + nt {
-        let bytes = f32_bytes(&cube_values(t, 1, nl, no));
-        for piece in bytes.chunks(block) {
-            out.push(WriteRequest::data(0, offset, piece.to_vec()));
-            offset += piece.len() as u64;
-        }
-    }
-    out
-}
-
-fn header(name: &str, t0: u64, nt: u64, nl: u64, no: u64) -> WriteHeader {
-    WriteHeader {
-        array: name.into(),
-        attributes: vec!["t2m".into()],
-        region: vec![
-            IndexRange::new(t0, nt),
-            IndexRange::new(0, nl),
-            IndexRange::new(0, no),
-        ],
-        ..Default::default()
-    }
-}
-
 async fn create_cube(
     c: &mut array_q_client::ArrayQClient<tonic::transport::Channel>,
     nl: u64,
@@ -47,16 +19,6 @@ async fn create_cube(
     })
     .await
     .unwrap();
-}
-
-/// A `VmHWM`/`VmRSS` line of /proc/<pid>/status, in KiB.
-fn status_kib(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = s
-        .lines()
-        .find(|l| l.starts_with(key))
-        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn staging_files(d: &Daemon) -> Vec<std::path::PathBuf> {
@@ -75,7 +37,9 @@ async fn a_write_past_the_staging_bound_commits_the_formula() {
     let d = Daemon::start(&dir, &[], &[("ARRAYQ_STAGING_MEMORY_BYTES", "262144")]);
     let mut c = d.client().await;
     create_cube(&mut c, NL, NO).await;
-    let mut reqs = vec![WriteRequest::header(header("cube", 0, NT, NL, NO))];
+    let mut reqs = vec![WriteRequest::header(cube_write_header(
+        "cube", 0, NT, NL, NO,
+    ))];
     reqs.extend(hour_blocks(0, NT, NL, NO, 100_000));
     let w = c
         .write(tokio_stream::iter(reqs))
@@ -89,7 +53,9 @@ async fn a_write_past_the_staging_bound_commits_the_formula() {
     assert_eq!(f32_values(&r.columns[0]), cube_values(0, NT, NL, NO));
 
     // A stream cut short (its last block missing) commits nothing and cleans up.
-    let mut reqs = vec![WriteRequest::header(header("cube", NT, 20, NL, NO))];
+    let mut reqs = vec![WriteRequest::header(cube_write_header(
+        "cube", NT, 20, NL, NO,
+    ))];
     let mut blocks = hour_blocks(NT, 20, NL, NO, 100_000);
     blocks.pop();
     reqs.extend(blocks);
@@ -123,7 +89,9 @@ async fn peak_memory_of_a_large_write_stays_bounded() {
     let pid = d.server.pid();
     let before = status_kib(pid, "VmHWM:");
     // Blocks are made as the stream is polled: one hour at a time.
-    let head = std::iter::once(WriteRequest::header(header("cube", 0, NT, NL, NO)));
+    let head = std::iter::once(WriteRequest::header(cube_write_header(
+        "cube", 0, NT, NL, NO,
+    )));
     let blocks = (0..NT).flat_map(|t| {
         hour_blocks(t, 1, NL, NO, 4_000_000)
             .into_iter()
@@ -171,9 +139,9 @@ async fn bad_streams_keep_their_status_codes() {
     create_cube(&mut c, 10, 10).await;
     // 30 x 10 x 10 f32 = 12000 bytes > 10000: refused before any data.
     let e = c
-        .write(tokio_stream::iter(vec![WriteRequest::header(header(
-            "cube", 0, 30, 10, 10,
-        ))]))
+        .write(tokio_stream::iter(vec![WriteRequest::header(
+            cube_write_header("cube", 0, 30, 10, 10),
+        )]))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
@@ -184,7 +152,7 @@ async fn bad_streams_keep_their_status_codes() {
         (1, 0, "attribute index 1, header lists 1"),
     ] {
         let reqs = vec![
-            WriteRequest::header(header("cube", 0, 1, 10, 10)),
+            WriteRequest::header(cube_write_header("cube", 0, 1, 10, 10)),
             WriteRequest::data(attr, offset, vec![0; 400]),
         ];
         let e = c.write(tokio_stream::iter(reqs)).await.unwrap_err();
@@ -214,9 +182,11 @@ async fn concurrent_writes_wait_for_a_slot_then_fail_busy() {
     create_cube(&mut c, NL, NO).await;
     // The first write sends its header and holds its stream open.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tx.send(WriteRequest::header(header("cube", 0, 1, NL, NO)))
-        .await
-        .unwrap();
+    tx.send(WriteRequest::header(cube_write_header(
+        "cube", 0, 1, NL, NO,
+    )))
+    .await
+    .unwrap();
     let mut c1 = c.clone();
     let first = tokio::spawn(async move {
         c1.write(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -224,7 +194,9 @@ async fn concurrent_writes_wait_for_a_slot_then_fail_busy() {
             .map(|r| r.into_inner())
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let mut reqs = vec![WriteRequest::header(header("cube", 1, 1, NL, NO))];
+    let mut reqs = vec![WriteRequest::header(cube_write_header(
+        "cube", 1, 1, NL, NO,
+    ))];
     reqs.extend(hour_blocks(1, 1, NL, NO, 1 << 20));
     let busy = c.write(tokio_stream::iter(reqs.clone())).await.unwrap_err();
     assert_eq!(busy.code(), tonic::Code::ResourceExhausted, "{busy:?}");

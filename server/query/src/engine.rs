@@ -3,6 +3,7 @@
 use crate::ast::{AsOfSpec, InsertSource, Select, Statement};
 use crate::error::QueryError;
 use crate::materialize::{Materializer, Scope};
+use crate::memory::MemoryPool;
 use crate::optimizer::optimize;
 use crate::physical::{create_physical_plan, explain, PhysicalQuery, TaskContext};
 use crate::planner::{forced_layout, plan_select_join, regrid_node};
@@ -11,6 +12,7 @@ use crate::stream::ResultStream;
 use crate::timeutil::parse_instant;
 use crate::{command, parser, EngineConfig, Execution, ExplainOutput, QueryContext};
 use arrayq_storage::{AsOf, Store};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Parses, plans and runs statements against a [`Store`].
@@ -95,7 +97,11 @@ impl Engine {
         let query = match parser::parse(sql)? {
             Statement::ShowArrays | Statement::Describe(_) => return Ok(true),
             Statement::Select(q) | Statement::Explain { query: q, .. } => {
-                self.plan(&q, None, &mut Materializer::new(ctx, started, &q))?;
+                self.plan(
+                    &q,
+                    None,
+                    &mut Materializer::new(ctx, started, &q, self.memory_pool(ctx)),
+                )?;
                 return Ok(true);
             }
             Statement::CreateArrayAs(c) => Some(c.query),
@@ -110,7 +116,11 @@ impl Engine {
             | Statement::AlterRetention(_) => None,
         };
         if let Some(q) = query {
-            self.plan(&q, None, &mut Materializer::new(ctx, started, &q))?;
+            self.plan(
+                &q,
+                None,
+                &mut Materializer::new(ctx, started, &q, self.memory_pool(ctx)),
+            )?;
         }
         Ok(false)
     }
@@ -148,6 +158,16 @@ impl Engine {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// A statement's memory bound: the engine's, or the context's when tighter.
+    pub(crate) fn memory_pool(&self, ctx: &QueryContext) -> Arc<MemoryPool> {
+        let limit = ctx
+            .max_memory_bytes
+            .map_or(self.config.max_query_memory_bytes, |m| {
+                m.min(self.config.max_query_memory_bytes)
+            });
+        MemoryPool::new(limit)
     }
 
     /// The result limit and the deadline a query runs under.
@@ -219,6 +239,7 @@ impl Engine {
             deadline,
             block_bytes: self.config.block_bytes,
             stored_chunks: None,
+            memory: m.memory.clone(),
         };
         task.check()?;
         Ok((query, task))
@@ -232,7 +253,7 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ResultStream, QueryError> {
         let t = Instant::now();
-        let mut m = Materializer::new(ctx, started, sel);
+        let mut m = Materializer::new(ctx, started, sel, self.memory_pool(ctx));
         let (query, task) = self.plan(sel, None, &mut m)?;
         let stages = vec![
             ("parse".to_string(), parse_t),
@@ -258,7 +279,7 @@ impl Engine {
         parse_t: Duration,
     ) -> Result<ExplainOutput, QueryError> {
         let t = Instant::now();
-        let mut m = Materializer::new(ctx, started, sel);
+        let mut m = Materializer::new(ctx, started, sel, self.memory_pool(ctx));
         let (query, task) = self.plan(sel, None, &mut m)?;
         let with_materialized = |mut x: ExplainOutput| {
             x.text = m.explain_text(analyze) + &x.text;

@@ -18,6 +18,7 @@ mod eval;
 mod format;
 mod logical;
 mod materialize;
+pub mod memory;
 mod optimizer;
 mod parser;
 mod physical;
@@ -42,6 +43,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The memory a statement may hold unless configured: twice the default result
+/// limit, room to sort a result of that limit.
+pub const DEFAULT_MAX_QUERY_MEMORY_BYTES: u64 = 2 << 30;
+
 /// Engine-wide limits (per query; a [`QueryContext`] may tighten them).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -51,6 +56,9 @@ pub struct EngineConfig {
     pub timeout: Option<Duration>,
     /// Upper bound of one [`ResultBlock`]'s data. Default 4 MiB.
     pub block_bytes: usize,
+    /// Bytes a statement's operators may hold at once (sort, window, aggregation
+    /// state, a join's right side; see [`memory`]). Default 2 GiB.
+    pub max_query_memory_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +67,7 @@ impl Default for EngineConfig {
             max_result_bytes: 1 << 30,
             timeout: Some(Duration::from_secs(300)),
             block_bytes: 4 << 20,
+            max_query_memory_bytes: DEFAULT_MAX_QUERY_MEMORY_BYTES,
         }
     }
 }
@@ -70,6 +79,8 @@ pub struct QueryContext {
     pub cancel: Arc<AtomicBool>,
     pub deadline: Option<Instant>,
     pub max_result_bytes: Option<u64>,
+    /// A tighter memory bound than the engine's `max_query_memory_bytes`.
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// What executing one statement produced.

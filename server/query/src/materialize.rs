@@ -72,6 +72,8 @@ pub(crate) struct Materializer {
     /// CTEs already run, by where their name is written.
     done: HashMap<(u64, u64), Snapshot>,
     held_bytes: u64,
+    /// The statement's memory bound, shared by its subqueries and its outer query.
+    pub memory: std::sync::Arc<crate::memory::MemoryPool>,
     /// Every result stored, in the order they ran (for EXPLAIN).
     pub runs: Vec<Materialized>,
 }
@@ -87,7 +89,12 @@ pub(crate) struct Materialized {
 }
 
 impl Materializer {
-    pub fn new(ctx: &QueryContext, started: Instant, top: &Select) -> Materializer {
+    pub fn new(
+        ctx: &QueryContext,
+        started: Instant,
+        top: &Select,
+        memory: std::sync::Arc<crate::memory::MemoryPool>,
+    ) -> Materializer {
         let timestamp = match &top.as_of {
             AsOfSpec::Timestamp(t) => Some((t.clone(), top.as_of_span)),
             _ => None,
@@ -99,6 +106,7 @@ impl Materializer {
             store: None,
             done: HashMap::new(),
             held_bytes: 0,
+            memory,
             runs: Vec::new(),
         }
     }

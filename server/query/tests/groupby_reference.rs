@@ -261,14 +261,14 @@ fn coarsen_matches_xarray_coarsen_trim() {
 #[test]
 fn quantile_state_over_the_bound_is_refused_with_its_numbers() {
     let ctx = QueryContext {
-        max_result_bytes: Some(100_000),
+        max_memory_bytes: Some(200_000),
         ..Default::default()
     };
-    // 64 groups x 2100 values x 4 bytes (f32) = 537600 bytes, over 2 x 100000.
+    // 64 groups x 2100 values x 4 bytes (f32) = 537600 bytes, over 200000.
     match run_with("SELECT median(v) FROM t GROUP BY lat, lon", &ctx) {
         Err(QueryError::ResourcesExhausted(m)) => {
-            assert!(m.contains("64 groups x ~2100 values x 4 bytes"), "{m}");
-            assert!(m.contains("100000"), "{m}");
+            assert!(m.contains("(64 groups; quantiles hold every value of their groups: ~2100 values x 4 bytes each"), "{m}");
+            assert!(m.contains("query memory limit of 200000 bytes"), "{m}");
         }
         other => panic!("{:?}", other.err()),
     }

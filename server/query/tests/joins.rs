@@ -113,20 +113,27 @@ fn aggregates_take_joined_expressions() {
 }
 
 #[test]
-fn a_right_side_over_the_result_limit_is_refused() {
+fn a_right_side_over_the_memory_limit_is_refused() {
     let engine = engine();
     let ctx = QueryContext {
-        max_result_bytes: Some(1000),
+        max_memory_bytes: Some(1000),
         ..QueryContext::default()
     };
     // A scalar result, but the right cells it meets are a whole map (43 k cells).
     let sql = "SELECT avg(e.t2m - m.t2m) AS a FROM era5 e JOIN tmean m \
                ON e.lat = m.lat AND e.lon = m.lon WHERE e.time = '2023-01-01T00:00:00Z'";
+    // The right side is read (and charged) when the query runs.
     let err = match engine.execute(sql, &ctx) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("a right side of 43 k cells passed a 1000-byte limit"),
-    };
-    assert!(err.contains("read whole"), "{err}");
+        Ok(Execution::Rows(s)) => s.collect_all().err(),
+        Ok(_) => panic!("not a query"),
+        Err(e) => Some(e),
+    }
+    .expect("a right side of 43 k cells passed a 1000-byte limit")
+    .to_string();
+    assert!(
+        err.contains("Join needs 687888 bytes more for the right side 'tmean'"),
+        "{err}"
+    );
     // Selecting one cell reads one right cell.
     let sql =
         "SELECT e.t2m - m.t2m AS a FROM era5 e JOIN tmean m ON e.lat = m.lat AND e.lon = m.lon \

@@ -62,6 +62,7 @@ impl Handler {
             cancel: cancel.flag(),
             deadline,
             max_result_bytes: None,
+            max_memory_bytes: None,
         };
         let (text, kind2) = (sql.to_string(), kind.clone());
         let engine = shared.engine.clone();

@@ -181,16 +181,7 @@ pub async fn write_cube(
     n_lat: u64,
     n_lon: u64,
 ) -> Result<WriteResponse, Status> {
-    let header = WriteHeader {
-        array: name.into(),
-        attributes: vec!["t2m".into()],
-        region: vec![
-            IndexRange::new(t0, nt),
-            IndexRange::new(0, n_lat),
-            IndexRange::new(0, n_lon),
-        ],
-        ..Default::default()
-    };
+    let header = cube_write_header(name, t0, nt, n_lat, n_lon);
     let data = f32_bytes(&cube_values(t0, nt, n_lat, n_lon));
     write(c, header, vec![data]).await
 }
@@ -306,3 +297,43 @@ name = "ops"
 token = "admin-tok"
 role = "admin"
 "#;
+
+/// A `VmHWM`/`VmRSS` line of /proc/<pid>/status, in KiB.
+pub fn status_kib(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Hours `t0..t0+nt` of a cube as Write data blocks of at most `block` bytes each
+/// (byte offsets from hour `t0`), made on demand so a caller streaming hour by hour
+/// never holds the whole write.
+pub fn hour_blocks(t0: u64, nt: u64, nl: u64, no: u64, block: usize) -> Vec<WriteRequest> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for t in t0..t0 + nt {
+        let bytes = f32_bytes(&cube_values(t, 1, nl, no));
+        for piece in bytes.chunks(block) {
+            out.push(WriteRequest::data(0, offset, piece.to_vec()));
+            offset += piece.len() as u64;
+        }
+    }
+    out
+}
+
+/// The header of a Write of `t2m` over hours `t0..t0+nt` of a cube array.
+pub fn cube_write_header(name: &str, t0: u64, nt: u64, nl: u64, no: u64) -> WriteHeader {
+    WriteHeader {
+        array: name.into(),
+        attributes: vec!["t2m".into()],
+        region: vec![
+            IndexRange::new(t0, nt),
+            IndexRange::new(0, nl),
+            IndexRange::new(0, no),
+        ],
+        ..Default::default()
+    }
+}

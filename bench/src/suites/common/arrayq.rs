@@ -37,6 +37,7 @@ pub fn server_like_engine(store: Store) -> Result<Engine> {
             max_result_bytes: limits.max_result_bytes,
             timeout: limits.query_timeout,
             block_bytes: limits.block_bytes,
+            max_query_memory_bytes: limits.max_query_memory_bytes,
         },
     ))
 }

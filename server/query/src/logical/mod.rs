@@ -248,6 +248,8 @@ pub struct AggregateNode {
     pub columns: Vec<OutputColumn>,
     /// Bytes of the merged aggregation state (all groups).
     pub state_bytes: u64,
+    /// What the state holds, for the memory bound's error.
+    pub state_what: String,
     /// `HAVING`: a bool expression over the calls; groups where it is not true
     /// become missing (NaN) in every output column. With its text, for EXPLAIN.
     pub having: Option<(PExpr, String)>,

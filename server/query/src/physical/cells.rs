@@ -126,3 +126,14 @@ pub fn col_len(c: &Col) -> usize {
         Col::Const(_) => 0,
     }
 }
+
+/// Bytes a column's values take (0 for a constant), as memory reservations count them.
+pub fn col_bytes(c: &Col) -> u64 {
+    let elem = match c {
+        Col::F32(_) => 4,
+        Col::F64(_) | Col::I64(_) => 8,
+        Col::Bool(_) => 1,
+        Col::Const(_) => 0,
+    };
+    (col_len(c) * elem) as u64
+}

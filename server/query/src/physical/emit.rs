@@ -3,7 +3,8 @@
 
 use super::Block;
 use crate::error::QueryError;
-use crate::eval::Col;
+use crate::eval::{Col, EType};
+use crate::memory::MemoryReservation;
 use arrayq_storage::DType;
 
 /// Sends whole columns block by block.
@@ -104,11 +105,17 @@ pub fn concat(parts: Vec<Col>) -> Col {
 /// The stream of an operator that needs its whole input before it can answer (sort,
 /// window): the child runs with values only (no stored chunks) when the stream is
 /// first pulled, `compute` turns all its blocks into whole columns of `dtypes` and
-/// `rows` elements, which then go out in blocks of the context's size.
+/// `rows` elements, which then go out in blocks of the context's size. `compute`
+/// charges what it holds to a reservation of `operator`, which then keeps the
+/// output's size until the last block is out.
 pub(crate) fn after_whole_input(
     input: std::sync::Arc<dyn super::ExecutionPlan>,
     ctx: std::sync::Arc<super::TaskContext>,
-    compute: impl FnOnce(super::BlockStream) -> Result<(Vec<Col>, Vec<DType>, usize), QueryError>
+    operator: &'static str,
+    compute: impl FnOnce(
+            super::BlockStream,
+            &mut MemoryReservation,
+        ) -> Result<(Vec<Col>, Vec<DType>, usize), QueryError>
         + Send
         + 'static,
 ) -> Result<super::BlockStream, QueryError> {
@@ -119,16 +126,66 @@ pub(crate) fn after_whole_input(
     let mut input = Some(input.execute(child_ctx)?);
     let mut compute = Some(compute);
     let mut emit: Option<ColumnEmitter> = None;
+    let mut reservation = ctx.memory.reservation(operator);
     Ok(Box::new(std::iter::from_fn(move || {
         if let (Some(stream), Some(compute)) = (input.take(), compute.take()) {
-            match compute(stream) {
+            match compute(stream, &mut reservation) {
                 Ok((cols, dtypes, rows)) => {
+                    reservation.shrink_to(cols.iter().map(super::cells::col_bytes).sum());
                     let cols = cols.into_iter().map(Some).collect();
                     emit = Some(ColumnEmitter::new(cols, 0, dtypes, rows, ctx.block_bytes));
                 }
                 Err(e) => return Some(Err(e)),
             }
         }
-        emit.as_mut()?.next().map(Ok)
+        let next = emit.as_mut()?.next();
+        if next.is_none() {
+            reservation.shrink_to(0);
+        }
+        next.map(Ok)
     })))
+}
+
+/// Gathers an input's value blocks into whole columns of `n` elements of `dtypes`
+/// (missing values where nothing was sent), charging each block to `reservation`.
+pub(crate) fn gather_columns(
+    stream: super::BlockStream,
+    dtypes: &[DType],
+    n: usize,
+    reservation: &mut MemoryReservation,
+    who: &str,
+) -> Result<Vec<Col>, QueryError> {
+    let mut parts: Vec<Vec<(usize, Col)>> = dtypes.iter().map(|_| Vec::new()).collect();
+    for b in stream {
+        match b? {
+            Block::Values {
+                column,
+                offset,
+                data,
+                len,
+            } => {
+                let data = data.into_type(EType::of(dtypes[column]), len);
+                reservation.try_grow(super::cells::col_bytes(&data), "its input's values")?;
+                parts[column].push((offset, data));
+            }
+            _ => {
+                return Err(QueryError::Internal(format!(
+                    "a {who} input sent no values"
+                )))
+            }
+        }
+    }
+    Ok(parts
+        .into_iter()
+        .zip(dtypes)
+        .map(|(mut p, dt)| {
+            p.sort_by_key(|x| x.0);
+            let c = concat(p.into_iter().map(|x| x.1).collect());
+            match super::cells::col_len(&c) == n {
+                true => c,
+                // Nothing selected (or nothing sent): missing values.
+                false => Col::F64(vec![f64::NAN; n]).into_type(EType::of(*dt), n),
+            }
+        })
+        .collect())
 }

@@ -97,6 +97,8 @@ pub struct TaskContext {
     /// Upper bound of a block's data (at least 64 bytes).
     pub block_bytes: usize,
     pub stored_chunks: Option<StoredLimits>,
+    /// The statement's memory bound, which operators holding data charge.
+    pub memory: Arc<crate::memory::MemoryPool>,
 }
 
 impl TaskContext {

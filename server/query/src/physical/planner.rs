@@ -105,6 +105,7 @@ fn operator(node: LogicalPlan, out_len: usize) -> Result<Arc<dyn ExecutionPlan>,
                 groups: a.groups,
                 columns: a.columns,
                 state_bytes: a.state_bytes,
+                state_what: a.state_what,
                 statistics: a.statistics,
                 metrics: OperatorMetrics::default(),
             })

@@ -1,17 +1,18 @@
 //! Sort: a gridded result as a table of rows (`ORDER BY`, `LIMIT`, `OFFSET`).
 //!
-//! The input's columns are gathered whole (a result is bounded by the result size
-//! limit), then the cells are ordered by the keys. With a LIMIT only the first
+//! The input's columns are gathered whole (charged, with the keys and the table,
+//! to the query's memory bound), then the cells are ordered by the keys. With a LIMIT only the first
 //! `offset + limit` cells are wanted: `select_nth_unstable_by` partitions them out
 //! in linear time and only those are sorted, so a top-10 over a million cells
 //! sorts ten. Ties, and a table without keys, keep row-major cell order (the
 //! cell's index is the last key), so the result is deterministic.
 
-use super::emit::{after_whole_input, concat};
-use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::emit::{after_whole_input, gather_columns};
+use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::Col;
 use crate::logical::SortKey;
+use crate::memory::MemoryReservation;
 use crate::CoordValues;
 use arrayq_storage::DType;
 use std::cmp::Ordering;
@@ -193,8 +194,8 @@ impl ExecutionPlan for SortExec {
 
     fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
         let op = self.clone();
-        after_whole_input(self.input.clone(), ctx, move |stream| {
-            Ok((op.run(stream)?, op.table_dtypes(), op.rows()))
+        after_whole_input(self.input.clone(), ctx, self.name(), move |stream, mem| {
+            Ok((op.run(stream, mem)?, op.table_dtypes(), op.rows()))
         })
     }
 
@@ -212,37 +213,26 @@ impl SortExec {
         dims.chain(self.dtypes.iter().copied()).collect()
     }
 
-    /// Gathers the input's columns, orders the cells, builds the table's columns.
-    fn run(&self, stream: BlockStream) -> Result<Vec<Col>, QueryError> {
-        let mut parts: Vec<Vec<(usize, Col)>> = self.dtypes.iter().map(|_| Vec::new()).collect();
-        for b in stream {
-            match b? {
-                Block::Values {
-                    column,
-                    offset,
-                    data,
-                    len,
-                } => parts[column].push((offset, data.into_type(ty_of(self.dtypes[column]), len))),
-                _ => return Err(QueryError::Internal("a sort input sent no values".into())),
-            }
-        }
-        let t = Instant::now();
+    /// Gathers the input's columns, orders the cells, builds the table's columns;
+    /// all of it charged to `mem` before it is allocated.
+    fn run(
+        &self,
+        stream: BlockStream,
+        mem: &mut MemoryReservation,
+    ) -> Result<Vec<Col>, QueryError> {
         let n = self.cells();
-        let cols: Vec<Col> = parts
-            .into_iter()
-            .zip(&self.dtypes)
-            .map(|(mut p, dt)| {
-                p.sort_by_key(|x| x.0);
-                let c = concat(p.into_iter().map(|x| x.1).collect());
-                match crate::physical::cells::col_len(&c) == n {
-                    true => c,
-                    // Nothing selected (or nothing sent): missing values.
-                    false => Col::F64(vec![f64::NAN; n]).into_type(ty_of(*dt), n),
-                }
-            })
-            .collect();
-        let cells = self.order(&cols);
+        let cols = gather_columns(stream, &self.dtypes, n, mem, "sort")?;
+        let t = Instant::now();
+        // The key columns and the cell index (8 bytes a cell each), then the table.
+        let keys = if self.keys.is_empty() {
+            0
+        } else {
+            self.keys.len() + 1
+        };
+        mem.try_grow(8 * n as u64 * keys as u64, "its sort keys")?;
         let ncols = self.grid.len() + cols.len();
+        mem.try_grow(8 * self.rows() as u64 * ncols as u64, "its output rows")?;
+        let cells = self.order(&cols);
         let out = (0..ncols)
             .map(|c| self.table_col(c, &cols, &cells))
             .collect();
@@ -253,8 +243,4 @@ impl SortExec {
         OperatorMetrics::add(&self.metrics.compute_ns, t);
         Ok(out)
     }
-}
-
-fn ty_of(d: DType) -> crate::eval::EType {
-    crate::eval::EType::of(d)
 }

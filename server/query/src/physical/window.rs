@@ -1,18 +1,20 @@
 //! Window: functions over frames along one dimension of the result, per pencil
 //! (every cell of the other dimensions).
 //!
-//! The input's columns are gathered whole (a result is bounded by the result size
-//! limit). Each windowed column is cut into pencils along its axis, computed on
+//! The input's columns are gathered whole (charged, with each windowed column's
+//! frames, to the query's memory bound). Each windowed column is cut into pencils along its axis, computed on
 //! rayon, one pencil per task, in O(n): sums, counts and averages from running
 //! prefix sums over the present values; min and max with a monotonic deque of
 //! indices; lag and lead as shifts. Missing (NaN) values are skipped within a
 //! frame; a frame with no present value gives NaN (count: 0).
 
-use super::emit::{after_whole_input, concat};
-use super::{Block, BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::cells::col_bytes;
+use super::emit::{after_whole_input, gather_columns};
+use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
-use crate::eval::{Col, EType};
+use crate::eval::Col;
 use crate::logical::{WindowCol, WindowFunc};
+use crate::memory::MemoryReservation;
 use arrayq_storage::DType;
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -36,43 +38,27 @@ impl WindowExec {
         self.shape.iter().product()
     }
 
-    fn run(&self, stream: BlockStream) -> Result<Vec<Col>, QueryError> {
+    fn run(
+        &self,
+        stream: BlockStream,
+        mem: &mut MemoryReservation,
+    ) -> Result<Vec<Col>, QueryError> {
         let n = self.cells();
-        let mut parts: Vec<Vec<(usize, Col)>> = self.in_dtypes.iter().map(|_| Vec::new()).collect();
-        for b in stream {
-            match b? {
-                Block::Values {
-                    column,
-                    offset,
-                    data,
-                    len,
-                } => parts[column].push((
-                    offset,
-                    data.into_type(EType::of(self.in_dtypes[column]), len),
-                )),
-                _ => return Err(QueryError::Internal("a window input sent no values".into())),
-            }
-        }
+        let mut cols = gather_columns(stream, &self.in_dtypes, n, mem, "window")?;
         let t = Instant::now();
-        let mut cols: Vec<Col> = parts
-            .into_iter()
-            .zip(&self.in_dtypes)
-            .map(|(mut p, dt)| {
-                p.sort_by_key(|x| x.0);
-                let c = concat(p.into_iter().map(|x| x.1).collect());
-                match crate::physical::cells::col_len(&c) == n {
-                    true => c,
-                    false => Col::F64(vec![f64::NAN; n]).into_type(EType::of(*dt), n),
-                }
-            })
-            .collect();
         for w in &self.windows {
+            // The column as f64, its pencils and the output: 8 bytes a cell each.
+            let frames = 24 * n as u64;
+            mem.try_grow(frames, "its window frames")?;
+            let before = col_bytes(&cols[w.column]);
             let x = std::mem::replace(&mut cols[w.column], Col::F64(Vec::new())).f64s(n);
             let out = window_column(&x, &self.shape, w);
             cols[w.column] = match w.func {
                 WindowFunc::Count => Col::I64(out.into_iter().map(|v| v as i64).collect()),
                 _ => Col::F64(out),
             };
+            mem.shrink(frames + before);
+            mem.try_grow(col_bytes(&cols[w.column]), "its output columns")?;
         }
         self.metrics.cells_in.fetch_add(n as u64, Atomic::Relaxed);
         self.metrics.cells_out.fetch_add(n as u64, Atomic::Relaxed);
@@ -213,8 +199,8 @@ impl ExecutionPlan for WindowExec {
 
     fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
         let op = self.clone();
-        after_whole_input(self.input.clone(), ctx, move |stream| {
-            Ok((op.run(stream)?, op.dtypes.clone(), op.cells()))
+        after_whole_input(self.input.clone(), ctx, "Window", move |stream, mem| {
+            Ok((op.run(stream, mem)?, op.dtypes.clone(), op.cells()))
         })
     }
 

@@ -16,6 +16,7 @@ use super::where_clause::conjuncts;
 use crate::ast::*;
 use crate::error::{not_found, QueryError};
 use crate::logical::Bucket;
+use crate::memory::{MemoryPool, MemoryReservation};
 use crate::physical::NO_MATCH;
 use arrayq_storage::{ArraySchema, Attribute, CoordValue, Coordinate, DType, Snapshot};
 use std::collections::HashMap;
@@ -35,9 +36,13 @@ pub struct JoinSpec {
     pub used: Vec<bool>,
     /// The box of the right array read: the right cells the left's selection meets.
     pub rbox: arrayq_storage::Region,
-    /// The values read, per right attribute (empty when unused; filled on first use).
-    pub values: parking_lot::Mutex<Option<std::sync::Arc<Vec<Vec<f64>>>>>,
+    /// The values read, per right attribute (empty when unused; filled on first use),
+    /// with the memory they hold.
+    pub values: parking_lot::Mutex<Option<JoinValues>>,
 }
+
+/// The right side's values and their reservation of the query's memory.
+pub type JoinValues = (std::sync::Arc<Vec<Vec<f64>>>, MemoryReservation);
 
 /// A right dimension and the left dimension its index comes from.
 pub struct JoinKey {
@@ -67,29 +72,41 @@ impl JoinSpec {
     }
 
     /// The right's values of every attribute (as f64, NaN where missing), read on
-    /// first use.
-    pub fn values(&self) -> Result<std::sync::Arc<Vec<Vec<f64>>>, QueryError> {
+    /// first use; what they take (and, while one is read, its stored type's copy)
+    /// is charged to the query's memory bound and held as long as the plan is.
+    pub fn values(
+        &self,
+        memory: &std::sync::Arc<MemoryPool>,
+    ) -> Result<std::sync::Arc<Vec<Vec<f64>>>, QueryError> {
         let mut v = self.values.lock();
-        if let Some(v) = v.as_ref() {
+        if let Some((v, _)) = v.as_ref() {
             return Ok(v.clone());
         }
         let schema = self.right.schema();
         let region = &self.rbox;
         let n = region.len() as usize;
+        let mut mem = memory.reservation("Join");
         let mut out = Vec::new();
         for (a, &used) in schema.attrs.iter().zip(&self.used) {
             if !used || n == 0 {
                 out.push(Vec::new());
                 continue;
             }
+            let what = format!(
+                "the right side '{}' held in memory: {n} cells of '{}' (read as stored, then as 8-byte values)",
+                schema.name, a.name
+            );
+            let read = (n * a.dtype.size()) as u64;
+            mem.try_grow(read + 8 * n as u64, &what)?;
             let b = self
                 .right
                 .read(&a.name, region)
                 .map_err(QueryError::from_storage)?;
             out.push(crate::eval::Col::from_buffer(b).f64s(n));
+            mem.shrink(read);
         }
         let out = std::sync::Arc::new(out);
-        *v = Some(out.clone());
+        *v = Some((out.clone(), mem));
         Ok(out)
     }
 }
@@ -97,13 +114,8 @@ impl JoinSpec {
 impl JoinSpec {
     /// Marks the right attributes the scan's slots read (`attrs`: slot -> attribute
     /// of the joined schema) and the right box the left's selection (`left`: index
-    /// ranges per left dimension) meets; refuses a right side over `max_bytes`.
-    pub fn set_used(
-        &mut self,
-        attrs: &[usize],
-        left: &[std::ops::Range<u64>],
-        max_bytes: u64,
-    ) -> Result<(), QueryError> {
+    /// ranges per left dimension) meets.
+    pub fn set_used(&mut self, attrs: &[usize], left: &[std::ops::Range<u64>]) {
         for &a in attrs.iter().filter(|&&a| a >= self.nleft) {
             self.used[a - self.nleft] = true;
         }
@@ -117,15 +129,6 @@ impl JoinSpec {
             });
             self.rbox.0[k.right_dim] = if lo < hi { lo..hi } else { 0..0 };
         }
-        let cells = self.rbox.len();
-        let n = self.used.iter().filter(|&&u| u).count() as u64;
-        let bytes = cells * 8 * n;
-        if bytes > max_bytes {
-            return Err(QueryError::ResourcesExhausted(format!(
-                "the right side of the join is read whole: {cells} cells x {n} attributes x 8 bytes = {bytes} bytes, over the result limit of {max_bytes} bytes; join a smaller array (store one with CREATE ARRAY ... AS SELECT ... WHERE ...)"
-            )));
-        }
-        Ok(())
     }
 }
 

@@ -47,8 +47,9 @@ pub use join::JoinSpec;
 pub use reproject::regrid_node;
 
 /// Plans a SELECT against a snapshot (or, with `regrid`, against the virtual array
-/// on its target grid); results over `max_result_bytes` (or an aggregation state
-/// over twice that) are refused here, before anything is read.
+/// on its target grid); results over `max_result_bytes` are refused here, before
+/// anything is read (what operators hold meanwhile counts against the query's
+/// memory bound as they run, see `crate::memory`).
 #[cfg(test)]
 pub fn plan_select(
     snap: Snapshot,
@@ -165,6 +166,7 @@ pub fn plan_select_join(
     };
     let header_dims: Vec<(String, CoordValues, usize)>;
     let mut state_bytes = 0u64;
+    let mut state_what = String::new();
     let mut windows = Vec::new();
     let top = if !is_agg {
         let mut exprs = Vec::new();
@@ -258,14 +260,15 @@ pub fn plan_select_join(
                 .sum::<u64>();
         let cells: u64 = dims.iter().map(|d| d.count() as u64).product();
         let held = held_values(&inputs, ngroups, cells);
-        if held.bytes > 0 && state_bytes + held.bytes > max_result_bytes.saturating_mul(2) {
-            return Err(QueryError::ResourcesExhausted(format!(
-                "quantiles hold every value of their groups: {ngroups} groups x ~{} values x {} bytes, {} bytes with a vector per group (plus {state_bytes} bytes of other state), over twice the result limit of {max_result_bytes} bytes; select a smaller region",
+        state_what = match held.bytes {
+            0 => format!("its aggregation state ({ngroups} groups)"),
+            _ => format!(
+                "its aggregation state ({ngroups} groups; quantiles hold every value of their groups: ~{} values x {} bytes each, {} bytes)",
                 cells / ngroups.max(1),
                 held.value_bytes,
-                held.bytes,
-            )));
-        }
+                held.bytes
+            ),
+        };
         state_bytes += held.bytes;
         header_dims = groups
             .iter()
@@ -286,11 +289,6 @@ pub fn plan_select_join(
         return Err(QueryError::ResourcesExhausted(format!(
             "the result would hold {result_bytes} bytes ({n} cells x {} columns), over the limit of {max_result_bytes} bytes; select a smaller region or aggregate",
             columns.len()
-        )));
-    }
-    if state_bytes > max_result_bytes.saturating_mul(2) {
-        return Err(QueryError::ResourcesExhausted(format!(
-            "the aggregation would need {state_bytes} bytes of state, over twice the result limit of {max_result_bytes} bytes"
         )));
     }
     if empty {
@@ -320,7 +318,7 @@ pub fn plan_select_join(
     let join = match join {
         Some(mut j) => {
             let ranges: Vec<_> = dims.iter().map(|d| d.range.clone()).collect();
-            j.set_used(&binder.attrs, &ranges, max_result_bytes)?;
+            j.set_used(&binder.attrs, &ranges);
             Some(std::sync::Arc::new(j))
         }
         None => None,
@@ -371,6 +369,7 @@ pub fn plan_select_join(
             groups: parts.groups,
             columns: columns.clone(),
             state_bytes,
+            state_what,
             having: parts.having,
             statistics: None,
         }),

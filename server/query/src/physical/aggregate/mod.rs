@@ -45,6 +45,8 @@ pub struct AggregateExec {
     pub columns: Vec<OutputColumn>,
     /// Bytes of the merged state (for EXPLAIN).
     pub state_bytes: u64,
+    /// What the state holds (for the memory bound's error).
+    pub state_what: String,
     /// Whole chunks summed from their statistics instead of read.
     pub statistics: Option<Arc<ChunkStatistics>>,
     pub metrics: OperatorMetrics,
@@ -164,11 +166,24 @@ impl ExecutionPlan for AggregateExec {
 
     fn execute(self: Arc<Self>, ctx: Arc<TaskContext>) -> Result<BlockStream, QueryError> {
         // The aggregation runs on the first pull, then its columns go out in blocks.
+        // The state and the output columns are charged before they are allocated,
+        // and held until the last block is out.
+        let mut mem = ctx.memory.reservation("Aggregate");
+        mem.try_grow(self.state_bytes, &self.state_what)?;
+        let result: u64 = self
+            .columns
+            .iter()
+            .map(|c| c.dtype.size() as u64 * self.out_len() as u64)
+            .sum();
+        mem.try_grow(result, "its output columns")?;
         let mut pending = Some(self);
         let mut emit: Option<ColumnEmitter> = None;
         Ok(Box::new(std::iter::from_fn(move || {
             if let Some(op) = pending.take() {
-                match op.run(&ctx) {
+                let state = op.state_bytes;
+                let done = op.run(&ctx);
+                mem.shrink(state);
+                match done {
                     Ok(cols) => {
                         emit = Some(ColumnEmitter::new(
                             cols.into_iter().map(Some).collect(),
@@ -181,7 +196,11 @@ impl ExecutionPlan for AggregateExec {
                     Err(e) => return Some(Err(e)),
                 }
             }
-            emit.as_mut()?.next().map(Ok)
+            let next = emit.as_mut()?.next();
+            if next.is_none() {
+                mem.shrink_to(0);
+            }
+            next.map(Ok)
         })))
     }
 

@@ -230,7 +230,7 @@ impl Reader {
             self.cols[k] = col;
         }
         if let Some(j) = &scan.join {
-            self.fill_join(scan, j, piece)?;
+            self.fill_join(scan, ctx, j, piece)?;
         }
         scan.metrics
             .read_ns
@@ -245,6 +245,7 @@ impl Reader {
     fn fill_join(
         &mut self,
         scan: &ScanExec,
+        ctx: &TaskContext,
         j: &crate::planner::JoinSpec,
         piece: &Region,
     ) -> Result<(), QueryError> {
@@ -255,7 +256,7 @@ impl Reader {
         if slots.is_empty() {
             return Ok(());
         }
-        let values = j.values()?;
+        let values = j.values(&ctx.memory)?;
         let rshape: Vec<usize> = j
             .right
             .schema()

@@ -60,6 +60,7 @@ fn a_scan_alone_streams_its_pieces_in_chunk_order() {
         deadline: None,
         block_bytes: 1 << 20,
         stored_chunks: None,
+        memory: crate::memory::MemoryPool::unbounded(),
     });
     let mut got = Vec::new();
     for block in scan.clone().execute(ctx).unwrap() {
