@@ -29,8 +29,9 @@ pub const DAY_NS: i64 = 86_400_000_000_000;
 pub const ROLLUP_KEY_BASE: u16 = 0xF000;
 /// Day `d` (days since 1970-01-01 UTC, negative before) is keyed `d + DAY_KEY_ORIGIN`.
 const DAY_KEY_ORIGIN: i64 = 1 << 32;
-/// Cells of a rollup chunk aimed at (days are added until about this many).
-const CHUNK_CELLS: u64 = 1 << 19;
+/// Cells of a rollup chunk aimed at: days are added until about this many (a day of
+/// hourly 153 x 281 maps is one chunk, so a query of a few days decodes only those).
+const CHUNK_CELLS: u64 = 1 << 16;
 
 /// What a rollup keeps of one attribute per bucket (a count always).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

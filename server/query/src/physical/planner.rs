@@ -106,6 +106,8 @@ fn operator(node: LogicalPlan, out_len: usize) -> Result<Arc<dyn ExecutionPlan>,
                 columns: a.columns,
                 state_bytes: a.state_bytes,
                 statistics: a.statistics,
+                rollup: a.rollup,
+                rollup_skipped: a.rollup_skipped,
                 metrics: OperatorMetrics::default(),
             })
         }
