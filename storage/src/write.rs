@@ -272,7 +272,14 @@ impl WriteTx {
         if !meta.rollups.is_empty() {
             // Cells a dimension grew by hold the fill value: their buckets change too.
             let mut affected = bbox.clone();
-            for (d, (old, new)) in st.head.schema.dims.iter().zip(&meta.schema.dims).enumerate() {
+            for (d, (old, new)) in st
+                .head
+                .schema
+                .dims
+                .iter()
+                .zip(&meta.schema.dims)
+                .enumerate()
+            {
                 if new.len > old.len {
                     let mut grown = Region::full(&meta.schema.shape());
                     grown.0[d] = old.len..new.len;

@@ -111,7 +111,9 @@ fn model_after(v: u64) -> Array2<f32> {
 /// Whether the daily rollup of `snap` holds the buckets of `m` exactly: per day
 /// (four steps) and y, the count, sum, minimum and maximum of the non-NaN values.
 fn rollup_matches(snap: &Snapshot, m: &Array2<f32>) -> bool {
-    let days = DayGrid::of(snap.schema(), 0).unwrap().days_of(&(0..SHAPE[0]));
+    let days = DayGrid::of(snap.schema(), 0)
+        .unwrap()
+        .days_of(&(0..SHAPE[0]));
     let got = snap
         .read_rollup(0, 0, &Region(vec![days, 0..SHAPE[1]]))
         .unwrap();

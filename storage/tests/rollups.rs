@@ -33,14 +33,16 @@ fn case() -> impl Strategy<Value = Case> {
         0usize..=5,
         prop::sample::select(vec![f32::NAN, -1.5]),
     )
-        .prop_map(|(step_hours, start_hour, nx, commits, add_after, fill)| Case {
-            fill,
-            step_hours,
-            start_hour,
-            nx,
-            add_after: add_after.min(commits.len()),
-            commits,
-        })
+        .prop_map(
+            |(step_hours, start_hour, nx, commits, add_after, fill)| Case {
+                fill,
+                step_hours,
+                start_hour,
+                nx,
+                add_after: add_after.min(commits.len()),
+                commits,
+            },
+        )
 }
 
 const HOUR: i64 = 3_600_000_000_000;
@@ -48,15 +50,21 @@ const HOUR: i64 = 3_600_000_000_000;
 const T0: i64 = 1_672_531_200_000_000_000;
 
 /// The model's buckets of one version: per (day key, x), count, sum, min, max.
-fn buckets(case: &Case, cells: &[Vec<f32>]) -> std::collections::BTreeMap<(i64, u64), (u64, f64, f64, f64)> {
+fn buckets(
+    case: &Case,
+    cells: &[Vec<f32>],
+) -> std::collections::BTreeMap<(i64, u64), (u64, f64, f64, f64)> {
     let mut out = std::collections::BTreeMap::new();
     for (t, row) in cells.iter().enumerate() {
         let ns = T0 + case.start_hour * HOUR + t as i64 * case.step_hours * HOUR;
         let day = ns.div_euclid(DAY_NS);
         for (x, &v) in row.iter().enumerate() {
-            let e = out
-                .entry((day, x as u64))
-                .or_insert((0u64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY));
+            let e = out.entry((day, x as u64)).or_insert((
+                0u64,
+                0.0f64,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ));
             if !v.is_nan() {
                 e.0 += 1;
                 e.1 += v as f64;
@@ -68,7 +76,12 @@ fn buckets(case: &Case, cells: &[Vec<f32>]) -> std::collections::BTreeMap<(i64, 
     out
 }
 
-fn check_version(store: &Store, case: &Case, v: u64, cells: &[Vec<f32>]) -> Result<(), TestCaseError> {
+fn check_version(
+    store: &Store,
+    case: &Case,
+    v: u64,
+    cells: &[Vec<f32>],
+) -> Result<(), TestCaseError> {
     let snap = store.snapshot("r", AsOf::Version(v)).unwrap();
     let grid = DayGrid::of(snap.schema(), 0).unwrap();
     let days = grid.days_of(&(0..cells.len() as u64));
@@ -183,7 +196,10 @@ fn rollup_of_a_non_time_dimension_is_refused_with_its_name() {
             name: "a".into(),
             dims: vec![Dimension {
                 name: "x".into(),
-                coord: Coordinate::Regular { start: 0.0, step: 1.0 },
+                coord: Coordinate::Regular {
+                    start: 0.0,
+                    step: 1.0,
+                },
                 len: 4,
                 growable: false,
             }],
@@ -196,7 +212,10 @@ fn rollup_of_a_non_time_dimension_is_refused_with_its_name() {
         .add_rollup("a", "daily", "x", &[("v".into(), true, false, false)])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("dimension 'x' is not a time dimension"), "{err}");
+    assert!(
+        err.contains("dimension 'x' is not a time dimension"),
+        "{err}"
+    );
     let err = store.drop_rollup("a", "daily").unwrap_err().to_string();
     assert!(err.contains("array 'a' has no rollup 'daily'"), "{err}");
 }

@@ -73,7 +73,11 @@ fn model_answer(m: &ArrayD<f32>, t: (usize, usize), key: TimeKey) -> Vec<f64> {
                 let local = chrono_tz::America::New_York
                     .timestamp_nanos(ns)
                     .naive_local();
-                local.and_utc().timestamp_nanos_opt().unwrap().div_euclid(DAY)
+                local
+                    .and_utc()
+                    .timestamp_nanos_opt()
+                    .unwrap()
+                    .div_euclid(DAY)
             }
         }
     };
@@ -89,9 +93,11 @@ fn model_answer(m: &ArrayD<f32>, t: (usize, usize), key: TimeKey) -> Vec<f64> {
                 .collect();
             let n = vals.len() as f64;
             let sum: f64 = vals.iter().sum();
-            let (lo, hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+            let (lo, hi) = vals
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
             let got = if vals.is_empty() {
                 [0.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN]
             } else {
@@ -137,14 +143,20 @@ struct Write {
 }
 
 fn write_strategy() -> impl Strategy<Value = Write> {
-    (0..N[0], 0..N[1], 1..=N[0], 1..=N[1], any::<u32>(), 2..6usize).prop_map(
-        |(t, x, h, w, seed, nan_every)| Write {
+    (
+        0..N[0],
+        0..N[1],
+        1..=N[0],
+        1..=N[1],
+        any::<u32>(),
+        2..6usize,
+    )
+        .prop_map(|(t, x, h, w, seed, nan_every)| Write {
             start: [t, x],
             shape: [h.min(N[0] - t), w.min(N[1] - x)],
             seed,
             nan_every,
-        },
-    )
+        })
 }
 
 fn apply(e: &Engine, model: &mut ArrayD<f32>, w: &Write) {
@@ -160,7 +172,9 @@ fn apply(e: &Engine, model: &mut ArrayD<f32>, w: &Write) {
         model[[w.start[0] + i, w.start[1] + j]] = v;
     }
     let start = [w.start[0] as u64, w.start[1] as u64];
-    e.store().write("a", "v", &start, Buffer::F32(block)).unwrap();
+    e.store()
+        .write("a", "v", &start, Buffer::F32(block))
+        .unwrap();
 }
 
 const ADD_ROLLUP: &str = "ALTER ARRAY a ADD ROLLUP daily AS SELECT avg(v), min(v), max(v) \
@@ -221,7 +235,10 @@ fn explain_names_the_rollup_and_whole_days_read_no_raw_chunk() {
     // 2023-01-02 and -03 whole: indices 7..23 (from 00:00 to 21:00 of the 3rd).
     let whole = (7, 23);
     let sql = query(whole, TimeKey::None, None);
-    assert!(same(&run(&e, &sql), &model_answer(&model, whole, TimeKey::None)));
+    assert!(same(
+        &run(&e, &sql),
+        &model_answer(&model, whole, TimeKey::None)
+    ));
     let (text, chunks) = explain(&e, &sql);
     assert!(
         text.contains(
@@ -229,7 +246,10 @@ fn explain_names_the_rollup_and_whole_days_read_no_raw_chunk() {
         ),
         "{text}"
     );
-    assert!(text.contains("why: every call is count, sum, avg, min or max"), "{text}");
+    assert!(
+        text.contains("why: every call is count, sum, avg, min or max"),
+        "{text}"
+    );
     // Two days x one chunk of 3 cells (1 day x 3 x) x three fields (count, sum, min,
     // max of v: four fields): 2 chunks per field.
     assert_eq!(chunks, 8, "{text}");
@@ -237,7 +257,10 @@ fn explain_names_the_rollup_and_whole_days_read_no_raw_chunk() {
     // the 4th's 03:00: whole day the 3rd, raw hours at both edges.
     let cut = (8, 25);
     let sql = query(cut, TimeKey::UtcDay, None);
-    assert!(same(&run(&e, &sql), &model_answer(&model, cut, TimeKey::UtcDay)));
+    assert!(same(
+        &run(&e, &sql),
+        &model_answer(&model, cut, TimeKey::UtcDay)
+    ));
     let (text, _) = explain(&e, &sql);
     assert!(
         text.contains("source: rollup daily (1 whole UTC day(s) 2023-01-03..2023-01-03, time 15..23); raw cells read at the edges: time 8..15, time 23..25"),
@@ -245,7 +268,10 @@ fn explain_names_the_rollup_and_whole_days_read_no_raw_chunk() {
     );
     // Days of another zone cut UTC days: the cells are read, and EXPLAIN says why.
     let sql = query(whole, TimeKey::NewYorkDay, None);
-    assert!(same(&run(&e, &sql), &model_answer(&model, whole, TimeKey::NewYorkDay)));
+    assert!(same(
+        &run(&e, &sql),
+        &model_answer(&model, whole, TimeKey::NewYorkDay)
+    ));
     let (text, _) = explain(&e, &sql);
     assert!(
         text.contains("source: the cells (no rollup: rollup daily: date_trunc('day', time, 'America/New_York') cuts UTC days"),
@@ -253,13 +279,25 @@ fn explain_names_the_rollup_and_whole_days_read_no_raw_chunk() {
     );
     // A variance needs every value; a forced layout is obeyed.
     let (text, _) = explain(&e, "SELECT var_pop(v) FROM a GROUP BY x");
-    assert!(text.contains("source: the cells (no rollup: varpop needs every value"), "{text}");
-    let (text, _) = explain(&e, "SELECT avg(v) FROM a WITH (layout = 'primary') GROUP BY x");
-    assert!(text.contains("no rollup: a layout is forced by WITH (layout = ...)"), "{text}");
+    assert!(
+        text.contains("source: the cells (no rollup: varpop needs every value"),
+        "{text}"
+    );
+    let (text, _) = explain(
+        &e,
+        "SELECT avg(v) FROM a WITH (layout = 'primary') GROUP BY x",
+    );
+    assert!(
+        text.contains("no rollup: a layout is forced by WITH (layout = ...)"),
+        "{text}"
+    );
     // DROP ROLLUP: the same query reads the cells, with the same answer.
     run(&e, "ALTER ARRAY a DROP ROLLUP daily");
     let sql = query(whole, TimeKey::None, None);
-    assert!(same(&run(&e, &sql), &model_answer(&model, whole, TimeKey::None)));
+    assert!(same(
+        &run(&e, &sql),
+        &model_answer(&model, whole, TimeKey::None)
+    ));
     assert!(!explain(&e, &sql).0.contains("rollup"));
 }
 
@@ -272,11 +310,14 @@ fn add_rollup_errors_name_what_is_wrong() {
     };
     let msg = err("ALTER ARRAY a ADD ROLLUP d AS SELECT avg(v) GROUP BY date_trunc('day', time)");
     assert!(msg.contains("GROUP BY lacks 'x'"), "{msg}");
-    let msg = err("ALTER ARRAY a ADD ROLLUP d AS SELECT median(v) GROUP BY date_trunc('day', time), x");
+    let msg =
+        err("ALTER ARRAY a ADD ROLLUP d AS SELECT median(v) GROUP BY date_trunc('day', time), x");
     assert!(msg.contains("not median"), "{msg}");
-    let msg = err("ALTER ARRAY a ADD ROLLUP d AS SELECT avg(w) GROUP BY date_trunc('day', time), x");
+    let msg =
+        err("ALTER ARRAY a ADD ROLLUP d AS SELECT avg(w) GROUP BY date_trunc('day', time), x");
     assert!(msg.contains("'w'"), "{msg}");
-    let msg = err("ALTER ARRAY a ADD ROLLUP d AS SELECT avg(v) GROUP BY date_trunc('hour', time), x");
+    let msg =
+        err("ALTER ARRAY a ADD ROLLUP d AS SELECT avg(v) GROUP BY date_trunc('hour', time), x");
     assert!(msg.contains("rollups bucket by 'day', not 'hour'"), "{msg}");
     let msg = err("ALTER ARRAY a DROP ROLLUP nope");
     assert!(msg.contains("array 'a' has no rollup 'nope'"), "{msg}");

@@ -103,7 +103,8 @@ fn update_chunk(
         for field in Rollup::fields(k) {
             let fdtype = rollup.field_dtype(field, dtype);
             let key_attr = Rollup::key_attr(k.attr, field);
-            let old = store.fetch_chunk(snap.meta().array_id, rollup.key_layout(), key_attr, c, head)?;
+            let old =
+                store.fetch_chunk(snap.meta().array_id, rollup.key_layout(), key_attr, c, head)?;
             let codec = rollup.codec(fdtype);
             let esize = fdtype.size();
             let mut raw = match &old {
@@ -123,7 +124,8 @@ fn update_chunk(
                 None => empty_field(field, fdtype).repeat(rollup.chunk_len()),
             };
             let new = buckets.field_bytes(field, fdtype);
-            let to_usize = |v: Vec<u64>| -> Vec<usize> { v.into_iter().map(|x| x as usize).collect() };
+            let to_usize =
+                |v: Vec<u64>| -> Vec<usize> { v.into_iter().map(|x| x as usize).collect() };
             let cshape: Vec<usize> = to_usize(cs.clone());
             let start: Vec<usize> = cbox
                 .0
@@ -199,8 +201,16 @@ impl Buckets {
         let mut b = Buckets {
             count: vec![0; n],
             sum: if k.sum { vec![0.0; n] } else { vec![] },
-            min: if k.min { vec![f64::INFINITY; n] } else { vec![] },
-            max: if k.max { vec![f64::NEG_INFINITY; n] } else { vec![] },
+            min: if k.min {
+                vec![f64::INFINITY; n]
+            } else {
+                vec![]
+            },
+            max: if k.max {
+                vec![f64::NEG_INFINITY; n]
+            } else {
+                vec![]
+            },
         };
         if values.is_empty() {
             return b;

@@ -20,7 +20,10 @@ pub(crate) fn alter_rollup(store: &Store, a: &AlterRollup) -> Result<Execution, 
             let info = store
                 .drop_rollup(array, &name.value)
                 .map_err(|e| QueryError::from_storage(e).at(name.span))?;
-            (info, format!("dropped rollup '{}' of '{array}'", name.value))
+            (
+                info,
+                format!("dropped rollup '{}' of '{array}'", name.value),
+            )
         }
         RollupChange::Add {
             name,

@@ -82,7 +82,11 @@ fn choose(a: &AggregateNode) -> Result<RollupSource, String> {
         .inputs
         .iter()
         .map(|i| match i.expr {
-            PExpr::Slot { k, .. } => scan.attrs.get(k).copied().filter(|&x| x < schema.attrs.len()),
+            PExpr::Slot { k, .. } => scan
+                .attrs
+                .get(k)
+                .copied()
+                .filter(|&x| x < schema.attrs.len()),
             _ => None,
         })
         .collect::<Option<_>>()
@@ -92,7 +96,10 @@ fn choose(a: &AggregateNode) -> Result<RollupSource, String> {
     for (ri, r) in scan.snap.meta().rollups.iter().enumerate() {
         match source_of(a, scan, ri, r, &attrs) {
             Ok(src) => {
-                if best.as_ref().is_none_or(|b| src.edges_len() < b.edges_len()) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| src.edges_len() < b.edges_len())
+                {
                     best = Some(src);
                 }
             }
@@ -131,9 +138,13 @@ fn source_of(
         let Some(k) = r.kept(attr.id) else {
             return Err(format!("does not keep '{}'", attr.name));
         };
-        let lacks = [(input.sum, k.sum, "sum"), (input.min, k.min, "min"), (input.max, k.max, "max")]
-            .into_iter()
-            .find(|(need, has, _)| *need && !*has);
+        let lacks = [
+            (input.sum, k.sum, "sum"),
+            (input.min, k.min, "min"),
+            (input.max, k.max, "max"),
+        ]
+        .into_iter()
+        .find(|(need, has, _)| *need && !*has);
         if let Some((_, _, what)) = lacks {
             return Err(format!("keeps no {what} of '{}'", attr.name));
         }
@@ -157,7 +168,9 @@ fn source_of(
     };
     let whole = grid.indices_of(first).start..grid.indices_of(last).end;
     // The groups along the time dimension must not cut a day.
-    let keys: Vec<usize> = (0..a.groups.len()).filter(|&g| a.groups[g].dim == d).collect();
+    let keys: Vec<usize> = (0..a.groups.len())
+        .filter(|&g| a.groups[g].dim == d)
+        .collect();
     let tuple = |i: u64| -> Vec<u32> {
         keys.iter()
             .map(|&g| a.groups[g].map[(i - t.start) as usize])
@@ -167,7 +180,9 @@ fn source_of(
         let idx = grid.indices_of(k);
         let t0 = tuple(idx.start);
         if idx.clone().any(|i| tuple(i) != t0) {
-            let key = keys.first().map(|&g| a.groups[g].text(&schema.dims[d].name));
+            let key = keys
+                .first()
+                .map(|&g| a.groups[g].text(&schema.dims[d].name));
             return Err(format!(
                 "{} cuts UTC days (its buckets are not unions of whole days)",
                 key.unwrap_or_default()
@@ -187,7 +202,10 @@ fn source_of(
         .map(|(_, r)| r.end - r.start)
         .product();
     // Raw bytes of the region against the rollup's fields plus the edges' cells.
-    let esize: u64 = attrs.iter().map(|&x| schema.attrs[x].dtype.size() as u64).sum();
+    let esize: u64 = attrs
+        .iter()
+        .map(|&x| schema.attrs[x].dtype.size() as u64)
+        .sum();
     let raw = scan.region.len() * esize;
     let fields: u64 = attrs
         .iter()

@@ -55,7 +55,8 @@ pub(super) fn partial(
             .map_err(QueryError::from_storage)?;
         OperatorMetrics::add(&op.metrics.read_ns, t);
         let m = &op.metrics.read;
-        m.chunks_read.fetch_add(cells.chunks_read, Ordering::Relaxed);
+        m.chunks_read
+            .fetch_add(cells.chunks_read, Ordering::Relaxed);
         m.bytes_read.fetch_add(cells.bytes_read, Ordering::Relaxed);
         let t = Instant::now();
         let acc = &mut part.accs[i];
