@@ -115,7 +115,7 @@ fn rollup_matches(snap: &Snapshot, m: &Array2<f32>) -> bool {
         .unwrap()
         .days_of(&(0..SHAPE[0]));
     let got = snap
-        .read_rollup(0, 0, &Region(vec![days, 0..SHAPE[1]]))
+        .read_rollup(0, 0, &Region(vec![days, 0..SHAPE[1]]), &[])
         .unwrap();
     let mut i = 0;
     for day in 0..SHAPE[0] as usize / 4 {

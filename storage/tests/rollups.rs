@@ -86,7 +86,7 @@ fn check_version(
     let grid = DayGrid::of(snap.schema(), 0).unwrap();
     let days = grid.days_of(&(0..cells.len() as u64));
     let region = Region(vec![days.clone(), 0..case.nx]);
-    let got = snap.read_rollup(0, 0, &region).unwrap();
+    let got = snap.read_rollup(0, 0, &region, &[]).unwrap();
     let want = buckets(case, cells);
     prop_assert_eq!(got.count.len() as u64, region.len());
     for (k, day) in days.clone().enumerate() {

@@ -267,15 +267,31 @@ impl Buckets {
     }
 
     fn field_bytes(&self, field: RollupField, dtype: DType) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.count.len() * dtype.size());
-        match field {
-            RollupField::Count => self
-                .count
+        let counts: Vec<f64>;
+        let values: &[f64] = match field {
+            RollupField::Count => {
+                counts = self.count.iter().map(|&c| c as f64).collect();
+                &counts
+            }
+            RollupField::Sum => &self.sum,
+            RollupField::Min => &self.min,
+            RollupField::Max => &self.max,
+        };
+        let mut out = Vec::with_capacity(values.len() * dtype.size());
+        match dtype {
+            DType::U8 => out.extend(values.iter().map(|&x| x as u8)),
+            DType::U16 => values
                 .iter()
-                .for_each(|&c| out.extend(to_le(dtype, c as f64))),
-            RollupField::Sum => self.sum.iter().for_each(|&s| out.extend(to_le(dtype, s))),
-            RollupField::Min => self.min.iter().for_each(|&m| out.extend(to_le(dtype, m))),
-            RollupField::Max => self.max.iter().for_each(|&m| out.extend(to_le(dtype, m))),
+                .for_each(|&x| out.extend_from_slice(&(x as u16).to_le_bytes())),
+            DType::U32 => values
+                .iter()
+                .for_each(|&x| out.extend_from_slice(&(x as u32).to_le_bytes())),
+            DType::F32 => values
+                .iter()
+                .for_each(|&x| out.extend_from_slice(&(x as f32).to_le_bytes())),
+            _ => values
+                .iter()
+                .for_each(|&x| out.extend_from_slice(&x.to_le_bytes())),
         }
         out
     }

@@ -23,8 +23,15 @@ pub struct RollupCells {
 
 impl Snapshot {
     /// The buckets of rollup index `rollup` for attribute index `attr` over `region`
-    /// (day keys along the rollup's dimension, see [`super::DayGrid`]).
-    pub fn read_rollup(&self, rollup: usize, attr: usize, region: &Region) -> Result<RollupCells> {
+    /// (day keys along the rollup's dimension, see [`super::DayGrid`]): `fields` of
+    /// them (all it keeps when empty).
+    pub fn read_rollup(
+        &self,
+        rollup: usize,
+        attr: usize,
+        region: &Region,
+        fields: &[RollupField],
+    ) -> Result<RollupCells> {
         let schema = self.schema();
         let r = &self.meta().rollups[rollup];
         let a = &schema.attrs[attr];
@@ -35,7 +42,10 @@ impl Snapshot {
             ))
         })?;
         let mut out = RollupCells::default();
-        for field in Rollup::fields(kept) {
+        let wanted = Rollup::fields(kept)
+            .into_iter()
+            .filter(|f| fields.is_empty() || fields.contains(f));
+        for field in wanted {
             let dtype = r.field_dtype(field, a.dtype);
             let (values, chunks, bytes) = self.read_field(r, a.id, field, dtype, region)?;
             out.chunks_read += chunks;

@@ -9,7 +9,7 @@ use crate::error::QueryError;
 use crate::logical::RollupSource;
 use crate::physical::cells::NO_GROUP;
 use crate::physical::{OperatorMetrics, TaskContext};
-use arrayq_storage::{DayGrid, Region};
+use arrayq_storage::{DayGrid, Region, RollupField};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -50,8 +50,17 @@ pub(super) fn partial(
     for (i, (&attr, need)) in src.attrs.iter().zip(&f64_needs).enumerate() {
         ctx.check()?;
         let t = Instant::now();
+        let fields: Vec<RollupField> = [
+            (true, RollupField::Count),
+            (need.sum, RollupField::Sum),
+            (need.min, RollupField::Min),
+            (need.max, RollupField::Max),
+        ]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect();
         let cells = snap
-            .read_rollup(src.rollup, attr, &rregion)
+            .read_rollup(src.rollup, attr, &rregion, &fields)
             .map_err(QueryError::from_storage)?;
         OperatorMetrics::add(&op.metrics.read_ns, t);
         let m = &op.metrics.read;
