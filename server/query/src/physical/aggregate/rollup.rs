@@ -71,8 +71,9 @@ pub(super) fn partial(
         let acc = &mut part.accs[i];
         acc.shift = 0.0;
         let counts = acc.counts_mut();
-        let mut group = vec![0usize; cells.count.len()];
+        let mut group = Vec::new();
         fold_groups(&along, &mut group);
+        debug_assert_eq!(group.len(), cells.count.len());
         for (&g, &n) in group.iter().zip(&cells.count) {
             if g != NO_GROUP {
                 counts[g] += n as u64;
@@ -105,18 +106,22 @@ pub(super) fn partial(
 }
 
 /// The group index of every cell of the grid (row-major), NO_GROUP where any
-/// dimension's index is in no group.
-fn fold_groups(along: &[Vec<usize>], out: &mut [usize]) {
-    let mut stride = out.len();
+/// dimension's index is in no group: built dimension by dimension, each cell of
+/// the grid so far followed by its indices along the next.
+fn fold_groups(along: &[Vec<usize>], out: &mut Vec<usize>) {
+    out.clear();
+    out.push(0);
     for a in along {
-        stride /= a.len().max(1);
-        for (i, g) in out.iter_mut().enumerate() {
-            let c = a[(i / stride) % a.len()];
-            *g = if *g == NO_GROUP || c == NO_GROUP {
-                NO_GROUP
-            } else {
-                *g + c
-            };
+        let prev = std::mem::take(out);
+        out.reserve(prev.len() * a.len());
+        for &g in &prev {
+            out.extend(a.iter().map(|&c| {
+                if g == NO_GROUP || c == NO_GROUP {
+                    NO_GROUP
+                } else {
+                    g + c
+                }
+            }));
         }
     }
 }
