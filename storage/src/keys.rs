@@ -2,10 +2,11 @@
 //! record, its change event and its metadata land in one atomic batch.
 
 /// Format version written on create and checked on open.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Older formats this version opens (and marks as its own: what they hold is valid
-/// in it). Format 2 chunk values carry no statistics.
-pub const FORMAT_VERSIONS_READ: &[u32] = &[2];
+/// in it). Format 2 chunk values carry no statistics; formats 2 and 3 hold no
+/// rollups (chunk keys with layout ids from `rollup::ROLLUP_KEY_BASE` on).
+pub const FORMAT_VERSIONS_READ: &[u32] = &[2, 3];
 
 pub const FORMAT: &[u8] = b"F";
 pub const NEXT_ARRAY_ID: &[u8] = b"I";
@@ -88,7 +89,8 @@ pub fn event_seq(key: &[u8]) -> Option<u64> {
 }
 
 /// `C id layout attr chunk... version` -> the chunk's payload inline, or a pointer
-/// into a segment file (see `segments`).
+/// into a segment file (see `segments`). Rollup chunks share the key space: layout
+/// `0xF000 + rollup id`, attr `attribute id * 4 + field`, day keys along time.
 pub fn chunk_prefix(id: u32, layout: u16, attr: u16, chunk: &[u64]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + 8 * chunk.len() + 8);
     k.push(b'C');

@@ -20,6 +20,7 @@ pub mod meta;
 pub mod metadata;
 pub mod region;
 mod retention;
+mod rollup;
 pub mod schema;
 mod segments;
 mod settings;
@@ -47,6 +48,7 @@ pub use meta::{ChangeEvent, ChangeKind, CommitInfo, DimExtent, LayoutStats, Vers
 pub use metadata::{Metadata, MetadataMap};
 pub use region::Region;
 pub use retention::Retention;
+pub use rollup::{DayGrid, Rollup, RollupAttr, RollupCells, RollupField, RollupSpec, DAY_NS};
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
 pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
 pub use store::{AsOf, CommitRecord, Metrics, Options, Store};

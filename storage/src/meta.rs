@@ -28,6 +28,12 @@ pub struct VersionMeta {
     /// by later commits (a loader's watermark: where a source was read up to).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub marks: std::collections::BTreeMap<String, String>,
+    /// The array's rollups (maintained by every commit) and their stored sizes, in
+    /// the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollups: Vec<crate::rollup::Rollup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollup_stats: Vec<LayoutStats>,
 }
 
 /// What kind of change a log event records.

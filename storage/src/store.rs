@@ -367,6 +367,8 @@ impl Store {
             stats,
             cells_written: 0,
             marks: Default::default(),
+            rollups: Vec::new(),
+            rollup_stats: Vec::new(),
         };
         let mut batch = sled::Batch::default();
         batch.insert(keys::NEXT_ARRAY_ID, &(id + 1).to_be_bytes());

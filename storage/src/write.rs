@@ -199,6 +199,17 @@ impl WriteTx {
             }
         }
         let mut schema = st.head.schema.clone();
+        if let Some(r) = st.head.rollups.iter().find(|r| {
+            self.prepends
+                .iter()
+                .any(|&(d, cells)| d != r.dim && cells > 0)
+        }) {
+            // Rollup cells are kept by index along the other dimensions.
+            return Err(StorageError::SchemaConflict(format!(
+                "array '{}' has rollup '{}': only its time dimension '{}' can grow backward",
+                self.array, r.name, schema.dims[r.dim].name
+            )));
+        }
         if schema.attrs.len() != self.schema.attrs.len()
             || schema.dims.len() != self.schema.dims.len()
         {
@@ -254,7 +265,45 @@ impl WriteTx {
                 m.extend(self.marks.iter().map(|(k, v)| (k.clone(), v.clone())));
                 m
             },
+            rollups: st.head.rollups.clone(),
+            rollup_stats: st.head.rollup_stats.clone(),
         };
+        let mut meta = meta;
+        if !meta.rollups.is_empty() {
+            // Cells a dimension grew by hold the fill value: their buckets change too.
+            let mut affected = bbox.clone();
+            for (d, (old, new)) in st
+                .head
+                .schema
+                .dims
+                .iter()
+                .zip(&meta.schema.dims)
+                .enumerate()
+            {
+                if new.len > old.len {
+                    let mut grown = Region::full(&meta.schema.shape());
+                    grown.0[d] = old.len..new.len;
+                    affected = Some(match affected {
+                        None => grown,
+                        Some(b) => b.union(&grown),
+                    });
+                }
+            }
+            if let Some(affected) = affected {
+                if self.writes.is_empty() {
+                    store.mark_pending(st.id, version)?;
+                }
+                let snap = crate::Snapshot::new(store.clone(), std::sync::Arc::new(meta.clone()));
+                meta.rollup_stats = crate::rollup::maintain(
+                    &store,
+                    &snap,
+                    st.head.version,
+                    &affected,
+                    &meta.rollup_stats,
+                )?;
+                store.sync()?;
+            }
+        }
         let region = bbox.map(|b| extents(&meta.schema, &b)).unwrap_or_default();
         store.finish_commit(
             sled::Batch::default(),
@@ -342,6 +391,8 @@ impl Store {
             stats: all_stats,
             cells_written: 0,
             marks: st.head.marks.clone(),
+            rollups: st.head.rollups.clone(),
+            rollup_stats: st.head.rollup_stats.clone(),
         };
         self.finish_commit(
             sled::Batch::default(),

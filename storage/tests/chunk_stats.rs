@@ -195,31 +195,33 @@ fn statistics_with_a_flipped_byte_are_ignored_and_the_chunk_decodes() {
 }
 
 #[test]
-fn a_format_2_store_opens_marked_3_and_reads_unchanged() {
-    let (_dir, path) = closed_store(f32_block(&[2, 2], |ix| (ix[0] + ix[1]) as f32));
-    let format = |want: Option<u32>| {
-        let db = raw_sled(&path);
-        let t = db.open_tree("arrayq").unwrap();
-        if let Some(v) = want {
-            t.insert(b"F", &v.to_be_bytes()).unwrap();
-            db.flush().unwrap();
+fn format_2_and_3_stores_open_marked_current_and_read_unchanged() {
+    for older in [2u32, 3] {
+        let (_dir, path) = closed_store(f32_block(&[2, 2], |ix| (ix[0] + ix[1]) as f32));
+        let format = |want: Option<u32>| {
+            let db = raw_sled(&path);
+            let t = db.open_tree("arrayq").unwrap();
+            if let Some(v) = want {
+                t.insert(b"F", &v.to_be_bytes()).unwrap();
+                db.flush().unwrap();
+            }
+            u32::from_be_bytes(t.get(b"F").unwrap().unwrap().as_ref().try_into().unwrap())
+        };
+        assert_eq!(format(Some(older)), older);
+        {
+            let store = Store::open(&path).unwrap();
+            let got = as_f32(
+                store
+                    .snapshot("a", AsOf::Latest)
+                    .unwrap()
+                    .read("v", &Region(vec![0..2, 0..2]))
+                    .unwrap(),
+            );
+            assert_eq!(
+                got,
+                ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.0, 1.0, 1.0, 2.0]).unwrap()
+            );
         }
-        u32::from_be_bytes(t.get(b"F").unwrap().unwrap().as_ref().try_into().unwrap())
-    };
-    assert_eq!(format(Some(2)), 2);
-    {
-        let store = Store::open(&path).unwrap();
-        let got = as_f32(
-            store
-                .snapshot("a", AsOf::Latest)
-                .unwrap()
-                .read("v", &Region(vec![0..2, 0..2]))
-                .unwrap(),
-        );
-        assert_eq!(
-            got,
-            ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.0, 1.0, 1.0, 2.0]).unwrap()
-        );
+        assert_eq!(format(None), FORMAT_VERSION);
     }
-    assert_eq!(format(None), 3);
 }

@@ -1,6 +1,8 @@
 //! A child process commits in a loop and is killed with SIGKILL at a random moment,
 //! many times. After each kill the store is reopened: every commit the child
-//! acknowledged must be there, intact, and no partial commit may be visible.
+//! acknowledged must be there, intact, and no partial commit may be visible, in
+//! both layouts and in the array's daily rollup (whose buckets a commit rewrites
+//! in the same version).
 
 mod common;
 use arrayq_storage::*;
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 
 const SHAPE: [u64; 2] = [32, 24];
 const CHILD_ENV: &str = "ARRAYQ_CRASH_CHILD_DIR";
+/// Six hours between steps along x.
+const STEP_NS: i64 = 6 * 3_600_000_000_000;
 
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E3779B97F4A7C15);
@@ -58,14 +62,19 @@ const KEEP: u64 = 3;
 fn child(dir: &str) {
     let store = Store::open_with(dir, child_options()).unwrap();
     if store.snapshot("c", AsOf::Latest).is_err() {
-        store
-            .create_array(grid_schema(
-                "c",
-                SHAPE,
-                &[("tiles", [8, 8]), ("rows", [1, 24])],
-            ))
-            .unwrap();
+        let mut schema = grid_schema("c", SHAPE, &[("tiles", [8, 8]), ("rows", [1, 24])]);
+        // x is time: four steps a day, so a rollup keeps eight days of buckets.
+        schema.dims[0].coord = Coordinate::Time {
+            start_ns: 0,
+            step_ns: STEP_NS,
+        };
+        store.create_array(schema).unwrap();
         println!("created");
+    }
+    if store.snapshot("c", AsOf::Latest).unwrap().version() == 0 {
+        store
+            .add_rollup("c", "daily", "x", &[("v".into(), true, true, true)])
+            .unwrap();
     }
     let mut k = store.snapshot("c", AsOf::Latest).unwrap().version() + 1;
     loop {
@@ -84,9 +93,10 @@ fn child(dir: &str) {
     }
 }
 
+/// Version 1 adds the rollup; commits write from version 2 on.
 fn model_after(v: u64) -> Array2<f32> {
     let mut m = Array2::from_elem((SHAPE[0] as usize, SHAPE[1] as usize), f32::NAN);
-    for k in 1..=v {
+    for k in 2..=v {
         for (w, (start, shape)) in writes_of(k).into_iter().enumerate() {
             let b = as_f32(block(k, w, shape))
                 .into_dimensionality::<ndarray::Ix2>()
@@ -96,6 +106,36 @@ fn model_after(v: u64) -> Array2<f32> {
         }
     }
     m
+}
+
+/// Whether the daily rollup of `snap` holds the buckets of `m` exactly: per day
+/// (four steps) and y, the count, sum, minimum and maximum of the non-NaN values.
+fn rollup_matches(snap: &Snapshot, m: &Array2<f32>) -> bool {
+    let days = DayGrid::of(snap.schema(), 0)
+        .unwrap()
+        .days_of(&(0..SHAPE[0]));
+    let got = snap
+        .read_rollup(0, 0, &Region(vec![days, 0..SHAPE[1]]), &[])
+        .unwrap();
+    let mut i = 0;
+    for day in 0..SHAPE[0] as usize / 4 {
+        for y in 0..SHAPE[1] as usize {
+            let vals: Vec<f64> = (4 * day..4 * day + 4)
+                .map(|x| m[[x, y]] as f64)
+                .filter(|v| !v.is_nan())
+                .collect();
+            let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let want = (vals.len() as f64, vals.iter().sum::<f64>());
+            if (got.count[i], got.sum[i]) != want
+                || (!vals.is_empty() && (got.min[i], got.max[i]) != (lo, hi))
+            {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    true
 }
 
 fn same(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
@@ -191,6 +231,12 @@ fn crash_recovery_keeps_every_acknowledged_commit() {
                 assert!(
                     same(&got, &want),
                     "round {round}: version {ver} layout {layout} differs from the model"
+                );
+            }
+            if ver >= 1 {
+                assert!(
+                    rollup_matches(&snap, &model_after(ver)),
+                    "round {round}: version {ver}'s rollup differs from the model"
                 );
             }
         }

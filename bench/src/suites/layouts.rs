@@ -112,6 +112,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
             } else {
                 load::DEFAULT_SLAB_CELLS
             },
+            ..Default::default()
         };
         let t = Instant::now();
         let rep = load::load_era5_with(&store, name, scale, layouts, LEVEL, &opts)?;

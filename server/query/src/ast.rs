@@ -18,6 +18,7 @@ pub enum Statement {
     /// `INSERT INTO name SELECT ...` / `INSERT INTO name [(cols)] VALUES (...), ...`
     Insert(Insert),
     AddLayout(AddLayout),
+    AlterRollup(AlterRollup),
     DropArray {
         name: Name,
         if_exists: bool,
@@ -562,6 +563,35 @@ pub struct AddLayout {
     /// Where the CHUNKS list is (from its first extent to its last).
     pub chunks_span: Span,
     pub options: Vec<Opt>,
+}
+
+/// `ALTER ARRAY name ADD ROLLUP ... | DROP ROLLUP rname`
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlterRollup {
+    pub array: Name,
+    pub change: RollupChange,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RollupChange {
+    /// `ADD ROLLUP name AS SELECT f(attr), ... GROUP BY date_trunc('day', day), dims...`
+    Add {
+        name: Name,
+        calls: Vec<RollupCall>,
+        day: Name,
+        dims: Vec<Name>,
+    },
+    Drop {
+        name: Name,
+    },
+}
+
+/// One aggregate of `ADD ROLLUP`'s select list: `func(attr)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollupCall {
+    pub func: String,
+    pub attr: Name,
+    pub span: Span,
 }
 
 /// `VACUUM name [KEEP n VERSIONS | OLDER THAN '...']`

@@ -74,6 +74,7 @@ impl Engine {
                 }
             },
             Statement::AddLayout(a) => command::add_layout(&self.store, &a),
+            Statement::AlterRollup(a) => command::alter_rollup(&self.store, &a),
             // The only way either fails over the query text is an unknown array name.
             Statement::DropArray { name, if_exists } => {
                 command::drop_array(&self.store, &name.value, if_exists)
@@ -111,6 +112,7 @@ impl Engine {
             },
             Statement::CreateArray(_)
             | Statement::AddLayout(_)
+            | Statement::AlterRollup(_)
             | Statement::DropArray { .. }
             | Statement::Vacuum(_)
             | Statement::AlterRetention(_) => None,

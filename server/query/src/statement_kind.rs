@@ -20,6 +20,8 @@ pub enum StatementKind {
     CreateArrayAs,
     Insert,
     AddLayout,
+    /// `ALTER ARRAY name ADD ROLLUP ... | DROP ROLLUP name`.
+    AlterRollup,
     /// `ALTER ARRAY name SET/RESET (retain ...)`: a retention policy.
     AlterRetention,
     DropArray,
@@ -56,6 +58,7 @@ impl ParsedStatement {
             Statement::CreateArrayAs(_) => StatementKind::CreateArrayAs,
             Statement::Insert(_) => StatementKind::Insert,
             Statement::AddLayout(_) => StatementKind::AddLayout,
+            Statement::AlterRollup(_) => StatementKind::AlterRollup,
             Statement::DropArray { .. } => StatementKind::DropArray,
             Statement::Vacuum(_) => StatementKind::Vacuum,
             Statement::AlterRetention(_) => StatementKind::AlterRetention,
@@ -77,6 +80,7 @@ impl ParsedStatement {
             Statement::CreateArrayAs(c) => name(&c.name),
             Statement::Insert(i) => name(&i.into),
             Statement::AddLayout(a) => name(&a.array),
+            Statement::AlterRollup(a) => name(&a.array),
             Statement::DropArray { name: n, .. } => name(n),
             Statement::Vacuum(v) => name(&v.array),
             Statement::AlterRetention(a) => name(&a.array),
@@ -107,6 +111,16 @@ mod tests {
             (
                 "ALTER ARRAY a ADD LAYOUT p CHUNKS (10)",
                 StatementKind::AddLayout,
+                Some("a"),
+            ),
+            (
+                "ALTER ARRAY a ADD ROLLUP daily AS SELECT avg(v) GROUP BY date_trunc('day', t)",
+                StatementKind::AlterRollup,
+                Some("a"),
+            ),
+            (
+                "ALTER ARRAY a DROP ROLLUP daily",
+                StatementKind::AlterRollup,
                 Some("a"),
             ),
             (

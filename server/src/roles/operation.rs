@@ -42,7 +42,8 @@ pub fn required_role(op: Operation) -> Role {
             S::Select | S::Explain | S::ShowArrays | S::Describe => Role::Read,
             S::CreateArray | S::CreateArrayAs | S::Insert | S::AddLayout => Role::Write,
             // Both delete history: a retention policy is a vacuum on a schedule.
-            S::DropArray | S::Vacuum | S::AlterRetention => Role::Admin,
+            // A rollup changes the array's physical design for every reader, as SET does.
+            S::DropArray | S::Vacuum | S::AlterRetention | S::AlterRollup => Role::Admin,
         },
         Operation::Subscribe | Operation::ShowIngests => Role::Read,
         Operation::Write
@@ -71,6 +72,7 @@ impl Operation {
                 S::DropArray => "DROP ARRAY",
                 S::Vacuum => "VACUUM",
                 S::AlterRetention => "ALTER ARRAY SET (retain)",
+                S::AlterRollup => "ALTER ARRAY ADD/DROP ROLLUP",
             },
             Operation::Write => "Write",
             Operation::IngestRows => "IngestRows",
@@ -98,6 +100,7 @@ impl Operation {
                 S::DropArray => "drop",
                 S::Vacuum => "vacuum",
                 S::AlterRetention => "set the retention of",
+                S::AlterRollup => "add or drop a rollup of",
             },
             Operation::Write => "write",
             Operation::IngestRows => "ingest rows into",

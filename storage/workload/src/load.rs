@@ -98,6 +98,9 @@ pub struct Era5LoadOptions {
     /// largest block aligned to the first layout's chunk grid within this bound
     /// (never less than one chunk).
     pub slab_cells: u64,
+    /// Adds rollup `daily` (avg, min, max of t2m per UTC day and cell) right after
+    /// creating the array, so every slab's commit maintains it.
+    pub daily_rollup: bool,
 }
 
 impl Default for Era5LoadOptions {
@@ -105,6 +108,7 @@ impl Default for Era5LoadOptions {
         Era5LoadOptions {
             progress: false,
             slab_cells: DEFAULT_SLAB_CELLS,
+            daily_rollup: false,
         }
     }
 }
@@ -123,6 +127,8 @@ pub struct LoadReport {
     pub stored_bytes: u64,
     /// Stored chunks of all layouts at the head.
     pub stored_chunks: u64,
+    /// Stored bytes of the rollups at the head (not in `stored_bytes`).
+    pub rollup_bytes: u64,
     /// Encoded bytes the store wrote meanwhile, incl. rewrites of chunks that several
     /// slabs touch (store-wide counter: exact only without concurrent writers).
     pub bytes_written: u64,
@@ -190,6 +196,10 @@ pub fn load_era5_with(
         .bytes_written
         .load(std::sync::atomic::Ordering::Relaxed);
     store.create_array(schema)?;
+    if opts.daily_rollup {
+        let t2m = (ERA5_ATTR.to_string(), true, true, true);
+        store.add_rollup(name, "daily", "time", &[t2m])?;
+    }
 
     let total_bytes = shape.iter().product::<u64>() * 4;
     let bar = progress_bar(opts.progress, total_bytes, true);
@@ -234,6 +244,7 @@ pub fn load_era5_with(
         raw_bytes: cells * 4,
         stored_bytes: stats.iter().map(|s| s.bytes).sum(),
         stored_chunks: stats.iter().map(|s| s.chunks).sum(),
+        rollup_bytes: snap.meta().rollup_stats.iter().map(|s| s.bytes).sum(),
         bytes_written: written_after.saturating_sub(written_before),
         slab,
         gen_time,

@@ -170,6 +170,7 @@ fn era5_small_slabs_give_the_same_cube() {
     let opts = Era5LoadOptions {
         progress: false,
         slab_cells: 5 * era5::MAP_CELLS as u64,
+        ..Default::default()
     };
     let rep = load::load_era5_with(&store, "e", Scale::XS, &layouts, 1, &opts).unwrap();
     assert_eq!(rep.slab, [4, 153, 281]);
@@ -202,6 +203,7 @@ fn pencil_first_layout_loads_in_latitude_bands() {
     let opts = Era5LoadOptions {
         progress: false,
         slab_cells: 48 * 16 * 281,
+        ..Default::default()
     };
     let layouts = [("pencils", load::pencils(Scale::XS))];
     let rep = load::load_era5_with(&store, "p", Scale::XS, &layouts, 3, &opts).unwrap();

@@ -77,6 +77,7 @@ pub fn cached_era5(ctx: &Ctx, layouts: &[(&str, [u64; 3])]) -> Result<CachedCube
         let opts = Era5LoadOptions {
             progress: ctx.progress,
             slab_cells: (era5::n_time(scale) * era5::MAP_CELLS) as u64,
+            ..Default::default()
         };
         let rep = load::load_era5_with(&store, ARRAY, scale, layouts, LEVEL, &opts)?;
         store.flush()?;

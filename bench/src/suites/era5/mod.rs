@@ -86,6 +86,9 @@ impl Suite for Era5 {
 
 /// The system every other ERA5 answer is checked against, and that the checks judge.
 const MAIN: &str = "arrayq map+pencils";
+/// The map-layout array with rollup `daily`: its ingest and stored bytes against
+/// "arrayq map", its Q4/Q5 read whole days from the rollup.
+const ROLLUP: &str = "arrayq map+daily";
 /// The same store over gRPC.
 const GRPC: &str = "arrayq map+pencils (gRPC)";
 
@@ -214,6 +217,7 @@ fn load_stores(
     res: &mut SuiteResult,
 ) -> Result<bool> {
     let mut reused = false;
+    let mut markers = Vec::new();
     for d in defs {
         bar.set_message(format!("era5: store {}", d.dir));
         let (m, fresh) = ensure_store(root, d, ctx.scale)?;
@@ -246,6 +250,31 @@ fn load_stores(
         );
         reused |= !fresh;
         bar.inc(1);
+        markers.push((d.system, m));
+    }
+    let of = |s: &str| markers.iter().find(|(sys, _)| *sys == s).map(|(_, m)| m);
+    if let (Some(base), Some(roll)) = (of("arrayq map"), of(ROLLUP)) {
+        let stored = roll.stored_bytes + roll.rollup_bytes;
+        res.metric(
+            "rollup daily: extra ingest time",
+            (roll.write_s / base.write_s - 1.0) * 100.0,
+            "%",
+            &format!(
+                "{ROLLUP} {:.2} s vs arrayq map {:.2} s (one ingest run each)",
+                roll.write_s, base.write_s
+            ),
+        );
+        res.metric(
+            "rollup daily: extra stored bytes",
+            (stored as f64 / base.stored_bytes as f64 - 1.0) * 100.0,
+            "%",
+            &format!(
+                "{ROLLUP} {} (rollup {}) vs arrayq map {}",
+                fmt_bytes(stored as f64),
+                fmt_bytes(roll.rollup_bytes as f64),
+                fmt_bytes(base.stored_bytes as f64)
+            ),
+        );
     }
     Ok(reused)
 }

@@ -9,7 +9,7 @@ use arrayq_workload::load::{self, Era5LoadOptions, BALANCED, MAP_TILES};
 use arrayq_workload::{era5, Scale};
 use serde::{Deserialize, Serialize};
 
-use super::MAIN;
+use super::{MAIN, ROLLUP};
 use crate::suites::storage::LEVEL;
 
 /// One arrayq store of the suite: a directory holding array `era5` with these layouts.
@@ -17,6 +17,9 @@ pub(super) struct StoreDef {
     pub system: &'static str,
     pub dir: &'static str,
     pub layouts: Vec<(&'static str, [u64; 3])>,
+    /// The array carries rollup `daily` (avg, min, max of t2m per UTC day), kept by
+    /// every ingest commit.
+    pub daily_rollup: bool,
 }
 
 pub(super) fn store_defs(scale: Scale) -> Vec<StoreDef> {
@@ -26,21 +29,31 @@ pub(super) fn store_defs(scale: Scale) -> Vec<StoreDef> {
             system: MAIN,
             dir: "map+pencils",
             layouts: vec![("map", MAP_TILES), ("pencils", pen)],
+            daily_rollup: false,
         },
         StoreDef {
             system: "arrayq map",
             dir: "map",
             layouts: vec![("map", MAP_TILES)],
+            daily_rollup: false,
+        },
+        StoreDef {
+            system: ROLLUP,
+            dir: "map+daily",
+            layouts: vec![("map", MAP_TILES)],
+            daily_rollup: true,
         },
         StoreDef {
             system: "arrayq balanced",
             dir: "balanced",
             layouts: vec![("balanced", BALANCED)],
+            daily_rollup: false,
         },
         StoreDef {
             system: "arrayq pencils",
             dir: "pencils",
             layouts: vec![("pencils", pen)],
+            daily_rollup: false,
         },
     ]
 }
@@ -56,6 +69,9 @@ pub(super) struct LoadMarker {
     pub raw_bytes: u64,
     pub stored_bytes: u64,
     pub stored_chunks: u64,
+    /// Stored bytes of the rollups (beside `stored_bytes`, the layouts').
+    #[serde(default)]
+    pub rollup_bytes: u64,
     pub commits: usize,
     pub disk_bytes: u64,
     pub loaded_at: String,
@@ -107,6 +123,7 @@ pub(super) fn ensure_store(
         } else {
             load::DEFAULT_SLAB_CELLS
         },
+        daily_rollup: def.daily_rollup,
     };
     let rep = load::load_era5_with(&store, "era5", scale, &def.layouts, LEVEL, &opts)?;
     store.flush()?;
@@ -121,6 +138,7 @@ pub(super) fn ensure_store(
         raw_bytes: rep.raw_bytes,
         stored_bytes: rep.stored_bytes,
         stored_chunks: rep.stored_chunks,
+        rollup_bytes: rep.rollup_bytes,
         commits: rep.commits.len(),
         disk_bytes: disk,
         loaded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -104,6 +104,21 @@ pub(crate) fn describe(store: &Store, name: &str) -> Result<Execution, QueryErro
             ),
         ]);
     }
+    for (k, r) in snap.meta().rollups.iter().enumerate() {
+        let st = snap.meta().rollup_stats.get(k).cloned().unwrap_or_default();
+        let shape: Vec<String> = r.chunk_shape.iter().map(|x| x.to_string()).collect();
+        rows.push(vec![
+            "rollup".into(),
+            r.name.clone(),
+            format!("({})", shape.join(", ")),
+            format!(
+                "{}; {} chunks, {} bytes stored",
+                r.describe(sc),
+                st.chunks,
+                st.bytes
+            ),
+        ]);
+    }
     // Retention and history rows only where there is something to say, so the
     // answer for an array never vacuumed and without a policy is unchanged.
     let policy = store.retention(name).map_err(QueryError::from_storage)?;

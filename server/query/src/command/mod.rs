@@ -11,6 +11,7 @@ mod insert;
 mod options;
 mod placement;
 mod retention;
+mod rollup;
 mod show_arrays;
 mod vacuum;
 
@@ -21,6 +22,7 @@ pub(crate) use describe::describe;
 pub(crate) use drop_array::drop_array;
 pub(crate) use insert::{insert_result, insert_values};
 pub(crate) use retention::{alter_retention, retention_text};
+pub(crate) use rollup::alter_rollup;
 pub(crate) use show_arrays::show_arrays;
 pub(crate) use vacuum::vacuum;
 pub use vacuum::{vacuum_table, VACUUM_COLUMNS};

@@ -8,6 +8,7 @@
 mod aggregate;
 mod bucket;
 mod regrid;
+mod rollup;
 mod rows;
 mod selection;
 mod statistics;
@@ -16,6 +17,7 @@ mod window;
 pub use aggregate::{AggCall, AggFunc, AggInput, GroupKey};
 pub use bucket::Bucket;
 pub use regrid::{RegridNode, RegridSpec};
+pub use rollup::RollupSource;
 pub use rows::{MaskNode, SortKey, SortNode};
 pub use selection::{chunk_pieces, DimSel, SKIP};
 pub use statistics::ChunkStatistics;
@@ -255,6 +257,10 @@ pub struct AggregateNode {
     pub having: Option<(PExpr, String)>,
     /// Whole chunks answered from their statistics (the `chunk_statistics` rule).
     pub statistics: Option<std::sync::Arc<ChunkStatistics>>,
+    /// Whole days answered from a rollup (the `rollup_source` rule).
+    pub rollup: Option<std::sync::Arc<RollupSource>>,
+    /// Why the array's rollups do not answer it (for EXPLAIN), when it has some.
+    pub rollup_skipped: Option<String>,
 }
 
 /// A projection of bare attributes whose chunks are contiguous runs of its output

@@ -9,7 +9,10 @@
 //! 4. `chunk_statistics`: a scalar count/sum/avg/min/max sums the chunks the region
 //!    holds whole from their statistics and reads only the cut ones (choosing the
 //!    layout that leaves the fewest bytes to decode);
-//! 5. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
+//! 5. `rollup_source`: an aggregate whose groups are unions of whole UTC days reads
+//!    those days from a rollup and only the hours of cut days at the region's edges
+//!    (unless chunk statistics answer it without decoding);
+//! 6. `stored_chunks`: a projection of bare attributes whose chunks are contiguous
 //!    runs of its output may send them as stored.
 //!
 //! A new rule is one file with a type implementing [`OptimizerRule`], listed in
@@ -19,6 +22,7 @@ mod chunk_statistics;
 mod layout_choice;
 mod region_pushdown;
 mod regrid_source;
+mod rollup_source;
 mod stored_chunks;
 
 pub use layout_choice::NEAR_BYTES;
@@ -39,6 +43,7 @@ fn rules() -> Vec<Box<dyn OptimizerRule>> {
         Box::new(regrid_source::RegridSourceBox),
         Box::new(layout_choice::LayoutChoiceRule),
         Box::new(chunk_statistics::ChunkStatisticsRule),
+        Box::new(rollup_source::RollupSourceRule),
         Box::new(stored_chunks::StoredChunkPassThrough),
     ]
 }

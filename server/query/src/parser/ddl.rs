@@ -344,10 +344,14 @@ pub(crate) fn parse_alter(c: &mut Cursor) -> Result<Statement, QueryError> {
     if c.peek_kw("SET") || c.peek_kw("RESET") {
         return super::retention::parse_alter_retention(c, array);
     }
+    let rollup = |k: usize| matches!(c.toks.get(c.pos + k).map(|t| &t.token), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("ROLLUP"));
+    if (c.peek_kw("ADD") || c.peek_kw("DROP")) && rollup(1) {
+        return super::rollup::parse_alter_rollup(c, array);
+    }
     if !c.peek_kw("ADD") {
         return Err(err_at(
             &c.cur(),
-            "expected ADD LAYOUT, SET (...) or RESET (...)",
+            "expected ADD LAYOUT, ADD ROLLUP, DROP ROLLUP, SET (...) or RESET (...)",
         ));
     }
     c.expect_kw("ADD")?;

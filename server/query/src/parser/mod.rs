@@ -458,6 +458,7 @@ mod insert;
 mod order;
 mod reproject;
 mod retention;
+mod rollup;
 #[cfg(test)]
 mod tests;
 

@@ -107,6 +107,8 @@ fn operator(node: LogicalPlan, out_len: usize) -> Result<Arc<dyn ExecutionPlan>,
                 state_bytes: a.state_bytes,
                 state_what: a.state_what,
                 statistics: a.statistics,
+                rollup: a.rollup,
+                rollup_skipped: a.rollup_skipped,
                 metrics: OperatorMetrics::default(),
             })
         }

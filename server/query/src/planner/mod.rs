@@ -372,6 +372,8 @@ pub fn plan_select_join(
             state_what,
             having: parts.having,
             statistics: None,
+            rollup: None,
+            rollup_skipped: None,
         }),
     };
     let (root, header) = match sel.order.is_table() {

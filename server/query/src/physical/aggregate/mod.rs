@@ -11,6 +11,7 @@ mod accumulator;
 mod finish;
 mod held;
 mod kernels;
+mod rollup;
 mod rows;
 mod runs;
 mod statistics;
@@ -24,7 +25,7 @@ use super::scan::ScanExec;
 use super::{BlockStream, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::QueryError;
 use crate::eval::{Col, PExpr};
-use crate::logical::{AggCall, AggInput, ChunkStatistics, GroupKey, OutputColumn};
+use crate::logical::{AggCall, AggInput, ChunkStatistics, GroupKey, OutputColumn, RollupSource};
 use accumulator::NeededStats;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub struct AggregateExec {
     pub state_what: String,
     /// Whole chunks summed from their statistics instead of read.
     pub statistics: Option<Arc<ChunkStatistics>>,
+    /// Whole days read from a rollup instead of the cells.
+    pub rollup: Option<Arc<RollupSource>>,
+    /// Why the array's rollups do not answer it (EXPLAIN).
+    pub rollup_skipped: Option<String>,
     pub metrics: OperatorMetrics,
 }
 
@@ -61,6 +66,9 @@ impl AggregateExec {
         let mut parts = tasks::accumulate_partials(self, ctx, &needs, ng)?;
         if let Some(s) = &self.statistics {
             parts.push(statistics::partial(s, &needs));
+        }
+        if let Some(r) = &self.rollup {
+            parts.push(rollup::partial(self, r, ctx, &needs, ng)?);
         }
         ctx.check()?;
         let t = Instant::now();
@@ -144,6 +152,12 @@ impl ExecutionPlan for AggregateExec {
         }
         if let Some(s) = &self.statistics {
             lines.extend(statistics::explain(s, &self.scan));
+        }
+        if let Some(r) = &self.rollup {
+            lines.extend(rollup::explain(r, self));
+        }
+        if let Some(why) = &self.rollup_skipped {
+            lines.push(format!("  source: the cells (no rollup: {why})"));
         }
         let result: u64 = self
             .columns

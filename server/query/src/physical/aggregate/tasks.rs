@@ -180,7 +180,19 @@ pub(super) fn accumulate_partials(
     let retire = |part: Partial| done.lock().push(part);
     if !scan.empty && ng > 0 {
         let contrib = group_contributions(scan, groups);
-        let mut all = scan.selected_pieces(&scan.region);
+        let mut all = match &op.rollup {
+            // Whole days come from the rollup: only the edges' cells are read.
+            Some(r) => r
+                .edges
+                .iter()
+                .flat_map(|e| {
+                    let mut edge = scan.region.clone();
+                    edge.0[r.dim] = e.clone();
+                    scan.selected_pieces(&edge)
+                })
+                .collect(),
+            None => scan.selected_pieces(&scan.region),
+        };
         if let Some(s) = &op.statistics {
             // Chunks summed from their statistics are not read.
             let cs = scan.chunk_shape();
