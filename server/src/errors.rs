@@ -32,6 +32,8 @@ pub fn storage_status(e: impl Into<StorageError>) -> Status {
             Code::FailedPrecondition
         }
         StorageError::Cancelled => Code::Cancelled,
+        // The store's disk is full: the write is refused whole; freeing space helps.
+        StorageError::NoSpace { .. } => Code::ResourceExhausted,
         StorageError::Corrupt { .. } => Code::DataLoss,
         // The disk or the database failed: not the client's fault, possibly transient.
         StorageError::Sled(_) | StorageError::Io(_) | StorageError::InUse(_) => Code::Unavailable,
