@@ -105,6 +105,15 @@ mod tests {
             .code(),
             Code::FailedPrecondition
         );
+        let full = storage_status(StorageError::NoSpace {
+            path: "/data/store".into(),
+            detail: "the commit needs up to 4.0 MiB".into(),
+        });
+        assert_eq!(full.code(), Code::ResourceExhausted);
+        assert_eq!(
+            full.message(),
+            "no space left for the store at /data/store: the commit needs up to 4.0 MiB"
+        );
         // Errors found after parsing keep their code and carry the position.
         let dir = tempfile::tempdir().unwrap();
         let engine = arrayq_query::Engine::new(
