@@ -283,7 +283,7 @@ fn failed_commit_leaves_no_chunks_or_segment_bytes_behind() {
     );
     assert_eq!(
         segment_files(&path),
-        [seg.clone()],
+        std::slice::from_ref(&seg),
         "no segment left behind"
     );
     assert_eq!(
