@@ -32,6 +32,8 @@ pub fn storage_status(e: impl Into<StorageError>) -> Status {
             Code::FailedPrecondition
         }
         StorageError::Cancelled => Code::Cancelled,
+        // The store's disk is full: the write is refused whole; freeing space helps.
+        StorageError::NoSpace { .. } => Code::ResourceExhausted,
         StorageError::Corrupt { .. } => Code::DataLoss,
         // The disk or the database failed: not the client's fault, possibly transient.
         StorageError::Sled(_) | StorageError::Io(_) | StorageError::InUse(_) => Code::Unavailable,
@@ -102,6 +104,15 @@ mod tests {
             })
             .code(),
             Code::FailedPrecondition
+        );
+        let full = storage_status(StorageError::NoSpace {
+            path: "/data/store".into(),
+            detail: "the commit needs up to 4.0 MiB".into(),
+        });
+        assert_eq!(full.code(), Code::ResourceExhausted);
+        assert_eq!(
+            full.message(),
+            "no space left for the store at /data/store: the commit needs up to 4.0 MiB"
         );
         // Errors found after parsing keep their code and carry the position.
         let dir = tempfile::tempdir().unwrap();

@@ -91,6 +91,10 @@ pub enum StorageError {
     InUse(String),
     #[error("corrupt metadata: {0}")]
     Metadata(String),
+    /// The store's filesystem is full: a commit refused before writing anything, or a
+    /// write that ran out of space (and was undone).
+    #[error("no space left for the store at {path}: {detail}")]
+    NoSpace { path: String, detail: String },
     #[error("operation cancelled")]
     Cancelled,
     #[error("sled: {0}")]

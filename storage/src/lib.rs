@@ -12,6 +12,7 @@ mod change_log;
 mod chunk_stats;
 pub mod codec;
 pub mod coord;
+mod disk_space;
 pub mod dtype;
 pub mod error;
 mod ingest;

@@ -232,6 +232,12 @@ impl AsRef<[u8]> for MappedPayload {
     }
 }
 
+/// The append position before a commit (see [`Segments::roll_back`]).
+pub(crate) struct AppendMark {
+    active: Option<(u32, u64)>,
+    next_id: u32,
+}
+
 struct Active {
     id: u32,
     segment: Arc<Segment>,
@@ -347,6 +353,49 @@ impl Segments {
             segment,
             len: 0,
         })
+    }
+
+    /// Where appends stand now; [`Segments::roll_back`] returns there.
+    pub fn append_mark(&self) -> AppendMark {
+        AppendMark {
+            active: self.active.lock().as_ref().map(|a| (a.id, a.len)),
+            next_id: *self.next_id.lock(),
+        }
+    }
+
+    /// Undoes the appends since `mark` (a failed commit's, under the commit lock, so
+    /// nobody else appended): the active segment is truncated back and segments
+    /// created since are deleted, so neither dead bytes nor a half-written payload
+    /// stay on disk. Nothing refers to those bytes: the failed commit's chunk entries
+    /// lie above the head and are removed by the caller.
+    pub fn roll_back(&self, mark: &AppendMark) -> Result<()> {
+        let created = mark.next_id..*self.next_id.lock();
+        let mut active = self.active.lock();
+        for id in created.clone() {
+            self.files.write().remove(&id);
+            self.dirty.lock().remove(&id);
+            match std::fs::remove_file(self.dir.join(segment_name(id))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        *active = match mark.active {
+            None => None,
+            Some((id, len)) => {
+                let segment = self.files.read().get(&id).cloned();
+                segment.map(|segment| {
+                    // Readers never look past `end`, so lowering it first keeps them
+                    // off the pages the truncation removes.
+                    segment.end.store(len, Ordering::Release);
+                    segment.writeback_from.store(len, Ordering::Relaxed);
+                    Active { id, segment, len }
+                })
+            }
+        };
+        if let Some(a) = active.as_ref() {
+            a.segment.file.set_len(a.len)?;
+        }
+        Ok(())
     }
 
     /// Stores a payload; returns the sled value that refers to it.

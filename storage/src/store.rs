@@ -56,6 +56,10 @@ pub struct Options {
     /// Segment bytes read through memory mappings before the mapped pages are given
     /// back (they stay in the OS page cache); bounds what reads add to the RSS.
     pub resident_bytes: u64,
+    /// Free bytes a commit leaves on the store's filesystem: a commit that would
+    /// write into them is refused (`NoSpace`), so sled, DROP and VACUUM still have
+    /// room when data has filled the disk.
+    pub reserved_disk_bytes: u64,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             inline_bytes: 512,
             segment_bytes: 1 << 30,
             resident_bytes: 128 << 20,
+            reserved_disk_bytes: 16 << 20,
         }
     }
 }
@@ -103,6 +108,8 @@ pub(crate) struct Inner {
     pub next_seq: AtomicU64,
     pub metrics: Metrics,
     pub opts: Options,
+    /// The store's directory.
+    pub path: PathBuf,
     /// Where ingest sinks spill staged data (`<store>/staging`).
     pub staging_dir: PathBuf,
     listeners: RwLock<Vec<Listener>>,
@@ -211,6 +218,7 @@ impl Store {
             next_seq: AtomicU64::new(last_seq + 1),
             metrics: Metrics::default(),
             opts,
+            path: path.to_path_buf(),
             staging_dir,
             listeners: RwLock::new(Vec::new()),
             log_floors,

@@ -3,6 +3,7 @@
 
 use crate::chunk_stats::ChunkStats;
 use crate::coord::{Coordinate, LabelRef, Labels};
+use crate::disk_space::stored_chunk_bound;
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
 use crate::keys;
@@ -189,6 +190,13 @@ impl WriteTx {
         let store = self.store.clone();
         let _w = store.inner.commit_lock.lock();
         let st = store.state(&self.array)?;
+        let mark = store.inner.segments.append_mark();
+        self.commit_locked(&store, &st)
+            .map_err(|e| store.undo_pending(&st, &mark, e))
+    }
+
+    /// The commit, under the commit lock, of a write begun on `st`'s array.
+    fn commit_locked(self, store: &Store, st: &ArrayState) -> Result<CommitInfo> {
         if let Some(e) = self.expect {
             if e != st.head.version {
                 return Err(StorageError::VersionConflict {
@@ -245,7 +253,7 @@ impl WriteTx {
         }
         grow_to_fit(&mut schema, self.writes.iter().map(|w| &w.region))?;
         let version = st.head.version + 1;
-        let stats = write_chunks(&store, &st, &schema, &self.writes, version)?;
+        let stats = write_chunks(store, st, &schema, &self.writes, version)?;
         let mut bbox: Option<Region> = label_region;
         for w in &self.writes {
             bbox = Some(match bbox {
@@ -310,16 +318,22 @@ impl WriteTx {
             meta,
             ChangeKind::Write,
             region,
-            Some(&st),
+            Some(st),
         )
     }
 }
 
 impl Store {
     /// Adds a physical layout and fills it from the current data, as a new version.
-    pub fn add_layout(&self, array: &str, mut layout: Layout) -> Result<CommitInfo> {
+    pub fn add_layout(&self, array: &str, layout: Layout) -> Result<CommitInfo> {
         let _w = self.inner.commit_lock.lock();
         let st = self.state(array)?;
+        let mark = self.inner.segments.append_mark();
+        self.add_layout_locked(&st, layout)
+            .map_err(|e| self.undo_pending(&st, &mark, e))
+    }
+
+    fn add_layout_locked(&self, st: &ArrayState, mut layout: Layout) -> Result<CommitInfo> {
         let mut schema = st.head.schema.clone();
         let mut names = schema.layouts.iter().map(|l| l.name.clone()).collect();
         crate::schema::check_layout(&layout, schema.dims.len(), &mut names)?;
@@ -331,6 +345,14 @@ impl Store {
         let full = Region::full(&shape);
         let chunks = full.chunks(&layout.chunk_shape);
         let mut stats = LayoutStats::default();
+        let raw = layout.chunk_len() as u64
+            * schema
+                .attrs
+                .iter()
+                .map(|a| a.dtype.size() as u64)
+                .sum::<u64>();
+        let bound = chunks.len() as u64 * stored_chunk_bound(raw as usize);
+        self.ensure_space(bound, "the new layout")?;
         self.mark_pending(st.id, version)?;
         for a in 0..schema.attrs.len() {
             let attr = &schema.attrs[a];
@@ -399,7 +421,7 @@ impl Store {
             meta,
             ChangeKind::AddLayout,
             vec![],
-            Some(&st),
+            Some(st),
         )
     }
 
@@ -410,6 +432,31 @@ impl Store {
             .tree
             .insert(keys::pending(id), &version.to_be_bytes())?;
         self.sync()
+    }
+
+    /// After a failed commit of `st`'s array (caller holds the commit lock): once its
+    /// chunks were being written, removes them (they lie above the head, and a later
+    /// commit of the same version must not find them) and the segment bytes appended
+    /// since `mark`. Returns `e`, a full disk named as such. Should the undo fail too,
+    /// the pending mark stays and the next open finishes the job.
+    pub(crate) fn undo_pending(
+        &self,
+        st: &ArrayState,
+        mark: &crate::segments::AppendMark,
+        e: StorageError,
+    ) -> StorageError {
+        let t = &self.inner.tree;
+        if let Ok(Some(_)) = t.get(keys::pending(st.id)) {
+            let head = st.head.version;
+            let undone = self
+                .remove_chunks_where(st.id, |v| v > head)
+                .and_then(|_| Ok(t.remove(keys::pending(st.id)).map(|_| ())?))
+                .and_then(|_| self.inner.segments.roll_back(mark));
+            if undone.is_ok() {
+                let _ = self.sync();
+            }
+        }
+        self.name_no_space(e)
     }
 
     fn count_written(&self, n: usize) {
@@ -549,50 +596,62 @@ fn write_chunks(
     if writes.is_empty() {
         return Ok(stats);
     }
-    store.mark_pending(st.id, version)?;
-    let tree = &store.inner.tree;
-    let full = Region::full(&schema.shape());
+    // Chunk -> the writes touching it, in order, per layout and attribute: one pass
+    // over the writes, so many small writes (one per batch of a day) stay cheap.
+    let mut plan = Vec::new();
     for (li, layout) in schema.layouts.iter().enumerate() {
-        for (ai, attr) in schema.attrs.iter().enumerate() {
-            // Chunk -> the writes touching it, in order: one pass over the writes, so
-            // many small writes (one per batch of a day) stay cheap.
+        for ai in 0..schema.attrs.len() {
             let mut touched: BTreeMap<Vec<u64>, Vec<usize>> = BTreeMap::new();
             for (w, pw) in writes.iter().enumerate().filter(|(_, pw)| pw.attr == ai) {
                 for c in pw.region.chunks(&layout.chunk_shape) {
                     touched.entry(c).or_default().push(w);
                 }
             }
-            let touched: Vec<(Vec<u64>, Vec<usize>)> = touched.into_iter().collect();
-            let job = EncodeJob {
-                st,
-                schema,
-                layout,
-                attr,
-                writes,
-                full: &full,
-                version,
-            };
-            // Chunk-level atomicity is not needed (the commit point comes later), so
-            // every worker inserts its chunk into sled itself: sled's inserts run
-            // concurrently, a single batch would serialise them.
-            let sizes: Vec<(usize, Option<usize>)> = touched
-                .par_iter()
-                .map(|(c, ws)| -> Result<_> {
-                    let (k, v, old, chunk_stats) = job.encode(store, c, ws)?;
-                    let n = v.len();
-                    tree.insert(k, store.put_chunk_value(&v, chunk_stats)?)?;
-                    store.count_written(n);
-                    Ok((n, old))
-                })
-                .collect::<Result<_>>()?;
-            let s = &mut stats[li];
-            for (n, old) in sizes {
-                match old {
-                    Some(o) => s.bytes = (s.bytes + n as u64).saturating_sub(o as u64),
-                    None => {
-                        s.chunks += 1;
-                        s.bytes += n as u64;
-                    }
+            plan.push((li, ai, touched.into_iter().collect::<Vec<_>>()));
+        }
+    }
+    let bound: u64 = plan
+        .iter()
+        .map(|(li, ai, touched)| {
+            let raw = schema.layouts[*li].chunk_len() * schema.attrs[*ai].dtype.size();
+            touched.len() as u64 * stored_chunk_bound(raw)
+        })
+        .sum();
+    store.ensure_space(bound, "the commit")?;
+    store.mark_pending(st.id, version)?;
+    let tree = &store.inner.tree;
+    let full = Region::full(&schema.shape());
+    for (li, ai, touched) in plan {
+        let (layout, attr) = (&schema.layouts[li], &schema.attrs[ai]);
+        let job = EncodeJob {
+            st,
+            schema,
+            layout,
+            attr,
+            writes,
+            full: &full,
+            version,
+        };
+        // Chunk-level atomicity is not needed (the commit point comes later), so
+        // every worker inserts its chunk into sled itself: sled's inserts run
+        // concurrently, a single batch would serialise them.
+        let sizes: Vec<(usize, Option<usize>)> = touched
+            .par_iter()
+            .map(|(c, ws)| -> Result<_> {
+                let (k, v, old, chunk_stats) = job.encode(store, c, ws)?;
+                let n = v.len();
+                tree.insert(k, store.put_chunk_value(&v, chunk_stats)?)?;
+                store.count_written(n);
+                Ok((n, old))
+            })
+            .collect::<Result<_>>()?;
+        let s = &mut stats[li];
+        for (n, old) in sizes {
+            match old {
+                Some(o) => s.bytes = (s.bytes + n as u64).saturating_sub(o as u64),
+                None => {
+                    s.chunks += 1;
+                    s.bytes += n as u64;
                 }
             }
         }

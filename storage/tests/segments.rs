@@ -238,3 +238,79 @@ fn appends_continue_after_reopen_without_touching_old_payloads() {
         .assign(&as_f32(noisy_block(2, [16, 16])));
     assert_eq!(read_all(&store, "a", 2, shape), v2);
 }
+
+/// A commit that fails after some of its chunks were written (here: a damaged chunk
+/// it must read back) leaves nothing: its chunks, above the head, would otherwise
+/// be found by the next commit of the same version, and its payloads would stay in
+/// the segment file.
+#[test]
+fn failed_commit_leaves_no_chunks_or_segment_bytes_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut schema = grid_schema("a", [32, 32], &[("tiles", [16, 32])]);
+    schema.attrs = vec![
+        Attribute::new("v", DType::F32, Some(Scalar::F64(-1.0))),
+        Attribute::new("w", DType::F32, None),
+    ];
+    {
+        let store = Store::open_with(&path, segment_options()).unwrap();
+        store.create_array(schema).unwrap();
+        let mut tx = store.begin_write("a").unwrap();
+        tx.write("v", &[0, 0], noisy_block(1, [32, 32])).unwrap();
+        tx.write("w", &[0, 0], noisy_block(2, [32, 32])).unwrap();
+        tx.commit().unwrap();
+    }
+    // `w`'s payloads follow `v`'s: cutting the file's end damages a chunk of `w`.
+    let seg = segment_files(&path)[0].clone();
+    let cut = std::fs::metadata(&seg).unwrap().len() - 10;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let store = Store::open_with(&path, segment_options()).unwrap();
+
+    // Attribute `v` comes first: its new chunk (rows 32..48) is written, then the
+    // read-back of `w`'s damaged chunk fails the commit.
+    let mut tx = store.begin_write("a").unwrap();
+    tx.write("v", &[32, 0], noisy_block(3, [16, 32])).unwrap();
+    tx.write("w", &[8, 0], noisy_block(4, [16, 32])).unwrap();
+    let err = tx.commit().unwrap_err();
+    assert!(
+        matches!(err, StorageError::Corrupt { ref attr, .. } if attr == "w"),
+        "{err}"
+    );
+    assert_eq!(
+        segment_files(&path),
+        std::slice::from_ref(&seg),
+        "no segment left behind"
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        cut,
+        "appends undone"
+    );
+    assert_eq!(store.snapshot("a", AsOf::Latest).unwrap().shape(), [32, 32]);
+
+    // The next commit takes the same version; growing over rows 32..48 by one row
+    // must show the fill, not the failed commit's chunk.
+    let v = store
+        .write("a", "v", &[47, 0], noisy_block(5, [1, 32]))
+        .unwrap()
+        .version;
+    assert_eq!(v, 2);
+    let got = read_all(&store, "a", v, [48, 32]);
+    let old = as_f32(noisy_block(1, [32, 32]));
+    let row = as_f32(noisy_block(5, [1, 32]));
+    for i in 0..48 {
+        for j in 0..32 {
+            let want = match i {
+                0..32 => old[[i, j]],
+                32..47 => -1.0,
+                _ => row[[0, j]],
+            };
+            assert_eq!(got[[i, j]], want, "cell ({i}, {j})");
+        }
+    }
+}

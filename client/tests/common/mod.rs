@@ -37,7 +37,13 @@ impl Server {
     /// Starts a server with extra flags.
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = TestServer::builder(dir.path().join("data"))
+        Self::start_on(dir.path().join("data"), dir, args)
+    }
+
+    /// Starts a server whose store is in `data` (a special filesystem, say); `dir`
+    /// holds the log.
+    pub fn start_on(data: PathBuf, dir: tempfile::TempDir, args: &[&str]) -> Server {
+        let server = TestServer::builder(data)
             .binary(arrayqd_bin())
             .clean_env()
             .args(args)

@@ -8,6 +8,7 @@ mod bytes;
 pub mod change_log;
 pub mod query;
 mod query_fixture;
+mod scratch;
 pub mod stored_format;
 mod write_model;
 pub mod write_rpc;

@@ -16,7 +16,7 @@ use arrayq_storage::{AsOf, Buffer, Options, Region, Snapshot, StorageError, Stor
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 const SHAPE: [u64; 2] = [8, 6];
@@ -54,7 +54,9 @@ fn expected(attr: usize, v: u64, a: u64, b: u64) -> [u8; 8] {
 
 struct Fixture {
     engine: Engine,
-    segments: Vec<(PathBuf, Vec<u8>)>,
+    /// Each segment file, open for writing (opened once: the many small segment
+    /// files, opened per input, were much of an input's time), and its bytes.
+    segments: Vec<(File, Vec<u8>)>,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     /// The store's versions of the two writes.
     versions: [u64; 2],
@@ -112,9 +114,11 @@ pub fn run(data: &[u8]) {
             .enumerate()
             .any(|(k, o)| k != e && o.1 == *v)
     });
-    let files: Vec<File> = fx.segments.iter().map(|(p, _)| rw(p)).collect();
     for (&(s, at), &b) in &seg_bytes {
-        files[s].write_at(&[b], at).expect("mutate a segment");
+        fx.segments[s]
+            .0
+            .write_at(&[b], at)
+            .expect("mutate a segment");
     }
     let store = fx.engine.store();
     for (&e, v) in &values {
@@ -124,8 +128,8 @@ pub fn run(data: &[u8]) {
     }
     check_all(store, fx.versions);
     for &(s, at) in seg_bytes.keys() {
-        files[s]
-            .write_at(&[fx.segments[s].1[at as usize]], at)
+        let (file, orig) = &fx.segments[s];
+        file.write_at(&[orig[at as usize]], at)
             .expect("restore a segment");
     }
     for &e in values.keys() {
@@ -136,7 +140,7 @@ pub fn run(data: &[u8]) {
     }
 }
 
-fn rw(p: &PathBuf) -> File {
+fn rw(p: &Path) -> File {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -220,7 +224,7 @@ fn is_corrupt(snap: &Snapshot, l: usize, attr: usize, chunk: &[u64], e: &Storage
 }
 
 fn build() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = crate::scratch::scratch_dir();
     let opts = Options {
         durable: false,
         cache_bytes: 4 << 20,
@@ -263,6 +267,7 @@ fn build() -> Fixture {
         }
     }
     segments.sort();
+    let segments: Vec<(File, Vec<u8>)> = segments.into_iter().map(|(p, b)| (rw(&p), b)).collect();
     let entries = engine
         .store()
         .chunk_entries_for_testing("s")

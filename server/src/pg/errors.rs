@@ -15,6 +15,7 @@ pub const BAD_VALUE: &str = "22P02";
 pub const CANCELED: &str = "57014";
 pub const TOO_MANY: &str = "53300";
 pub const LIMIT_EXCEEDED: &str = "53400";
+pub const DISK_FULL: &str = "53100";
 pub const INTERNAL: &str = "XX000";
 pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const BAD_PASSWORD: &str = "28P01";
@@ -106,6 +107,7 @@ pub fn storage_sqlstate(e: &StorageError) -> &'static str {
         | StorageError::InvalidRetention(_) => BAD_VALUE,
         StorageError::VersionConflict { .. } | StorageError::SchemaConflict(_) => "40001",
         StorageError::Cancelled => CANCELED,
+        StorageError::NoSpace { .. } => DISK_FULL,
         _ => INTERNAL,
     }
 }
