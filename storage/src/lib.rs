@@ -18,6 +18,7 @@ mod ingest;
 mod keys;
 pub mod meta;
 pub mod metadata;
+mod prefetch;
 pub mod region;
 mod retention;
 pub mod schema;
