@@ -154,7 +154,12 @@ mod tests {
     fn neighbouring_ranges_merge_in_offset_order_and_far_ones_stay_apart() {
         let dir = tempfile::tempdir().unwrap();
         let open = |name: &str| {
-            let f = std::fs::File::create(dir.path().join(name)).unwrap();
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(dir.path().join(name))
+                .unwrap();
             f.set_len(1 << 20).unwrap();
             Arc::new(Segment::open_for_test(f))
         };
