@@ -4,7 +4,8 @@
     era5_peers.py --system SYSTEM --data DIR [--layout maps|pencils] [--runs 3]
                   [--warmup 0] [--threads 2] [--queries Q1,Q2,Q3,Q4,Q5,Q6]
                   [--addr HOST:PORT] [--array era5]
-                  [--cold first|all|none] [--evict auto|drop_caches|fadvise|none]
+                  [--cold first|all|none] [--cold-runs 1]
+                  [--evict auto|drop_caches|fadvise|none]
                   [--dask-chunks auto|day|storage]
                   [--decoded-cache off|default] [--nc-parallel-open]
 
@@ -383,6 +384,9 @@ def main():
     ap.add_argument("--queries", default=",".join(ALL_QUERIES))
     ap.add_argument("--cold", choices=["first", "all", "none"], default="first",
                     help="evict the page cache before the first run (default), every run, or never")
+    ap.add_argument("--cold-runs", type=int, default=1,
+                    help="--cold first: how many of the first runs are cold (each after its own"
+                         " eviction; the data stays open, as a running server's would)")
     ap.add_argument("--evict", choices=["auto", "drop_caches", "fadvise", "none"], default="auto",
                     help="auto: /proc/sys/vm/drop_caches if writable, else"
                          " fadvise(DONTNEED) on the data files")
@@ -427,7 +431,8 @@ def main():
         fn = getattr(peer, q.lower())
         for _ in range(a.warmup):
             fn()
-        result, times, labels, used = peerlib.time_runs(fn, a.runs, a.cold, a.evict, paths)
+        result, times, labels, used = peerlib.time_runs(fn, a.runs, a.cold, a.evict, paths,
+                                                          cold_runs=a.cold_runs)
         if used != "none":
             cache_used = used
         out_q[q] = {"times_s": times, "labels": labels,
@@ -445,6 +450,7 @@ def main():
         "runs": a.runs,
         "warmup": a.warmup,
         "cold": a.cold,
+        "cold_runs": a.cold_runs,
         "cache_eviction": cache_used,
         "dask_chunks": a.dask_chunks if a.system.startswith("xarray") else None,
         "decoded_cache": dict(cache_info, mode=a.decoded_cache),

@@ -128,23 +128,23 @@ def evict(method, paths):
 
 # --------------------------------------------------------------------------- timing
 
-def time_runs(fn, runs, cold, evict_method, evict_paths, before_cold=None):
+def time_runs(fn, runs, cold, evict_method, evict_paths, before_cold=None, cold_runs=1):
     """Run fn() `runs` times; returns (last result, times_s, labels, evicted_by).
 
-    cold: 'first' evicts the cache before the first run only, 'all' before every
-    run, 'none' never. A run is labelled 'cold' when the eviction worked, 'warm'
+    cold: 'first' evicts the cache before each of the first `cold_runs` runs only
+    (one by default), 'all' before every run, 'none' never. A run is labelled 'cold' when the eviction worked, 'warm'
     otherwise (after an earlier run or a failed eviction, the data may be cached).
     `before_cold` (optional) runs before each eviction, e.g. a server restart.
     """
     times, labels, result, used = [], [], None, "none"
     for r in range(runs):
-        want_cold = cold == "all" or (cold == "first" and r == 0)
+        want_cold = cold == "all" or (cold == "first" and r < cold_runs)
         label = "warm"
         if want_cold:
             if before_cold is not None:
                 before_cold()
             used = evict(evict_method, evict_paths)
-            label = "cold" if used != "none" else ("cold-ish" if r == 0 else "warm")
+            label = "cold" if used != "none" else ("cold-ish" if r < cold_runs else "warm")
         gc.collect()
         t0 = time.perf_counter()
         result = fn()

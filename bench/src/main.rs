@@ -52,6 +52,10 @@ struct Cli {
     /// Query suites: measure arrayq alone (no Python peers, no PostgreSQL).
     #[arg(long, global = true)]
     skip_peers: bool,
+    /// `era5`: run only the peers whose name contains one of these (comma
+    /// separated, e.g. `tensorstore`); default all.
+    #[arg(long, global = true, value_delimiter = ',')]
+    peers: Vec<String>,
     /// Query suites: keep generated data (loaded stores, Zarr/NetCDF files) here and
     /// reuse it in later runs.
     #[arg(long, global = true, env = "ARRAYQ_BENCH_CACHE")]
@@ -153,6 +157,7 @@ fn run() -> Result<ExitCode> {
         progress: !cli.no_progress,
         machine,
         skip_peers: cli.skip_peers,
+        peer_filter: cli.peers.clone(),
         cache_dir: cli.cache_dir.clone(),
     };
     let names: Vec<&'static str> = match &cli.cmd {

@@ -19,6 +19,7 @@ mod ingest;
 mod keys;
 pub mod meta;
 pub mod metadata;
+mod prefetch;
 pub mod region;
 mod retention;
 mod rollup;

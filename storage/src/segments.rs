@@ -65,7 +65,7 @@ impl Pointer {
 }
 
 /// One segment file and its read-only mapping.
-struct Segment {
+pub(crate) struct Segment {
     file: File,
     map: Mapping,
     /// End of the bytes written so far: reads never touch the mapping beyond it (past
@@ -157,6 +157,13 @@ impl Segment {
         })
     }
 
+    /// A segment over `file` mapped as long as it is (unit tests of other modules).
+    #[cfg(test)]
+    pub(crate) fn open_for_test(file: File) -> Segment {
+        let len = file.metadata().unwrap().len();
+        Segment::open(file, len).unwrap()
+    }
+
     /// The range appended below `end` since the last early writeback, once it is at
     /// least [`WRITEBACK_STEP`] bytes (claimed by exactly one caller).
     fn writeback_range(&self, end: u64) -> Option<(u64, u64)> {
@@ -181,6 +188,45 @@ impl Segment {
                 (to - from) as libc::off64_t,
                 libc::SYNC_FILE_RANGE_WRITE,
             );
+        }
+    }
+
+    /// Whether every granule of `[offset, offset + len)` was read since the mappings
+    /// were last released (its pages are then mapped, so resident).
+    fn touched_all(&self, offset: u64, len: u32) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let (g0, g1) = (offset / GRANULE, (offset + u64::from(len) - 1) / GRANULE);
+        (g0..=g1).all(|g| {
+            self.touched
+                .get((g / 64) as usize)
+                .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (g % 64)) != 0)
+        })
+    }
+
+    /// Asks the kernel to read `[offset, offset + len)` into the page cache, exactly
+    /// that range, without waiting. A fault on a page of the mapping that is not in
+    /// the page cache would read a whole readahead window around it instead (the
+    /// device's `read_ahead_kb`, 8 MiB here: 90 times a map chunk).
+    pub(crate) fn will_need(&self, offset: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; its failure only loses a hint.
+        unsafe {
+            libc::posix_fadvise(
+                self.file.as_raw_fd(),
+                offset as libc::off_t,
+                len as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            );
+        }
+    }
+
+    /// Before reading `[offset, offset + len)` through the mapping: unless it was read
+    /// since the last release (resident: no system call), the exact range is read in.
+    fn prepare_read(&self, offset: u64, len: u32) {
+        if !self.touched_all(offset, len) {
+            self.will_need(offset, u64::from(len));
         }
     }
 
@@ -440,6 +486,16 @@ impl Segments {
         .encode())
     }
 
+    /// Where the payload a chunk value names lies: its segment, offset and length;
+    /// `None` for an inline payload or a malformed value. `resident` is whether the
+    /// range was read since the mappings were last released.
+    pub(crate) fn extent(&self, value: &[u8]) -> Option<(Arc<Segment>, u64, u32, bool)> {
+        let p = Pointer::decode(crate::chunk_stats::split(value).1).ok()??;
+        let segment = self.files.read().get(&p.segment).cloned()?;
+        let resident = segment.touched_all(p.offset, p.len);
+        Some((segment, p.offset, p.len, resident))
+    }
+
     /// The payload a sled value refers to, copied. A pointer past the end of its
     /// segment (a truncated file) yields no bytes, which fails the chunk checksum, so
     /// the caller reports it as corrupt with the chunk's name.
@@ -463,6 +519,7 @@ impl Segments {
         let Some(segment) = segment else {
             return f(&[]);
         };
+        segment.prepare_read(p.offset, p.len);
         let out = f(segment.bytes(p.offset, p.len).unwrap_or(&[]));
         // Only reads of granules not read since the last release map new pages: data
         // read again and again (a hot working set) never forces a release.
@@ -495,6 +552,7 @@ impl Segments {
         if segment.bytes(p.offset, p.len).is_none() {
             return Ok(Bytes::new());
         }
+        segment.prepare_read(p.offset, p.len);
         let fresh = segment.touch(p.offset, p.len);
         if fresh > 0 {
             let mapped = self.read_since_release.fetch_add(fresh, Ordering::Relaxed) + fresh;

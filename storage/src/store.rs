@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     pub db: sled::Db,
     pub tree: sled::Tree,
     pub segments: Segments,
+    /// Submits the read-ahead of chunk payloads (`prefetch`).
+    pub readahead: crate::prefetch::Readahead,
     pub arrays: RwLock<HashMap<String, ArrayState>>,
     /// One writer at a time: commits, DDL and vacuum are serialised.
     pub commit_lock: Mutex<()>,
@@ -213,6 +215,7 @@ impl Store {
             db,
             tree,
             segments,
+            readahead: crate::prefetch::Readahead::start()?,
             arrays: RwLock::new(HashMap::new()),
             commit_lock: Mutex::new(()),
             next_seq: AtomicU64::new(last_seq + 1),
@@ -556,6 +559,12 @@ impl Store {
         Ok(self.inner.db.size_on_disk()? + self.inner.segments.disk_bytes()?)
     }
 
+    /// Gives back the segment pages reads have mapped into this process (they stay
+    /// in the OS page cache, which may then evict them): what memory pressure does.
+    pub fn release_mappings(&self) {
+        self.inner.segments.release_mappings();
+    }
+
     /// Forces everything written so far to disk.
     pub fn flush(&self) -> Result<()> {
         self.inner.segments.sync()?;
@@ -599,7 +608,7 @@ impl Store {
 
     /// The sled value (payload pointer or inline payload) of the newest stored version
     /// (<= `version`) of one chunk, with that version.
-    fn newest_chunk_value(
+    pub(crate) fn newest_chunk_value(
         &self,
         id: u32,
         layout: u16,

@@ -1,11 +1,13 @@
 //! Helpers shared by arrayq's tests and benchmarks: a real `arrayqd` on a free
 //! loopback port ([`TestServer`]), the workspace's binaries, a managed Python venv
-//! for the numpy reference and other Python peers, and `.npy` file I/O.
+//! for the numpy reference and other Python peers, `.npy` file I/O, and evicting
+//! files from the page cache (cold reads).
 
 #![warn(missing_docs)]
 
 mod binary;
 mod npy;
+mod page_cache;
 mod postgres;
 mod pyvenv;
 mod server;
@@ -15,6 +17,7 @@ pub use binary::{
     ARRAYQD_ENV,
 };
 pub use npy::{read_npy_f32, read_npy_f64, write_npy_f32, write_npy_f64, Npy};
+pub use page_cache::{cached_bytes, evict_dir};
 pub use postgres::{PgCluster, PG_URL_ENV};
 pub use pyvenv::{python, python_client_venv, run_reference, workspace_root};
 pub use server::{DropStop, StartError, TestServer, TestServerBuilder};

@@ -49,6 +49,8 @@ pub struct Ctx {
     pub machine: Machine,
     /// Run arrayq alone: no Python peers, no PostgreSQL (`--skip-peers`).
     pub skip_peers: bool,
+    /// Only the peers whose name contains one of these (`--peers`); empty: all.
+    pub peer_filter: Vec<String>,
     /// Keeps generated data (stores, peer files) between runs (`--cache-dir`);
     /// `None`: everything goes to temporary directories under `tmp_dir`.
     pub cache_dir: Option<PathBuf>,
@@ -63,6 +65,11 @@ impl Ctx {
             self.runs,
             self.machine.clone(),
         )
+    }
+
+    /// Whether the peer named `name` runs (`--peers`).
+    pub fn wants_peer(&self, name: &str) -> bool {
+        self.peer_filter.is_empty() || self.peer_filter.iter().any(|f| name.contains(f.as_str()))
     }
 
     /// Environment variables that cap the threads of external peers (Python, C).

@@ -63,8 +63,12 @@ pub fn open_engine(dir: &Path) -> Result<Engine> {
 pub struct Measured {
     /// The warm runs.
     pub warm: Timing,
-    /// The cold run, seconds (files evicted, store reopened).
-    pub cold: Option<f64>,
+    /// The cold runs: files evicted, then (arrayq) the store reopened, so neither
+    /// its index nor its data is cached.
+    pub cold: Option<Timing>,
+    /// arrayq's "server running, data cold" runs: the store stays open (its chunk
+    /// index cached in memory), only the segment files' pages are evicted.
+    pub data_cold: Option<Timing>,
     /// The answer of the last run.
     pub answer: Answer,
     /// Chunks read.
@@ -91,6 +95,7 @@ pub fn measure_grpc(
         v.push(Some(Measured {
             warm: t,
             cold: None,
+            data_cold: None,
             answer: Answer::from_client(&r),
             chunks: Some(r.stats.chunks_read),
             read_bytes: Some(r.stats.bytes_read),
@@ -102,27 +107,52 @@ pub fn measure_grpc(
     Ok(v)
 }
 
-/// Every query on one arrayq store: per query a cold run (files evicted, store
-/// reopened), one untimed warm-up and `runs` timed runs.
+/// Cold runs of each kind [`measure_store`] makes per query.
+#[derive(Clone, Copy, Debug)]
+pub struct ColdRuns {
+    /// Store just opened: all its files evicted, then the store reopened.
+    pub opened: usize,
+    /// Server running, data cold: the open store's mapped pages given back and its
+    /// segment files evicted; sled's index and cache stay as they are.
+    pub data: usize,
+}
+
+/// Every query on one arrayq store: per query `cold.opened` cold runs (files
+/// evicted, store reopened), one untimed warm-up, `runs` timed warm runs, then
+/// `cold.data` runs with only the chunk payloads evicted.
 pub fn measure_store(
     dir: &Path,
     sqls: &[&str],
     runs: usize,
+    cold: ColdRuns,
     bar: &indicatif::ProgressBar,
 ) -> Result<Vec<Measured>> {
     let mut out = Vec::new();
     for sql in sqls {
-        // Cold: nothing of this store in the page cache or in sled's cache.
-        evict_dir(dir);
+        // Store just opened: nothing of it in the page cache or in sled's cache.
+        let mut opened = Vec::new();
+        for _ in 0..cold.opened {
+            evict_dir(dir);
+            let engine = open_engine(dir)?;
+            let t = Instant::now();
+            let first = run_sql(&engine, sql)?;
+            opened.push(t.elapsed().as_secs_f64());
+            drop(first);
+        }
         let engine = open_engine(dir)?;
-        let t = Instant::now();
-        let first = run_sql(&engine, sql)?;
-        let cold = t.elapsed().as_secs_f64();
-        drop(first);
         let (warm, r) = time_runs(runs, 1, || run_sql(&engine, sql))?;
+        let mut data = Vec::new();
+        for _ in 0..cold.data {
+            evict_payloads(&engine, dir);
+            let t = Instant::now();
+            let first = run_sql(&engine, sql)?;
+            data.push(t.elapsed().as_secs_f64());
+            drop(first);
+        }
         out.push(Measured {
             warm,
-            cold: Some(cold),
+            cold: (!opened.is_empty()).then(|| Timing::from_secs(opened)),
+            data_cold: (!data.is_empty()).then(|| Timing::from_secs(data)),
             answer: Answer::from_query(&r),
             chunks: Some(r.stats.chunks_read),
             read_bytes: Some(r.stats.bytes_read),
@@ -131,6 +161,14 @@ pub fn measure_store(
         bar.inc(1);
     }
     Ok(out)
+}
+
+/// Evicts the chunk payloads of the store an open `engine` serves: its mapped pages
+/// are given back first (eviction skips pages a process maps; memory pressure would
+/// unmap them), then the segment files' pages are dropped.
+pub fn evict_payloads(engine: &Engine, dir: &Path) {
+    engine.store().release_mappings();
+    evict_dir(&dir.join("segments"));
 }
 
 /// arrayqd in-process on 127.0.0.1 (a free port) over a store directory, and a

@@ -7,41 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::suites::Ctx;
 
-/// Evicts every file under `dir` from the page cache: `fsync`, then
-/// `posix_fadvise(DONTNEED)` (clean pages go; works unprivileged on ext4). Only this
-/// system's files: other sessions on the machine keep their cache. Returns whether
-/// every file was advised.
-pub fn evict_dir(dir: &Path) -> bool {
-    extern "C" {
-        fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
-    }
-    const POSIX_FADV_DONTNEED: i32 = 4;
-    let mut ok = true;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let Ok(meta) = std::fs::metadata(&p) else {
-            ok = false;
-            continue;
-        };
-        if meta.is_dir() {
-            match std::fs::read_dir(&p) {
-                Ok(rd) => stack.extend(rd.filter_map(|e| e.ok().map(|e| e.path()))),
-                Err(_) => ok = false,
-            }
-            continue;
-        }
-        match std::fs::File::open(&p) {
-            Ok(f) => {
-                let _ = f.sync_all();
-                use std::os::fd::AsRawFd;
-                // SAFETY: a plain syscall on a descriptor we own.
-                ok &= unsafe { posix_fadvise(f.as_raw_fd(), 0, 0, POSIX_FADV_DONTNEED) } == 0;
-            }
-            Err(_) => ok = false,
-        }
-    }
-    ok
-}
+pub use arrayq_tests::evict_dir;
 
 /// Bytes of every file under `dir`.
 pub fn dir_bytes(dir: &Path) -> u64 {

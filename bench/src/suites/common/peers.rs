@@ -88,8 +88,9 @@ pub fn run_peer(
     last_json(&out.stdout).with_context(|| format!("{script}: output"))
 }
 
-/// Splits a peer's runs (`times_s`, `labels`) into the warm timing and the cold run.
-pub fn peer_timing(q: &Value) -> Result<(Timing, Option<f64>)> {
+/// Splits a peer's runs (`times_s`, `labels`) into the warm timing and the timing of
+/// its cold runs (none when no run is labelled `cold`).
+pub fn peer_timing(q: &Value) -> Result<(Timing, Option<Timing>)> {
     let times: Vec<f64> = q["times_s"]
         .as_array()
         .context("no times_s")?
@@ -105,10 +106,10 @@ pub fn peer_timing(q: &Value) -> Result<(Timing, Option<f64>)> {
         })
         .unwrap_or_default();
     let mut warm = Vec::new();
-    let mut cold = None;
+    let mut cold = Vec::new();
     for (k, t) in times.iter().enumerate() {
         match labels.get(k).map(String::as_str) {
-            Some("cold") if cold.is_none() => cold = Some(*t),
+            Some("cold") => cold.push(*t),
             _ => warm.push(*t),
         }
     }
@@ -116,7 +117,10 @@ pub fn peer_timing(q: &Value) -> Result<(Timing, Option<f64>)> {
         warm = times.clone();
     }
     ensure!(!warm.is_empty(), "no runs");
-    Ok((Timing::from_secs(warm), cold))
+    Ok((
+        Timing::from_secs(warm),
+        (!cold.is_empty()).then(|| Timing::from_secs(cold)),
+    ))
 }
 
 /// The first line of `s` (an error's summary).
@@ -132,8 +136,12 @@ mod tests {
     fn peer_timings_split_cold_and_warm() {
         let r = serde_json::json!({"times_s": [0.3, 0.1, 0.2], "labels": ["cold", "warm", "warm"]});
         let (w, c) = peer_timing(&r).unwrap();
-        assert_eq!(c, Some(0.3));
+        assert_eq!(c.map(|c| c.runs_s), Some(vec![0.3]));
         assert_eq!(w.runs_s, vec![0.1, 0.2]);
+        let r = serde_json::json!({"times_s": [0.5, 0.3, 0.4, 0.1], "labels": ["cold", "cold", "cold", "warm"]});
+        let (w, c) = peer_timing(&r).unwrap();
+        assert_eq!(c.map(|c| c.median_s), Some(0.4));
+        assert_eq!(w.runs_s, vec![0.1]);
         assert_eq!(tail("a\nb\nc", 2), "b\nc");
         assert_eq!(first_line("x\ny"), "x");
     }

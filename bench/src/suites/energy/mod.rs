@@ -43,7 +43,7 @@ use super::{Ctx, Suite};
 use crate::measure::{fmt_bytes, Timing};
 use crate::results::{CaseResult, SuiteResult};
 use crate::suites::common::answers::{close, compare, Answer, REL_TOL};
-use crate::suites::common::arrayq::{measure_grpc, measure_store, Measured};
+use crate::suites::common::arrayq::{measure_grpc, measure_store, ColdRuns, Measured};
 use crate::suites::common::files::data_root;
 use crate::suites::common::peers::{peer_timing, venv};
 use crate::suites::common::tables::pivot;
@@ -158,7 +158,8 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
     let sqls: Vec<&str> = qs.iter().map(|(_, s)| s.as_str()).collect();
     let mut by_system: BTreeMap<String, Vec<Option<Measured>>> = BTreeMap::new();
     let mut order = vec![MAIN.to_string()];
-    let m = measure_store(&dir, &sqls, runs, &bar)?;
+    let cold = ColdRuns { opened: 1, data: 0 };
+    let m = measure_store(&dir, &sqls, runs, cold, &bar)?;
     by_system.insert(MAIN.into(), m.into_iter().map(Some).collect());
 
     // gRPC.
@@ -256,6 +257,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
                             Some(Measured {
                                 warm,
                                 cold,
+                                data_cold: None,
                                 answer: Answer::from_digest(&e["answer"]).ok()?,
                                 chunks: None,
                                 read_bytes: None,
@@ -331,8 +333,8 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
             if let Some(x) = m.read_bytes {
                 c = c.extra("read bytes", x as f64);
             }
-            if let Some(x) = m.cold {
-                c = c.extra("cold ms", (x * 1e6).round() / 1e3);
+            if let Some(x) = &m.cold {
+                c = c.extra("cold ms", (x.median_s * 1e6).round() / 1e3);
             }
             if wrong.contains_key(&(sys.clone(), *id)) {
                 c = c.extra("wrong answer", 1.0);

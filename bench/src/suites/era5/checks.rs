@@ -1,7 +1,8 @@
 //! The suite's checks: arrayq map+pencils against its decode floor and the best
-//! single-layout store, each pair timed in interleaved rounds; and the server's
-//! peak memory on full-cube queries.
+//! single-layout store, each pair timed in interleaved rounds; its cold medians
+//! against TensorStore's; and the server's peak memory on full-cube queries.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use arrayq_query::Engine;
 use super::queries::Query;
 use super::stores::StoreDef;
 use super::MAIN;
+use crate::measure::Timing;
 use crate::measure::{fmt_secs, interleaved, paired_ratio, Job};
 use crate::results::{Check, SuiteResult};
 use crate::suites::common::arrayq::{open_engine, run_sql, Measured};
@@ -124,6 +126,58 @@ pub(super) fn engine_checks(
         }
     }
     Ok(())
+}
+
+/// The peers TensorStore's cold runs are taken from: its best single layout.
+const TENSORSTORE: [&str; 2] = ["tensorstore (map)", "tensorstore (pencils)"];
+
+/// Cold reads: per query, arrayq map+pencils' cold median, store just opened and
+/// server running (data cold), within TensorStore's cold median on its best single
+/// layout, all measured in this run (each system after evicting its own files).
+pub(super) fn cold_checks(
+    qs: &[Query],
+    by_system: &BTreeMap<String, Vec<Option<Measured>>>,
+    res: &mut SuiteResult,
+) {
+    for (k, q) in qs.iter().enumerate() {
+        let Some(main) = by_system.get(MAIN).and_then(|v| v[k].as_ref()) else {
+            continue;
+        };
+        let best = TENSORSTORE
+            .iter()
+            .filter_map(|sys| {
+                let cold = by_system.get(*sys)?[k].as_ref()?.cold.as_ref()?;
+                Some((*sys, cold.median_s))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let Some((ts, ts_s)) = best else {
+            continue;
+        };
+        let kinds: [(&str, Option<&Timing>); 2] = [
+            ("store just opened", main.cold.as_ref()),
+            ("server running, data cold", main.data_cold.as_ref()),
+        ];
+        for (kind, t) in kinds {
+            let Some(t) = t else {
+                continue;
+            };
+            res.checks.push(Check::at_most(
+                &format!("{} cold: {MAIN} ({kind}) / {ts}", q.id),
+                t.median_s / ts_s,
+                1.0,
+                &format!(
+                    "medians of the cold runs ({} vs {}); arrayq's runs {}",
+                    fmt_secs(t.median_s),
+                    fmt_secs(ts_s),
+                    t.runs_s
+                        .iter()
+                        .map(|s| fmt_secs(*s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 /// The server's peak RSS (VmHWM of a child process serving the main store) while it

@@ -27,10 +27,14 @@
 //! equality for values of the cube itself (Q1, Q2). A wrong answer is marked and not
 //! ranked.
 //!
-//! **Cold and warm.** Every system runs each query once cold (its own files evicted
-//! from the page cache with `fsync` + `posix_fadvise(DONTNEED)`, and arrayq's store
-//! reopened so its chunk cache is empty), then warm: arrayq after one untimed run,
-//! `--runs` times. Medians are of warm runs; the cold run is its own column.
+//! **Cold and warm.** Every system runs each query [`COLD_RUNS`] times cold (its own
+//! files evicted from the page cache with `fsync` + `posix_fadvise(DONTNEED)` before
+//! each run; arrayq's store reopened, so neither its index nor its data is cached;
+//! the peers' data stays open), then warm: arrayq after one untimed run, `--runs`
+//! times. arrayq also runs "server running, data cold": the store stays open, its
+//! mapped pages are given back and only its segment files evicted. Medians of each
+//! kind are their own columns and cases (`Qn cold`); the checks compare arrayq's
+//! cold medians with TensorStore's best single layout.
 //!
 //! **Checks** (the issue's figure for the engine, meant for scale M): arrayq
 //! map+pencils within 1.5x of the 2-thread decode floor for every query (under 5 ms
@@ -54,7 +58,7 @@ use arrayq_workload::era5;
 use indicatif::ProgressBar;
 
 use super::common::answers::{compare, Answer, REL_TOL};
-use super::common::arrayq::{measure_grpc, measure_store, open_engine, Measured};
+use super::common::arrayq::{measure_grpc, measure_store, open_engine, ColdRuns, Measured};
 use super::common::era5_files::peer_files;
 use super::common::files::data_root;
 use super::common::floor::{memory_bandwidth, Floor};
@@ -91,6 +95,8 @@ const MAIN: &str = "arrayq map+pencils";
 const ROLLUP: &str = "arrayq map+daily";
 /// The same store over gRPC.
 const GRPC: &str = "arrayq map+pencils (gRPC)";
+/// Cold runs of each kind per system and query (their median is reported).
+const COLD_RUNS: usize = 5;
 
 /// Every system's measurement of each query (None: failed or not run), and the
 /// order the systems are reported in.
@@ -120,7 +126,11 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
         + qs.len()
         + defs.len() * (1 + qs.len())
         + qs.len() * 2
-        + if peers { 2 + PEERS.len() } else { 0 };
+        + if peers {
+            2 + PEERS.iter().filter(|p| ctx.wants_peer(p.0)).count()
+        } else {
+            0
+        };
     let bar = ctx.bar(steps as u64, "era5: reference answers");
 
     // Python first (if it cannot be set up, fail before the long part).
@@ -176,6 +186,7 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
 
     let wrong = check_answers(&qs, &m, &reference, &mut res);
     push_cases(&qs, &m, &wrong, &mut res);
+    checks::cold_checks(&qs, &m.by_system, &mut res);
 
     let bw1 = memory_bandwidth(1, ctx.runs)?;
     let bwn = memory_bandwidth(ctx.threads, ctx.runs)?;
@@ -331,7 +342,11 @@ fn measure_arrayq(
     let sqls: Vec<&str> = qs.iter().map(|q| q.sql.as_str()).collect();
     for d in defs {
         bar.set_message(format!("era5: {}", d.system));
-        let ms = measure_store(&root.join(d.dir), &sqls, ctx.runs, bar)?;
+        let cold = ColdRuns {
+            opened: COLD_RUNS,
+            data: COLD_RUNS,
+        };
+        let ms = measure_store(&root.join(d.dir), &sqls, ctx.runs, cold, bar)?;
         m.add(d.system, ms.into_iter().map(Some).collect());
     }
     Ok(())
@@ -362,6 +377,7 @@ fn measure_floors(
             v.push(Some(Measured {
                 warm: t,
                 cold: None,
+                data_cold: None,
                 answer: Answer::default(),
                 chunks: Some(fl.payloads.len() as u64),
                 read_bytes: Some(fl.stored),
@@ -388,7 +404,7 @@ fn measure_peers(
     m: &mut Measurements,
     res: &mut SuiteResult,
 ) {
-    for (name, system, layout) in PEERS {
+    for (name, system, layout) in PEERS.into_iter().filter(|p| ctx.wants_peer(p.0)) {
         bar.set_message(format!("era5: {name}"));
         let args: Vec<String> = [
             "--system",
@@ -398,11 +414,13 @@ fn measure_peers(
             "--layout",
             layout,
             "--runs",
-            &(ctx.runs + 1).to_string(),
+            &(ctx.runs + COLD_RUNS).to_string(),
             "--threads",
             &ctx.threads.to_string(),
             "--cold",
             "first",
+            "--cold-runs",
+            &COLD_RUNS.to_string(),
             "--evict",
             "fadvise",
         ]
@@ -422,6 +440,7 @@ fn measure_peers(
                         Some(Measured {
                             warm,
                             cold,
+                            data_cold: None,
                             answer,
                             chunks: Some(chunks),
                             read_bytes: bytes,
@@ -511,8 +530,12 @@ fn push_cases(
             if let Some(x) = got.read_bytes {
                 c = c.extra("read bytes", x as f64);
             }
-            if let Some(x) = got.cold {
-                c = c.extra("cold ms", (x * 1e3 * 1000.0).round() / 1000.0);
+            let ms = |t: &Timing| (t.median_s * 1e3 * 1000.0).round() / 1000.0;
+            if let Some(t) = &got.cold {
+                c = c.extra("cold ms", ms(t));
+            }
+            if let Some(t) = &got.data_cold {
+                c = c.extra("data-cold ms", ms(t));
             }
             if wrong.contains_key(&(sys.clone(), q.id)) {
                 c = c.extra("wrong answer", 1.0);
@@ -523,6 +546,23 @@ fn push_cases(
                 );
             }
             res.cases.push(c);
+        }
+        // The cold medians as cases of their own, so the chart shows them too (the
+        // other stores' "server running" runs are in the cold table only).
+        for sys in &m.order {
+            let Some(got) = m.by_system[sys][k].as_ref() else {
+                continue;
+            };
+            let cold_id = format!("{} cold", q.id);
+            if let Some(t) = &got.cold {
+                res.cases
+                    .push(CaseResult::new(&cold_id, sys, t.clone()).bytes(q.region.len() * 4));
+            }
+            if let (Some(t), true) = (&got.data_cold, sys == MAIN) {
+                let name = format!("{sys} (server running)");
+                res.cases
+                    .push(CaseResult::new(&cold_id, &name, t.clone()).bytes(q.region.len() * 4));
+            }
         }
     }
     let ids: Vec<&str> = qs.iter().map(|q| q.id).collect();
@@ -550,9 +590,13 @@ fn push_notes(ctx: &Ctx, qs: &[Query], (bw1, bwn): (f64, f64), res: &mut SuiteRe
     res.notes.push(format!(
         "Every system on {} threads (rayon pool; RAYON/OMP/BLOSC_NTHREADS and Dask workers for the peers; \
          the NetCDF peers are single-threaded by HDF5's lock). Times are medians of {runs} warm runs; \
-         'cold ms' is one run right after evicting that system's own files from the page cache \
-         (fsync + posix_fadvise DONTNEED: only its files, the machine is shared) and, for arrayq, \
-         reopening the store (empty chunk cache). gRPC runs are warm only. 'ratio' = median / \
+         'cold ms' (and the cases 'Qn cold') is the median of {COLD_RUNS} runs, each right after \
+         evicting that system's own files from the page cache (fsync + posix_fadvise DONTNEED: \
+         only its files, the machine is shared): the peers keep their data open (TensorStore its \
+         open array, no chunk cache), arrayq reopens its store (store just opened: neither its \
+         index nor its data cached). 'data-cold ms' / '(server running)' is arrayq's store kept \
+         open (its chunk index in sled's cache) with only its segment files evicted (mapped pages \
+         given back first), median of {COLD_RUNS}. gRPC runs are warm only. 'ratio' = median / \
          the best arrayq median of the query. MB/s counts the raw bytes of the region a query covers.",
         ctx.threads
     ));

@@ -59,7 +59,7 @@ fn peer_rounds(peers: &[Value], key: &str, what: &str) -> (Vec<Timing>, Option<f
         if let Ok((warm, cold)) = peer_timing(&v["systems"][key][what]) {
             rounds.push(warm);
             if k == 0 {
-                first = cold;
+                first = cold.map(|c| c.runs_s[0]);
             }
         }
     }
@@ -451,6 +451,7 @@ mod tests {
             progress: false,
             machine: Machine::default(),
             skip_peers: false,
+            peer_filter: Vec::new(),
             cache_dir: None,
         }
     }

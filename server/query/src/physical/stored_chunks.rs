@@ -44,6 +44,7 @@ impl ExecutionPlan for StoredChunkExec {
         let Some(limits) = ctx.stored_chunks else {
             return self.input.clone().execute(ctx);
         };
+        self.input.scan.prefetch(&self.pieces, None);
         Ok(Box::new(StoredStream {
             cursor: StoredCursor::new(self.pieces.clone(), limits),
             op: self,

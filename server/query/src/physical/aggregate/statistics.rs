@@ -4,18 +4,8 @@
 use super::accumulator::{GroupStats, NeededStats};
 use super::tasks::Partial;
 use crate::logical::ChunkStatistics;
+pub(super) use crate::physical::scan::chunk_of;
 use crate::physical::scan::ScanExec;
-use arrayq_storage::Region;
-
-/// The chunk (grid coordinates) a piece of a scan lies in.
-pub(super) fn chunk_of(piece: &Region, chunk_shape: &[u64]) -> Vec<u64> {
-    piece
-        .0
-        .iter()
-        .zip(chunk_shape)
-        .map(|(r, &c)| r.start / c)
-        .collect()
-}
 
 /// The partial of the whole chunks: per input, its merged statistics as the
 /// single group's count, sum (unshifted: shift 0) and extrema.

@@ -207,6 +207,7 @@ pub(super) fn accumulate_partials(
                 ranges.push(r);
             }
         }
+        scan.prefetch(&pieces, None);
         let threads = rayon::current_num_threads().max(1);
         // About 1 MB of decoded chunks per task (for balance at the end, when one worker
         // may finish its last task alone), at most 16 tasks per worker (each task may

@@ -100,6 +100,7 @@ pub fn project_slab(
     }
     let rank = scan.region.rank();
     let pieces = scan.selected_pieces(&slab.region);
+    scan.prefetch(&pieces, Some(&used));
     let coords = scan.coords();
     // Where each index of the region goes in the slab's output, per dimension.
     let positions: Vec<Vec<u32>> = (0..rank)

@@ -107,6 +107,35 @@ impl ScanExec {
     }
 }
 
+impl ScanExec {
+    /// Starts reading in the stored chunks under `pieces` (of the attributes in the
+    /// slots `used` marks; `None`: all), ahead of the workers that decode them. Only a
+    /// hint (see `Snapshot::prefetch`): a failure here surfaces, if real, in the read.
+    pub fn prefetch(&self, pieces: &[Region], used: Option<&[bool]>) {
+        if self.regrid.is_some() || self.empty || pieces.is_empty() {
+            return;
+        }
+        let cs = self.chunk_shape();
+        let chunks: Vec<Vec<u64>> = pieces.iter().map(|p| chunk_of(p, cs)).collect();
+        let nattrs = self.snap.schema().attrs.len();
+        for (k, &a) in self.attrs.iter().enumerate() {
+            if a < nattrs && used.is_none_or(|u| u.get(k).copied().unwrap_or(false)) {
+                let _ = self.snap.prefetch(a, self.layout, &chunks);
+            }
+        }
+    }
+}
+
+/// The chunk (grid coordinates) a piece of a scan lies in.
+pub(crate) fn chunk_of(piece: &Region, chunk_shape: &[u64]) -> Vec<u64> {
+    piece
+        .0
+        .iter()
+        .zip(chunk_shape)
+        .map(|(r, &c)| r.start / c)
+        .collect()
+}
+
 impl ExecutionPlan for ScanExec {
     fn name(&self) -> &'static str {
         match self.regrid {
@@ -250,6 +279,7 @@ impl ExecutionPlan for ScanExec {
         } else {
             self.selected_pieces(&self.region)
         };
+        self.prefetch(&pieces, None);
         let mut reader = Reader::new(&self);
         let mut next = pieces.into_iter();
         Ok(Box::new(std::iter::from_fn(move || {
