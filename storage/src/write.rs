@@ -303,7 +303,7 @@ impl WriteTx {
                 }
                 let snap = crate::Snapshot::new(store.clone(), std::sync::Arc::new(meta.clone()));
                 meta.rollup_stats = crate::rollup::maintain(
-                    &store,
+                    store,
                     &snap,
                     st.head.version,
                     &affected,

@@ -56,6 +56,7 @@ fn build() -> (tempfile::TempDir, Engine) {
         max_result_bytes: 1 << 20,
         timeout: Some(Duration::from_secs(2)),
         block_bytes: 4 << 10,
+        max_query_memory_bytes: 16 << 20,
     };
     let engine = Engine::new(store, config);
     let ctx = QueryContext::default();

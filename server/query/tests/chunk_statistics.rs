@@ -4,8 +4,10 @@
 
 mod common;
 
+use common::writes::{apply, run, same, write_strategy, Write};
+
 use arrayq_query::{Engine, EngineConfig, Execution, QueryContext};
-use arrayq_storage::{Buffer, Store};
+use arrayq_storage::Store;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
@@ -20,19 +22,6 @@ fn engine() -> Engine {
          v REAL) WITH (chunks = (4, 3))",
     );
     e
-}
-
-fn run(e: &Engine, sql: &str) -> Vec<f64> {
-    match e.execute(sql, &QueryContext::default()) {
-        Ok(Execution::Rows(s)) => {
-            let r = s
-                .collect_all()
-                .unwrap_or_else(|err| panic!("{}", err.render(sql)));
-            r.columns.iter().flat_map(|c| c.to_f64_vec()).collect()
-        }
-        Ok(_) => vec![],
-        Err(err) => panic!("{}", err.render(sql)),
-    }
 }
 
 /// count, sum, avg, min, max of the model's non-NaN cells in the box (NaN when
@@ -64,66 +53,12 @@ fn query(x: (usize, usize), y: (usize, usize)) -> String {
     )
 }
 
-fn same(got: &[f64], want: &[f64; 5]) -> bool {
-    got.iter()
-        .zip(want)
-        .all(|(g, w)| (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs().max(1.0))
-}
-
-/// A write: a box and a value pattern (some cells NaN).
-#[derive(Clone, Debug)]
-struct Write {
-    start: [usize; 2],
-    shape: [usize; 2],
-    seed: u32,
-    nan_every: usize,
-}
-
-fn write_strategy() -> impl Strategy<Value = Write> {
-    (
-        0..N[0],
-        0..N[1],
-        1..=N[0],
-        1..=N[1],
-        any::<u32>(),
-        2..6usize,
-    )
-        .prop_map(|(x, y, h, w, seed, nan_every)| Write {
-            start: [x, y],
-            shape: [h.min(N[0] - x), w.min(N[1] - y)],
-            seed,
-            nan_every,
-        })
-}
-
-fn apply(e: &Engine, model: &mut ArrayD<f32>, w: &Write) {
-    let block = ArrayD::from_shape_fn(IxDyn(&w.shape), |ix| {
-        let k = ix[0] * 31 + ix[1] * 7 + w.seed as usize;
-        if k.is_multiple_of(w.nan_every) {
-            f32::NAN
-        } else {
-            (k % 1000) as f32 * 0.5 - 100.0
-        }
-    });
-    for ((i, j), v) in block.indexed_iter().map(|(ix, v)| ((ix[0], ix[1]), *v)) {
-        model[[w.start[0] + i, w.start[1] + j]] = v;
-    }
-    e.store()
-        .write(
-            "a",
-            "v",
-            &[w.start[0] as u64, w.start[1] as u64],
-            Buffer::F32(block),
-        )
-        .unwrap();
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
     fn statistics_answer_as_the_model_through_writes_boxes_and_versions(
-        writes in prop::collection::vec(write_strategy(), 1..5),
+        writes in prop::collection::vec(write_strategy(N), 1..5),
         boxes in prop::collection::vec((0..N[0], 1..=N[0], 0..N[1], 1..=N[1]), 1..4),
     ) {
         let e = engine();

@@ -3,9 +3,13 @@
 //! (from the rollup), by days of another zone (raw), versions and time travel; and
 //! EXPLAIN ANALYZE naming the source and reading only rollup chunks for whole days.
 
+mod common;
+
+use common::writes::{apply, run, same, write_strategy, Write};
+
 use arrayq_query::{Engine, EngineConfig, Execution, QueryContext};
 use arrayq_storage::time::format_unix_ns;
-use arrayq_storage::{Buffer, Store};
+use arrayq_storage::Store;
 use chrono::TimeZone;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
@@ -24,19 +28,6 @@ fn engine() -> Engine {
          x DOUBLE START 0 STEP 1 LENGTH 3, v REAL) WITH (chunks = (5, 2))",
     );
     e
-}
-
-fn run(e: &Engine, sql: &str) -> Vec<f64> {
-    match e.execute(sql, &QueryContext::default()) {
-        Ok(Execution::Rows(s)) => {
-            let r = s
-                .collect_all()
-                .unwrap_or_else(|err| panic!("{}", err.render(sql)));
-            r.columns.iter().flat_map(|c| c.to_f64_vec()).collect()
-        }
-        Ok(_) => vec![],
-        Err(err) => panic!("{}", err.render(sql)),
-    }
 }
 
 fn explain(e: &Engine, sql: &str) -> (String, u64) {
@@ -126,57 +117,6 @@ fn query(t: (usize, usize), key: TimeKey, version: Option<usize>) -> String {
     )
 }
 
-fn same(got: &[f64], want: &[f64]) -> bool {
-    got.len() == want.len()
-        && got
-            .iter()
-            .zip(want)
-            .all(|(g, w)| (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs().max(1.0))
-}
-
-#[derive(Clone, Debug)]
-struct Write {
-    start: [usize; 2],
-    shape: [usize; 2],
-    seed: u32,
-    nan_every: usize,
-}
-
-fn write_strategy() -> impl Strategy<Value = Write> {
-    (
-        0..N[0],
-        0..N[1],
-        1..=N[0],
-        1..=N[1],
-        any::<u32>(),
-        2..6usize,
-    )
-        .prop_map(|(t, x, h, w, seed, nan_every)| Write {
-            start: [t, x],
-            shape: [h.min(N[0] - t), w.min(N[1] - x)],
-            seed,
-            nan_every,
-        })
-}
-
-fn apply(e: &Engine, model: &mut ArrayD<f32>, w: &Write) {
-    let block = ArrayD::from_shape_fn(IxDyn(&w.shape), |ix| {
-        let k = ix[0] * 31 + ix[1] * 7 + w.seed as usize;
-        if k.is_multiple_of(w.nan_every) {
-            f32::NAN
-        } else {
-            (k % 1000) as f32 * 0.5 - 100.0
-        }
-    });
-    for ((i, j), v) in block.indexed_iter().map(|(ix, v)| ((ix[0], ix[1]), *v)) {
-        model[[w.start[0] + i, w.start[1] + j]] = v;
-    }
-    let start = [w.start[0] as u64, w.start[1] as u64];
-    e.store()
-        .write("a", "v", &start, Buffer::F32(block))
-        .unwrap();
-}
-
 const ADD_ROLLUP: &str = "ALTER ARRAY a ADD ROLLUP daily AS SELECT avg(v), min(v), max(v) \
                           GROUP BY date_trunc('day', time), x";
 
@@ -185,8 +125,8 @@ proptest! {
 
     #[test]
     fn rollup_answers_equal_the_model_through_writes_windows_and_versions(
-        before in prop::collection::vec(write_strategy(), 0..3),
-        after in prop::collection::vec(write_strategy(), 1..4),
+        before in prop::collection::vec(write_strategy(N), 0..3),
+        after in prop::collection::vec(write_strategy(N), 1..4),
         windows in prop::collection::vec((0..N[0], 1..=N[0]), 1..4),
     ) {
         let e = engine();

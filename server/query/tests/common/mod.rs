@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod writes;
+
 use arrayq_query::{Engine, EngineConfig, Execution, QueryContext, QueryResult};
 use arrayq_storage::Store;
 use arrayq_tests::{python, workspace_root, write_npy_f32};
