@@ -9,5 +9,6 @@ pub mod chart;
 pub mod machine;
 pub mod measure;
 pub mod probe;
+pub mod probe_query;
 pub mod results;
 pub mod suites;

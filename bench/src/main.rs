@@ -12,10 +12,10 @@ use arrayq_bench::suites::{self, Ctx};
 use arrayq_workload::Scale;
 use clap::{Parser, Subcommand};
 
-/// Large result blocks are allocated and freed all the time; glibc maps and unmaps
-/// each one (page faults on every block), mimalloc reuses them.
+/// The engine runs in-process here: the same allocator, tuned the same way, as
+/// `arrayqd` (`arrayq_server::allocator`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: arrayq_server::allocator::Allocator = arrayq_server::allocator::Allocator;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -116,6 +116,12 @@ enum Cmd {
         /// Keep the last store in this directory (must not exist).
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// `query`: the store directory holding array `era5`.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// `query`: which era5 query (Q1-Q6).
+        #[arg(long, default_value = "Q4")]
+        query: String,
     },
     /// Merges result JSON files into one table and chart.
     Report {
@@ -128,6 +134,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    arrayq_server::allocator::tune();
     match run() {
         Ok(code) => code,
         Err(e) => {
@@ -188,8 +195,20 @@ fn run() -> Result<ExitCode> {
             println!("{}", ctx.machine);
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Probe { op, keep } => {
+        Cmd::Probe {
+            op,
+            keep,
+            store,
+            query,
+        } => {
             println!("{}", ctx.machine);
+            if *op == arrayq_bench::probe::Op::Query {
+                let Some(store) = store else {
+                    anyhow::bail!("probe query needs --store DIR (a store holding array era5)");
+                };
+                arrayq_bench::probe_query::run(&ctx, store, query)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             arrayq_bench::probe::run(&ctx, *op, keep.as_deref())?;
             return Ok(ExitCode::SUCCESS);
         }

@@ -190,3 +190,40 @@ mod tests {
         assert_eq!(fmt_bytes(1.52e9), "1.52 GB");
     }
 }
+
+/// Whose CPU time [`cpu_seconds`] reports.
+#[derive(Clone, Copy, Debug)]
+pub enum CpuOf {
+    /// This process, every thread.
+    This,
+    /// The waited-for children of this process.
+    Children,
+}
+
+/// CPU seconds (user + system) used so far by `who` (NaN if the kernel refuses).
+pub fn cpu_seconds(who: CpuOf) -> f64 {
+    #[repr(C)]
+    struct Rusage {
+        utime: [i64; 2],
+        stime: [i64; 2],
+        rest: [i64; 14],
+    }
+    extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+    let who = match who {
+        CpuOf::This => 0,      // RUSAGE_SELF
+        CpuOf::Children => -1, // RUSAGE_CHILDREN
+    };
+    let mut u = Rusage {
+        utime: [0; 2],
+        stime: [0; 2],
+        rest: [0; 14],
+    };
+    // SAFETY: a plain syscall filling a struct of the kernel's layout (x86_64/aarch64 Linux).
+    if unsafe { getrusage(who, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let s = |t: [i64; 2]| t[0] as f64 + t[1] as f64 * 1e-6;
+    s(u.utime) + s(u.stime)
+}

@@ -22,12 +22,16 @@ pub enum Op {
     Read,
     /// `load_energy` (one commit per ingest round) into a fresh durable store.
     Energy,
+    /// One era5 query (`--query`) on an existing store (`--store`) against its decode
+    /// floor, wall and CPU time (`probe_query`).
+    Query,
 }
 
 /// Runs `op` with the storage suite's setup (map tiles, zstd level 3), printing
 /// timings and, with `keep`, leaving the last store in that directory.
 pub fn run(ctx: &Ctx, op: Op, keep: Option<&Path>) -> Result<()> {
     let scale = ctx.scale;
+    anyhow::ensure!(op != Op::Query, "probe query runs through probe_query::run");
     if op == Op::Energy {
         return energy(ctx);
     }

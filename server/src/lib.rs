@@ -24,6 +24,7 @@
 //! * optional bearer-token auth and TLS; graceful shutdown with a grace period;
 //! * with `--pg ADDR`, the Postgres wire-protocol door (`pg/`, docs/postgres.md).
 
+pub mod allocator;
 mod auth;
 mod catalog;
 mod config;

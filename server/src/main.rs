@@ -7,12 +7,14 @@ use arrayq_server::{init_logging, serve, shutdown_signal, Cli};
 use clap::Parser;
 
 /// Large result blocks are allocated and freed all the time; glibc maps and unmaps
-/// each one (page faults on every block), mimalloc reuses them.
+/// each one (page faults on every block), mimalloc reuses them (see
+/// `arrayq_server::allocator`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: arrayq_server::allocator::Allocator = arrayq_server::allocator::Allocator;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    arrayq_server::allocator::tune();
     let config = Cli::parse().into_config();
     init_logging();
     let stop = match shutdown_signal() {

@@ -240,31 +240,6 @@ fn warm(files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// CPU seconds (user + system) of the waited-for children of this process so far.
-fn children_cpu() -> f64 {
-    #[repr(C)]
-    struct Rusage {
-        utime: [i64; 2],
-        stime: [i64; 2],
-        rest: [i64; 14],
-    }
-    extern "C" {
-        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
-    }
-    const RUSAGE_CHILDREN: i32 = -1;
-    let mut u = Rusage {
-        utime: [0; 2],
-        stime: [0; 2],
-        rest: [0; 14],
-    };
-    // SAFETY: a plain syscall filling a struct of the kernel's layout (x86_64/aarch64 Linux).
-    if unsafe { getrusage(RUSAGE_CHILDREN, &mut u) } != 0 {
-        return f64::NAN;
-    }
-    let s = |t: [i64; 2]| t[0] as f64 + t[1] as f64 * 1e-6;
-    s(u.utime) + s(u.stime)
-}
-
 /// One timed `arrayq load netcdf` into a fresh `arrayqd` on an empty store, then the
 /// loaded array checked.
 #[allow(clippy::too_many_arguments)]
@@ -282,7 +257,7 @@ fn load_arrayq(
     let store = dir.path().join("store");
     let mut server = ArrayqdProcess::start(&store, &ArrayqdOptions::for_ctx(ctx))?;
     let cpu0 = server.cpu_time().unwrap_or_default();
-    let child0 = children_cpu();
+    let child0 = crate::measure::cpu_seconds(crate::measure::CpuOf::Children);
     let t = Instant::now();
     let out = Command::new(arrayq)
         .arg("--addr")
@@ -295,7 +270,7 @@ fn load_arrayq(
         .output()
         .with_context(|| format!("running {}", arrayq.display()))?;
     let secs = t.elapsed().as_secs_f64();
-    let client_cpu = children_cpu() - child0;
+    let client_cpu = crate::measure::cpu_seconds(crate::measure::CpuOf::Children) - child0;
     let server_cpu = (server.cpu_time().unwrap_or_default() - cpu0).as_secs_f64();
     if !out.status.success() {
         bail!(

@@ -9,10 +9,21 @@ pub fn append_checksum(payload: &mut Vec<u8>) {
 
 /// The payload of a stored chunk when its trailing CRC32 matches.
 pub fn checked_payload(stored: &[u8]) -> Option<&[u8]> {
+    let (payload, crc) = split_checksum(stored)?;
+    matches(payload, crc).then_some(payload)
+}
+
+/// A stored chunk's payload and the checksum stored after it (None when shorter
+/// than a checksum).
+pub fn split_checksum(stored: &[u8]) -> Option<(&[u8], u32)> {
     let split = stored.len().checked_sub(4)?;
     let (payload, crc) = stored.split_at(split);
-    let crc = u32::from_le_bytes(crc.try_into().ok()?);
-    (crc32fast::hash(payload) == crc).then_some(payload)
+    Some((payload, u32::from_le_bytes(crc.try_into().ok()?)))
+}
+
+/// Whether `payload` has the checksum `crc`.
+pub fn matches(payload: &[u8], crc: u32) -> bool {
+    crc32fast::hash(payload) == crc
 }
 
 #[cfg(test)]
