@@ -33,5 +33,5 @@ pub use chart::{heatmap, sparkline};
 pub use csv::write_csv;
 pub use error::{caret, render_error};
 pub use json::write_json;
-pub use summary::{column_stats, fmt_count, fmt_num, render_summary, ColumnStats};
+pub use summary::{column_stats, fmt_count, fmt_num, render_summary, whole_duration, ColumnStats};
 pub use table::{render_expanded, render_result, render_table, result_rows, DisplayOptions};

@@ -107,21 +107,30 @@ fn coord_range(c: &Coords, n: usize) -> String {
     format!("{first} .. {last}{step}")
 }
 
+/// Units of whole durations, largest first: nanoseconds, short and long name.
+const DURATION_UNITS: [(i64, &str, &str); 6] = [
+    (86_400_000_000_000, "d", "day"),
+    (3_600_000_000_000, "h", "hour"),
+    (60_000_000_000, "min", "minute"),
+    (1_000_000_000, "s", "second"),
+    (1_000_000, "ms", "ms"),
+    (1_000, "us", "us"),
+];
+
+/// `ns` as a whole number of the largest unit that divides it: the number and
+/// the unit's short and long name (None: zero, or not whole microseconds).
+pub fn whole_duration(ns: i64) -> Option<(i64, &'static str, &'static str)> {
+    DURATION_UNITS
+        .iter()
+        .find(|(u, _, _)| ns != 0 && ns % u == 0)
+        .map(|&(u, short, long)| (ns / u, short, long))
+}
+
 fn fmt_duration_ns(ns: i64) -> String {
-    const UNITS: [(i64, &str); 6] = [
-        (86_400_000_000_000, "d"),
-        (3_600_000_000_000, "h"),
-        (60_000_000_000, "min"),
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-    ];
-    for (u, name) in UNITS {
-        if ns != 0 && ns % u == 0 {
-            return format!("{}{name}", ns / u);
-        }
+    match whole_duration(ns) {
+        Some((n, short, _)) => format!("{n}{short}"),
+        None => format!("{ns}ns"),
     }
-    format!("{ns}ns")
 }
 
 /// The summary of a large result (see [`render_result`]).

@@ -207,6 +207,21 @@ fn numbers() {
 }
 
 #[test]
+fn durations_in_their_largest_whole_unit() {
+    assert_eq!(
+        whole_duration(2 * 86_400 * 1_000_000_000),
+        Some((2, "d", "day"))
+    );
+    assert_eq!(
+        whole_duration(15 * 60 * 1_000_000_000),
+        Some((15, "min", "minute"))
+    );
+    assert_eq!(whole_duration(-3_000), Some((-3, "us", "us")));
+    assert_eq!(whole_duration(1_500), None);
+    assert_eq!(whole_duration(0), None);
+}
+
+#[test]
 fn caret_under_position() {
     let sql = "SELECT *\nFROM era5\nWHERE tmp > 3";
     let c = caret(sql, Position { line: 3, column: 7 }).unwrap();
