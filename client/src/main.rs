@@ -345,55 +345,38 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Load(LoadCmd::Netcdf {
             files,
-            target:
-                GridTarget {
-                    array,
-                    var,
-                    chunks,
-                    layout,
-                    rename,
-                },
+            target,
             allow_gaps,
         })) => {
-            let (chunks, renames) = match parse_grid_flags(chunks, rename) {
-                Ok(x) => x,
+            let t = match target.parse() {
+                Ok(t) => t,
                 Err(e) => return usage_error(e),
             };
             let job = shell::netcdf::NetcdfLoad {
                 files,
-                array,
+                array: t.array,
                 options: shell::netcdf::ScanOptions {
-                    vars: var,
+                    vars: t.vars,
                     allow_gaps,
                 },
-                chunks,
-                layout,
-                renames,
+                chunks: t.chunks,
+                layout: t.layout,
+                renames: t.renames,
             };
             finish(rt.block_on(shell::netcdf::load_netcdf(&client, &job)))
         }
-        Some(Cmd::Load(LoadCmd::Zarr {
-            store,
-            target:
-                GridTarget {
-                    array,
-                    var,
-                    chunks,
-                    layout,
-                    rename,
-                },
-        })) => {
-            let (chunks, renames) = match parse_grid_flags(chunks, rename) {
-                Ok(x) => x,
+        Some(Cmd::Load(LoadCmd::Zarr { store, target })) => {
+            let t = match target.parse() {
+                Ok(t) => t,
                 Err(e) => return usage_error(e),
             };
             let job = shell::zarr::ZarrLoad {
                 store,
-                array,
-                vars: var,
-                chunks,
-                layout,
-                renames,
+                array: t.array,
+                vars: t.vars,
+                chunks: t.chunks,
+                layout: t.layout,
+                renames: t.renames,
             };
             finish(rt.block_on(shell::zarr::load_zarr(&client, &job)))
         }
@@ -455,24 +438,41 @@ fn main() -> ExitCode {
 }
 
 /// `--chunks a,b,c` and `--rename old=new` of the gridded loaders.
-type GridFlags = (Option<Vec<u64>>, Vec<(String, String)>);
+/// [`GridTarget`] with its `--chunks` and `--rename` values parsed.
+struct ParsedGridTarget {
+    array: String,
+    vars: Vec<String>,
+    chunks: Option<Vec<u64>>,
+    layout: Option<String>,
+    renames: Vec<(String, String)>,
+}
 
-fn parse_grid_flags(chunks: Option<String>, rename: Vec<String>) -> Result<GridFlags, String> {
-    let chunks = chunks
-        .as_deref()
-        .map(shell::load::parse_list)
-        .transpose()
-        .map_err(|e| format!("--chunks: {e}"))?;
-    let mut renames = Vec::new();
-    for r in rename {
-        match r.split_once('=') {
-            Some((a, b)) if !a.is_empty() && !b.is_empty() => {
-                renames.push((a.to_string(), b.to_string()))
+impl GridTarget {
+    /// Parses `--chunks` and `--rename`; an error names the flag.
+    fn parse(self) -> Result<ParsedGridTarget, String> {
+        let chunks = self
+            .chunks
+            .as_deref()
+            .map(shell::load::parse_list)
+            .transpose()
+            .map_err(|e| format!("--chunks: {e}"))?;
+        let mut renames = Vec::new();
+        for r in self.rename {
+            match r.split_once('=') {
+                Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                    renames.push((a.to_string(), b.to_string()))
+                }
+                _ => return Err(format!("--rename {r}: expected OLD=NEW")),
             }
-            _ => return Err(format!("--rename {r}: expected OLD=NEW")),
         }
+        Ok(ParsedGridTarget {
+            array: self.array,
+            vars: self.var,
+            chunks,
+            layout: self.layout,
+            renames,
+        })
     }
-    Ok((chunks, renames))
 }
 
 fn finish(r: Result<String, Error>) -> ExitCode {

@@ -4,6 +4,7 @@
 
 mod common;
 use arrayq_storage::*;
+use common::model::*;
 use common::*;
 use ndarray::{s, ArrayD, IxDyn};
 use std::collections::HashMap;
@@ -70,27 +71,6 @@ fn assert_matches(
     }
 }
 
-fn write(
-    store: &Store,
-    model: &mut ArrayD<f32>,
-    start: [u64; 2],
-    shape: [usize; 2],
-    f: impl Fn(usize, usize) -> f32,
-) {
-    let block = f32_block(&shape, |ix| f(ix[0], ix[1]));
-    model
-        .slice_mut(s![
-            start[0] as usize..start[0] as usize + shape[0],
-            start[1] as usize..start[1] as usize + shape[1]
-        ])
-        .assign(
-            &as_f32(block.clone())
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap(),
-        );
-    store.write("a", "v", &start, block).unwrap();
-}
-
 #[test]
 fn chunk_statistics_follow_writes_overwrites_nan_and_versions() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,20 +80,24 @@ fn chunk_statistics_follow_writes_overwrites_nan_and_versions() {
         .unwrap();
     let mut model = ArrayD::<f32>::from_elem(IxDyn(&[10, 7]), f32::NAN);
     // Version 1: the top-left 5 x 4 cells (chunks (0,0), (0,1), (1,0), (1,1)).
-    write(&store, &mut model, [0, 0], [5, 4], |i, j| {
-        (i * 10 + j) as f32 - 7.5
-    });
+    write_tracked(
+        &store,
+        &mut model,
+        &[0, 0],
+        f32_block(&[5, 4], |ix| (ix[0] * 10 + ix[1]) as f32 - 7.5),
+    );
     let v1 = model.clone();
     let first = [[0, 0], [0, 1], [1, 0], [1, 1]];
     // Version 2: an overwrite with NaN holes across chunks (1,1) and (2,2), a
     // chunk at the padded edge.
-    write(&store, &mut model, [4, 3], [6, 4], |i, j| {
-        if (i + j) % 3 == 0 {
+    let holes = f32_block(&[6, 4], |ix| {
+        if (ix[0] + ix[1]) % 3 == 0 {
             f32::NAN
         } else {
-            100.0 + i as f32 * 0.25 - j as f32
+            100.0 + ix[0] as f32 * 0.25 - ix[1] as f32
         }
     });
+    write_tracked(&store, &mut model, &[4, 3], holes);
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
     let all = [[0, 0], [0, 1], [1, 0], [1, 1], [1, 2], [2, 1], [2, 2]];
     assert_matches(&snap.chunk_summaries(0, 0).unwrap(), &model, &all);

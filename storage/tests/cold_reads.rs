@@ -7,6 +7,7 @@
 mod common;
 use arrayq_storage::*;
 use arrayq_tests::{cached_bytes, evict_dir};
+use common::model::*;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -73,17 +74,7 @@ fn evict(dir: &Path, db: &Path) {
 
 /// Reads `region` through layout `layout` and compares every value with [`value`].
 fn assert_reads_formula(snap: &Snapshot, layout: usize, region: Region) {
-    let got = as_f32(
-        snap.read_with(
-            0,
-            &region,
-            ReadOptions {
-                layout: Some(layout),
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
+    let got = read_layout(snap, &region, layout);
     let (x0, y0) = (region.0[0].start as usize, region.0[1].start as usize);
     let want = ndarray::ArrayD::from_shape_fn(region.shape(), |ix| value(x0 + ix[0], y0 + ix[1]));
     assert_eq!(got, want, "region {region} through layout {layout}");

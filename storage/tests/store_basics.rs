@@ -1,20 +1,16 @@
-//! Behaviour of the store seen from its public API: writes, reads, layouts, versions,
-//! the change log, vacuum, and the errors bad input gets.
+//! Behaviour of the store seen from its public API: writes, reads, dtypes, layouts,
+//! growable dimensions, and the errors bad input and damaged files get (versions,
+//! the change log and vacuum: store_history.rs).
 
 mod common;
 use arrayq_storage::*;
+use common::model::*;
 use common::*;
 use ndarray::{s, ArrayD, IxDyn};
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
-    (dir, store)
-}
-
 #[test]
 fn unwritten_chunks_read_as_fill_and_cost_nothing() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema("a", [10, 7], &[("tiles", [4, 3])]))
         .unwrap();
@@ -33,7 +29,7 @@ fn unwritten_chunks_read_as_fill_and_cost_nothing() {
 
 #[test]
 fn unaligned_writes_read_modify_write_across_layouts() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema(
             "a",
@@ -46,17 +42,7 @@ fn unaligned_writes_read_modify_write_across_layouts() {
         [([0, 0], [10, 7]), ([3, 2], [4, 4]), ([9, 6], [1, 1])];
     for (k, (start, shape)) in writes.iter().enumerate() {
         let block = f32_block(shape, |ix| (k * 1000 + ix[0] * 10 + ix[1]) as f32);
-        model
-            .slice_mut(s![
-                start[0] as usize..start[0] as usize + shape[0],
-                start[1] as usize..start[1] as usize + shape[1]
-            ])
-            .assign(
-                &as_f32(block.clone())
-                    .into_dimensionality::<ndarray::Ix2>()
-                    .unwrap(),
-            );
-        store.write("a", "v", start, block).unwrap();
+        write_tracked(&store, &mut model, start, block);
     }
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
     for layout in 0..3 {
@@ -65,17 +51,7 @@ fn unaligned_writes_read_modify_write_across_layouts() {
             Region(vec![2..9, 1..6]),
             Region(vec![9..10, 6..7]),
         ] {
-            let got = as_f32(
-                snap.read_with(
-                    0,
-                    &region,
-                    ReadOptions {
-                        layout: Some(layout),
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            );
+            let got = read_layout(&snap, &region, layout);
             let r = &region.0;
             let want = model.slice(s![
                 r[0].start as usize..r[0].end as usize,
@@ -88,7 +64,7 @@ fn unaligned_writes_read_modify_write_across_layouts() {
 
 #[test]
 fn every_dtype_roundtrips_with_its_fill() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     for dt in DType::ALL {
         let name = format!("t_{}", dt.name());
         let fill = if dt == DType::Bool {
@@ -124,82 +100,8 @@ fn every_dtype_roundtrips_with_its_fill() {
 }
 
 #[test]
-fn time_travel_by_version_and_timestamp() {
-    let (_d, store) = open();
-    store
-        .create_array(grid_schema("a", [4, 4], &[("t", [2, 2])]))
-        .unwrap();
-    let mut infos = vec![];
-    for k in 1..=3 {
-        let info = store
-            .write("a", "v", &[0, 0], f32_block(&[4, 4], |_| k as f32))
-            .unwrap();
-        assert_eq!(info.version, k);
-        infos.push(info);
-    }
-    let full = Region::full(&[4, 4]);
-    for (k, info) in infos.iter().enumerate() {
-        for as_of in [
-            AsOf::Version(info.version),
-            AsOf::Timestamp(info.timestamp_ns),
-        ] {
-            let v = as_f32(
-                store
-                    .snapshot("a", as_of)
-                    .unwrap()
-                    .read("v", &full)
-                    .unwrap(),
-            );
-            assert!(v.iter().all(|&x| x == (k + 1) as f32), "{as_of:?}");
-        }
-    }
-    // Version 0 is the empty array; before it there is nothing.
-    let v0 = as_f32(
-        store
-            .snapshot("a", AsOf::Version(0))
-            .unwrap()
-            .read("v", &full)
-            .unwrap(),
-    );
-    assert!(v0.iter().all(|x| x.is_nan()));
-    assert!(matches!(
-        store.snapshot("a", AsOf::Timestamp(0)),
-        Err(StorageError::NoVersionAtTime { .. })
-    ));
-    assert!(matches!(
-        store.snapshot("a", AsOf::Version(9)),
-        Err(StorageError::UnknownVersion { .. })
-    ));
-}
-
-#[test]
-fn a_snapshot_never_sees_later_commits() {
-    let (_d, store) = open();
-    store
-        .create_array(grid_schema("a", [4, 4], &[("t", [2, 2])]))
-        .unwrap();
-    store
-        .write("a", "v", &[0, 0], f32_block(&[4, 4], |_| 1.0))
-        .unwrap();
-    let snap = store.snapshot("a", AsOf::Latest).unwrap();
-    store
-        .write("a", "v", &[0, 0], f32_block(&[4, 4], |_| 2.0))
-        .unwrap();
-    store
-        .write("a", "v", &[4, 0], f32_block(&[2, 4], |_| 3.0))
-        .unwrap();
-    let v = as_f32(snap.read("v", &Region::full(&[4, 4])).unwrap());
-    assert!(v.iter().all(|&x| x == 1.0));
-    assert_eq!(snap.shape(), vec![4, 4]);
-    assert_eq!(
-        store.snapshot("a", AsOf::Latest).unwrap().shape(),
-        vec![6, 4]
-    );
-}
-
-#[test]
 fn growable_dims_and_label_appends() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(ArraySchema {
             name: "power".into(),
@@ -274,135 +176,8 @@ fn growable_dims_and_label_appends() {
 }
 
 #[test]
-fn change_log_records_every_commit_in_order_and_resumes() {
-    let (dir, store) = open();
-    let seen = std::sync::Arc::new(parking_lot::Mutex::new(vec![]));
-    let s2 = seen.clone();
-    store.on_commit(move |e| s2.lock().push(e.seq));
-    store
-        .create_array(grid_schema("a", [4, 4], &[("t", [2, 2])]))
-        .unwrap();
-    store
-        .write("a", "v", &[1, 1], f32_block(&[2, 3], |_| 1.0))
-        .unwrap();
-    store
-        .write("a", "v", &[0, 0], f32_block(&[1, 1], |_| 1.0))
-        .unwrap();
-    store.drop_array("a").unwrap();
-    let all = store.changes_since(0, 100).unwrap();
-    let kinds: Vec<_> = all.iter().map(|e| e.kind).collect();
-    assert_eq!(
-        kinds,
-        [
-            ChangeKind::Create,
-            ChangeKind::Write,
-            ChangeKind::Write,
-            ChangeKind::Drop
-        ]
-    );
-    assert_eq!(*seen.lock(), all.iter().map(|e| e.seq).collect::<Vec<_>>());
-    // The first write: rows 1..3 and columns 1..4 of the unit grid, 6 cells.
-    let extent = |d: &DimExtent| {
-        (
-            d.dim.clone(),
-            d.start,
-            d.end,
-            d.first.clone(),
-            d.last.clone(),
-        )
-    };
-    assert_eq!(
-        all[1].region.iter().map(extent).collect::<Vec<_>>(),
-        vec![
-            (
-                "x".to_string(),
-                1,
-                3,
-                CoordValue::Number(1.0),
-                CoordValue::Number(2.0)
-            ),
-            (
-                "y".to_string(),
-                1,
-                4,
-                CoordValue::Number(1.0),
-                CoordValue::Number(3.0)
-            ),
-        ]
-    );
-    assert_eq!(
-        (
-            all[1].version,
-            all[1].cells_written,
-            all[2].version,
-            all[2].cells_written
-        ),
-        (1, 6, 2, 1)
-    );
-    assert!(
-        all[0].region.is_empty() && all[3].region.is_empty(),
-        "create and drop write no cells"
-    );
-    assert_eq!((all[0].cells_written, all[3].cells_written), (0, 0));
-    // Resume from the middle, across a reopen.
-    drop(store);
-    let store = Store::open(dir.path().join("db")).unwrap();
-    let tail = store.changes_since(all[2].seq, 100).unwrap();
-    assert_eq!(tail, all[2..].to_vec());
-    assert_eq!(store.last_seq(), all[3].seq);
-    assert!(store.list_arrays().is_empty());
-}
-
-#[test]
-fn vacuum_keeps_what_newer_versions_need() {
-    let (_d, store) = open();
-    store
-        .create_array(grid_schema("a", [4, 4], &[("t", [2, 2])]))
-        .unwrap();
-    store
-        .write("a", "v", &[0, 0], f32_block(&[4, 4], |_| 1.0))
-        .unwrap(); // v1: all chunks
-    store
-        .write("a", "v", &[0, 0], f32_block(&[2, 2], |_| 2.0))
-        .unwrap(); // v2: one chunk
-    store
-        .write("a", "v", &[0, 0], f32_block(&[2, 2], |_| 3.0))
-        .unwrap(); // v3: same chunk
-    let before = |v| {
-        as_f32(
-            store
-                .snapshot("a", AsOf::Version(v))
-                .unwrap()
-                .read("v", &Region::full(&[4, 4]))
-                .unwrap(),
-        )
-    };
-    // v2 and v3: the written corner value over the ones of v1.
-    let expected = |corner: f32| {
-        ArrayD::from_shape_fn(IxDyn(&[4, 4]), |ix| {
-            if ix[0] < 2 && ix[1] < 2 {
-                corner
-            } else {
-                1.0
-            }
-        })
-    };
-    assert_eq!(before(2), expected(2.0));
-    assert_eq!(before(3), expected(3.0));
-    let stats = store.vacuum("a", 2).unwrap();
-    assert_eq!(stats.chunks_removed, 1); // chunk (0,0) of v1
-    assert_eq!(stats.versions_removed, 2); // v0, v1
-    assert!(matches!(
-        store.snapshot("a", AsOf::Version(1)),
-        Err(StorageError::Vacuumed { .. })
-    ));
-    assert_eq!(before(2), expected(2.0));
-    assert_eq!(before(3), expected(3.0));
-}
-
-#[test]
 fn bad_input_gets_typed_errors() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema("a", [4, 4], &[("t", [2, 2])]))
         .unwrap();
@@ -558,7 +333,7 @@ fn format_version_is_checked_on_open() {
 
 #[test]
 fn added_layout_holds_the_same_data_and_is_costed() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema("a", [64, 64], &[("rows", [1, 64])]))
         .unwrap();
@@ -579,21 +354,12 @@ fn added_layout_holds_the_same_data_and_is_costed() {
     let mut written = ArrayD::from_shape_fn(IxDyn(&[64, 64]), |ix| (ix[0] * 64 + ix[1]) as f32);
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
     let full = Region::full(&[64, 64]);
-    let read_layout = |snap: &Snapshot, layout: usize| {
-        as_f32(
-            snap.read_with(
-                0,
-                &full,
-                ReadOptions {
-                    layout: Some(layout),
-                    ..Default::default()
-                },
-            )
-            .unwrap(),
-        )
-    };
-    assert_eq!(read_layout(&snap, 0), written, "rows");
-    assert_eq!(read_layout(&snap, 1), written, "cols (filled from rows)");
+    assert_eq!(read_layout(&snap, &full, 0), written, "rows");
+    assert_eq!(
+        read_layout(&snap, &full, 1),
+        written,
+        "cols (filled from rows)"
+    );
     // A column is one chunk in "cols" and 64 in "rows".
     let column = Region(vec![0..64, 5..6]);
     let costs = snap.layout_costs(&column);
@@ -606,8 +372,16 @@ fn added_layout_holds_the_same_data_and_is_costed() {
         .unwrap();
     written.slice_mut(s![10..15, 10..15]).fill(-1.0);
     let snap = store.snapshot("a", AsOf::Latest).unwrap();
-    assert_eq!(read_layout(&snap, 0), written, "rows after the write");
-    assert_eq!(read_layout(&snap, 1), written, "cols after the write");
+    assert_eq!(
+        read_layout(&snap, &full, 0),
+        written,
+        "rows after the write"
+    );
+    assert_eq!(
+        read_layout(&snap, &full, 1),
+        written,
+        "cols after the write"
+    );
     assert_eq!(
         store
             .snapshot("a", AsOf::Version(1))
@@ -621,7 +395,7 @@ fn added_layout_holds_the_same_data_and_is_costed() {
 
 #[test]
 fn read_into_overwrites_every_element_of_a_reused_buffer() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema("a", [8, 8], &[("t", [4, 4])]))
         .unwrap();
@@ -660,7 +434,7 @@ fn read_into_overwrites_every_element_of_a_reused_buffer() {
 
 #[test]
 fn a_later_partial_write_wins_over_an_earlier_covering_write_in_one_commit() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store
         .create_array(grid_schema("a", [4, 8], &[("rows", [1, 8])]))
         .unwrap();
@@ -687,7 +461,7 @@ fn a_later_partial_write_wins_over_an_earlier_covering_write_in_one_commit() {
 
 #[test]
 fn cells_written_counts_cells_not_cells_times_attributes() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     let mut s = grid_schema("a", [4, 4], &[("t", [2, 2])]);
     s.attrs.push(Attribute::new("w", DType::F32, None));
     store.create_array(s).unwrap();

@@ -5,12 +5,6 @@ mod common;
 use arrayq_storage::*;
 use common::*;
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
-    (dir, store)
-}
-
 /// `power(asset TEXT LABELS growable, time growable)` with no labels yet.
 fn power(store: &Store) {
     store
@@ -46,7 +40,7 @@ fn power(store: &Store) {
 
 #[test]
 fn text_labels_appended_over_two_commits_read_back_by_label() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     power(&store);
     let mut sink = store.ingest("power").unwrap();
     sink.append_text_labels("asset", &["NL-WIND-042", "NL-SOLAR-007"])
@@ -123,7 +117,7 @@ fn text_labels_appended_over_two_commits_read_back_by_label() {
 
 #[test]
 fn repeated_and_mixed_kind_labels_are_errors_naming_them() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     power(&store);
     let mut tx = store.begin_write("power").unwrap();
     tx.append_text_labels("asset", &["A", "B"]).unwrap();

@@ -34,7 +34,7 @@ use super::common::arrayqd::{ArrayqdOptions, ArrayqdProcess};
 use super::common::cube::{cached_era5, era5_layouts};
 use super::common::era5_files::ensure_peer_files;
 use super::common::files::{copy_dir, data_root};
-use super::common::peers::{first_line, run_peer, tail, venv};
+use super::common::peers::{first_line, run_peer, tail, timed_run_args, venv};
 use super::era5::queries::{exact, queries, reference};
 use super::{Ctx, Suite};
 use crate::measure::{fmt_secs, Timing};
@@ -115,17 +115,14 @@ fn run(ctx: &Ctx) -> Result<SuiteResult> {
                 system.to_string(),
                 "--layout".into(),
                 layout.to_string(),
-                "--runs".into(),
-                ctx.runs.to_string(),
-                "--warmup".into(),
-                "1".into(),
-                "--threads".into(),
-                ctx.threads.to_string(),
+            ];
+            args.extend(timed_run_args(ctx));
+            args.extend([
                 "--cold".into(),
                 "none".into(),
                 "--dask-chunks".into(),
                 "auto".into(),
-            ];
+            ]);
             if *system == "arrayq-dask" {
                 args.extend(["--addr".into(), addr.clone()]);
             } else {

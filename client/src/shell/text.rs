@@ -3,7 +3,7 @@
 //! (`\listen`). The SQL statements SHOW ARRAYS, DESCRIBE and EXPLAIN come back from
 //! the Query RPC and print like any result.
 
-use arrayq_client::format::{fmt_count, render_table};
+use arrayq_client::format::{fmt_count, render_table, whole_duration};
 use arrayq_client::proto as v1;
 use arrayq_client::result::{dtype_from_wire, format_f64};
 use arrayq_client::time::format_unix_ns;
@@ -51,22 +51,13 @@ pub fn array_list(arrays: &[v1::ArraySummary]) -> String {
 }
 
 fn duration_text(ns: i64) -> String {
-    const UNITS: [(i64, &str); 6] = [
-        (86_400_000_000_000, "day"),
-        (3_600_000_000_000, "hour"),
-        (60_000_000_000, "minute"),
-        (1_000_000_000, "second"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-    ];
-    for (u, name) in UNITS {
-        if ns != 0 && ns % u == 0 {
-            let n = ns / u;
+    match whole_duration(ns) {
+        Some((n, _, name)) => {
             let plural = if n == 1 || name.len() <= 2 { "" } else { "s" };
-            return format!("{n} {name}{plural}");
+            format!("{n} {name}{plural}")
         }
+        None => format!("{ns} ns"),
     }
-    format!("{ns} ns")
 }
 
 fn coordinate_text(d: &v1::Dimension) -> String {

@@ -22,12 +22,14 @@
 //! ```
 //!
 //! Everything else on the line must match exactly. Run with `ARRAYQ_BLESS=1` to
-//! rewrite the expected outputs from the actual ones (lines with placeholders that
-//! still match are kept as written).
+//! rewrite the expected outputs that no longer match from the actual ones (outputs
+//! that still match, placeholders and all, are kept as written, and so is the rest of
+//! the file, byte for byte).
 
 use arrayq_query::{render_table, Engine, EngineConfig, Execution, QueryContext};
 use arrayq_storage::{Buffer, Store};
 use ndarray::{ArrayD, IxDyn};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// `grid(time, lat, lon; v f32, flag bool)`: 6 hours from 2023-01-01T00Z, lat 52, 51,
@@ -183,47 +185,74 @@ fn normalize(line: &str) -> String {
 }
 
 enum Record {
-    Comment(String),
     Ok(String),
-    Query { sql: String, expected: String },
+    Query(Query),
 }
 
+struct Query {
+    sql: String,
+    expected: String,
+    /// Where `expected` stands in the file's text; without a `----` line (`ruled`
+    /// false), the empty range right after the SQL.
+    expected_at: Range<usize>,
+    ruled: bool,
+}
+
+impl Query {
+    /// The edit of the file that makes `got` this query's expected output.
+    fn bless(&self, got: &str) -> (Range<usize>, String) {
+        let rule = if self.ruled { "" } else { "----\n" };
+        (self.expected_at.clone(), format!("{rule}{got}"))
+    }
+}
+
+/// The records of a golden file (comment lines and blank lines between records
+/// skipped), with where each query's expected output stands in `text`.
 fn parse_file(text: &str) -> Vec<Record> {
     let mut out = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
+    // Each line without its newline, and the byte offset it starts at.
+    let mut lines: Vec<(usize, &str)> = Vec::new();
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        lines.push((at, l.strip_suffix('\n').unwrap_or(l)));
+        at += l.len();
+    }
+    let start_of = |i: usize| lines.get(i).map_or(text.len(), |l| l.0);
     let mut i = 0;
     while i < lines.len() {
-        let l = lines[i];
-        if l.trim().is_empty() {
-            i += 1;
-            continue;
-        }
-        if l.starts_with('#') {
-            out.push(Record::Comment(l.to_string()));
+        let l = lines[i].1;
+        if l.trim().is_empty() || l.starts_with('#') {
             i += 1;
             continue;
         }
         let kind = l.trim();
         i += 1;
         let mut sql = Vec::new();
-        while i < lines.len() && !lines[i].trim().is_empty() && lines[i] != "----" {
-            sql.push(lines[i]);
+        while i < lines.len() && !lines[i].1.trim().is_empty() && lines[i].1 != "----" {
+            sql.push(lines[i].1);
             i += 1;
         }
         let sql = sql.join("\n");
         match kind {
             "statement ok" => out.push(Record::Ok(sql)),
             "query" => {
-                let mut expected = String::new();
-                if i < lines.len() && lines[i] == "----" {
+                let ruled = i < lines.len() && lines[i].1 == "----";
+                if ruled {
                     i += 1;
-                    while i < lines.len() && !lines[i].is_empty() {
-                        expected.push_str(lines[i]);
-                        expected.push('\n');
-                        i += 1;
-                    }
                 }
-                out.push(Record::Query { sql, expected });
+                let first = i;
+                let mut expected = String::new();
+                while ruled && i < lines.len() && !lines[i].1.is_empty() {
+                    expected.push_str(lines[i].1);
+                    expected.push('\n');
+                    i += 1;
+                }
+                out.push(Record::Query(Query {
+                    sql,
+                    expected,
+                    expected_at: start_of(first)..start_of(i),
+                    ruled,
+                }));
             }
             other => panic!("unknown record kind '{other}'"),
         }
@@ -231,24 +260,50 @@ fn parse_file(text: &str) -> Vec<Record> {
     out
 }
 
+/// `text` with the `edits` (in file order) made: what bless writes, the rest of
+/// the file byte for byte.
+fn rewrite(text: &str, edits: &[(Range<usize>, String)]) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for (range, new) in edits {
+        out.push_str(&text[at..range.start]);
+        out.push_str(new);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[test]
+fn bless_rewrites_only_the_outputs_that_changed() {
+    let text = "# a first paragraph\n# of two lines\n\n# a second paragraph\n\n\
+                statement ok\nSELECT 1\n\nquery\nSELECT 2\n----\nold\nlines\n\n\
+                query\nSELECT 3\n----\nkept\n\nquery\nSELECT 4\n";
+    let records = parse_file(text);
+    assert_eq!(rewrite(text, &[]), text);
+    let edits: Vec<(Range<usize>, String)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Query(q) if q.sql != "SELECT 3" => Some(q.bless("new\n")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rewrite(text, &edits),
+        "# a first paragraph\n# of two lines\n\n# a second paragraph\n\n\
+         statement ok\nSELECT 1\n\nquery\nSELECT 2\n----\nnew\n\n\
+         query\nSELECT 3\n----\nkept\n\nquery\nSELECT 4\n----\nnew\n"
+    );
+}
+
 fn run_file(path: &Path, bless: bool) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let engine = Engine::new(Store::temporary().unwrap(), EngineConfig::default());
     fixtures(&engine);
     let mut failures = Vec::new();
-    let mut rewritten = String::new();
-    // Consecutive comment lines stay one paragraph: the blank line goes after it.
-    let mut after_comment = false;
+    let mut edits = Vec::new();
     for rec in parse_file(&text) {
-        if std::mem::take(&mut after_comment) && !matches!(rec, Record::Comment(_)) {
-            rewritten.push('\n');
-        }
         match rec {
-            Record::Comment(c) => {
-                rewritten.push_str(&c);
-                rewritten.push('\n');
-                after_comment = true;
-            }
             Record::Ok(sql) => {
                 if let Err(e) = engine
                     .execute(&sql, &QueryContext::default())
@@ -263,33 +318,29 @@ fn run_file(path: &Path, bless: bool) -> Vec<String> {
                         e.render(&sql)
                     ));
                 }
-                rewritten.push_str(&format!("statement ok\n{sql}\n\n"));
             }
-            Record::Query { sql, expected } => {
-                let got = output_of(&engine, &sql);
+            Record::Query(q) => {
+                let got = output_of(&engine, &q.sql);
                 // Blank lines end a record: keep outputs free of them.
                 let got: String = got
                     .lines()
                     .filter(|l| !l.trim().is_empty())
                     .map(|l| format!("{}\n", normalize(l.trim_end())))
                     .collect();
-                if !output_matches(&expected, &got) {
+                if !output_matches(&q.expected, &got) {
                     failures.push(format!(
-                        "{}: mismatch for\n{sql}\n--- expected\n{expected}--- got\n{got}",
-                        path.display()
+                        "{}: mismatch for\n{}\n--- expected\n{}--- got\n{got}",
+                        path.display(),
+                        q.sql,
+                        q.expected
                     ));
+                    edits.push(q.bless(&got));
                 }
-                let keep = if output_matches(&expected, &got) {
-                    &expected
-                } else {
-                    &got
-                };
-                rewritten.push_str(&format!("query\n{sql}\n----\n{keep}\n"));
             }
         }
     }
     if bless {
-        std::fs::write(path, rewritten).unwrap();
+        std::fs::write(path, rewrite(&text, &edits)).unwrap();
     }
     failures
 }

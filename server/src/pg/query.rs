@@ -142,6 +142,12 @@ impl SimpleQueryHandler for Handler {
     }
 }
 
+/// The columns Describe announces for `schema` in `format` (None: the statement
+/// answers no rows).
+fn described(schema: Option<&[(String, Type)]>, format: &Format) -> Option<Vec<FieldInfo>> {
+    schema.map(|s| fields(s, format).as_ref().clone())
+}
+
 /// Parse: classifies and works out the columns.
 pub struct Parser {
     pub handler: Handler,
@@ -189,11 +195,7 @@ impl QueryParser for Parser {
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         let format = column_format.cloned().unwrap_or_default();
-        Ok(stmt
-            .schema
-            .as_deref()
-            .map(|s| fields(s, &format).as_ref().clone())
-            .unwrap_or_default())
+        Ok(described(stmt.schema.as_deref(), &format).unwrap_or_default())
     }
 }
 
@@ -231,11 +233,8 @@ impl ExtendedQueryHandler for Handler {
                     .unwrap_or(Type::TEXT)
             })
             .collect();
-        Ok(match &p.schema {
-            Some(s) => DescribeStatementResponse::new(
-                types,
-                fields(s, &Format::UnifiedText).as_ref().clone(),
-            ),
+        Ok(match described(p.schema.as_deref(), &Format::UnifiedText) {
+            Some(f) => DescribeStatementResponse::new(types, f),
             None if types.is_empty() => DescribeStatementResponse::no_data(),
             None => DescribeStatementResponse::new(types, vec![]),
         })
@@ -262,12 +261,12 @@ impl ExtendedQueryHandler for Handler {
                 &bound
             }
         };
-        Ok(match schema {
-            Some(s) => DescribePortalResponse::new(
-                fields(s, &portal.result_column_format).as_ref().clone(),
-            ),
-            None => DescribePortalResponse::no_data(),
-        })
+        Ok(
+            match described(schema.as_deref(), &portal.result_column_format) {
+                Some(f) => DescribePortalResponse::new(f),
+                None => DescribePortalResponse::no_data(),
+            },
+        )
     }
 
     async fn do_query<C>(

@@ -1,7 +1,17 @@
-//! Shared schema builders for the storage tests.
+//! Shared helpers of the storage tests: a store in a temporary directory, schema
+//! builders, f32 blocks, and (`model`) writes kept in a model array.
 #![allow(dead_code)]
 
+pub mod model;
+
 use arrayq_storage::*;
+
+/// A store in a new temporary directory (kept alive by the returned guard).
+pub fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("db")).unwrap();
+    (dir, store)
+}
 
 pub fn regular(name: &str, len: u64, growable: bool) -> Dimension {
     Dimension {

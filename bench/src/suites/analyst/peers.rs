@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::measure::Timing;
-use crate::suites::common::peers::run_peer;
+use crate::suites::common::peers::{run_peer, timed_run_args};
 use crate::suites::Ctx;
 
 /// The Zarr stores xarray reads: (system name, `--layout`).
@@ -41,20 +41,15 @@ pub(crate) fn run_layout(
     log: &Path,
 ) -> Result<PeerRun> {
     let out = answers.join(layout);
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "--data".into(),
         files.display().to_string(),
         "--layout".into(),
         layout.into(),
         "--answers".into(),
         out.display().to_string(),
-        "--runs".into(),
-        ctx.runs.to_string(),
-        "--warmup".into(),
-        "1".into(),
-        "--threads".into(),
-        ctx.threads.to_string(),
     ];
+    args.extend(timed_run_args(ctx));
     let v = run_peer(ctx, python, "analyst_peers.py", &args, log)?;
     let mut times = BTreeMap::new();
     for (q, e) in v["queries"].as_object().context("no queries")? {

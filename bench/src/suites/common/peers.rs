@@ -59,6 +59,19 @@ pub fn last_json(stdout: &[u8]) -> Result<Value> {
     serde_json::from_str(line).context("parsing the JSON on stdout")
 }
 
+/// The arguments every timed peer script takes: `ctx.runs` timed runs after one
+/// untimed warm-up, on the suite's thread budget.
+pub fn timed_run_args(ctx: &Ctx) -> Vec<String> {
+    vec![
+        "--runs".into(),
+        ctx.runs.to_string(),
+        "--warmup".into(),
+        "1".into(),
+        "--threads".into(),
+        ctx.threads.to_string(),
+    ]
+}
+
 /// Runs `bench/peers/<script>` with the venv's python and the thread budget in the
 /// environment; stderr goes to `log`; returns the JSON it prints.
 pub fn run_peer(

@@ -453,14 +453,17 @@ fn loc(l: Location) -> (u64, u64) {
 
 mod convert;
 mod ddl;
+mod from_clause;
 mod group_names;
 mod insert;
 mod order;
 mod reproject;
 mod retention;
 mod rollup;
+mod spans;
 #[cfg(test)]
 mod tests;
+mod window;
 
 pub(crate) use convert::dtype_of;
 use convert::Converter;
