@@ -4,7 +4,8 @@
 //! answering, what was committed before reads back exactly, and once space is freed
 //! writes succeed again without a restart. A Write larger than the staging memory,
 //! which spills to `<store>/staging/` before it commits, meets the same refusal
-//! while it spills, and leaves no staged file behind.
+//! while it spills, and leaves no staged file behind. `--disk-reserve-bytes` moves
+//! the line: a reserve of nearly all the free space refuses a write the default fits.
 
 mod common;
 
@@ -238,5 +239,61 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
             assert_eq!(read_all(&c, BIG_ROWS).await, rows(0..BIG_ROWS));
             wait_staging_empty(&data);
         });
+    drop(s);
+}
+
+#[test]
+fn a_larger_disk_reserve_refuses_a_write_that_fits_otherwise() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let mnt = outside.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB, "full_disk (reserve)") else {
+        return;
+    };
+    let data = mnt.join("data");
+    // All but 1 MiB of the free space in reserve: a 4 MiB write cannot fit.
+    let reserve = tmpfs.available_bytes().unwrap() - (1 << 20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = Server::start_on(
+        data.clone(),
+        tempfile::tempdir().expect("temp dir"),
+        &["--disk-reserve-bytes", &reserve.to_string()],
+    );
+    runtime.block_on(async {
+        let c = Client::connect(s.url()).await.unwrap();
+        c.create_array_sql(&format!(
+            "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
+             x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
+             WITH (chunks = (64, {WIDTH}))"
+        ))
+        .await
+        .unwrap();
+        let e = write_rows(&c, 0..ROWS).await.unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+        let path = format!("no space left for the store at {}: ", data.display());
+        let kept = format!(
+            "of which {:.1} MiB stay in reserve",
+            reserve as f64 / (1u64 << 20) as f64
+        );
+        assert!(
+            e.message().starts_with(&path) && e.message().ends_with(&kept),
+            "'{}' is not '{path}... {kept}'",
+            e.message()
+        );
+        assert_eq!(c.describe("noise").await.unwrap().head_version, 0);
+    });
+    drop(s);
+
+    // The same store and write with the default reserve: it fits.
+    let s = Server::start_on(data, tempfile::tempdir().expect("temp dir"), &[]);
+    runtime.block_on(async {
+        let c = Client::connect(s.url()).await.unwrap();
+        assert_eq!(write_rows(&c, 0..ROWS).await.unwrap(), 1);
+        assert_eq!(read_all(&c, ROWS).await, rows(0..ROWS));
+    });
     drop(s);
 }

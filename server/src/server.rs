@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use arrayq_proto::FILE_DESCRIPTOR_SET;
 use arrayq_query::{Engine, EngineConfig};
-use arrayq_storage::Store;
+use arrayq_storage::{Options, Store};
 use arrayq_workload::load;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -74,10 +74,15 @@ impl Server {
         }
 
         let dir = config.data_dir.clone();
+        let opts = Options {
+            reserved_disk_bytes: config.disk_reserve_bytes,
+            ..Options::default()
+        };
         let store = tokio::task::spawn_blocking(move || -> Result<Store> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
-            Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+            Store::open_with(&dir, opts)
+                .with_context(|| format!("opening the store in {}", dir.display()))
         })
         .await??;
         info!(data = %config.data_dir.display(), arrays = store.list_arrays().len(), "store open");
