@@ -24,7 +24,7 @@ use crate::auth::{tag_path, Auth};
 use crate::config::Config;
 use crate::pg::PgDoor;
 use crate::query::warn_stuck;
-use crate::roles::{reload_on_sighup, Tokens};
+use crate::roles::{on_sighup, Tokens};
 use crate::service::ArrayQService;
 use crate::state::{Reason, Shared};
 use crate::wire::ArrayQRoutes;
@@ -69,9 +69,7 @@ impl Server {
 
         let tokens = Tokens::load(config.auth_token.as_deref(), config.auth_file.as_deref())
             .map_err(anyhow::Error::msg)?;
-        if let (Some(t), Some(_)) = (&tokens, &config.auth_file) {
-            reload_on_sighup(t.clone()).context("installing the SIGHUP handler")?;
-        }
+        on_sighup(tokens.clone()).context("installing the SIGHUP handler")?;
 
         let dir = config.data_dir.clone();
         let opts = Options {
