@@ -168,7 +168,10 @@ fn wait_staging_empty(data: &Path) {
         if left.is_empty() {
             return;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "staged files left: {left:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "staged files left: {left:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -217,7 +220,11 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
                 "no space left for the store at {}: staging the write needs",
                 data.display()
             );
-            assert!(e.message().starts_with(&want), "'{}' is not '{want} ...'", e.message());
+            assert!(
+                e.message().starts_with(&want),
+                "'{}' is not '{want} ...'",
+                e.message()
+            );
             wait_staging_empty(&data);
 
             // Nothing committed, and the server answers.

@@ -23,7 +23,11 @@ fn csv(assets: impl Iterator<Item = i64> + Clone, nt: usize) -> String {
     let mut out = String::new();
     for a in assets {
         for t in 0..nt {
-            out.push_str(&format!("{a},{},1,{}\n", pg_time_text(time_s(t)), value(a, t)));
+            out.push_str(&format!(
+                "{a},{},1,{}\n",
+                pg_time_text(time_s(t)),
+                value(a, t)
+            ));
         }
     }
     out
@@ -105,14 +109,20 @@ fn a_copy_that_does_not_fit_fails_with_53100_and_goes_in_once_space_is_freed() {
         .unwrap();
     let big = copy_script(&csv(101..=300, 2));
     let refused = psql_script(pg.port, &format!("{big}{READ_BACK}\n"));
-    assert!(refused.status.success(), "psql lost its session: {refused:?}");
+    assert!(
+        refused.status.success(),
+        "psql lost its session: {refused:?}"
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
     let want = format!(
         "ERROR:  53100: no space left for the store at {}: the commit needs",
         data.display()
     );
     // (psql prefixes it with `psql:<stdin>:LINE: ` reading a script.)
-    assert!(stderr.contains(&want), "'{stderr}' does not say '{want} ...'");
+    assert!(
+        stderr.contains(&want),
+        "'{stderr}' does not say '{want} ...'"
+    );
     // The same session answered the query: the cells of version 1, nothing more.
     assert_eq!(lines(&refused, 0), expected(&[1, 2], 2));
 

@@ -233,7 +233,11 @@ async fn describe_reports_the_retention_policy_over_rpc_and_sql() {
     versions_of_s(&mut c, 1).await;
     assert_eq!(policy(&mut c).await, (None, None));
 
-    sql(&mut c, "ALTER ARRAY s SET (retain = '30 days', retain_versions = 5)").await;
+    sql(
+        &mut c,
+        "ALTER ARRAY s SET (retain = '30 days', retain_versions = 5)",
+    )
+    .await;
     assert_eq!(
         policy(&mut c).await,
         (
@@ -256,10 +260,7 @@ async fn describe_reports_the_retention_policy_over_rpc_and_sql() {
         )
     );
     sql(&mut c, "ALTER ARRAY s SET (retain = '12 hours')").await;
-    assert_eq!(
-        policy(&mut c).await.0.unwrap().max_age_ns,
-        Some(DAY_NS / 2)
-    );
+    assert_eq!(policy(&mut c).await.0.unwrap().max_age_ns, Some(DAY_NS / 2));
     sql(&mut c, "ALTER ARRAY s RESET (retain)").await;
     assert_eq!(policy(&mut c).await, (None, None));
 }

@@ -147,8 +147,8 @@ impl Staging {
 
     fn file(&mut self) -> IngestResult<Arc<SpillFile>> {
         if self.spill.is_none() {
-            let file = SpillFile::create(&self.store.inner.staging_dir)
-                .map_err(|e| self.io_error(e))?;
+            let file =
+                SpillFile::create(&self.store.inner.staging_dir).map_err(|e| self.io_error(e))?;
             self.spill = Some(Arc::new(file));
         }
         Ok(self.spill.clone().expect("just created"))
