@@ -2,62 +2,30 @@
 //! (mounted here; needs root, else the test says SKIPPED and passes). Writes that
 //! do not fit fail with RESOURCE_EXHAUSTED naming the store path, the server keeps
 //! answering, what was committed before reads back exactly, and once space is freed
-//! writes succeed again without a restart.
+//! writes succeed again without a restart. A Write larger than the staging memory,
+//! which spills to `<store>/staging/` before it commits, meets the same refusal
+//! while it spills, and leaves no staged file behind. `--disk-reserve-bytes` moves
+//! the line: a reserve of nearly all the free space refuses a write the default fits.
 
 mod common;
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use arrayq_client::{Buffer, Client, Code, ColumnValues};
+use arrayq_tests::Tmpfs;
 use common::Server;
 use ndarray::ArrayD;
 
 /// Cells along `x`; a write of `ROWS` rows is 4 MiB of DOUBLE (8 chunks).
 const WIDTH: u64 = 1024;
 const ROWS: u64 = 512;
-/// The tmpfs, the filler file the test frees later, and the server's default
-/// reserve (`Options::reserved_disk_bytes`), MiB.
+/// The tmpfs and the filler file the test frees later, MiB.
 const TMPFS_MIB: u64 = 48;
 const FILLER_MIB: u64 = 12;
-
-/// A tmpfs mounted for the test, unmounted on drop (also when the test fails).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, mib: u64) -> Option<Tmpfs> {
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}M"), "tmpfs"])
-            .arg(dir)
-            .output();
-        match out {
-            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
-            Ok(o) => {
-                let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
-                eprintln!("SKIPPED full_disk: cannot mount a tmpfs (not root?): {why}");
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIPPED full_disk: cannot run mount: {e}");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            // Busy (a server still closing): detach it now, freed when unused.
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-}
+/// The server's default free-space reserve (`--disk-reserve-bytes`).
+const RESERVE_BYTES: u64 = 16 << 20;
 
 /// Values that do not compress (splitmix64 -> [0, 1)), so every write takes its
 /// size on the disk; cell (i, x) of the array holds `noise(i * WIDTH + x)`.
@@ -106,7 +74,7 @@ fn full_disk_refuses_writes_keeps_data_and_recovers_without_restart() {
     let outside = tempfile::tempdir().expect("temp dir");
     let mnt = outside.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let Some(_tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB) else {
+    let Some(_tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB, "full_disk") else {
         return;
     };
     let filler = mnt.join("filler");
@@ -184,5 +152,155 @@ fn full_disk_refuses_writes_keeps_data_and_recovers_without_restart() {
             committed += ROWS;
             assert_eq!(read_all(&c, committed).await, rows(0..committed));
         });
+    drop(s);
+}
+
+/// Waits (at most 10 s: the server drops the failed write's sink right after it
+/// answers) until `<data>/staging/` holds no file.
+fn wait_staging_empty(data: &Path) {
+    let dir = data.join("staging");
+    let t = Instant::now();
+    loop {
+        let left: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(d) => d.map(|e| e.unwrap().file_name()).collect(),
+            Err(_) => Vec::new(),
+        };
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "staged files left: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
+    const SPILL_TMPFS_MIB: u64 = 64;
+    /// 16 MiB of DOUBLE, sixteen times the staging memory: it stages on the disk.
+    const BIG_ROWS: u64 = 4 * ROWS;
+    let big_bytes = BIG_ROWS * WIDTH * 8;
+    let outside = tempfile::tempdir().expect("temp dir");
+    let mnt = outside.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&mnt, SPILL_TMPFS_MIB, "full_disk (spill)") else {
+        return;
+    };
+    let data = mnt.join("data");
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let s = Server::start_on(
+        data.clone(),
+        log_dir,
+        &["--staging-memory-bytes", &(1u64 << 20).to_string()],
+    );
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let c = Client::connect(s.url()).await.unwrap();
+            c.create_array_sql(&format!(
+                "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
+                 x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
+                 WITH (chunks = (64, {WIDTH}))"
+            ))
+            .await
+            .unwrap();
+
+            // Room beside the reserve for half of what the write stages.
+            let filler = tmpfs
+                .fill_leaving("filler", RESERVE_BYTES + big_bytes / 2)
+                .unwrap();
+            let e = write_rows(&c, 0..BIG_ROWS).await.unwrap_err();
+            assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+            let want = format!(
+                "no space left for the store at {}: staging the write needs",
+                data.display()
+            );
+            assert!(
+                e.message().starts_with(&want),
+                "'{}' is not '{want} ...'",
+                e.message()
+            );
+            wait_staging_empty(&data);
+
+            // Nothing committed, and the server answers.
+            let d = c.describe("noise").await.unwrap();
+            assert_eq!(d.head_version, 0);
+            assert_eq!(d.schema.unwrap().dimensions[0].length, 0);
+            let names: Vec<String> = c
+                .list_arrays()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(names, ["noise"]);
+
+            // Space freed: the same write goes through on the same server.
+            std::fs::remove_file(&filler).unwrap();
+            assert_eq!(write_rows(&c, 0..BIG_ROWS).await.unwrap(), 1);
+            assert_eq!(read_all(&c, BIG_ROWS).await, rows(0..BIG_ROWS));
+            wait_staging_empty(&data);
+        });
+    drop(s);
+}
+
+#[test]
+fn a_larger_disk_reserve_refuses_a_write_that_fits_otherwise() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let mnt = outside.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB, "full_disk (reserve)") else {
+        return;
+    };
+    let data = mnt.join("data");
+    // All but 1 MiB of the free space in reserve: a 4 MiB write cannot fit.
+    let reserve = tmpfs.available_bytes().unwrap() - (1 << 20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = Server::start_on(
+        data.clone(),
+        tempfile::tempdir().expect("temp dir"),
+        &["--disk-reserve-bytes", &reserve.to_string()],
+    );
+    runtime.block_on(async {
+        let c = Client::connect(s.url()).await.unwrap();
+        c.create_array_sql(&format!(
+            "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
+             x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
+             WITH (chunks = (64, {WIDTH}))"
+        ))
+        .await
+        .unwrap();
+        let e = write_rows(&c, 0..ROWS).await.unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+        let path = format!("no space left for the store at {}: ", data.display());
+        let kept = format!(
+            "of which {:.1} MiB stay in reserve",
+            reserve as f64 / (1u64 << 20) as f64
+        );
+        assert!(
+            e.message().starts_with(&path) && e.message().ends_with(&kept),
+            "'{}' is not '{path}... {kept}'",
+            e.message()
+        );
+        assert_eq!(c.describe("noise").await.unwrap().head_version, 0);
+    });
+    drop(s);
+
+    // The same store and write with the default reserve: it fits.
+    let s = Server::start_on(data, tempfile::tempdir().expect("temp dir"), &[]);
+    runtime.block_on(async {
+        let c = Client::connect(s.url()).await.unwrap();
+        assert_eq!(write_rows(&c, 0..ROWS).await.unwrap(), 1);
+        assert_eq!(read_all(&c, ROWS).await, rows(0..ROWS));
+    });
     drop(s);
 }

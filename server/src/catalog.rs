@@ -15,7 +15,7 @@ use tonic::Status;
 
 use crate::errors::{query_status, storage_status};
 use crate::roles::{authorize, parse_authorized, Access, Caller, Operation, Refused};
-use crate::schema_pb::{schema_from_pb, schema_to_pb};
+use crate::schema_pb::{retention_to_pb, schema_from_pb, schema_to_pb};
 
 const CREATE: Operation = Operation::Statement(StatementKind::CreateArray);
 
@@ -140,8 +140,10 @@ pub fn describe(
             cells_written: c.cells_written,
         })
         .collect();
+    let retention = store.retention(name).map_err(storage_status)?;
     let schema = snap.schema();
     Ok(pb::DescribeArrayResponse {
+        retention: retention_to_pb(&retention),
         schema: Some(schema_to_pb(schema, omit_labels)),
         head_version: snap.version(),
         marks: snap

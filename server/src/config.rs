@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use arrayq_proto::MAX_BLOCK_BYTES;
 use arrayq_query::DEFAULT_MAX_QUERY_MEMORY_BYTES;
+use arrayq_storage::DEFAULT_RESERVED_DISK_BYTES;
 use arrayq_workload::Scale;
 use clap::Parser;
 
@@ -17,6 +18,9 @@ pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Config {
     /// Directory of the embedded store (created if missing).
     pub data_dir: PathBuf,
+    /// Free bytes writes leave on the store's filesystem (for sled, DROP and
+    /// VACUUM); a write that would use them fails with RESOURCE_EXHAUSTED.
+    pub disk_reserve_bytes: u64,
     /// Address to listen on (`host:port`; port 0 picks a free port).
     pub grpc_addr: String,
     /// If set, every call except Health needs `authorization: Bearer <token>`; this
@@ -105,6 +109,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./arrayq-data"),
+            disk_reserve_bytes: DEFAULT_RESERVED_DISK_BYTES,
             grpc_addr: "127.0.0.1:50051".into(),
             auth_token: None,
             auth_file: None,
@@ -127,6 +132,12 @@ pub struct Cli {
     /// Store directory.
     #[arg(long, env = "ARRAYQ_DATA", default_value = "./arrayq-data")]
     pub data: PathBuf,
+    /// Free bytes writes leave on the store's filesystem, so that the index, DROP
+    /// ARRAY and VACUUM still have room on a disk full of data; a write (commit or
+    /// staging spill) that would use them fails with RESOURCE_EXHAUSTED. See
+    /// docs/operations.md.
+    #[arg(long, env = "ARRAYQ_DISK_RESERVE_BYTES", default_value_t = DEFAULT_RESERVED_DISK_BYTES)]
+    pub disk_reserve_bytes: u64,
     /// Listen address (host:port). Loopback by default; port 0 picks a free port.
     #[arg(long, env = "ARRAYQ_GRPC", default_value = "127.0.0.1:50051")]
     pub grpc: String,
@@ -231,6 +242,7 @@ impl Cli {
     pub fn into_config(self) -> Config {
         Config {
             data_dir: self.data,
+            disk_reserve_bytes: self.disk_reserve_bytes,
             grpc_addr: self.grpc,
             auth_token: self.auth_token.filter(|t| !t.is_empty()),
             auth_file: self.auth_file.filter(|p| !p.as_os_str().is_empty()),
@@ -273,6 +285,12 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./arrayq-data"));
         assert_eq!(c.grace, Duration::from_secs(10));
         assert!(c.demo.is_none() && c.tls.is_none());
+        assert_eq!(c.disk_reserve_bytes, 16 << 20);
+        let c = Cli::try_parse_from(["arrayqd", "--disk-reserve-bytes", "1073741824"])
+            .unwrap()
+            .into_config();
+        assert_eq!(c.disk_reserve_bytes, 1 << 30);
+        assert!(Cli::try_parse_from(["arrayqd", "--disk-reserve-bytes", "1G"]).is_err());
         let c = Cli::try_parse_from([
             "arrayqd",
             "--grpc",

@@ -1,13 +1,14 @@
 //! Array schemas between the protobuf messages (`arrayq_proto::v1`) and storage: the
 //! one place the server converts them (CreateArray, DescribeArray, the responses'
-//! schemas), with the defaults a schema may leave open.
+//! schemas), with the defaults a schema may leave open; and the array's stored
+//! retention policy for DescribeArray.
 
 use arrayq_proto::v1 as pb;
 use arrayq_proto::v1::attribute::Fill;
 use arrayq_proto::v1::dimension::Coordinate as PbCoordinate;
 use arrayq_storage::{
     ArraySchema, Attribute, BytesToBytes, CodecChain, Coordinate, DType, Dimension, Layout,
-    Metadata, MetadataMap, Scalar,
+    Metadata, MetadataMap, Retention, Scalar,
 };
 use tonic::Status;
 
@@ -212,6 +213,14 @@ fn fill_scalar(attr: &str, dtype: DType, f: &Fill) -> Result<Scalar, Status> {
         DType::Bool => Scalar::Bool(v != 0),
         DType::U64 => Scalar::U64(v as u64),
         _ => Scalar::I64(v as i64),
+    })
+}
+
+/// The protobuf form of a stored retention policy; None when no rule is set.
+pub fn retention_to_pb(r: &Retention) -> Option<pb::RetentionPolicy> {
+    (!r.is_empty()).then_some(pb::RetentionPolicy {
+        keep_versions: r.versions,
+        max_age_ns: r.max_age_ns,
     })
 }
 

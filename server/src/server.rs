@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use arrayq_proto::FILE_DESCRIPTOR_SET;
 use arrayq_query::{Engine, EngineConfig};
-use arrayq_storage::Store;
+use arrayq_storage::{Options, Store};
 use arrayq_workload::load;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -24,7 +24,7 @@ use crate::auth::{tag_path, Auth};
 use crate::config::Config;
 use crate::pg::PgDoor;
 use crate::query::warn_stuck;
-use crate::roles::{reload_on_sighup, Tokens};
+use crate::roles::{on_sighup, Tokens};
 use crate::service::ArrayQService;
 use crate::state::{Reason, Shared};
 use crate::wire::ArrayQRoutes;
@@ -69,15 +69,18 @@ impl Server {
 
         let tokens = Tokens::load(config.auth_token.as_deref(), config.auth_file.as_deref())
             .map_err(anyhow::Error::msg)?;
-        if let (Some(t), Some(_)) = (&tokens, &config.auth_file) {
-            reload_on_sighup(t.clone()).context("installing the SIGHUP handler")?;
-        }
+        on_sighup(tokens.clone()).context("installing the SIGHUP handler")?;
 
         let dir = config.data_dir.clone();
+        let opts = Options {
+            reserved_disk_bytes: config.disk_reserve_bytes,
+            ..Options::default()
+        };
         let store = tokio::task::spawn_blocking(move || -> Result<Store> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
-            Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+            Store::open_with(&dir, opts)
+                .with_context(|| format!("opening the store in {}", dir.display()))
         })
         .await??;
         info!(data = %config.data_dir.display(), arrays = store.list_arrays().len(), "store open");

@@ -1,7 +1,7 @@
 //! Roles of the real `arrayqd` over gRPC: the tokens of an `--auth-file` (read,
 //! write, admin) and the `--auth-token` (admin), each against each class of
-//! operation; the one log line of every write; SIGHUP reloads of the file; bad
-//! files refused at startup.
+//! operation; the one log line of every write; SIGHUP reloads of the file (and is
+//! ignored without one); bad files refused at startup.
 
 mod common;
 
@@ -283,6 +283,28 @@ async fn sighup_reloads_the_auth_file_and_a_broken_file_keeps_the_tokens() {
         .unwrap();
     unknown(query_as(&mut c, "read-tok", "SELECT v FROM a").await);
     write_a(&mut c, "write-tok").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_an_auth_file_is_logged_and_ignored() {
+    // No auth at all, and --auth-token alone: no file to re-read either way.
+    for args in [&[][..], &["--auth-token", "root-tok"][..]] {
+        let t = tempfile::tempdir().unwrap();
+        let d = Daemon::start(&t.path().join("data"), args, &[]);
+        let mut c = d.client().await;
+        query_as(&mut c, "root-tok", CREATE_A).await.unwrap();
+        write_a(&mut c, "root-tok").await.unwrap();
+        let pid = libc::pid_t::try_from(d.server.pid()).unwrap();
+        for n in 1..=2 {
+            // SAFETY: kill(2) takes plain integers; the pid is our own running child.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0, "{args:?}");
+            log_lines(&d, "SIGHUP: no --auth-file to re-read; ignored", n).await;
+        }
+        let r = query_as(&mut c, "root-tok", "SELECT sum(v) FROM a")
+            .await
+            .unwrap();
+        assert_eq!(f64_values(&r.columns[0]), [9.0], "{args:?}");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! VACUUM and retention against the real `arrayqd` over loopback: SQL and the
 //! Vacuum RPC with exact results, time travel to a vacuumed version, Subscribe from
-//! a trimmed change-log position, the background retention task, and disk space
-//! given back.
+//! a trimmed change-log position, the background retention task, the policy as
+//! DescribeArray and DESCRIBE report it, and disk space given back.
 
 mod common;
 
@@ -222,6 +222,64 @@ async fn background_retention_applies_the_stored_policy_and_stops_on_shutdown() 
     d.signal("TERM");
     let status = d.wait_exit(Duration::from_secs(15)).expect("arrayqd exits");
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_reports_the_retention_policy_over_rpc_and_sql() {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &["--retention-interval", "0"], &[]);
+    let mut c = d.client().await;
+    versions_of_s(&mut c, 1).await;
+    assert_eq!(policy(&mut c).await, (None, None));
+
+    sql(
+        &mut c,
+        "ALTER ARRAY s SET (retain = '30 days', retain_versions = 5)",
+    )
+    .await;
+    assert_eq!(
+        policy(&mut c).await,
+        (
+            Some(RetentionPolicy {
+                keep_versions: Some(5),
+                max_age_ns: Some(30 * DAY_NS),
+            }),
+            Some("keep 5 versions, keep 30 days".into())
+        )
+    );
+    sql(&mut c, "ALTER ARRAY s RESET (retain_versions)").await;
+    assert_eq!(
+        policy(&mut c).await,
+        (
+            Some(RetentionPolicy {
+                keep_versions: None,
+                max_age_ns: Some(30 * DAY_NS),
+            }),
+            Some("keep 30 days".into())
+        )
+    );
+    sql(&mut c, "ALTER ARRAY s SET (retain = '12 hours')").await;
+    assert_eq!(policy(&mut c).await.0.unwrap().max_age_ns, Some(DAY_NS / 2));
+    sql(&mut c, "ALTER ARRAY s RESET (retain)").await;
+    assert_eq!(policy(&mut c).await, (None, None));
+}
+
+/// `s`'s retention policy as DescribeArray gives it and DESCRIBE's `retention`
+/// row's details (None: no such row).
+async fn policy(c: &mut Rpc) -> (Option<RetentionPolicy>, Option<String>) {
+    let rpc = c
+        .describe_array(DescribeArrayRequest {
+            name: "s".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .retention;
+    let r = sql(c, "DESCRIBE s").await;
+    let row = r.text("kind").iter().position(|k| k == "retention");
+    (rpc, row.map(|at| r.text("details")[at].clone()))
 }
 
 /// The versions DescribeArray lists for `s`.

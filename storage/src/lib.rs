@@ -53,6 +53,6 @@ pub use retention::Retention;
 pub use rollup::{DayGrid, Rollup, RollupAttr, RollupCells, RollupField, RollupSpec, DAY_NS};
 pub use schema::{ArraySchema, Attribute, Dimension, Layout};
 pub use snapshot::{LayoutCost, ReadOptions, ReadStats, Snapshot};
-pub use store::{AsOf, CommitRecord, Metrics, Options, Store};
+pub use store::{AsOf, CommitRecord, Metrics, Options, Store, DEFAULT_RESERVED_DISK_BYTES};
 pub use vacuum::VacuumStats;
 pub use write::WriteTx;

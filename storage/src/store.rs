@@ -40,6 +40,10 @@ impl CommitRecord {
     }
 }
 
+/// Free bytes a store leaves on its filesystem unless told otherwise
+/// ([`Options::reserved_disk_bytes`], `arrayqd --disk-reserve-bytes`).
+pub const DEFAULT_RESERVED_DISK_BYTES: u64 = 16 << 20;
+
 /// Tuning knobs of a store.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -71,7 +75,7 @@ impl Default for Options {
             inline_bytes: 512,
             segment_bytes: 1 << 30,
             resident_bytes: 128 << 20,
-            reserved_disk_bytes: 16 << 20,
+            reserved_disk_bytes: DEFAULT_RESERVED_DISK_BYTES,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by arrayq's tests and benchmarks: a real `arrayqd` on a free
 //! loopback port ([`TestServer`]), the workspace's binaries, a managed Python venv
-//! for the numpy reference and other Python peers, `.npy` file I/O, and evicting
-//! files from the page cache (cold reads).
+//! for the numpy reference and other Python peers, `.npy` file I/O, evicting
+//! files from the page cache (cold reads), and small tmpfs mounts (full disks).
 
 #![warn(missing_docs)]
 
@@ -11,6 +11,7 @@ mod page_cache;
 mod postgres;
 mod pyvenv;
 mod server;
+mod tmpfs;
 
 pub use binary::{
     arrayq_command, arrayq_ok, arrayqd_binary, clean_env, described_metadata, workspace_binary,
@@ -21,6 +22,7 @@ pub use page_cache::{cached_bytes, evict_dir};
 pub use postgres::{PgCluster, PG_URL_ENV};
 pub use pyvenv::{python, python_client_venv, run_reference, workspace_root};
 pub use server::{DropStop, StartError, TestServer, TestServerBuilder};
+pub use tmpfs::Tmpfs;
 
 /// Distance between two `f32` in units in the last place (0 when bit-identical;
 /// `+0.0` and `-0.0` are 1 apart), so tests can bound libm differences precisely.

@@ -168,7 +168,9 @@ impl TextParser {
         };
         let text = std::str::from_utf8(raw).map_err(|_| f.err(None, "invalid UTF-8".into()))?;
         let text = text.strip_suffix('\r').unwrap_or(text);
-        if (self.header && self.line == 1) || (!self.csv && text == "\\.") {
+        // `\.` alone on a line is Postgres' end-of-data marker in both formats, not
+        // a row (psql sends it on with a script's inline COPY data).
+        if (self.header && self.line == 1) || text == "\\." {
             return Ok(());
         }
         let fields = if self.csv {

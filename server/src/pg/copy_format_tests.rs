@@ -71,6 +71,26 @@ fn csv_header_and_bad_line_number() {
 }
 
 #[test]
+fn csv_end_marker_line_is_not_a_row() {
+    let rows = parse_all(
+        &mut TextParser::new(cols(), true, false),
+        b"5,2022-12-31T23:00:00Z,1,0.25\n\\.\n",
+        4,
+    )
+    .unwrap();
+    assert_eq!(
+        rows,
+        [CopyRow {
+            line: 1,
+            label: CopyLabel::Untyped("5".into()),
+            time_ns: T0,
+            version: Some(1),
+            value: Some(0.25)
+        }]
+    );
+}
+
+#[test]
 fn text_format_tabs_and_nulls() {
     let rows = parse_all(
         &mut TextParser::new(cols(), false, false),

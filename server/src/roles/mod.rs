@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub use operation::{
     authorize, ingest_access, parse_authorized, Access, Denied, Operation, Refused,
 };
-pub use reload::{reload_on_sighup, Tokens};
+pub use reload::{on_sighup, Tokens};
 pub use tokens::{TokenSet, ADMIN_TOKEN_NAME};
 
 /// What a token may do; each role may do everything the ones before it may.

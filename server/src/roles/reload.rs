@@ -1,10 +1,11 @@
 //! The tokens in force, replaced as a whole when SIGHUP asks to re-read the auth
-//! file; a file that does not load keeps the tokens of before.
+//! file; a file that does not load keeps the tokens of before. Without an auth
+//! file SIGHUP is logged and ignored (its default action would end the server).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{Caller, TokenSet};
 
@@ -64,15 +65,20 @@ fn read(admin_token: Option<&str>, file: Option<&Path>) -> Result<TokenSet, Stri
     TokenSet::build(admin_token, file.zip(text.as_deref()))
 }
 
-/// Re-reads the auth file on every SIGHUP. The handler is installed before this
-/// returns, so a SIGHUP right after startup reloads instead of ending the process.
+/// Handles every SIGHUP: re-reads the auth file when `tokens` has one, else logs
+/// and ignores it. The handler is installed before this returns, so a SIGHUP right
+/// after startup never ends the process.
 #[cfg(unix)]
-pub fn reload_on_sighup(tokens: Arc<Tokens>) -> std::io::Result<()> {
+pub fn on_sighup(tokens: Option<Arc<Tokens>>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
+    let tokens = tokens.filter(|t| t.file.is_some());
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            let t = tokens.clone();
+            let Some(t) = tokens.clone() else {
+                warn!(target: "arrayq::access", "SIGHUP: no --auth-file to re-read; ignored");
+                continue;
+            };
             match tokio::task::spawn_blocking(move || t.reload()).await {
                 Ok(Ok(n)) => {
                     info!(target: "arrayq::access", tokens = n, "SIGHUP: auth file reloaded")
@@ -88,6 +94,6 @@ pub fn reload_on_sighup(tokens: Arc<Tokens>) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-pub fn reload_on_sighup(_tokens: Arc<Tokens>) -> std::io::Result<()> {
+pub fn on_sighup(_tokens: Option<Arc<Tokens>>) -> std::io::Result<()> {
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use arrayq_proto::v1::{IndexRange, WriteHeader};
@@ -41,15 +42,23 @@ pub fn time_s(t: usize) -> i64 {
 pub struct Pg {
     pub daemon: Daemon,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// Starts `arrayqd --pg 127.0.0.1:0 ARGS...`.
 pub fn start(args: &[&str]) -> Pg {
     let (dir, data) = common::data_dir();
+    let mut pg = start_on(&data, args);
+    pg._dir = Some(dir);
+    pg
+}
+
+/// Starts `arrayqd --pg 127.0.0.1:0 ARGS...` on the store in `data` (on a special
+/// filesystem, say), which the caller keeps.
+pub fn start_on(data: &Path, args: &[&str]) -> Pg {
     let mut all = vec!["--pg", "127.0.0.1:0"];
     all.extend_from_slice(args);
-    let daemon = Daemon::start(&data, &all, &[]);
+    let daemon = Daemon::start(data, &all, &[]);
     let port = daemon
         .server
         .pg_addr()
@@ -58,7 +67,7 @@ pub fn start(args: &[&str]) -> Pg {
     Pg {
         daemon,
         port,
-        _dir: dir,
+        _dir: None,
     }
 }
 

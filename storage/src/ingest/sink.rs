@@ -71,7 +71,7 @@ impl Store {
         let tile_shape = tx.schema().layouts[0].chunk_shape.clone();
         Ok(IngestSink {
             tx,
-            staging: Staging::new(&self.inner.staging_dir, opts.memory_bytes),
+            staging: Staging::new(self, opts.memory_bytes),
             items: Vec::new(),
             owned: Vec::new(),
             blocks: Vec::new(),

@@ -2,11 +2,18 @@
 //! spill file past it. Each staged item is the row-major bytes of one hyperslab,
 //! appended in order; at commit each becomes a [`WriteSource`] the chunk writer
 //! reads sub-regions from.
+//!
+//! A spill is a write to the store's disk like a commit's: it leaves the store's
+//! free-space reserve alone (so sled, DROP and VACUUM keep their room while a large
+//! write stages), and a full disk is [`StorageError::NoSpace`] naming the store.
 
+use super::error::{IngestError, IngestResult};
 use super::spill::SpillFile;
-use crate::error::Result;
+use crate::disk_space::is_no_space;
+use crate::error::{Result, StorageError};
+use crate::store::Store;
 use crate::write_source::WriteSource;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Memory pieces of an item grow to at most this before a new one starts, so the
@@ -40,7 +47,8 @@ struct Item {
 
 /// The staged items of one sink and the memory they hold.
 pub(crate) struct Staging {
-    dir: PathBuf,
+    /// The store the spill file is written for: its staging directory, its disk.
+    store: Store,
     memory_bound: usize,
     in_memory: usize,
     spilled: u64,
@@ -49,10 +57,11 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    /// Staging whose spill file (created on the first spill) goes into `dir`.
-    pub(crate) fn new(dir: &Path, memory_bound: usize) -> Staging {
+    /// Staging whose spill file (created on the first spill) goes into the
+    /// store's staging directory.
+    pub(crate) fn new(store: &Store, memory_bound: usize) -> Staging {
         Staging {
-            dir: dir.to_path_buf(),
+            store: store.clone(),
             memory_bound,
             in_memory: 0,
             spilled: 0,
@@ -92,7 +101,7 @@ impl Staging {
 
     /// Appends `data` to item `k`, spilling everything held in memory first when
     /// `data` would take the memory past the bound.
-    pub(crate) fn append(&mut self, k: usize, data: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn append(&mut self, k: usize, data: &[u8]) -> IngestResult<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -115,7 +124,7 @@ impl Staging {
             self.spill_all()?;
             if data.len() > self.memory_bound / 2 {
                 // Too large to be worth holding: straight to the file.
-                let offset = self.file()?.append(data)?;
+                let offset = self.write_file(data)?;
                 self.spilled += data.len() as u64;
                 self.items[k].push_file(offset, data.len());
                 return Ok(());
@@ -136,31 +145,51 @@ impl Staging {
         Ok(())
     }
 
-    fn file(&mut self) -> std::io::Result<Arc<SpillFile>> {
+    fn file(&mut self) -> IngestResult<Arc<SpillFile>> {
         if self.spill.is_none() {
-            self.spill = Some(Arc::new(SpillFile::create(&self.dir)?));
+            let file =
+                SpillFile::create(&self.store.inner.staging_dir).map_err(|e| self.io_error(e))?;
+            self.spill = Some(Arc::new(file));
         }
         Ok(self.spill.clone().expect("just created"))
     }
 
+    /// Appends `data` to the spill file once the disk has room for it beside the
+    /// reserve; returns its offset in the file.
+    fn write_file(&mut self, data: &[u8]) -> IngestResult<u64> {
+        self.store
+            .ensure_space(data.len() as u64, "staging the write")?;
+        let file = self.file()?;
+        file.append(data).map_err(|e| self.io_error(e))
+    }
+
+    /// A spill file's I/O error: [`StorageError::NoSpace`] when the disk is full
+    /// (the same error as a commit that does not fit), else a staging error.
+    fn io_error(&self, e: std::io::Error) -> IngestError {
+        if is_no_space(&e) {
+            IngestError::Storage(self.store.name_no_space(StorageError::Io(e)))
+        } else {
+            IngestError::Staging(e)
+        }
+    }
+
     /// Moves every memory part of every item to the spill file.
-    pub(crate) fn spill_all(&mut self) -> std::io::Result<()> {
+    pub(crate) fn spill_all(&mut self) -> IngestResult<()> {
         if self.in_memory == 0 {
             return Ok(());
         }
-        let file = self.file()?;
-        for item in &mut self.items {
-            let parts = std::mem::take(&mut item.parts);
-            item.starts.clear();
-            item.len = 0;
+        for k in 0..self.items.len() {
+            let parts = std::mem::take(&mut self.items[k].parts);
+            self.items[k].starts.clear();
+            self.items[k].len = 0;
             for part in parts {
                 match part {
                     Part::Memory(v) => {
-                        let offset = file.append(&v)?;
+                        let offset = self.write_file(&v)?;
                         self.spilled += v.len() as u64;
-                        item.push_file(offset, v.len());
+                        self.items[k].push_file(offset, v.len());
                     }
-                    Part::File { offset, len } => item.push_file(offset, len),
+                    Part::File { offset, len } => self.items[k].push_file(offset, len),
                 }
             }
         }
@@ -251,8 +280,8 @@ mod tests {
 
     #[test]
     fn spilled_and_memory_parts_read_back_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Staging::new(dir.path(), 100);
+        let store = Store::temporary().unwrap();
+        let mut s = Staging::new(&store, 100);
         let a = s.add(300);
         let b = s.add(10);
         let bytes: Vec<u8> = (0..=255).chain(0..44).collect();
