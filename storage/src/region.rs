@@ -48,6 +48,35 @@ impl Region {
         (!r.is_empty()).then_some(r)
     }
 
+    /// The cells of `self` outside `other`, as disjoint boxes (at most two per
+    /// dimension): per dimension in turn, the slabs below and above `other`.
+    pub fn subtract(&self, other: &Region) -> Vec<Region> {
+        let mut out = Vec::new();
+        let mut core = self.clone();
+        for d in 0..self.rank() {
+            let r = core.0[d].clone();
+            let (lo, hi) = (
+                other.0[d].start.clamp(r.start, r.end),
+                other.0[d].end.clamp(r.start, r.end),
+            );
+            if r.start < lo {
+                let mut below = core.clone();
+                below.0[d] = r.start..lo;
+                out.push(below);
+            }
+            if hi < r.end {
+                let mut above = core.clone();
+                above.0[d] = hi..r.end;
+                out.push(above);
+            }
+            if lo >= hi {
+                return out; // no overlap: the slabs hold all of `self`
+            }
+            core.0[d] = lo..hi;
+        }
+        out
+    }
+
     /// Smallest region containing both.
     pub fn union(&self, other: &Region) -> Region {
         Region(

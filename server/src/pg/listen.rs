@@ -104,12 +104,7 @@ impl Handler {
 /// ISO-8601 UTC) and the labels written along a label dimension (only when the
 /// extent names every one of them: one or two labels).
 pub fn payload(ev: &ChangeEvent) -> String {
-    let kind = match ev.kind {
-        ChangeKind::Create => "create",
-        ChangeKind::Write => "write",
-        ChangeKind::AddLayout => "add_layout",
-        ChangeKind::Drop => "drop",
-    };
+    let kind = ev.kind.name();
     let mut m = Map::new();
     m.insert("array".into(), json!(ev.array));
     m.insert("version".into(), json!(ev.version));
