@@ -284,13 +284,13 @@ fn check_case(c: &Case) -> Result<(), TestCaseError> {
     }
     let from = rollup_from.unwrap();
     for v in from..versions.len() as u64 {
-        check_version(&store, &c, v, &versions[v as usize])?;
+        check_version(&store, c, v, &versions[v as usize])?;
     }
     // Reopened, every version still reads the same rollup.
     drop(store);
     let store = Store::open_with(dir.path().join("db"), opts).unwrap();
     for v in from..versions.len() as u64 {
-        check_version(&store, &c, v, &versions[v as usize])?;
+        check_version(&store, c, v, &versions[v as usize])?;
     }
     // Before the rollup's version there is none.
     if from > 0 {

@@ -6,7 +6,7 @@
 //! number above SEQ (the `seq` of the last payload the client saw), read back from
 //! the change log first. Notifications name the channel `name` either way.
 
-use arrayq_storage::{ChangeEvent, ChangeKind, CoordValue};
+use arrayq_storage::{ChangeEvent, CoordValue};
 use pgwire::error::PgWireResult;
 use pgwire::messages::response::NotificationResponse;
 use serde_json::{json, Map, Value};
@@ -150,7 +150,7 @@ pub fn payload(ev: &ChangeEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrayq_storage::DimExtent;
+    use arrayq_storage::{ChangeKind, DimExtent};
 
     #[test]
     fn channel_spellings() {
