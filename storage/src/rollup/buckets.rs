@@ -19,8 +19,6 @@ pub(super) struct Buckets<'a> {
     pub sum: Vec<f64>,
     pub min: Vec<f64>,
     pub max: Vec<f64>,
-    /// One row of values, decoded (reused).
-    row: Vec<f64>,
 }
 
 impl<'a> Buckets<'a> {
@@ -42,7 +40,6 @@ impl<'a> Buckets<'a> {
             sum: kept(k.sum, 0.0),
             min: kept(k.min, f64::INFINITY),
             max: kept(k.max, f64::NEG_INFINITY),
-            row: Vec::new(),
         }
     }
 
@@ -64,22 +61,23 @@ impl<'a> Buckets<'a> {
                 (i - cbox.0[d].start) as usize
             }
         };
-        // Along the last dimension: one bucket per value, or (time last) the day's.
-        let last_pos: Vec<usize> = piece.0[last].clone().map(|i| pos(last, i)).collect();
+        // Along the last dimension: consecutive buckets, or (time last) the days'.
+        let at: Vec<usize> = if last == dim {
+            piece.0[last].clone().map(|i| pos(last, i)).collect()
+        } else {
+            Vec::new()
+        };
+        let first = if last == dim {
+            0
+        } else {
+            pos(last, piece.0[last].start)
+        };
         let mut idx = vec![0u64; last];
-        let mut row = std::mem::take(&mut self.row);
         for bytes in raw.chunks_exact(n * dtype.size()) {
             let base: usize = (0..last)
                 .map(|d| pos(d, piece.0[d].start + idx[d]) * self.stride[d])
                 .sum();
-            decode(bytes, dtype, &mut row);
-            if last == dim {
-                for (&p, &x) in last_pos.iter().zip(&row) {
-                    self.fold_run(base + p, &[x]);
-                }
-            } else {
-                self.fold_run(base + last_pos[0], &row);
-            }
+            self.fold_row(base + first, &at, bytes, dtype);
             for d in (0..last).rev() {
                 idx[d] += 1;
                 if idx[d] < shape[d] as u64 {
@@ -88,30 +86,64 @@ impl<'a> Buckets<'a> {
                 idx[d] = 0;
             }
         }
-        self.row = row;
     }
 
-    /// Folds `xs` into the consecutive buckets from `g` on. NaN is no value: it adds
-    /// 0 to the sum (a sum that starts at +0 never becomes -0, so adding +0 leaves
-    /// it unchanged) and never passes a comparison.
-    fn fold_run(&mut self, g: usize, xs: &[f64]) {
-        let n = xs.len();
-        for (c, &x) in self.count[g..g + n].iter_mut().zip(xs) {
-            *c += !x.is_nan() as u64;
+    /// Folds one row of little-endian values of `dtype`: value `j` into bucket
+    /// `g + at[j]`, or `g + j` when `at` is empty.
+    fn fold_row(&mut self, g: usize, at: &[usize], raw: &[u8], dtype: DType) {
+        match dtype {
+            DType::F32 => self.fold_le::<4>(g, at, raw, |b| f32::from_le_bytes(b) as f64),
+            DType::F64 => self.fold_le::<8>(g, at, raw, f64::from_le_bytes),
+            DType::I64 => self.fold_le::<8>(g, at, raw, |b| i64::from_le_bytes(b) as f64),
+            DType::I32 => self.fold_le::<4>(g, at, raw, |b| i32::from_le_bytes(b) as f64),
+            DType::I16 => self.fold_le::<2>(g, at, raw, |b| i16::from_le_bytes(b) as f64),
+            DType::I8 => self.fold_le::<1>(g, at, raw, |b| i8::from_le_bytes(b) as f64),
+            DType::U8 | DType::Bool => self.fold_le::<1>(g, at, raw, |b| b[0] as f64),
+            DType::U16 => self.fold_le::<2>(g, at, raw, |b| u16::from_le_bytes(b) as f64),
+            DType::U32 => self.fold_le::<4>(g, at, raw, |b| u32::from_le_bytes(b) as f64),
+            DType::U64 => self.fold_le::<8>(g, at, raw, |b| u64::from_le_bytes(b) as f64),
         }
-        if !self.sum.is_empty() {
-            for (s, &x) in self.sum[g..g + n].iter_mut().zip(xs) {
-                *s += if x.is_nan() { 0.0 } else { x };
+    }
+
+    /// [`Self::fold_row`] for values of `N` bytes read by `f` (as
+    /// `Buffer::to_f64_vec` converts them). NaN is no value (and never passes a
+    /// comparison).
+    fn fold_le<const N: usize>(
+        &mut self,
+        g: usize,
+        at: &[usize],
+        raw: &[u8],
+        f: impl Fn([u8; N]) -> f64,
+    ) {
+        let n = raw.len() / N;
+        // The buckets the row reaches, from `g` on (`at` ascends).
+        let span = at.last().map_or(n, |&a| a + 1);
+        let cut = |v: &mut Vec<f64>| -> std::ops::Range<usize> {
+            if v.is_empty() {
+                0..0
+            } else {
+                g..g + span
             }
-        }
-        if !self.min.is_empty() {
-            for (m, &x) in self.min[g..g + n].iter_mut().zip(xs) {
-                *m = if x < *m { x } else { *m };
+        };
+        let (rs, rmin, rmax) = (cut(&mut self.sum), cut(&mut self.min), cut(&mut self.max));
+        let (keep_sum, keep_min, keep_max) = (!rs.is_empty(), !rmin.is_empty(), !rmax.is_empty());
+        let count = &mut self.count[g..g + span];
+        let sum = &mut self.sum[rs];
+        let min = &mut self.min[rmin];
+        let max = &mut self.max[rmax];
+        for j in 0..n {
+            let x = f(raw[j * N..(j + 1) * N].try_into().unwrap());
+            let b = if at.is_empty() { j } else { at[j] };
+            let ok = !x.is_nan();
+            count[b] += ok as u64;
+            if keep_sum && ok {
+                sum[b] += x;
             }
-        }
-        if !self.max.is_empty() {
-            for (m, &x) in self.max[g..g + n].iter_mut().zip(xs) {
-                *m = if x > *m { x } else { *m };
+            if keep_min && x < min[b] {
+                min[b] = x;
+            }
+            if keep_max && x > max[b] {
+                max[b] = x;
             }
         }
     }
@@ -156,25 +188,5 @@ pub(super) fn to_le(dtype: DType, x: f64) -> Vec<u8> {
         DType::U32 => (x as u32).to_le_bytes().to_vec(),
         DType::F32 => (x as f32).to_le_bytes().to_vec(),
         _ => x.to_le_bytes().to_vec(),
-    }
-}
-
-/// Little-endian values of `dtype` as f64, into `out` (as `Buffer::to_f64_vec`).
-fn decode(raw: &[u8], dtype: DType, out: &mut Vec<f64>) {
-    fn each<const N: usize>(raw: &[u8], out: &mut Vec<f64>, f: impl Fn([u8; N]) -> f64) {
-        out.clear();
-        out.extend(raw.chunks_exact(N).map(|b| f(b.try_into().unwrap())));
-    }
-    match dtype {
-        DType::F32 => each::<4>(raw, out, |b| f32::from_le_bytes(b) as f64),
-        DType::F64 => each::<8>(raw, out, f64::from_le_bytes),
-        DType::I64 => each::<8>(raw, out, |b| i64::from_le_bytes(b) as f64),
-        DType::I32 => each::<4>(raw, out, |b| i32::from_le_bytes(b) as f64),
-        DType::I16 => each::<2>(raw, out, |b| i16::from_le_bytes(b) as f64),
-        DType::I8 => each::<1>(raw, out, |b| i8::from_le_bytes(b) as f64),
-        DType::U8 | DType::Bool => each::<1>(raw, out, |b| b[0] as f64),
-        DType::U16 => each::<2>(raw, out, |b| u16::from_le_bytes(b) as f64),
-        DType::U32 => each::<4>(raw, out, |b| u32::from_le_bytes(b) as f64),
-        DType::U64 => each::<8>(raw, out, |b| u64::from_le_bytes(b) as f64),
     }
 }
