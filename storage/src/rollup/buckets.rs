@@ -91,6 +91,11 @@ impl<'a> Buckets<'a> {
     /// Folds one row of little-endian values of `dtype`: value `j` into bucket
     /// `g + at[j]`, or `g + j` when `at` is empty.
     fn fold_row(&mut self, g: usize, at: &[usize], raw: &[u8], dtype: DType) {
+        // The common case, read in place (the staged bytes of f32 values are aligned).
+        #[cfg(target_endian = "little")]
+        if let (DType::F32, Ok(v)) = (dtype, bytemuck::try_cast_slice::<u8, f32>(raw)) {
+            return self.fold_values(g, at, v.len(), |j| v[j] as f64);
+        }
         match dtype {
             DType::F32 => self.fold_le::<4>(g, at, raw, |b| f32::from_le_bytes(b) as f64),
             DType::F64 => self.fold_le::<8>(g, at, raw, f64::from_le_bytes),
@@ -115,7 +120,12 @@ impl<'a> Buckets<'a> {
         raw: &[u8],
         f: impl Fn([u8; N]) -> f64,
     ) {
-        let n = raw.len() / N;
+        let get = |j: usize| f(raw[j * N..(j + 1) * N].try_into().unwrap());
+        self.fold_values(g, at, raw.len() / N, get);
+    }
+
+    /// Folds values `get(0..n)`, as [`Self::fold_row`].
+    fn fold_values(&mut self, g: usize, at: &[usize], n: usize, get: impl Fn(usize) -> f64) {
         // The buckets the row reaches, from `g` on (`at` ascends).
         let span = at.last().map_or(n, |&a| a + 1);
         let cut = |v: &mut Vec<f64>| -> std::ops::Range<usize> {
@@ -132,7 +142,7 @@ impl<'a> Buckets<'a> {
         let min = &mut self.min[rmin];
         let max = &mut self.max[rmax];
         for j in 0..n {
-            let x = f(raw[j * N..(j + 1) * N].try_into().unwrap());
+            let x = get(j);
             let b = if at.is_empty() { j } else { at[j] };
             let ok = !x.is_nan();
             count[b] += ok as u64;
