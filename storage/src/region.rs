@@ -286,6 +286,33 @@ mod tests {
     }
 
     #[test]
+    fn subtract_leaves_each_outside_cell_in_one_box() {
+        let a = Region(vec![0..4, 2..7, 1..3]);
+        for b in [
+            Region(vec![1..3, 0..4, 2..9]), // overlapping
+            Region(vec![0..4, 2..7, 1..3]), // equal
+            Region(vec![5..6, 2..7, 1..3]), // disjoint
+            Region(vec![0..9, 3..4, 0..9]), // a slab through it
+        ] {
+            let parts = a.subtract(&b);
+            for i in 0..4 {
+                for j in 2..7 {
+                    for k in 1..3 {
+                        let inside = |r: &Region| {
+                            r.0[0].contains(&i) && r.0[1].contains(&j) && r.0[2].contains(&k)
+                        };
+                        let n = parts.iter().filter(|p| inside(p)).count();
+                        assert_eq!(n, usize::from(!inside(&b)), "cell ({i}, {j}, {k}) of {b}");
+                    }
+                }
+            }
+            assert!(parts
+                .iter()
+                .all(|p| !p.is_empty() && p.intersect(&a).as_ref() == Some(p)));
+        }
+    }
+
+    #[test]
     fn contiguity() {
         assert!(is_contiguous(&[10, 4, 5], &[1, 4, 5]));
         assert!(is_contiguous(&[10, 4, 5], &[3, 4, 5]));
