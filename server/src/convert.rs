@@ -22,6 +22,8 @@ pub fn event_to_pb(e: &arrayq_storage::ChangeEvent) -> pb::ChangeEvent {
         K::Write => pb::ChangeKind::Write,
         K::AddLayout => pb::ChangeKind::AddLayout,
         K::Drop => pb::ChangeKind::Drop,
+        K::AddRollup => pb::ChangeKind::AddRollup,
+        K::DropRollup => pb::ChangeKind::DropRollup,
     };
     let text = |v: &CoordValue| -> (String, Option<f64>) {
         match v {

@@ -103,6 +103,11 @@ pub fn chunk_prefix(id: u32, layout: u16, attr: u16, chunk: &[u64]) -> Vec<u8> {
     k
 }
 
+/// The layout id of a chunk key (a rollup's at or above `ROLLUP_KEY_BASE`).
+pub fn chunk_layout(key: &[u8]) -> u16 {
+    u16::from_be_bytes([key[5], key[6]])
+}
+
 pub fn array_chunks_prefix(id: u32) -> Vec<u8> {
     let mut k = b"C".to_vec();
     k.extend_from_slice(&id.to_be_bytes());

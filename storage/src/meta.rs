@@ -13,6 +13,22 @@ pub struct LayoutStats {
     pub bytes: u64,
 }
 
+impl LayoutStats {
+    /// Accounts for chunks just stored: each its stored size and the size of the
+    /// version it replaces (none for a chunk stored for the first time).
+    pub(crate) fn add_stored(&mut self, sizes: impl IntoIterator<Item = (usize, Option<usize>)>) {
+        for (n, old) in sizes {
+            match old {
+                Some(o) => self.bytes = (self.bytes + n as u64).saturating_sub(o as u64),
+                None => {
+                    self.chunks += 1;
+                    self.bytes += n as u64;
+                }
+            }
+        }
+    }
+}
+
 /// The state of an array as of one version: written on every commit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VersionMeta {
@@ -44,6 +60,32 @@ pub enum ChangeKind {
     Write,
     AddLayout,
     Drop,
+    /// A rollup was added (built from the data, which is unchanged).
+    AddRollup,
+    DropRollup,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 6] = [
+        ChangeKind::Create,
+        ChangeKind::Write,
+        ChangeKind::AddLayout,
+        ChangeKind::Drop,
+        ChangeKind::AddRollup,
+        ChangeKind::DropRollup,
+    ];
+
+    /// The name the change log stores (and LISTEN payloads carry).
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "create",
+            ChangeKind::Write => "write",
+            ChangeKind::AddLayout => "add_layout",
+            ChangeKind::Drop => "drop",
+            ChangeKind::AddRollup => "add_rollup",
+            ChangeKind::DropRollup => "drop_rollup",
+        }
+    }
 }
 
 /// The extent of a change along one dimension, in indices and coordinates.

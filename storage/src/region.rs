@@ -48,6 +48,35 @@ impl Region {
         (!r.is_empty()).then_some(r)
     }
 
+    /// The cells of `self` outside `other`, as disjoint boxes (at most two per
+    /// dimension): per dimension in turn, the slabs below and above `other`.
+    pub fn subtract(&self, other: &Region) -> Vec<Region> {
+        let mut out = Vec::new();
+        let mut core = self.clone();
+        for d in 0..self.rank() {
+            let r = core.0[d].clone();
+            let (lo, hi) = (
+                other.0[d].start.clamp(r.start, r.end),
+                other.0[d].end.clamp(r.start, r.end),
+            );
+            if r.start < lo {
+                let mut below = core.clone();
+                below.0[d] = r.start..lo;
+                out.push(below);
+            }
+            if hi < r.end {
+                let mut above = core.clone();
+                above.0[d] = hi..r.end;
+                out.push(above);
+            }
+            if lo >= hi {
+                return out; // no overlap: the slabs hold all of `self`
+            }
+            core.0[d] = lo..hi;
+        }
+        out
+    }
+
     /// Smallest region containing both.
     pub fn union(&self, other: &Region) -> Region {
         Region(
@@ -254,6 +283,33 @@ mod tests {
             1,
         );
         assert_eq!(dst, vec![0, 5, 6, 0, 9, 10]);
+    }
+
+    #[test]
+    fn subtract_leaves_each_outside_cell_in_one_box() {
+        let a = Region(vec![0..4, 2..7, 1..3]);
+        for b in [
+            Region(vec![1..3, 0..4, 2..9]), // overlapping
+            Region(vec![0..4, 2..7, 1..3]), // equal
+            Region(vec![5..6, 2..7, 1..3]), // disjoint
+            Region(vec![0..9, 3..4, 0..9]), // a slab through it
+        ] {
+            let parts = a.subtract(&b);
+            for i in 0..4 {
+                for j in 2..7 {
+                    for k in 1..3 {
+                        let inside = |r: &Region| {
+                            r.0[0].contains(&i) && r.0[1].contains(&j) && r.0[2].contains(&k)
+                        };
+                        let n = parts.iter().filter(|p| inside(p)).count();
+                        assert_eq!(n, usize::from(!inside(&b)), "cell ({i}, {j}, {k}) of {b}");
+                    }
+                }
+            }
+            assert!(parts
+                .iter()
+                .all(|p| !p.is_empty() && p.intersect(&a).as_ref() == Some(p)));
+        }
     }
 
     #[test]

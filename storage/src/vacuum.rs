@@ -3,6 +3,7 @@
 use crate::chunk_stats;
 use crate::error::{Result, StorageError};
 use crate::keys;
+use crate::rollup::ROLLUP_KEY_BASE;
 use crate::segments::Pointer;
 use crate::store::Store;
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +47,13 @@ impl Store {
             oldest_kept: keep_from,
             ..VacuumStats::default()
         };
+        // Every version of a dropped rollup's chunks goes once no kept version
+        // carries the rollup.
+        let rollups = self.rollup_ids_kept(&st, keep_from)?;
+        let dropped = |k: &[u8]| {
+            let layout = keys::chunk_layout(k);
+            layout >= ROLLUP_KEY_BASE && !rollups.contains(&(layout - ROLLUP_KEY_BASE))
+        };
         let mut batch = sled::Batch::default();
         let mut pending = 0;
         // Keys sort by chunk then version: of each chunk's versions <= keep_from, all
@@ -53,6 +61,16 @@ impl Store {
         let mut prev: Option<(Vec<u8>, sled::IVec)> = None;
         for k in t.scan_prefix(keys::array_chunks_prefix(st.id)).keys() {
             let k = k?;
+            if pending >= 4096 {
+                t.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+            if dropped(&k) {
+                batch.remove(k);
+                stats.chunks_removed += 1;
+                pending += 1;
+                continue;
+            }
             let (prefix, v) = keys::split_version(&k);
             if v > keep_from {
                 continue;
@@ -65,10 +83,6 @@ impl Store {
                 }
             }
             prev = Some((prefix.to_vec(), k.clone()));
-            if pending >= 4096 {
-                t.apply_batch(std::mem::take(&mut batch))?;
-                pending = 0;
-            }
         }
         for kv in t.scan_prefix(keys::meta_prefix(st.id)).keys() {
             let k = kv?;

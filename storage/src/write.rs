@@ -1,22 +1,24 @@
 //! Writes: hyperslabs of any alignment, over many chunks, attributes and layouts,
 //! committed atomically as one new version.
 
-use crate::chunk_stats::ChunkStats;
-use crate::coord::{Coordinate, LabelRef, Labels};
-use crate::disk_space::stored_chunk_bound;
+mod encode;
+mod grow;
+mod layout;
+
+use crate::coord::{Coordinate, Labels};
 use crate::dtype::Buffer;
 use crate::error::{Result, StorageError};
 use crate::keys;
-use crate::meta::{ChangeKind, CommitInfo, DimExtent, LayoutStats, VersionMeta};
-use crate::region::{copy_box, is_contiguous, offset_of, Region};
-use crate::schema::{ArraySchema, Layout};
+use crate::meta::{ChangeKind, CommitInfo, DimExtent, VersionMeta};
+use crate::region::Region;
+use crate::schema::ArraySchema;
 use crate::store::{now_ns, ArrayState, Store};
-use crate::write_source::{copy_box_from, BufferSource, WriteSource};
-use rayon::prelude::*;
+use crate::write_source::{BufferSource, WriteSource};
+use encode::write_chunks;
+use grow::{apply_labels, fit_region, grow_to_fit, prepend_cells};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
+/// One hyperslab of one attribute staged in a write.
 struct PendingWrite {
     attr: usize,
     region: Region,
@@ -302,12 +304,14 @@ impl WriteTx {
                     store.mark_pending(st.id, version)?;
                 }
                 let snap = crate::Snapshot::new(store.clone(), std::sync::Arc::new(meta.clone()));
+                let fresh = self.fresh(st);
                 meta.rollup_stats = crate::rollup::maintain(
                     store,
                     &snap,
                     st.head.version,
                     &affected,
                     &meta.rollup_stats,
+                    fresh.as_ref(),
                 )?;
                 store.sync()?;
             }
@@ -323,108 +327,31 @@ impl WriteTx {
     }
 }
 
-impl Store {
-    /// Adds a physical layout and fills it from the current data, as a new version.
-    pub fn add_layout(&self, array: &str, layout: Layout) -> Result<CommitInfo> {
-        let _w = self.inner.commit_lock.lock();
-        let st = self.state(array)?;
-        let mark = self.inner.segments.append_mark();
-        self.add_layout_locked(&st, layout)
-            .map_err(|e| self.undo_pending(&st, &mark, e))
-    }
-
-    fn add_layout_locked(&self, st: &ArrayState, mut layout: Layout) -> Result<CommitInfo> {
-        let mut schema = st.head.schema.clone();
-        let mut names = schema.layouts.iter().map(|l| l.name.clone()).collect();
-        crate::schema::check_layout(&layout, schema.dims.len(), &mut names)?;
-        layout.id = schema.layouts.iter().map(|l| l.id + 1).max().unwrap_or(0);
-        layout.key_offset = inherited_key_offset(&schema.layouts, &layout.chunk_shape);
-        let snap = crate::Snapshot::new(self.clone(), st.head.clone());
-        let version = st.head.version + 1;
-        let shape = schema.shape();
-        let full = Region::full(&shape);
-        let chunks = full.chunks(&layout.chunk_shape);
-        let mut stats = LayoutStats::default();
-        let raw = layout.chunk_len() as u64
-            * schema
-                .attrs
-                .iter()
-                .map(|a| a.dtype.size() as u64)
-                .sum::<u64>();
-        let bound = chunks.len() as u64 * stored_chunk_bound(raw as usize);
-        self.ensure_space(bound, "the new layout")?;
-        self.mark_pending(st.id, version)?;
-        for a in 0..schema.attrs.len() {
-            let attr = &schema.attrs[a];
-            let fill = attr.fill_value().to_le_bytes(attr.dtype);
-            let esize = attr.dtype.size();
-            let group = (self.inner.opts.batch_bytes / (layout.chunk_len() * esize)).max(1);
-            for part in chunks.chunks(group) {
-                let encoded: Vec<Option<KeyedChunk>> = part
-                    .par_iter()
-                    .map(|c| -> Result<_> {
-                        let creg = Region::of_chunk(c, &layout.chunk_shape);
-                        let inside = creg.intersect(&full).expect("chunk of the array");
-                        let data = snap.read_with(a, &inside, Default::default())?;
-                        let bytes = le_bytes(&data);
-                        if bytes.chunks_exact(esize).all(|e| e == fill.as_slice()) {
-                            return Ok(None); // nothing but fill: store nothing
-                        }
-                        let mut raw = fill_chunk(&fill, layout.chunk_len());
-                        let cshape: Vec<usize> =
-                            layout.chunk_shape.iter().map(|&x| x as usize).collect();
-                        copy_box(
-                            &bytes,
-                            &inside.shape(),
-                            &vec![0; cshape.len()],
-                            &mut raw,
-                            &cshape,
-                            &vec![0; cshape.len()],
-                            &inside.shape(),
-                            esize,
-                        );
-                        let key = keys::with_version(
-                            &keys::chunk_prefix(st.id, layout.id, attr.id, &layout.key_coords(c)),
-                            version,
-                        );
-                        let chunk_stats = ChunkStats::compute(&raw, attr.dtype);
-                        Ok(Some((key, layout.codec.encode(&raw)?, chunk_stats)))
-                    })
-                    .collect::<Result<_>>()?;
-                let mut batch = sled::Batch::default();
-                for (k, v, chunk_stats) in encoded.into_iter().flatten() {
-                    stats.chunks += 1;
-                    stats.bytes += v.len() as u64;
-                    self.count_written(v.len());
-                    batch.insert(k, self.put_chunk_value(&v, chunk_stats)?);
-                }
-                self.inner.tree.apply_batch(batch)?;
-            }
+impl WriteTx {
+    /// The writes of this commit over `st`'s head, for rollups to fold from.
+    fn fresh(&self, st: &ArrayState) -> Option<crate::rollup::Fresh<'_>> {
+        if self.writes.is_empty() {
+            return None;
         }
-        self.sync()?;
-        schema.layouts.push(layout);
-        let mut all_stats = st.head.stats.clone();
-        all_stats.push(stats);
-        let meta = VersionMeta {
-            array_id: st.id,
-            version,
-            timestamp_ns: now_ns(),
-            schema,
-            stats: all_stats,
-            cells_written: 0,
-            marks: st.head.marks.clone(),
-            rollups: st.head.rollups.clone(),
-            rollup_stats: st.head.rollup_stats.clone(),
-        };
-        self.finish_commit(
-            sled::Batch::default(),
-            meta,
-            ChangeKind::AddLayout,
-            vec![],
-            Some(st),
-        )
+        let old = st.head.stats.iter().any(|s| s.chunks > 0).then(|| {
+            // Cells a prepend added come before the head's.
+            let mut old = Region::full(&st.head.schema.shape());
+            for &(d, cells) in &self.prepends {
+                old.0[d].start += cells;
+                old.0[d].end += cells;
+            }
+            old
+        });
+        let writes = self
+            .writes
+            .iter()
+            .map(|w| (w.attr, &w.region, &*w.data))
+            .collect();
+        Some(crate::rollup::Fresh { writes, old })
     }
+}
 
+impl Store {
     /// Records (durably, with the first data) that `version` of array `id` is being
     /// written, so that open can remove its chunks if the commit never completes.
     pub(crate) fn mark_pending(&self, id: u32, version: u64) -> Result<()> {
@@ -458,377 +385,6 @@ impl Store {
         }
         self.name_no_space(e)
     }
-
-    fn count_written(&self, n: usize) {
-        let m = &self.inner.metrics;
-        m.chunks_written.fetch_add(1, Ordering::Relaxed);
-        m.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-/// What the workers encoding one layout's chunks of one attribute share.
-struct EncodeJob<'a> {
-    st: &'a ArrayState,
-    schema: &'a ArraySchema,
-    layout: &'a Layout,
-    attr: &'a crate::schema::Attribute,
-    writes: &'a [PendingWrite],
-    full: &'a Region,
-    version: u64,
-}
-
-/// One encoded chunk of a new layout: its key, stored bytes and statistics.
-type KeyedChunk = (Vec<u8>, Vec<u8>, Option<ChunkStats>);
-
-/// One encoded chunk: its key, stored bytes, the size of the version it replaces and
-/// its statistics.
-type Encoded = (Vec<u8>, Vec<u8>, Option<usize>, Option<ChunkStats>);
-
-impl EncodeJob<'_> {
-    /// Encodes chunk `c`; `mine` are the writes touching it, in order (later ones win).
-    fn encode(&self, store: &Store, c: &[u64], mine: &[usize]) -> Result<Encoded> {
-        let (layout, attr, st) = (self.layout, self.attr, self.st);
-        let cs = &layout.chunk_shape;
-        let esize = attr.dtype.size();
-        let key = keys::with_version(
-            &keys::chunk_prefix(st.id, layout.id, attr.id, &layout.key_coords(c)),
-            self.version,
-        );
-        let old = store.fetch_chunk(
-            st.id,
-            layout.id,
-            attr.id,
-            &layout.key_coords(c),
-            st.head.version,
-        )?;
-        let old_len = old.as_ref().map(|(_, b)| b.len());
-        let creg = Region::of_chunk(c, cs);
-        // A chunk one write covers entirely (within the array) need not be read back:
-        // nothing of the old one survives.
-        let inside = creg.intersect(self.full).expect("chunk of the array");
-        let cover = mine
-            .iter()
-            .rev()
-            .find(|&&w| inside.intersect(&self.writes[w].region).as_ref() == Some(&inside));
-        if let Some(&w) = cover.filter(|&&w| Some(&w) == mine.last()) {
-            // Fast path: the last write touching this unpadded chunk covers it as one
-            // contiguous run of its source; encode straight from there.
-            let wr = &self.writes[w].region;
-            let wshape = wr.shape();
-            if inside == creg && is_contiguous(&wshape, &creg.shape()) {
-                let start: Vec<usize> = creg
-                    .0
-                    .iter()
-                    .zip(&wr.0)
-                    .map(|(a, b)| (a.start - b.start) as usize)
-                    .collect();
-                let off = offset_of(&wshape, &start) * esize;
-                let len = layout.chunk_len() * esize;
-                let source = &self.writes[w].data;
-                let raw = match source.as_slice() {
-                    Some(all) => Cow::Borrowed(&all[off..off + len]),
-                    None => {
-                        let mut raw = vec![0u8; len];
-                        source.read_at(off, &mut raw)?;
-                        Cow::Owned(raw)
-                    }
-                };
-                let stats = ChunkStats::compute(&raw, attr.dtype);
-                return Ok((key, layout.codec.encode(&raw)?, old_len, stats));
-            }
-        }
-        let mut raw = match (&old, cover) {
-            (Some((v, bytes)), None) => {
-                let mut raw = vec![0u8; layout.chunk_len() * esize];
-                if !layout.codec.decode_into(bytes, &mut raw)? {
-                    return Err(StorageError::Corrupt {
-                        array: self.schema.name.clone(),
-                        layout: layout.name.clone(),
-                        attr: attr.name.clone(),
-                        chunk: c.to_vec(),
-                        version: *v,
-                    });
-                }
-                raw
-            }
-            _ => fill_chunk(
-                &attr.fill_value().to_le_bytes(attr.dtype),
-                layout.chunk_len(),
-            ),
-        };
-        let cshape: Vec<usize> = cs.iter().map(|&x| x as usize).collect();
-        for &w in mine {
-            let wr = &self.writes[w].region;
-            if let Some(i) = creg.intersect(wr) {
-                let rel = |base: &Region| -> Vec<usize> {
-                    i.0.iter()
-                        .zip(&base.0)
-                        .map(|(a, b)| (a.start - b.start) as usize)
-                        .collect()
-                };
-                copy_box_from(
-                    &*self.writes[w].data,
-                    &wr.shape(),
-                    &rel(wr),
-                    &mut raw,
-                    &cshape,
-                    &rel(&creg),
-                    &i.shape(),
-                    esize,
-                )?;
-            }
-        }
-        let stats = ChunkStats::compute(&raw, attr.dtype);
-        Ok((key, layout.codec.encode(&raw)?, old_len, stats))
-    }
-}
-
-/// Encodes and stores every chunk the writes touch, in every layout; returns the new
-/// per-layout statistics. Chunks land at `version`, above the head, invisible to readers.
-fn write_chunks(
-    store: &Store,
-    st: &ArrayState,
-    schema: &ArraySchema,
-    writes: &[PendingWrite],
-    version: u64,
-) -> Result<Vec<LayoutStats>> {
-    let mut stats = st.head.stats.clone();
-    if writes.is_empty() {
-        return Ok(stats);
-    }
-    // Chunk -> the writes touching it, in order, per layout and attribute: one pass
-    // over the writes, so many small writes (one per batch of a day) stay cheap.
-    let mut plan = Vec::new();
-    for (li, layout) in schema.layouts.iter().enumerate() {
-        for ai in 0..schema.attrs.len() {
-            let mut touched: BTreeMap<Vec<u64>, Vec<usize>> = BTreeMap::new();
-            for (w, pw) in writes.iter().enumerate().filter(|(_, pw)| pw.attr == ai) {
-                for c in pw.region.chunks(&layout.chunk_shape) {
-                    touched.entry(c).or_default().push(w);
-                }
-            }
-            plan.push((li, ai, touched.into_iter().collect::<Vec<_>>()));
-        }
-    }
-    let bound: u64 = plan
-        .iter()
-        .map(|(li, ai, touched)| {
-            let raw = schema.layouts[*li].chunk_len() * schema.attrs[*ai].dtype.size();
-            touched.len() as u64 * stored_chunk_bound(raw)
-        })
-        .sum();
-    store.ensure_space(bound, "the commit")?;
-    store.mark_pending(st.id, version)?;
-    let tree = &store.inner.tree;
-    let full = Region::full(&schema.shape());
-    for (li, ai, touched) in plan {
-        let (layout, attr) = (&schema.layouts[li], &schema.attrs[ai]);
-        let job = EncodeJob {
-            st,
-            schema,
-            layout,
-            attr,
-            writes,
-            full: &full,
-            version,
-        };
-        // Chunk-level atomicity is not needed (the commit point comes later), so
-        // every worker inserts its chunk into sled itself: sled's inserts run
-        // concurrently, a single batch would serialise them.
-        let sizes: Vec<(usize, Option<usize>)> = touched
-            .par_iter()
-            .map(|(c, ws)| -> Result<_> {
-                let (k, v, old, chunk_stats) = job.encode(store, c, ws)?;
-                let n = v.len();
-                tree.insert(k, store.put_chunk_value(&v, chunk_stats)?)?;
-                store.count_written(n);
-                Ok((n, old))
-            })
-            .collect::<Result<_>>()?;
-        let s = &mut stats[li];
-        for (n, old) in sizes {
-            match old {
-                Some(o) => s.bytes = (s.bytes + n as u64).saturating_sub(o as u64),
-                None => {
-                    s.chunks += 1;
-                    s.bytes += n as u64;
-                }
-            }
-        }
-    }
-    // The commit point comes after every chunk is durable.
-    store.sync()?;
-    Ok(stats)
-}
-
-/// Moves the start of dimension `d` `cells` steps back (see [`WriteTx::prepend`]).
-fn prepend_cells(schema: &mut ArraySchema, d: usize, cells: u64) -> Result<()> {
-    let name = schema.dims[d].name.clone();
-    let refuse = |why: String| {
-        Err(StorageError::SchemaConflict(format!(
-            "dimension '{name}' cannot grow backward by {cells} cells: {why}"
-        )))
-    };
-    if cells == 0 {
-        return Ok(());
-    }
-    if !schema.dims[d].growable {
-        return refuse("it is not growable".into());
-    }
-    for l in &schema.layouts {
-        let chunk = l.chunk_shape[d];
-        let reserve = l.key_offset.get(d).copied().unwrap_or(0);
-        if !cells.is_multiple_of(chunk) {
-            return refuse(format!(
-                "layout '{}' has chunks of {chunk} cells along it (whole chunks only)",
-                l.name
-            ));
-        }
-        if cells / chunk > reserve {
-            return refuse(format!(
-                "layout '{}' reserves only {reserve} chunks before its start",
-                l.name
-            ));
-        }
-    }
-    let dim = &mut schema.dims[d];
-    match &mut dim.coord {
-        Coordinate::Regular { start, step } => *start -= *step * cells as f64,
-        Coordinate::Time { start_ns, step_ns } => {
-            let back = i64::try_from(cells)
-                .ok()
-                .and_then(|c| c.checked_mul(*step_ns))
-                .and_then(|b| start_ns.checked_sub(b));
-            match back {
-                Some(s) => *start_ns = s,
-                None => return refuse("the start would leave the time range".into()),
-            }
-        }
-        _ => return refuse("label dimensions only grow by appending".into()),
-    }
-    dim.len += cells;
-    for l in &mut schema.layouts {
-        l.key_offset[d] -= cells / l.chunk_shape[d];
-    }
-    Ok(())
-}
-
-/// The key offset of a layout added to an array whose layouts already reserve room
-/// before their start: the same number of cells, in the new layout's chunks.
-fn inherited_key_offset(layouts: &[Layout], chunk_shape: &[u64]) -> Vec<u64> {
-    let reserve = |d: usize| {
-        layouts
-            .iter()
-            .map(|l| l.key_offset.get(d).copied().unwrap_or(0) * l.chunk_shape[d])
-            .min()
-            .unwrap_or(0)
-    };
-    let offset: Vec<u64> = (0..chunk_shape.len())
-        .map(|d| reserve(d) / chunk_shape[d])
-        .collect();
-    if offset.iter().all(|&o| o == 0) {
-        Vec::new()
-    } else {
-        offset
-    }
-}
-
-/// Appends `new` to dimension `d` of `schema`; returns the region of the new labels.
-fn apply_labels(schema: &mut ArraySchema, d: usize, new: &Labels) -> Result<Region> {
-    let dim = &mut schema.dims[d];
-    if !dim.growable {
-        return Err(StorageError::SchemaConflict(format!(
-            "dimension '{}' is not growable; labels cannot be appended",
-            dim.name
-        )));
-    }
-    let first = match new {
-        Labels::Int(v) => v.first().map(|&l| LabelRef::Int(l)),
-        Labels::Text(v) => v.first().map(|l| LabelRef::Text(l)),
-    };
-    if let Some(l) = first {
-        dim.check_label_kind(l)?;
-    }
-    let start = dim.len;
-    let dup = |l: &dyn std::fmt::Display, name: &str| {
-        StorageError::SchemaConflict(format!("label {l} already exists in dimension '{name}'"))
-    };
-    match (&mut dim.coord, new) {
-        (Coordinate::Labels { labels }, Labels::Int(v)) => {
-            for &l in v {
-                if !labels.push(l) {
-                    return Err(dup(&LabelRef::Int(l), &dim.name));
-                }
-            }
-        }
-        (Coordinate::TextLabels { labels }, Labels::Text(v)) => {
-            for l in v {
-                if !labels.push(l.clone()) {
-                    return Err(dup(&LabelRef::Text(l), &dim.name));
-                }
-            }
-        }
-        // Empty appends of the other kind, or a dimension without labels.
-        (c, _) if c.is_labels() => {}
-        (c, _) => {
-            return Err(StorageError::SchemaConflict(format!(
-                "dimension '{}' has {} coordinates, not labels",
-                dim.name,
-                c.kind_name()
-            )))
-        }
-    }
-    dim.len = dim.coord.label_count() as u64;
-    let mut r = Region::full(&schema.shape());
-    r.0[d] = start..schema.dims[d].len;
-    Ok(r)
-}
-
-/// Grows `shape` (of `schema`'s dimensions) so that `region` fits, where growable
-/// dimensions allow it; label dimensions only grow by appending labels.
-fn fit_region(schema: &ArraySchema, shape: &mut [u64], region: &Region) -> Result<()> {
-    let before = shape.to_vec();
-    for (d, r) in region.0.iter().enumerate() {
-        if r.end <= shape[d] {
-            continue;
-        }
-        let dim = &schema.dims[d];
-        let why = if !dim.growable {
-            format!(
-                "dimension '{}' has {} cells and is not growable",
-                dim.name, shape[d]
-            )
-        } else if dim.coord.is_labels() {
-            format!(
-                "dimension '{}' has {} labels; append labels before writing beyond them",
-                dim.name, shape[d]
-            )
-        } else {
-            shape[d] = r.end;
-            continue;
-        };
-        return Err(StorageError::OutOfRange {
-            array: schema.name.clone(),
-            region: region.to_string(),
-            shape: before,
-            why,
-        });
-    }
-    Ok(())
-}
-
-fn grow_to_fit<'a>(
-    schema: &mut ArraySchema,
-    regions: impl IntoIterator<Item = &'a Region>,
-) -> Result<()> {
-    let mut shape = schema.shape();
-    for region in regions {
-        fit_region(schema, &mut shape, region)?;
-    }
-    for (dim, len) in schema.dims.iter_mut().zip(shape) {
-        dim.len = len;
-    }
-    Ok(())
 }
 
 fn extents(schema: &ArraySchema, b: &Region) -> Vec<DimExtent> {
@@ -851,13 +407,6 @@ fn extents(schema: &ArraySchema, b: &Region) -> Vec<DimExtent> {
 fn cells_written(writes: &[PendingWrite]) -> u64 {
     let regions: std::collections::HashSet<&Region> = writes.iter().map(|w| &w.region).collect();
     regions.iter().map(|r| r.len()).sum()
-}
-
-fn fill_chunk(fill: &[u8], n: usize) -> Vec<u8> {
-    if fill.iter().all(|&b| b == 0) {
-        return vec![0; n * fill.len()];
-    }
-    fill.repeat(n)
 }
 
 fn standard_layout(b: Buffer) -> Buffer {

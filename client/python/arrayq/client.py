@@ -31,6 +31,8 @@ _KINDS = {
     pb.CHANGE_KIND_WRITE: "write",
     pb.CHANGE_KIND_ADD_LAYOUT: "add_layout",
     pb.CHANGE_KIND_DROP: "drop",
+    pb.CHANGE_KIND_ADD_ROLLUP: "add_rollup",
+    pb.CHANGE_KIND_DROP_ROLLUP: "drop_rollup",
 }
 
 
@@ -68,8 +70,9 @@ class Extent:
 @dataclass(frozen=True)
 class ChangeEvent:
     """One commit, as sent by Subscribe. ``kind`` is ``"create"``, ``"write"``,
-    ``"add_layout"``, ``"drop"`` or ``"unknown"``; ``region`` maps each written
-    dimension to its :class:`Extent` (writes only)."""
+    ``"add_layout"``, ``"drop"``, ``"add_rollup"``, ``"drop_rollup"`` or
+    ``"unknown"``; ``region`` maps each written dimension to its :class:`Extent`
+    (writes only)."""
 
     seq: int
     array: str

@@ -214,6 +214,8 @@ pub fn event(e: &v1::ChangeEvent) -> String {
         Ok(v1::ChangeKind::Write) => "WRITE",
         Ok(v1::ChangeKind::AddLayout) => "ADD LAYOUT",
         Ok(v1::ChangeKind::Drop) => "DROP",
+        Ok(v1::ChangeKind::AddRollup) => "ADD ROLLUP",
+        Ok(v1::ChangeKind::DropRollup) => "DROP ROLLUP",
         _ => "CHANGE",
     };
     let mut out = format!(

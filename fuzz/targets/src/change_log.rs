@@ -52,14 +52,8 @@ fn decoded(key: &[u8], value: &[u8]) {
 }
 
 fn event(input: &mut Input) -> ChangeEvent {
-    let kinds = [
-        ChangeKind::Create,
-        ChangeKind::Write,
-        ChangeKind::AddLayout,
-        ChangeKind::Drop,
-    ];
     let seq = input.u64();
-    let kind = kinds[input.u8() as usize % 4];
+    let kind = ChangeKind::ALL[input.u8() as usize % ChangeKind::ALL.len()];
     let version = input.u64();
     let timestamp_ns = input.u64() as i64;
     let cells_written = input.u64();

@@ -6,7 +6,7 @@
 //! number above SEQ (the `seq` of the last payload the client saw), read back from
 //! the change log first. Notifications name the channel `name` either way.
 
-use arrayq_storage::{ChangeEvent, ChangeKind, CoordValue};
+use arrayq_storage::{ChangeEvent, CoordValue};
 use pgwire::error::PgWireResult;
 use pgwire::messages::response::NotificationResponse;
 use serde_json::{json, Map, Value};
@@ -104,12 +104,7 @@ impl Handler {
 /// ISO-8601 UTC) and the labels written along a label dimension (only when the
 /// extent names every one of them: one or two labels).
 pub fn payload(ev: &ChangeEvent) -> String {
-    let kind = match ev.kind {
-        ChangeKind::Create => "create",
-        ChangeKind::Write => "write",
-        ChangeKind::AddLayout => "add_layout",
-        ChangeKind::Drop => "drop",
-    };
+    let kind = ev.kind.name();
     let mut m = Map::new();
     m.insert("array".into(), json!(ev.array));
     m.insert("version".into(), json!(ev.version));
@@ -155,7 +150,7 @@ pub fn payload(ev: &ChangeEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrayq_storage::DimExtent;
+    use arrayq_storage::{ChangeKind, DimExtent};
 
     #[test]
     fn channel_spellings() {

@@ -1,9 +1,13 @@
 //! Keeping rollups current at commit: the buckets (days x cells) a commit touches are
 //! recomputed from the new version's data and stored as new versions of the rollup
 //! chunks holding them, before the commit point. Recomputing whole buckets (never
-//! adding deltas) keeps them exact under overwrites, NaNs and fill values.
+//! adding deltas) keeps them exact under overwrites, NaNs and fill values. Buckets
+//! the commit's writes determine are folded from them (`fresh`); the others are
+//! read back from the version's chunks.
 
-use super::{day_region, DayGrid, Rollup, RollupAttr, RollupField};
+use super::buckets::{to_le, Buckets};
+use super::fresh::Fresh;
+use super::{day_region, DayGrid, Rollup, RollupField};
 use crate::dtype::DType;
 use crate::error::{Result, StorageError};
 use crate::keys;
@@ -15,14 +19,16 @@ use rayon::prelude::*;
 
 /// Recomputes every rollup of `snap`'s version over the buckets `affected` (a box of
 /// the array at `snap`'s version, whose chunks are stored but not committed yet)
-/// touches, storing them at that version over the rollup as of `head`. Returns the
-/// rollups' new stored sizes (`prev`: as of `head`, per rollup).
+/// touches, storing them at that version over the rollup as of `head`; `fresh`: the
+/// commit's writes, when it has any. Returns the rollups' new stored sizes (`prev`:
+/// as of `head`, per rollup).
 pub(crate) fn maintain(
     store: &Store,
     snap: &Snapshot,
     head: u64,
     affected: &Region,
     prev: &[LayoutStats],
+    fresh: Option<&Fresh>,
 ) -> Result<Vec<LayoutStats>> {
     let schema = snap.schema();
     let rollups = &snap.meta().rollups;
@@ -43,20 +49,12 @@ pub(crate) fn maintain(
         let sizes: Vec<(usize, Option<usize>)> = rbox
             .chunks(&rollup.chunk_shape)
             .par_iter()
-            .map(|c| update_chunk(store, snap, head, rollup, &grid, &rbox, c))
+            .map(|c| update_chunk(store, snap, head, rollup, &grid, &rbox, c, fresh))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .flatten()
             .collect();
-        for (n, old) in sizes {
-            match old {
-                Some(o) => stats.bytes = (stats.bytes + n as u64).saturating_sub(o as u64),
-                None => {
-                    stats.chunks += 1;
-                    stats.bytes += n as u64;
-                }
-            }
-        }
+        stats.add_stored(sizes);
         out.push(stats);
     }
     Ok(out)
@@ -64,6 +62,7 @@ pub(crate) fn maintain(
 
 /// The buckets of one rollup chunk inside `rbox`, recomputed and stored; returns
 /// per stored field its size and the size of the version it replaces.
+#[allow(clippy::too_many_arguments)]
 fn update_chunk(
     store: &Store,
     snap: &Snapshot,
@@ -72,6 +71,7 @@ fn update_chunk(
     grid: &DayGrid,
     rbox: &Region,
     c: &[u64],
+    fresh: Option<&Fresh>,
 ) -> Result<Vec<(usize, Option<usize>)>> {
     let schema = snap.schema();
     let cs = &rollup.chunk_shape;
@@ -93,13 +93,20 @@ fn update_chunk(
                     rollup.name
                 ))
             })?;
-        let values = if src.is_empty() {
-            Vec::new()
-        } else {
-            snap.read_with(ai, &src, Default::default())?.to_f64_vec()
-        };
-        let buckets = Buckets::compute(&values, &src, &cbox, dim, grid, k);
-        let dtype = schema.attrs[ai].dtype;
+        let attr = &schema.attrs[ai];
+        let dtype = attr.dtype;
+        let mut buckets = Buckets::new(&cbox, dim, grid, k);
+        if !src.is_empty() {
+            let fill = attr.fill_value().to_le_bytes(dtype);
+            let folded = match fresh {
+                Some(f) => f.fold(&mut buckets, ai, &src, dim, dtype, &fill)?,
+                None => false,
+            };
+            if !folded {
+                let values = snap.read_with(ai, &src, Default::default())?;
+                buckets.fold(&src, &crate::write::le_bytes(&values), dtype);
+            }
+        }
         for field in Rollup::fields(k) {
             let fdtype = rollup.field_dtype(field, dtype);
             let key_attr = Rollup::key_attr(k.attr, field);
@@ -108,13 +115,15 @@ fn update_chunk(
             let codec = rollup.codec(fdtype);
             let esize = fdtype.size();
             let mut raw = match &old {
+                // Every bucket of the chunk is recomputed: nothing of the old survives.
+                _ if cbox == chunk_box => vec![0u8; rollup.chunk_len() * esize],
                 Some((v, bytes)) => {
                     let mut raw = vec![0u8; rollup.chunk_len() * esize];
                     if !codec.decode_into(bytes, &mut raw)? {
                         return Err(StorageError::Corrupt {
                             array: schema.name.clone(),
                             layout: format!("rollup {}", rollup.name),
-                            attr: format!("{}.{}", schema.attrs[ai].name, field.name()),
+                            attr: format!("{}.{}", attr.name, field.name()),
                             chunk: c.to_vec(),
                             version: *v,
                         });
@@ -166,133 +175,4 @@ fn empty_field(field: RollupField, dtype: DType) -> Vec<u8> {
         RollupField::Max => f64::NEG_INFINITY,
     };
     to_le(dtype, x)
-}
-
-fn to_le(dtype: DType, x: f64) -> Vec<u8> {
-    match dtype {
-        DType::U8 => vec![x as u8],
-        DType::U16 => (x as u16).to_le_bytes().to_vec(),
-        DType::U32 => (x as u32).to_le_bytes().to_vec(),
-        DType::F32 => (x as f32).to_le_bytes().to_vec(),
-        _ => x.to_le_bytes().to_vec(),
-    }
-}
-
-/// Count, sum and extrema of every bucket of a box (row-major, days along `dim`).
-struct Buckets {
-    count: Vec<u64>,
-    sum: Vec<f64>,
-    min: Vec<f64>,
-    max: Vec<f64>,
-}
-
-impl Buckets {
-    /// Folds `values` (row-major over `src`, the indices of `cbox`'s days) into the
-    /// buckets of `cbox`.
-    fn compute(
-        values: &[f64],
-        src: &Region,
-        cbox: &Region,
-        dim: usize,
-        grid: &DayGrid,
-        k: &RollupAttr,
-    ) -> Buckets {
-        let n = cbox.len() as usize;
-        let mut b = Buckets {
-            count: vec![0; n],
-            sum: if k.sum { vec![0.0; n] } else { vec![] },
-            min: if k.min {
-                vec![f64::INFINITY; n]
-            } else {
-                vec![]
-            },
-            max: if k.max {
-                vec![f64::NEG_INFINITY; n]
-            } else {
-                vec![]
-            },
-        };
-        if values.is_empty() {
-            return b;
-        }
-        let rank = src.rank();
-        let shape = src.shape();
-        let cshape = cbox.shape();
-        let mut cstride = vec![1usize; rank];
-        for d in (0..rank.saturating_sub(1)).rev() {
-            cstride[d] = cstride[d + 1] * cshape[d + 1];
-        }
-        // Per index along `dim`: its bucket's position in the box.
-        let day0 = cbox.0[dim].start;
-        let day_pos: Vec<usize> = src.0[dim]
-            .clone()
-            .map(|i| (grid.day_of(i) - day0) as usize)
-            .collect();
-        let pos = |d: usize, i: usize| if d == dim { day_pos[i] } else { i };
-        let last = rank - 1;
-        let mut idx = vec![0usize; rank];
-        let mut v = values.iter();
-        loop {
-            let base: usize = (0..last).map(|d| pos(d, idx[d]) * cstride[d]).sum();
-            for j in 0..shape[last] {
-                let x = *v.next().expect("values of the box");
-                if x.is_nan() {
-                    continue;
-                }
-                let g = base + pos(last, j) * cstride[last];
-                b.count[g] += 1;
-                if k.sum {
-                    b.sum[g] += x;
-                }
-                if k.min && x < b.min[g] {
-                    b.min[g] = x;
-                }
-                if k.max && x > b.max[g] {
-                    b.max[g] = x;
-                }
-            }
-            let mut d = last;
-            loop {
-                if d == 0 {
-                    return b;
-                }
-                d -= 1;
-                idx[d] += 1;
-                if idx[d] < shape[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
-    }
-
-    fn field_bytes(&self, field: RollupField, dtype: DType) -> Vec<u8> {
-        let counts: Vec<f64>;
-        let values: &[f64] = match field {
-            RollupField::Count => {
-                counts = self.count.iter().map(|&c| c as f64).collect();
-                &counts
-            }
-            RollupField::Sum => &self.sum,
-            RollupField::Min => &self.min,
-            RollupField::Max => &self.max,
-        };
-        let mut out = Vec::with_capacity(values.len() * dtype.size());
-        match dtype {
-            DType::U8 => out.extend(values.iter().map(|&x| x as u8)),
-            DType::U16 => values
-                .iter()
-                .for_each(|&x| out.extend_from_slice(&(x as u16).to_le_bytes())),
-            DType::U32 => values
-                .iter()
-                .for_each(|&x| out.extend_from_slice(&(x as u32).to_le_bytes())),
-            DType::F32 => values
-                .iter()
-                .for_each(|&x| out.extend_from_slice(&(x as f32).to_le_bytes())),
-            _ => values
-                .iter()
-                .for_each(|&x| out.extend_from_slice(&x.to_le_bytes())),
-        }
-        out
-    }
 }

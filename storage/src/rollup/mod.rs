@@ -4,12 +4,15 @@
 //! in the same version (`maintain`), so a read of version v sees the rollup of v
 //! (`read`). See docs/query-language.md (what they answer) and docs/format.md.
 
+mod buckets;
 mod catalog;
+mod fresh;
 mod maintain;
 mod read;
 
 pub use catalog::RollupSpec;
 
+pub(crate) use fresh::Fresh;
 pub(crate) use maintain::maintain;
 pub use read::RollupCells;
 
@@ -92,11 +95,12 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    /// A rollup of `attrs` (names with the aggregates kept) by days of `dim`; chunk
+    /// Rollup `id` of `attrs` (names with the aggregates kept) by days of `dim`; chunk
     /// extents of the other dimensions follow the primary layout.
     pub fn new(
         schema: &ArraySchema,
         existing: &[Rollup],
+        id: u16,
         name: &str,
         dim: &str,
         attrs: &[RollupSpec],
@@ -156,7 +160,7 @@ impl Rollup {
         let others: u64 = chunk_shape.iter().product();
         chunk_shape[d] = (CHUNK_CELLS / others.max(1)).clamp(1, 64);
         Ok(Rollup {
-            id: existing.iter().map(|r| r.id + 1).max().unwrap_or(0),
+            id,
             name: name.to_string(),
             dim: d,
             attrs: kept,
