@@ -298,10 +298,16 @@ mod tests {
             let mut stored = good.clone();
             stored[at] ^= 0x5a;
             let mut out = vec![0; raw.len()];
-            assert!(matches!(chain.decode_into(&stored, &mut out), Ok(false)), "byte {at}");
+            assert!(
+                matches!(chain.decode_into(&stored, &mut out), Ok(false)),
+                "byte {at}"
+            );
         }
         let mut out = vec![0; raw.len()];
-        assert!(matches!(chain.decode_into(&good[..good.len() / 2], &mut out), Ok(false)));
+        assert!(matches!(
+            chain.decode_into(&good[..good.len() / 2], &mut out),
+            Ok(false)
+        ));
         assert!(matches!(chain.decode_into(&good, &mut out), Ok(true)));
         assert_eq!(out, raw);
     }
