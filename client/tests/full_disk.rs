@@ -27,6 +27,26 @@ const FILLER_MIB: u64 = 12;
 /// The server's default free-space reserve (`--disk-reserve-bytes`).
 const RESERVE_BYTES: u64 = 16 << 20;
 
+/// The runtime the tests drive their client on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The test array: rows along a growable `i`, `WIDTH` cells along `x`.
+async fn create_noise(c: &Client) {
+    c.create_array_sql(&format!(
+        "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
+         x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
+         WITH (chunks = (64, {WIDTH}))"
+    ))
+    .await
+    .unwrap();
+}
+
 /// Values that do not compress (splitmix64 -> [0, 1)), so every write takes its
 /// size on the disk; cell (i, x) of the array holds `noise(i * WIDTH + x)`.
 fn noise(k: u64) -> f64 {
@@ -82,20 +102,9 @@ fn full_disk_refuses_writes_keeps_data_and_recovers_without_restart() {
     let data = mnt.join("data");
     let log_dir = tempfile::tempdir().expect("temp dir");
     let s = Server::start_on(data.clone(), log_dir, &[]);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
+    runtime().block_on(async {
             let c = Client::connect(s.url()).await.unwrap();
-            c.create_array_sql(&format!(
-                "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
-                 x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
-                 WITH (chunks = (64, {WIDTH}))"
-            ))
-            .await
-            .unwrap();
+            create_noise(&c).await;
 
             // Fill the disk: 4 MiB writes until one is refused.
             let mut committed = 0u64;
@@ -195,20 +204,9 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
         log_dir,
         &["--staging-memory-bytes", &(1u64 << 20).to_string()],
     );
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
+    runtime().block_on(async {
             let c = Client::connect(s.url()).await.unwrap();
-            c.create_array_sql(&format!(
-                "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
-                 x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
-                 WITH (chunks = (64, {WIDTH}))"
-            ))
-            .await
-            .unwrap();
+            create_noise(&c).await;
 
             // Room beside the reserve for half of what the write stages.
             let filler = tmpfs
@@ -260,11 +258,7 @@ fn a_larger_disk_reserve_refuses_a_write_that_fits_otherwise() {
     let data = mnt.join("data");
     // All but 1 MiB of the free space in reserve: a 4 MiB write cannot fit.
     let reserve = tmpfs.available_bytes().unwrap() - (1 << 20);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let s = Server::start_on(
         data.clone(),
         tempfile::tempdir().expect("temp dir"),
@@ -272,13 +266,7 @@ fn a_larger_disk_reserve_refuses_a_write_that_fits_otherwise() {
     );
     runtime.block_on(async {
         let c = Client::connect(s.url()).await.unwrap();
-        c.create_array_sql(&format!(
-            "CREATE ARRAY noise (i DOUBLE START 0 STEP 1 LENGTH 0 GROWABLE, \
-             x DOUBLE START 0 STEP 1 LENGTH {WIDTH}, v DOUBLE) \
-             WITH (chunks = (64, {WIDTH}))"
-        ))
-        .await
-        .unwrap();
+        create_noise(&c).await;
         let e = write_rows(&c, 0..ROWS).await.unwrap_err();
         assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
         let path = format!("no space left for the store at {}: ", data.display());

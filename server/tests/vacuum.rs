@@ -178,16 +178,7 @@ async fn vacuum_over_sql_and_rpc_trims_history_and_change_log() {
             oldest_version: 5,
         }
     );
-    let commits = c
-        .describe_array(DescribeArrayRequest {
-            name: "s".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .commits;
-    assert_eq!(commits.iter().map(|c| c.version).collect::<Vec<_>>(), [5]);
+    assert_eq!(kept(&mut c).await, [5]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,15 +259,7 @@ async fn describe_reports_the_retention_policy_over_rpc_and_sql() {
 /// `s`'s retention policy as DescribeArray gives it and DESCRIBE's `retention`
 /// row's details (None: no such row).
 async fn policy(c: &mut Rpc) -> (Option<RetentionPolicy>, Option<String>) {
-    let rpc = c
-        .describe_array(DescribeArrayRequest {
-            name: "s".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .retention;
+    let rpc = describe_s(c).await.retention;
     let r = sql(c, "DESCRIBE s").await;
     let row = r.text("kind").iter().position(|k| k == "retention");
     (rpc, row.map(|at| r.text("details")[at].clone()))
@@ -284,6 +267,11 @@ async fn policy(c: &mut Rpc) -> (Option<RetentionPolicy>, Option<String>) {
 
 /// The versions DescribeArray lists for `s`.
 async fn kept(c: &mut Rpc) -> Vec<u64> {
+    describe_s(c).await.commits.iter().map(|c| c.version).collect()
+}
+
+/// DescribeArray of `s`.
+async fn describe_s(c: &mut Rpc) -> DescribeArrayResponse {
     c.describe_array(DescribeArrayRequest {
         name: "s".into(),
         ..Default::default()
@@ -291,10 +279,6 @@ async fn kept(c: &mut Rpc) -> Vec<u64> {
     .await
     .unwrap()
     .into_inner()
-    .commits
-    .iter()
-    .map(|c| c.version)
-    .collect()
 }
 
 /// Bytes of the files under `dir`, recursively.

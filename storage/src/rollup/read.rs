@@ -73,7 +73,9 @@ impl Snapshot {
         let codec = r.codec(dtype);
         let key_attr = Rollup::key_attr(attr_id, field);
         let cshape: Vec<usize> = r.chunk_shape.iter().map(|&x| x as usize).collect();
-        let pieces: Vec<Option<(Region, Vec<u8>, usize)>> = region
+        // Each chunk is decoded, cut and widened to f64 on its own worker; only the
+        // copies into place below run in order.
+        let pieces: Vec<Option<(Region, Vec<f64>, usize)>> = region
             .chunks(&r.chunk_shape)
             .par_iter()
             .map(|c| -> Result<_> {
@@ -110,7 +112,8 @@ impl Snapshot {
                     &inter.shape(),
                     esize,
                 );
-                Ok(Some((inter, part, stored.len())))
+                let values = Buffer::from_le_bytes(dtype, &inter.shape(), &part)?.to_f64_vec();
+                Ok(Some((inter, values, stored.len())))
             })
             .collect::<Result<_>>()?;
         let empty = match field {
@@ -121,19 +124,17 @@ impl Snapshot {
         let shape = region.shape();
         let mut out = vec![empty; region.len() as usize];
         let (mut chunks, mut bytes) = (0, 0);
-        for (inter, part, n) in pieces.into_iter().flatten() {
+        for (inter, values, n) in pieces.into_iter().flatten() {
             chunks += 1;
             bytes += n as u64;
-            let values = Buffer::from_le_bytes(dtype, &inter.shape(), &part)?.to_f64_vec();
             let start: Vec<usize> = inter
                 .0
                 .iter()
                 .zip(&region.0)
                 .map(|(a, b)| (a.start - b.start) as usize)
                 .collect();
-            let src: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             copy_box(
-                &src,
+                bytemuck::cast_slice(&values),
                 &inter.shape(),
                 &vec![0; shape.len()],
                 bytemuck::cast_slice_mut(&mut out),
