@@ -103,64 +103,64 @@ fn full_disk_refuses_writes_keeps_data_and_recovers_without_restart() {
     let log_dir = tempfile::tempdir().expect("temp dir");
     let s = Server::start_on(data.clone(), log_dir, &[]);
     runtime().block_on(async {
-            let c = Client::connect(s.url()).await.unwrap();
-            create_noise(&c).await;
+        let c = Client::connect(s.url()).await.unwrap();
+        create_noise(&c).await;
 
-            // Fill the disk: 4 MiB writes until one is refused.
-            let mut committed = 0u64;
-            let refused = loop {
-                assert!(committed < 20 * ROWS, "{TMPFS_MIB} MiB never filled up");
-                match write_rows(&c, committed..committed + ROWS).await {
-                    Ok(v) => {
-                        assert_eq!(v, committed / ROWS + 1);
-                        committed += ROWS;
-                    }
-                    Err(e) => break e,
+        // Fill the disk: 4 MiB writes until one is refused.
+        let mut committed = 0u64;
+        let refused = loop {
+            assert!(committed < 20 * ROWS, "{TMPFS_MIB} MiB never filled up");
+            match write_rows(&c, committed..committed + ROWS).await {
+                Ok(v) => {
+                    assert_eq!(v, committed / ROWS + 1);
+                    committed += ROWS;
                 }
-            };
-            assert!(committed >= ROWS, "not even one write fit: {refused}");
-            assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
-            let path = data.display().to_string();
-            assert!(
-                refused.message().contains(&path),
-                "'{}' does not name {path}",
-                refused.message()
-            );
+                Err(e) => break e,
+            }
+        };
+        assert!(committed >= ROWS, "not even one write fit: {refused}");
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused}");
+        let path = data.display().to_string();
+        assert!(
+            refused.message().contains(&path),
+            "'{}' does not name {path}",
+            refused.message()
+        );
 
-            // A statement that writes meets the same refusal, and leaves no array.
-            let ctas = c
-                .query("CREATE ARRAY copy AS SELECT v FROM noise")
-                .await
-                .unwrap_err();
-            assert_eq!(ctas.code(), Code::ResourceExhausted, "{ctas}");
-            assert!(ctas.message().contains(&path), "{ctas}");
-            let names: Vec<String> = c
-                .list_arrays()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|a| a.name)
-                .collect();
-            assert_eq!(names, ["noise"]);
+        // A statement that writes meets the same refusal, and leaves no array.
+        let ctas = c
+            .query("CREATE ARRAY copy AS SELECT v FROM noise")
+            .await
+            .unwrap_err();
+        assert_eq!(ctas.code(), Code::ResourceExhausted, "{ctas}");
+        assert!(ctas.message().contains(&path), "{ctas}");
+        let names: Vec<String> = c
+            .list_arrays()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["noise"]);
 
-            // Still answering, with every committed cell intact and nothing of the
-            // refused write.
-            assert_eq!(read_all(&c, committed).await, rows(0..committed));
-            let d = c.describe("noise").await.unwrap();
-            assert_eq!(d.head_version, committed / ROWS);
-            assert_eq!(
-                d.schema.unwrap().dimensions[0].length,
-                committed,
-                "the refused write grew the array"
-            );
+        // Still answering, with every committed cell intact and nothing of the
+        // refused write.
+        assert_eq!(read_all(&c, committed).await, rows(0..committed));
+        let d = c.describe("noise").await.unwrap();
+        assert_eq!(d.head_version, committed / ROWS);
+        assert_eq!(
+            d.schema.unwrap().dimensions[0].length,
+            committed,
+            "the refused write grew the array"
+        );
 
-            // Free space: the same server takes the write now.
-            std::fs::remove_file(&filler).unwrap();
-            let v = write_rows(&c, committed..committed + ROWS).await.unwrap();
-            assert_eq!(v, committed / ROWS + 1);
-            committed += ROWS;
-            assert_eq!(read_all(&c, committed).await, rows(0..committed));
-        });
+        // Free space: the same server takes the write now.
+        std::fs::remove_file(&filler).unwrap();
+        let v = write_rows(&c, committed..committed + ROWS).await.unwrap();
+        assert_eq!(v, committed / ROWS + 1);
+        committed += ROWS;
+        assert_eq!(read_all(&c, committed).await, rows(0..committed));
+    });
     drop(s);
 }
 
@@ -205,45 +205,45 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
         &["--staging-memory-bytes", &(1u64 << 20).to_string()],
     );
     runtime().block_on(async {
-            let c = Client::connect(s.url()).await.unwrap();
-            create_noise(&c).await;
+        let c = Client::connect(s.url()).await.unwrap();
+        create_noise(&c).await;
 
-            // Room beside the reserve for half of what the write stages.
-            let filler = tmpfs
-                .fill_leaving("filler", RESERVE_BYTES + big_bytes / 2)
-                .unwrap();
-            let e = write_rows(&c, 0..BIG_ROWS).await.unwrap_err();
-            assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
-            let want = format!(
-                "no space left for the store at {}: staging the write needs",
-                data.display()
-            );
-            assert!(
-                e.message().starts_with(&want),
-                "'{}' is not '{want} ...'",
-                e.message()
-            );
-            wait_staging_empty(&data);
+        // Room beside the reserve for half of what the write stages.
+        let filler = tmpfs
+            .fill_leaving("filler", RESERVE_BYTES + big_bytes / 2)
+            .unwrap();
+        let e = write_rows(&c, 0..BIG_ROWS).await.unwrap_err();
+        assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+        let want = format!(
+            "no space left for the store at {}: staging the write needs",
+            data.display()
+        );
+        assert!(
+            e.message().starts_with(&want),
+            "'{}' is not '{want} ...'",
+            e.message()
+        );
+        wait_staging_empty(&data);
 
-            // Nothing committed, and the server answers.
-            let d = c.describe("noise").await.unwrap();
-            assert_eq!(d.head_version, 0);
-            assert_eq!(d.schema.unwrap().dimensions[0].length, 0);
-            let names: Vec<String> = c
-                .list_arrays()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|a| a.name)
-                .collect();
-            assert_eq!(names, ["noise"]);
+        // Nothing committed, and the server answers.
+        let d = c.describe("noise").await.unwrap();
+        assert_eq!(d.head_version, 0);
+        assert_eq!(d.schema.unwrap().dimensions[0].length, 0);
+        let names: Vec<String> = c
+            .list_arrays()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["noise"]);
 
-            // Space freed: the same write goes through on the same server.
-            std::fs::remove_file(&filler).unwrap();
-            assert_eq!(write_rows(&c, 0..BIG_ROWS).await.unwrap(), 1);
-            assert_eq!(read_all(&c, BIG_ROWS).await, rows(0..BIG_ROWS));
-            wait_staging_empty(&data);
-        });
+        // Space freed: the same write goes through on the same server.
+        std::fs::remove_file(&filler).unwrap();
+        assert_eq!(write_rows(&c, 0..BIG_ROWS).await.unwrap(), 1);
+        assert_eq!(read_all(&c, BIG_ROWS).await, rows(0..BIG_ROWS));
+        wait_staging_empty(&data);
+    });
     drop(s);
 }
 

@@ -267,7 +267,12 @@ async fn policy(c: &mut Rpc) -> (Option<RetentionPolicy>, Option<String>) {
 
 /// The versions DescribeArray lists for `s`.
 async fn kept(c: &mut Rpc) -> Vec<u64> {
-    describe_s(c).await.commits.iter().map(|c| c.version).collect()
+    describe_s(c)
+        .await
+        .commits
+        .iter()
+        .map(|c| c.version)
+        .collect()
 }
 
 /// DescribeArray of `s`.
