@@ -17,8 +17,12 @@ pub use mimalloc::MiMalloc as Allocator;
 /// options.
 const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
 
-/// Applies the option above; call first thing in `main`.
+/// Applies the option above unless `MIMALLOC_PURGE_DECOMMITS` sets it (mimalloc's
+/// own environment variable wins); call first thing in `main`.
 pub fn tune() {
+    if std::env::var_os("MIMALLOC_PURGE_DECOMMITS").is_some() {
+        return;
+    }
     // SAFETY: mi_option_set only stores an option value (unknown ids are ignored).
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DECOMMITS, 0) }
 }

@@ -180,9 +180,13 @@ async fn cancel_request_stops_a_running_query() {
         .await
         .unwrap_err();
     canceller.await.unwrap();
+    // Cancelled, not finished: sending its 5 * 10^7 rows would have succeeded.
     assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e:?}");
+    // Planning (the header's 5 * 10^7 coordinates) is not cancellable and, on a
+    // machine short of free memory, takes seconds of page faults: the bound only
+    // catches a cancel that is never acted on.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
     );

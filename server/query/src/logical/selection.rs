@@ -45,14 +45,23 @@ impl DimSel {
 
     /// For every index of `range` (relative), its position among the selected ones.
     pub fn positions(&self) -> Vec<u32> {
+        self.positions_in(self.range.clone())
+    }
+
+    /// For every absolute index of `r` (inside `range`), its position among the
+    /// selected ones (SKIP where not selected): the part of [`DimSel::positions`] a
+    /// slab of the output needs, without building the whole dimension's.
+    pub fn positions_in(&self, r: std::ops::Range<u64>) -> Vec<u32> {
         match &self.picks {
-            None => (0..self.range.end - self.range.start)
+            None => (r.start - self.range.start..r.end - self.range.start)
                 .map(|i| i as u32)
                 .collect(),
             Some(p) => {
-                let mut m = vec![SKIP; (self.range.end - self.range.start) as usize];
+                let mut m = vec![SKIP; (r.end - r.start) as usize];
                 for (k, &i) in p.iter().enumerate() {
-                    m[(i - self.range.start) as usize] = k as u32;
+                    if r.contains(&i) {
+                        m[(i - r.start) as usize] = k as u32;
+                    }
                 }
                 m
             }
@@ -71,4 +80,43 @@ pub fn chunk_pieces(region: &Region, chunk_shape: &[u64]) -> Vec<Region> {
                 .expect("chunk touches region")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slab's positions are the matching stretch of the whole dimension's.
+    #[test]
+    fn positions_in_a_stretch_are_that_stretch_of_the_whole() {
+        let sel = |picks: Option<Vec<u64>>| DimSel {
+            range: 10..30,
+            picks,
+            squeeze: false,
+        };
+        for s in [sel(None), sel(Some(vec![11, 12, 17, 25, 29]))] {
+            let whole = s.positions();
+            assert_eq!(whole.len(), 20);
+            for (a, b) in [(10, 30), (10, 11), (12, 18), (17, 26), (29, 30)] {
+                assert_eq!(
+                    s.positions_in(a..b),
+                    whole[(a - 10) as usize..(b - 10) as usize],
+                    "{a}..{b} of {:?}",
+                    s.picks
+                );
+            }
+        }
+        let picked = sel(Some(vec![11, 12, 17, 25, 29])).positions();
+        let want: Vec<u32> = (10..30)
+            .map(|i| match i {
+                11 => 0,
+                12 => 1,
+                17 => 2,
+                25 => 3,
+                29 => 4,
+                _ => SKIP,
+            })
+            .collect();
+        assert_eq!(picked, want);
+    }
 }

@@ -11,19 +11,30 @@ use crate::logical::{AggFunc, Bucket, DimSel, GroupKey};
 use crate::CoordValues;
 use arrayq_storage::Coordinate;
 
-pub(super) fn coord_values(coord: &Coordinate, idx: &[u64]) -> CoordValues {
+/// The coordinates of a dimension's selected indices, in order.
+pub(super) fn coord_values(coord: &Coordinate, sel: &DimSel) -> CoordValues {
+    // Straight from the selection: a dimension of 10^8 cells would otherwise build its
+    // 800 MB index list first.
+    match &sel.picks {
+        Some(p) => coord_values_of(coord, p.iter().copied()),
+        None => coord_values_of(coord, sel.range.clone()),
+    }
+}
+
+/// The coordinates of the indices `idx` yields.
+fn coord_values_of(coord: &Coordinate, idx: impl Iterator<Item = u64>) -> CoordValues {
     match coord {
         Coordinate::Regular { .. } => {
-            CoordValues::Numbers(idx.iter().map(|&i| coord.value(i).as_f64()).collect())
+            CoordValues::Numbers(idx.map(|i| coord.value(i).as_f64()).collect())
         }
         Coordinate::Time { start_ns, step_ns } => {
-            CoordValues::Times(idx.iter().map(|&i| start_ns + step_ns * i as i64).collect())
+            CoordValues::Times(idx.map(|i| start_ns + step_ns * i as i64).collect())
         }
         Coordinate::Labels { labels } => {
-            CoordValues::Labels(idx.iter().map(|&i| labels[i as usize]).collect())
+            CoordValues::Labels(idx.map(|i| labels[i as usize]).collect())
         }
         Coordinate::TextLabels { labels } => {
-            CoordValues::Texts(idx.iter().map(|&i| labels[i as usize].clone()).collect())
+            CoordValues::Texts(idx.map(|i| labels[i as usize].clone()).collect())
         }
     }
 }
@@ -116,7 +127,7 @@ pub(super) fn group_keys(
         let (map, coords, len) = match &bucket {
             None => (
                 s.positions(),
-                coord_values(&schema.dims[d].coord, &s.indices()),
+                coord_values(&schema.dims[d].coord, s),
                 s.count(),
             ),
             Some(b) => bucket_map(b, &schema.dims[d].coord, s),

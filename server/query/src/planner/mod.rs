@@ -194,11 +194,7 @@ pub fn plan_select_join(
             .filter(|(_, s)| !s.squeeze || empty)
             .map(|(d, s)| {
                 let dim = &schema.dims[d];
-                (
-                    dim.name.clone(),
-                    coord_values(&dim.coord, &s.indices()),
-                    s.count(),
-                )
+                (dim.name.clone(), coord_values(&dim.coord, s), s.count())
             })
             .collect();
         Top::Projection(exprs)
