@@ -91,12 +91,10 @@ async fn read_all(c: &Client, n: u64) -> Vec<f64> {
 
 #[test]
 fn full_disk_refuses_writes_keeps_data_and_recovers_without_restart() {
-    let outside = tempfile::tempdir().expect("temp dir");
-    let mnt = outside.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let Some(_tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB, "full_disk") else {
+    let Some(tmpfs) = Tmpfs::mount(TMPFS_MIB, "full_disk") else {
         return;
     };
+    let mnt = tmpfs.path();
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![1u8; (FILLER_MIB << 20) as usize]).unwrap();
     let data = mnt.join("data");
@@ -191,12 +189,10 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
     /// 16 MiB of DOUBLE, sixteen times the staging memory: it stages on the disk.
     const BIG_ROWS: u64 = 4 * ROWS;
     let big_bytes = BIG_ROWS * WIDTH * 8;
-    let outside = tempfile::tempdir().expect("temp dir");
-    let mnt = outside.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let Some(tmpfs) = Tmpfs::mount(&mnt, SPILL_TMPFS_MIB, "full_disk (spill)") else {
+    let Some(tmpfs) = Tmpfs::mount(SPILL_TMPFS_MIB, "full_disk (spill)") else {
         return;
     };
+    let mnt = tmpfs.path();
     let data = mnt.join("data");
     let log_dir = tempfile::tempdir().expect("temp dir");
     let s = Server::start_on(
@@ -249,12 +245,10 @@ fn a_write_that_fills_the_disk_while_spilling_is_refused_and_leaves_nothing() {
 
 #[test]
 fn a_larger_disk_reserve_refuses_a_write_that_fits_otherwise() {
-    let outside = tempfile::tempdir().expect("temp dir");
-    let mnt = outside.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let Some(tmpfs) = Tmpfs::mount(&mnt, TMPFS_MIB, "full_disk (reserve)") else {
+    let Some(tmpfs) = Tmpfs::mount(TMPFS_MIB, "full_disk (reserve)") else {
         return;
     };
+    let mnt = tmpfs.path();
     let data = mnt.join("data");
     // All but 1 MiB of the free space in reserve: a 4 MiB write cannot fit.
     let reserve = tmpfs.available_bytes().unwrap() - (1 << 20);

@@ -6,19 +6,24 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A mounted tmpfs, unmounted on drop.
-pub struct Tmpfs(PathBuf);
+/// A mounted tmpfs, unmounted on drop (then its mount point, a temporary
+/// directory, is removed).
+/// (The directory is held only so it outlives the mount: fields drop after `drop`.)
+pub struct Tmpfs(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `mib` MiB on the existing directory `dir`; None (after
+    /// Mounts a tmpfs of `mib` MiB on a new temporary directory; None (after
     /// printing `SKIPPED <test>: ...`) when this process may not mount.
-    pub fn mount(dir: &Path, mib: u64, test: &str) -> Option<Tmpfs> {
+    pub fn mount(mib: u64, test: &str) -> Option<Tmpfs> {
+        let outside = tempfile::tempdir().expect("temp dir");
+        let dir = outside.path().join("mnt");
+        std::fs::create_dir(&dir).expect("mount point");
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mib}M"), "tmpfs"])
-            .arg(dir)
+            .arg(&dir)
             .output();
         match out {
-            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            Ok(o) if o.status.success() => Some(Tmpfs(dir, outside)),
             Ok(o) => {
                 let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
                 eprintln!("SKIPPED {test}: cannot mount a tmpfs (not root?): {why}");
